@@ -1,0 +1,5 @@
+//! faultline: a terminal dashboard and linter for the resilience of distributed backends.
+//!
+//! Layers (see `docs/architecture.md`): `model` (faultline's own types), `ingest` (wire formats in,
+//! model out), `store` (the one owner of mutable state, publishing snapshots), `report` (headless
+//! output). None of these import a terminal library.
