@@ -10,3 +10,6 @@ pub mod trace;
 
 pub use snapshot::Snapshot;
 pub use store::{Store, StoreConfig};
+
+#[cfg(test)]
+mod tests;
