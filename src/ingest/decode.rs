@@ -3,7 +3,6 @@
 //! Each request gets a small interner, so the attribute keys, span names and repeated values of
 //! one batch share their allocations.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -30,20 +29,21 @@ pub struct DecodedSpans {
     pub error: Option<String>,
 }
 
+/// Shares the allocations of equal strings within one request.
 #[derive(Default)]
 struct Interner {
-    map: HashMap<Box<str>, Arc<str>>,
+    set: foldhash::HashSet<Arc<str>>,
 }
 
 impl Interner {
     fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.map.get(s) {
+        if let Some(a) = self.set.get(s) {
             return a.clone();
         }
         let a: Arc<str> = Arc::from(s);
         // Bound the per-request table: unique values beyond this are not worth sharing.
-        if self.map.len() < 4096 {
-            self.map.insert(s.into(), a.clone());
+        if self.set.len() < 4096 {
+            self.set.insert(a.clone());
         }
         a
     }
@@ -209,7 +209,8 @@ fn value(v: Option<&pc::AnyValue>, it: &mut Interner, depth: usize) -> AttrValue
         return AttrValue::Empty;
     };
     match v {
-        Value::StringValue(s) if s.len() <= 64 => AttrValue::Str(it.get(s)),
+        // Short values repeat (methods, hosts, codes): share them. Long ones are mostly unique.
+        Value::StringValue(s) if s.len() <= 32 => AttrValue::Str(it.get(s)),
         Value::StringValue(s) => AttrValue::Str(Arc::from(truncate(s))),
         Value::BoolValue(b) => AttrValue::Bool(*b),
         Value::IntValue(i) => AttrValue::Int(*i),

@@ -7,7 +7,9 @@
 //! within the settle time, its own attributes name the dependency, mapped through aliases learnt
 //! from earlier pairings (so `payments:8080` becomes `payments` once a pairing showed that).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::sync::Arc;
 
 use crate::model::dependency::{DepKind, kind_of, peer_name};
@@ -88,6 +90,7 @@ pub struct Store {
     pending: HashMap<(TraceId, SpanId), PendingCall>,
     pending_queue: VecDeque<(u64, TraceId, SpanId)>,
     aliases: HashMap<String, Alias>,
+    names: HashSet<Arc<str>>,
     counters: CounterValues,
     first_ns: u64,
     last_ns: u64,
@@ -108,6 +111,7 @@ impl Store {
             pending: HashMap::new(),
             pending_queue: VecDeque::new(),
             aliases: HashMap::new(),
+            names: HashSet::default(),
             counters: CounterValues::default(),
             first_ns: u64::MAX,
             last_ns: 0,
@@ -213,11 +217,21 @@ impl Store {
         let dependency: Arc<str> = match &call.peer {
             Some((peer, _)) => match self.aliases.get(peer) {
                 Some(Alias::Service(s)) => s.clone(),
-                _ => Arc::from(peer.as_str()),
+                _ => self.name(peer),
             },
             None => Arc::from(format!("(unnamed) {}", call.span_name)),
         };
         self.record(call.caller, dependency, call.kind, &call.sample);
+    }
+
+    /// The shared allocation of a dependency name.
+    fn name(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.names.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.names.insert(a.clone());
+        a
     }
 
     /// Resolves the client calls whose settle time has passed by `now`.
@@ -257,6 +271,8 @@ impl Store {
             }
             self.edges.retain(|_, s| !s.buckets.is_empty());
         }
+        // Names no edge, alias or pending call holds any more.
+        self.names.retain(|n| Arc::strong_count(n) > 1);
     }
 
     fn enforce_budget(&mut self) {
