@@ -1,25 +1,22 @@
 //! OTLP protobuf types → faultline's model. Wire types stop here.
 //!
 //! Each request gets a small interner, so the attribute keys, span names and repeated values of
-//! one batch share their allocations.
+//! one batch share their allocations. The bounds and the span assembly live in `bounds`, shared
+//! with `wire`, which decodes protobuf bytes straight into the same spans.
 
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1 as pc;
 
-use crate::model::attrs::{AttrValue, Attributes, KeyValue, MAX_ATTRIBUTES, MAX_VALUE_BYTES};
-use crate::model::span::{
-    Event, Link, Resource, Span, SpanExtras, SpanId, SpanKind, StatusCode, TraceId,
-};
+use super::bounds::{self, Counted, Interner, MAX_DEPTH, SpanParts};
+use crate::model::attrs::{AttrValue, Attributes, KeyValue, MAX_ATTRIBUTES};
+use crate::model::span::{Resource, Span};
 
-/// Most events or links kept per span.
-pub const MAX_EVENTS: usize = 128;
-/// Deepest nesting of array/map attribute values kept.
-const MAX_DEPTH: usize = 8;
+pub use super::bounds::MAX_EVENTS;
 
 /// The spans of one request, plus what was rejected and why.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct DecodedSpans {
     /// Valid spans.
     pub spans: Vec<Span>,
@@ -27,26 +24,6 @@ pub struct DecodedSpans {
     pub rejected: u64,
     /// The first rejection reason, for the partial-success message.
     pub error: Option<String>,
-}
-
-/// Shares the allocations of equal strings within one request.
-#[derive(Default)]
-struct Interner {
-    set: foldhash::HashSet<Arc<str>>,
-}
-
-impl Interner {
-    fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.set.get(s) {
-            return a.clone();
-        }
-        let a: Arc<str> = Arc::from(s);
-        // Bound the per-request table: unique values beyond this are not worth sharing.
-        if self.set.len() < 4096 {
-            self.set.insert(a.clone());
-        }
-        a
-    }
 }
 
 /// Converts a trace export request into model spans, validating ids and bounding sizes.
@@ -86,15 +63,7 @@ fn resource(
         Some(r) => attrs(&r.attributes, r.dropped_attributes_count, it),
         None => Attributes::default(),
     };
-    let service_name = it.get(attributes.str("service.name").unwrap_or("unknown_service"));
-    let instance = attributes
-        .first_str(&["service.instance.id", "k8s.pod.name", "host.name"])
-        .map(|s| it.get(s));
-    Resource {
-        service_name,
-        instance,
-        attributes,
-    }
+    bounds::resource(attributes, it)
 }
 
 fn span(
@@ -103,104 +72,63 @@ fn span(
     scope: &Arc<str>,
     it: &mut Interner,
 ) -> Result<Span, String> {
-    let trace_id: TraceId = s.trace_id.as_slice().try_into().map_err(|_| {
-        format!(
-            "span \"{}\": traceId must be 16 bytes, got {}",
-            s.name,
-            s.trace_id.len()
-        )
-    })?;
-    if trace_id == [0; 16] {
-        return Err(format!("span \"{}\": traceId is all zero", s.name));
-    }
-    let span_id: SpanId = s.span_id.as_slice().try_into().map_err(|_| {
-        format!(
-            "span \"{}\": spanId must be 8 bytes, got {}",
-            s.name,
-            s.span_id.len()
-        )
-    })?;
-    if span_id == [0; 8] {
-        return Err(format!("span \"{}\": spanId is all zero", s.name));
-    }
-    let parent_span_id: SpanId = match s.parent_span_id.len() {
-        0 => [0; 8],
-        _ => s.parent_span_id.as_slice().try_into().map_err(|_| {
-            format!(
-                "span \"{}\": parentSpanId must be 8 bytes, got {}",
-                s.name,
-                s.parent_span_id.len()
-            )
-        })?,
+    let ids = bounds::span_ids(&s.name, &s.trace_id, &s.span_id, &s.parent_span_id)?;
+    let events = Counted {
+        kept: s
+            .events
+            .iter()
+            .take(MAX_EVENTS)
+            .map(|e| {
+                let a = attrs(&e.attributes, e.dropped_attributes_count, it);
+                bounds::event(e.time_unix_nano, &e.name, a, it)
+            })
+            .collect(),
+        seen: s.events.len(),
+        dropped: s.dropped_events_count,
     };
-    let (status, message) = match &s.status {
-        Some(st) => (
-            StatusCode::from_proto(st.code),
-            (!st.message.is_empty()).then(|| truncate(&st.message).into()),
-        ),
-        None => (StatusCode::Unset, None),
+    let links = Counted {
+        kept: s
+            .links
+            .iter()
+            .take(MAX_EVENTS)
+            .filter(|l| l.trace_id.len() == 16 && l.span_id.len() == 8)
+            .filter_map(|l| {
+                let a = attrs(&l.attributes, l.dropped_attributes_count, it);
+                bounds::link(&l.trace_id, &l.span_id, a)
+            })
+            .collect(),
+        seen: s.links.len(),
+        dropped: s.dropped_links_count,
     };
-    let extras = if s.events.is_empty() && s.links.is_empty() && message.is_none() {
-        None
-    } else {
-        Some(Box::new(SpanExtras {
-            events: s
-                .events
-                .iter()
-                .take(MAX_EVENTS)
-                .map(|e| Event {
-                    time_ns: e.time_unix_nano,
-                    name: it.get(&e.name),
-                    attributes: attrs(&e.attributes, e.dropped_attributes_count, it),
-                })
-                .collect(),
-            links: s
-                .links
-                .iter()
-                .take(MAX_EVENTS)
-                .filter_map(|l| {
-                    Some(Link {
-                        trace_id: l.trace_id.as_slice().try_into().ok()?,
-                        span_id: l.span_id.as_slice().try_into().ok()?,
-                        attributes: attrs(&l.attributes, l.dropped_attributes_count, it),
-                    })
-                })
-                .collect(),
-            status_message: message,
-            dropped_events: s.dropped_events_count
-                + s.events.len().saturating_sub(MAX_EVENTS) as u32,
-            dropped_links: s.dropped_links_count + s.links.len().saturating_sub(MAX_EVENTS) as u32,
-        }))
-    };
-    Ok(Span {
-        trace_id,
-        span_id,
-        parent_span_id,
-        kind: SpanKind::from_proto(s.kind),
-        status,
-        name: it.get(&s.name),
+    let parts = SpanParts {
+        ids,
+        name: &s.name,
+        kind: s.kind,
         start_ns: s.start_time_unix_nano,
-        // A span that ends before it starts (clock skew between threads) is clamped to 0 length.
-        end_ns: s.end_time_unix_nano.max(s.start_time_unix_nano),
+        end_ns: s.end_time_unix_nano,
+        status_code: s.status.as_ref().map_or(0, |st| st.code),
+        status_message: s.status.as_ref().map_or("", |st| st.message.as_str()),
         attributes: attrs(&s.attributes, s.dropped_attributes_count, it),
-        resource: resource.clone(),
-        scope: scope.clone(),
-        extras,
-    })
+        events,
+        links,
+    };
+    Ok(parts.build(resource, scope, it))
 }
 
 // Converts OTLP key-values, keeping at most [`MAX_ATTRIBUTES`].
 fn attrs(kvs: &[pc::KeyValue], dropped: u32, it: &mut Interner) -> Attributes {
-    let items = kvs
-        .iter()
-        .take(MAX_ATTRIBUTES)
-        .map(|kv| KeyValue {
-            key: it.get(&kv.key),
-            value: value(kv.value.as_ref(), it, 0),
-        })
-        .collect();
-    let over = kvs.len().saturating_sub(MAX_ATTRIBUTES) as u32;
-    Attributes::new(items, dropped.saturating_add(over))
+    bounds::attributes(Counted {
+        kept: kvs
+            .iter()
+            .take(MAX_ATTRIBUTES)
+            .map(|kv| KeyValue {
+                key: it.get(&kv.key),
+                value: value(kv.value.as_ref(), it, 0),
+            })
+            .collect(),
+        seen: kvs.len(),
+        dropped,
+    })
 }
 
 fn value(v: Option<&pc::AnyValue>, it: &mut Interner, depth: usize) -> AttrValue {
@@ -209,13 +137,11 @@ fn value(v: Option<&pc::AnyValue>, it: &mut Interner, depth: usize) -> AttrValue
         return AttrValue::Empty;
     };
     match v {
-        // Short values repeat (methods, hosts, codes): share them. Long ones are mostly unique.
-        Value::StringValue(s) if s.len() <= 32 => AttrValue::Str(it.get(s)),
-        Value::StringValue(s) => AttrValue::Str(Arc::from(truncate(s))),
+        Value::StringValue(s) => bounds::str_value(s, it),
         Value::BoolValue(b) => AttrValue::Bool(*b),
         Value::IntValue(i) => AttrValue::Int(*i),
         Value::DoubleValue(d) => AttrValue::Double(*d),
-        Value::BytesValue(b) => AttrValue::Bytes(Arc::from(&b[..b.len().min(MAX_VALUE_BYTES)])),
+        Value::BytesValue(b) => bounds::bytes_value(b),
         Value::ArrayValue(a) if depth < MAX_DEPTH => AttrValue::Array(
             a.values
                 .iter()
@@ -237,21 +163,10 @@ fn value(v: Option<&pc::AnyValue>, it: &mut Interner, depth: usize) -> AttrValue
     }
 }
 
-/// Cuts a string to at most [`MAX_VALUE_BYTES`] at a char boundary.
-fn truncate(s: &str) -> &str {
-    if s.len() <= MAX_VALUE_BYTES {
-        return s;
-    }
-    let mut end = MAX_VALUE_BYTES;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::span::SpanKind;
     use opentelemetry_proto::tonic::trace::v1 as pt;
 
     fn req(spans: Vec<pt::Span>) -> ExportTraceServiceRequest {

@@ -1,6 +1,7 @@
 //! Getting data in: OTLP receivers, capture files, and the decode from wire types to the model.
 
 pub mod accept;
+mod bounds;
 pub mod capture;
 pub mod channel;
 pub mod decode;

@@ -1,0 +1,241 @@
+//! What the two OTLP trace decoders share, so they cannot drift apart: the per-request interner,
+//! the size bounds, id validation with its rejection messages, and the assembly of a
+//! [`Span`] from its decoded parts. `decode` feeds these from the `prost` message tree, `wire`
+//! straight from protobuf bytes; both must give the same spans for the same request.
+
+use std::sync::Arc;
+
+use crate::model::attrs::{AttrValue, Attributes, KeyValue, MAX_ATTRIBUTES, MAX_VALUE_BYTES};
+use crate::model::span::{
+    Event, Link, Resource, Span, SpanExtras, SpanId, SpanKind, StatusCode, TraceId,
+};
+
+/// Most events or links kept per span.
+pub const MAX_EVENTS: usize = 128;
+/// Deepest nesting of array/map attribute values kept; deeper values become `Empty`.
+pub(crate) const MAX_DEPTH: usize = 8;
+/// String values up to this many bytes are interned (methods, hosts, codes repeat); longer ones
+/// are mostly unique and get their own allocation.
+const SHORT_VALUE_BYTES: usize = 32;
+/// Most distinct strings one request's interner remembers.
+const INTERNER_CAPACITY: usize = 4096;
+
+/// Shares the allocations of equal strings within one request.
+#[derive(Default)]
+pub(crate) struct Interner {
+    set: foldhash::HashSet<Arc<str>>,
+}
+
+impl Interner {
+    /// The shared copy of `s`.
+    pub(crate) fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.set.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        // Bound the per-request table: unique values beyond this are not worth sharing.
+        if self.set.len() < INTERNER_CAPACITY {
+            self.set.insert(a.clone());
+        }
+        a
+    }
+}
+
+/// Cuts a string to at most [`MAX_VALUE_BYTES`] at a char boundary.
+pub(crate) fn truncate(s: &str) -> &str {
+    if s.len() <= MAX_VALUE_BYTES {
+        return s;
+    }
+    let mut end = MAX_VALUE_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// A string attribute value: short ones interned, long ones truncated.
+pub(crate) fn str_value(s: &str, it: &mut Interner) -> AttrValue {
+    if s.len() <= SHORT_VALUE_BYTES {
+        AttrValue::Str(it.get(s))
+    } else {
+        AttrValue::Str(Arc::from(truncate(s)))
+    }
+}
+
+/// A bytes attribute value, cut to [`MAX_VALUE_BYTES`].
+pub(crate) fn bytes_value(b: &[u8]) -> AttrValue {
+    AttrValue::Bytes(Arc::from(&b[..b.len().min(MAX_VALUE_BYTES)]))
+}
+
+/// Items of a repeated field as decoded: those kept (within the bound), how many the request
+/// held in all, and how many the sender says it dropped.
+#[derive(Debug)]
+pub(crate) struct Counted<T> {
+    /// Kept items (at most the bound; links with bad ids are left out too).
+    pub kept: Vec<T>,
+    /// Items in the request, kept or not.
+    pub seen: usize,
+    /// The sender's `dropped_*_count`.
+    pub dropped: u32,
+}
+
+impl<T> Default for Counted<T> {
+    fn default() -> Self {
+        Counted {
+            kept: Vec::new(),
+            seen: 0,
+            dropped: 0,
+        }
+    }
+}
+
+impl<T> Counted<T> {
+    /// The sender's drops plus ours (items past `bound`).
+    fn total_dropped(&self, bound: usize) -> u32 {
+        let over = self.seen.saturating_sub(bound);
+        self.dropped
+            .saturating_add(u32::try_from(over).unwrap_or(u32::MAX))
+    }
+}
+
+/// An attribute list from at most [`MAX_ATTRIBUTES`] kept items.
+pub(crate) fn attributes(c: Counted<KeyValue>) -> Attributes {
+    let dropped = c.total_dropped(MAX_ATTRIBUTES);
+    Attributes::new(c.kept, dropped)
+}
+
+/// The resource of a batch: `service.name` (`unknown_service` when absent, as the SDKs
+/// default) and the instance (`service.instance.id`, then `k8s.pod.name`, then `host.name`).
+pub(crate) fn resource(attributes: Attributes, it: &mut Interner) -> Resource {
+    let service_name = it.get(attributes.str("service.name").unwrap_or("unknown_service"));
+    let instance = attributes
+        .first_str(&["service.instance.id", "k8s.pod.name", "host.name"])
+        .map(|s| it.get(s));
+    Resource {
+        service_name,
+        instance,
+        attributes,
+    }
+}
+
+/// Validated ids of a span: trace and span ids of the right length and not all zero, the parent
+/// empty (a root) or 8 bytes. The error is the partial-success message.
+pub(crate) fn span_ids(
+    name: &str,
+    trace_id: &[u8],
+    span_id: &[u8],
+    parent_span_id: &[u8],
+) -> Result<(TraceId, SpanId, SpanId), String> {
+    let trace: TraceId = trace_id.try_into().map_err(|_| {
+        format!(
+            "span \"{name}\": traceId must be 16 bytes, got {}",
+            trace_id.len()
+        )
+    })?;
+    if trace == [0; 16] {
+        return Err(format!("span \"{name}\": traceId is all zero"));
+    }
+    let span: SpanId = span_id.try_into().map_err(|_| {
+        format!(
+            "span \"{name}\": spanId must be 8 bytes, got {}",
+            span_id.len()
+        )
+    })?;
+    if span == [0; 8] {
+        return Err(format!("span \"{name}\": spanId is all zero"));
+    }
+    let parent: SpanId = match parent_span_id.len() {
+        0 => [0; 8],
+        _ => parent_span_id.try_into().map_err(|_| {
+            format!(
+                "span \"{name}\": parentSpanId must be 8 bytes, got {}",
+                parent_span_id.len()
+            )
+        })?,
+    };
+    Ok((trace, span, parent))
+}
+
+/// A link, or `None` when its ids have the wrong length (such links are dropped silently).
+pub(crate) fn link(trace_id: &[u8], span_id: &[u8], attributes: Attributes) -> Option<Link> {
+    Some(Link {
+        trace_id: trace_id.try_into().ok()?,
+        span_id: span_id.try_into().ok()?,
+        attributes,
+    })
+}
+
+/// An event.
+pub(crate) fn event(time_ns: u64, name: &str, attributes: Attributes, it: &mut Interner) -> Event {
+    Event {
+        time_ns,
+        name: it.get(name),
+        attributes,
+    }
+}
+
+/// A span's decoded parts, ids already validated.
+pub(crate) struct SpanParts<'a> {
+    /// Trace, span and parent ids.
+    pub ids: (TraceId, SpanId, SpanId),
+    /// Span name.
+    pub name: &'a str,
+    /// OTLP span kind.
+    pub kind: i32,
+    /// Start, Unix ns.
+    pub start_ns: u64,
+    /// End, Unix ns (clamped to the start here).
+    pub end_ns: u64,
+    /// OTLP status code (0 when no status).
+    pub status_code: i32,
+    /// Status message ("" when none).
+    pub status_message: &'a str,
+    /// Span attributes.
+    pub attributes: Attributes,
+    /// Events, at most [`MAX_EVENTS`] kept.
+    pub events: Counted<Event>,
+    /// Links, at most [`MAX_EVENTS`] considered.
+    pub links: Counted<Link>,
+}
+
+impl SpanParts<'_> {
+    /// The model span.
+    pub(crate) fn build(
+        self,
+        resource: &Arc<Resource>,
+        scope: &Arc<str>,
+        it: &mut Interner,
+    ) -> Span {
+        let message: Option<Box<str>> =
+            (!self.status_message.is_empty()).then(|| truncate(self.status_message).into());
+        let extras = if self.events.seen == 0 && self.links.seen == 0 && message.is_none() {
+            None
+        } else {
+            let dropped_events = self.events.total_dropped(MAX_EVENTS);
+            let dropped_links = self.links.total_dropped(MAX_EVENTS);
+            Some(Box::new(SpanExtras {
+                events: self.events.kept,
+                links: self.links.kept,
+                status_message: message,
+                dropped_events,
+                dropped_links,
+            }))
+        };
+        let (trace_id, span_id, parent_span_id) = self.ids;
+        Span {
+            trace_id,
+            span_id,
+            parent_span_id,
+            kind: SpanKind::from_proto(self.kind),
+            status: StatusCode::from_proto(self.status_code),
+            name: it.get(self.name),
+            start_ns: self.start_ns,
+            // A span that ends before it starts (clock skew between threads) is clamped to 0 length.
+            end_ns: self.end_ns.max(self.start_ns),
+            attributes: self.attributes,
+            resource: resource.clone(),
+            scope: scope.clone(),
+            extras,
+        }
+    }
+}
