@@ -10,3 +10,4 @@ pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod otlp_json;
 pub mod recorder;
+pub mod wire;

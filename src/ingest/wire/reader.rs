@@ -1,0 +1,528 @@
+//! Protobuf wire format: a borrowing field reader, the typed error naming the field path, and a
+//! schema-driven validator for the parts of a request faultline does not keep.
+//!
+//! The reader accepts and rejects exactly what `prost` 0.14 does: varints of at most 10 bytes
+//! (the 10th < 2), keys within `u32` with wire types 0–5 and a non-zero field number, lengths
+//! within the message, groups skipped (nested groups too) until their matching end tag, and
+//! `prost`'s recursion limit of 100 nested messages (unknown fields at the deepest level count,
+//! as they do in `prost::encoding::skip_field`).
+
+use std::fmt;
+
+/// Nesting budget of a request's top-level fields: `prost`'s `RECURSION_LIMIT`.
+pub(crate) const RECURSION_LIMIT: u32 = 100;
+
+/// A protobuf wire type, for error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WireType {
+    /// 0: varint.
+    Varint,
+    /// 1: 8 bytes.
+    Fixed64,
+    /// 2: length-delimited.
+    Len,
+    /// 3: start of a group.
+    StartGroup,
+    /// 4: end of a group.
+    EndGroup,
+    /// 5: 4 bytes.
+    Fixed32,
+}
+
+impl fmt::Display for WireType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WireType::Varint => "varint",
+            WireType::Fixed64 => "fixed64",
+            WireType::Len => "length-delimited",
+            WireType::StartGroup => "start-group",
+            WireType::EndGroup => "end-group",
+            WireType::Fixed32 => "fixed32",
+        })
+    }
+}
+
+/// What was wrong with the bytes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WireErrorKind {
+    /// The input ends inside a varint.
+    #[error("truncated varint")]
+    TruncatedVarint,
+    /// A varint longer than 10 bytes, or past 64 bits.
+    #[error("varint overflows 64 bits")]
+    VarintOverflow,
+    /// A length-delimited field longer than what is left of its message.
+    #[error("length {len} past end of message")]
+    LengthPastEnd {
+        /// The declared length.
+        len: u64,
+    },
+    /// A fixed-width value cut by the end of its message.
+    #[error("{width}-byte value past end of message")]
+    FixedPastEnd {
+        /// 4 or 8.
+        width: u8,
+    },
+    /// A field key that does not fit 32 bits.
+    #[error("field key {key} out of range")]
+    KeyOutOfRange {
+        /// The key read.
+        key: u64,
+    },
+    /// Wire type 6 or 7.
+    #[error("invalid wire type {0}")]
+    InvalidWireType(u8),
+    /// Field number 0.
+    #[error("field number 0")]
+    ZeroFieldNumber,
+    /// A known field with another wire type than its declared one.
+    #[error("wire type {actual}, expected {expected}")]
+    WrongWireType {
+        /// The declared wire type.
+        expected: WireType,
+        /// The one found.
+        actual: WireType,
+    },
+    /// An end-group tag with no (or another) start-group before it.
+    #[error("end-group tag without a matching start-group")]
+    UnmatchedEndGroup,
+    /// A group still open at the end of its message.
+    #[error("group not closed before end of message")]
+    UnterminatedGroup,
+    /// A string field that is not UTF-8.
+    #[error("invalid UTF-8 in a string field")]
+    InvalidUtf8,
+    /// Messages (or groups) nested deeper than `prost` accepts.
+    #[error("nested deeper than {limit} messages")]
+    TooDeep {
+        /// The limit.
+        limit: u32,
+    },
+}
+
+/// Why an OTLP protobuf trace export could not be decoded. It displays as the path of the field
+/// that was being read, what was wrong, and the byte offset, e.g.
+/// `resource_spans[0].scope_spans[1].spans[7].attributes: length 300 past end of message (at
+/// byte 2215)`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct WireError(Box<Inner>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Inner {
+    kind: WireErrorKind,
+    /// While decoding: the address of the offending byte; after [`WireError::finish`]: its
+    /// offset in the request.
+    at: usize,
+    /// The field (number) of the innermost message being read, until a caller names it.
+    field: Option<u32>,
+    /// Innermost first.
+    path: Vec<Seg>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Seg {
+    name: Option<&'static str>,
+    number: u32,
+    index: Option<usize>,
+}
+
+/// The path of a field, outermost first: `spans[3].attributes[0].value`.
+struct PathDisplay<'a>(&'a [Seg]);
+
+impl fmt::Display for PathDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("request");
+        }
+        for (i, s) in self.0.iter().rev().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            match s.name {
+                Some(n) => f.write_str(n)?,
+                None => write!(f, "#{}", s.number)?,
+            }
+            if let Some(ix) = s.index {
+                write!(f, "[{ix}]")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} (at byte {})",
+            PathDisplay(&self.path),
+            self.kind,
+            self.at
+        )
+    }
+}
+
+impl WireError {
+    /// An error at address `at`, while reading field `field` of the innermost message.
+    fn new(kind: WireErrorKind, at: usize, field: Option<u32>) -> Self {
+        WireError(Box::new(Inner {
+            kind,
+            at,
+            field,
+            path: Vec::new(),
+        }))
+    }
+
+    /// What was wrong.
+    pub fn kind(&self) -> &WireErrorKind {
+        &self.0.kind
+    }
+
+    /// Offset of the offending byte in the request.
+    pub fn offset(&self) -> usize {
+        self.0.at
+    }
+
+    /// The field path, e.g. `resource_spans[0].scope_spans[0].spans[3].name` (`request` when
+    /// the error is in the request's own fields).
+    pub fn path(&self) -> String {
+        PathDisplay(&self.0.path).to_string()
+    }
+
+    /// Names the pending field with `child`'s field names, then records that the error happened
+    /// inside field `name` (element `index` of a repeated field) of the enclosing message.
+    pub(crate) fn within(
+        mut self,
+        name: &'static str,
+        index: Option<usize>,
+        child: &Schema,
+    ) -> Self {
+        self.name_field(child);
+        self.0.path.push(Seg {
+            name: Some(name),
+            number: 0,
+            index,
+        });
+        self
+    }
+
+    /// Names the pending field with the request's field names and turns the address into an
+    /// offset from `origin`.
+    pub(crate) fn finish(mut self, origin: &[u8], top: &Schema) -> Self {
+        self.name_field(top);
+        self.0.at = self.0.at.saturating_sub(origin.as_ptr() as usize);
+        self
+    }
+
+    fn name_field(&mut self, schema: &Schema) {
+        if let Some(number) = self.0.field.take() {
+            self.0.path.push(Seg {
+                name: schema.get(number).map(|(n, _)| n),
+                number,
+                index: None,
+            });
+        }
+    }
+}
+
+/// The declared type of a known field.
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    /// int32, uint32, int64, bool, enum.
+    Varint,
+    /// fixed64, double.
+    Fixed64,
+    /// fixed32.
+    Fixed32,
+    /// bytes.
+    Bytes,
+    /// string: must be UTF-8.
+    Str,
+    /// An embedded message.
+    Msg(&'static Schema),
+}
+
+impl Kind {
+    fn wire(self) -> WireType {
+        match self {
+            Kind::Varint => WireType::Varint,
+            Kind::Fixed64 => WireType::Fixed64,
+            Kind::Fixed32 => WireType::Fixed32,
+            Kind::Bytes | Kind::Str | Kind::Msg(_) => WireType::Len,
+        }
+    }
+}
+
+/// The known fields of a message: number, name, type. Repetition does not matter to the wire
+/// format here: the trace protocol has no repeated scalar (so no packed encoding), and a
+/// repeated message or string is read one element per field occurrence.
+pub(crate) struct Schema {
+    pub(crate) fields: &'static [(u32, &'static str, Kind)],
+}
+
+impl Schema {
+    fn get(&self, number: u32) -> Option<(&'static str, Kind)> {
+        self.fields
+            .iter()
+            .find(|(n, _, _)| *n == number)
+            .map(|(_, name, kind)| (*name, *kind))
+    }
+}
+
+/// One field's value, borrowed from the input.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Value<'a> {
+    /// Wire type 0.
+    Varint(u64),
+    /// Wire type 1.
+    Fixed64(u64),
+    /// Wire type 2.
+    Len(&'a [u8]),
+    /// Wire type 3 (already skipped, nested content validated).
+    Group,
+    /// Wire type 5 (no trace field faultline keeps has it; the value is skipped).
+    Fixed32,
+}
+
+impl Value<'_> {
+    fn wire(self) -> WireType {
+        match self {
+            Value::Varint(_) => WireType::Varint,
+            Value::Fixed64(_) => WireType::Fixed64,
+            Value::Len(_) => WireType::Len,
+            Value::Group => WireType::StartGroup,
+            Value::Fixed32 => WireType::Fixed32,
+        }
+    }
+}
+
+/// Reads the fields of one message, borrowing length-delimited values.
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader over the fields of one message.
+    #[inline]
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+
+    /// The address of the next byte (error positions are addresses until `finish`).
+    fn here(&self) -> usize {
+        self.buf.as_ptr() as usize + self.pos
+    }
+
+    fn err(&self, kind: WireErrorKind, field: Option<u32>) -> WireError {
+        WireError::new(kind, self.here(), field)
+    }
+
+    #[inline(always)]
+    fn varint(&mut self, field: Option<u32>) -> Result<u64, WireError> {
+        if let Some(&b) = self.buf.get(self.pos)
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        self.varint_multi(field)
+    }
+
+    fn varint_multi(&mut self, field: Option<u32>) -> Result<u64, WireError> {
+        let mut value = 0u64;
+        for i in 0..10 {
+            let Some(&b) = self.buf.get(self.pos + i) else {
+                return Err(self.err(WireErrorKind::TruncatedVarint, field));
+            };
+            value |= u64::from(b & 0x7f) << (7 * i);
+            if b < 0x80 {
+                // The 10th byte holds bit 63 only.
+                if i == 9 && b >= 2 {
+                    return Err(self.err(WireErrorKind::VarintOverflow, field));
+                }
+                self.pos += i + 1;
+                return Ok(value);
+            }
+        }
+        Err(self.err(WireErrorKind::VarintOverflow, field))
+    }
+
+    #[inline(always)]
+    fn fixed<const N: usize>(&mut self, field: u32) -> Result<[u8; N], WireError> {
+        match self
+            .buf
+            .get(self.pos..)
+            .and_then(|rest| rest.first_chunk::<N>())
+        {
+            Some(b) => {
+                self.pos += N;
+                Ok(*b)
+            }
+            None => Err(self.err(WireErrorKind::FixedPastEnd { width: N as u8 }, Some(field))),
+        }
+    }
+
+    #[inline(always)]
+    fn len_delimited(&mut self, field: u32) -> Result<&'a [u8], WireError> {
+        let at = self.pos;
+        let len = self.varint(Some(field))?;
+        let start = self.pos;
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|l| start.checked_add(l))
+            .filter(|&e| e <= self.buf.len());
+        match end.and_then(|e| self.buf.get(start..e).map(|s| (e, s))) {
+            Some((e, s)) => {
+                self.pos = e;
+                Ok(s)
+            }
+            None => {
+                self.pos = at;
+                Err(self.err(WireErrorKind::LengthPastEnd { len }, Some(field)))
+            }
+        }
+    }
+
+    fn key(&mut self) -> Result<(u32, u8), WireError> {
+        let key = self.varint(None)?;
+        let Ok(key32) = u32::try_from(key) else {
+            return Err(self.err(WireErrorKind::KeyOutOfRange { key }, None));
+        };
+        let wire = (key32 & 7) as u8;
+        if wire > 5 {
+            return Err(self.err(WireErrorKind::InvalidWireType(wire), None));
+        }
+        let number = key32 >> 3;
+        if number == 0 {
+            return Err(self.err(WireErrorKind::ZeroFieldNumber, None));
+        }
+        Ok((number, wire))
+    }
+
+    /// The next field, or `None` at the end of the message. `budget` is the nesting budget of
+    /// this message's fields (groups spend it as `prost` does).
+    #[inline]
+    pub(crate) fn field(&mut self, budget: u32) -> Result<Option<(u32, Value<'a>)>, WireError> {
+        if self.pos >= self.buf.len() {
+            return Ok(None);
+        }
+        let (number, wire) = self.key()?;
+        let value = match wire {
+            0 => Value::Varint(self.varint(Some(number))?),
+            1 => Value::Fixed64(u64::from_le_bytes(self.fixed::<8>(number)?)),
+            2 => Value::Len(self.len_delimited(number)?),
+            3 => {
+                self.skip(3, number, budget)?;
+                Value::Group
+            }
+            4 => return Err(self.err(WireErrorKind::UnmatchedEndGroup, Some(number))),
+            _ => {
+                self.fixed::<4>(number)?;
+                Value::Fixed32
+            }
+        };
+        Ok(Some((number, value)))
+    }
+
+    /// Skips one field's value, as `prost::encoding::skip_field` does (budget checked first).
+    fn skip(&mut self, wire: u8, number: u32, budget: u32) -> Result<(), WireError> {
+        if budget == 0 {
+            return Err(self.too_deep(number));
+        }
+        match wire {
+            0 => self.varint(Some(number)).map(drop),
+            1 => self.fixed::<8>(number).map(drop),
+            2 => self.len_delimited(number).map(drop),
+            3 => loop {
+                if self.pos >= self.buf.len() {
+                    return Err(self.err(WireErrorKind::UnterminatedGroup, Some(number)));
+                }
+                let (inner, inner_wire) = self.key()?;
+                if inner_wire == 4 {
+                    if inner != number {
+                        return Err(self.err(WireErrorKind::UnmatchedEndGroup, Some(number)));
+                    }
+                    return Ok(());
+                }
+                self.skip(inner_wire, inner, budget - 1)?;
+            },
+            4 => Err(self.err(WireErrorKind::UnmatchedEndGroup, Some(number))),
+            _ => self.fixed::<4>(number).map(drop),
+        }
+    }
+
+    fn too_deep(&self, number: u32) -> WireError {
+        self.err(
+            WireErrorKind::TooDeep {
+                limit: RECURSION_LIMIT,
+            },
+            Some(number),
+        )
+    }
+
+    /// The nesting budget of the fields of an embedded message in field `number`, or an error
+    /// when this message's fields have none left.
+    #[inline]
+    pub(crate) fn nest(&self, budget: u32, number: u32) -> Result<u32, WireError> {
+        budget.checked_sub(1).ok_or_else(|| self.too_deep(number))
+    }
+
+    /// Validates a field the caller does not use, by `schema`: a known field must have its
+    /// declared wire type, strings must be UTF-8, embedded messages must be well formed (all as
+    /// `prost` checks them); unknown fields only spend the nesting check.
+    pub(crate) fn rest(
+        &self,
+        schema: &Schema,
+        number: u32,
+        value: Value<'a>,
+        budget: u32,
+    ) -> Result<(), WireError> {
+        let Some((name, kind)) = schema.get(number) else {
+            return match budget {
+                0 => Err(self.too_deep(number)),
+                _ => Ok(()),
+            };
+        };
+        match (kind, value) {
+            (Kind::Varint, Value::Varint(_))
+            | (Kind::Fixed64, Value::Fixed64(_))
+            | (Kind::Fixed32, Value::Fixed32)
+            | (Kind::Bytes, Value::Len(_)) => Ok(()),
+            (Kind::Str, Value::Len(b)) => utf8(b, number).map(drop),
+            (Kind::Msg(s), Value::Len(b)) => {
+                let inner = self.nest(budget, number)?;
+                validate(s, b, inner).map_err(|e| e.within(name, None, s))
+            }
+            (kind, value) => Err(self.err(
+                WireErrorKind::WrongWireType {
+                    expected: kind.wire(),
+                    actual: value.wire(),
+                },
+                Some(number),
+            )),
+        }
+    }
+}
+
+/// Validates a whole message that is not kept, by its schema.
+pub(crate) fn validate(schema: &Schema, body: &[u8], budget: u32) -> Result<(), WireError> {
+    let mut r = Reader::new(body);
+    while let Some((number, value)) = r.field(budget)? {
+        r.rest(schema, number, value, budget)?;
+    }
+    Ok(())
+}
+
+/// A string field's text (`prost` rejects invalid UTF-8 in any string field).
+#[inline]
+pub(crate) fn utf8(b: &[u8], field: u32) -> Result<&str, WireError> {
+    std::str::from_utf8(b).map_err(|e| {
+        WireError::new(
+            WireErrorKind::InvalidUtf8,
+            b.as_ptr() as usize + e.valid_up_to(),
+            Some(field),
+        )
+    })
+}
