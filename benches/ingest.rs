@@ -1,8 +1,11 @@
 //! Decode + store apply of realistic 512-span OTLP batches, as a ratio to plain `prost` decode of
-//! the same bytes in the same run (the ceiling). Results: docs/performance.md, "Ingest".
+//! the same bytes in the same run (the ceiling): through the `prost` tree (`decode_traces`) and
+//! straight from the bytes (`wire::decode`, what the receivers use). Results:
+//! docs/performance.md, "Ingest".
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use faultline::ingest::decode::decode_traces;
+use faultline::ingest::wire;
 use faultline::store::{Store, StoreConfig};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
@@ -49,6 +52,33 @@ fn bench(c: &mut Criterion) {
             let d = decode_traces(&req);
             store.apply(d.spans, now);
             store.settle(now);
+        })
+    });
+    let mut store = Store::new(StoreConfig {
+        max_spans: 200_000,
+        ..StoreConfig::default()
+    });
+    g.bench_function("wire decode + store apply", |b| {
+        b.iter(|| {
+            i = (i + 1) % bodies.len();
+            now += 1_000_000;
+            let d = wire::decode(bodies[i].as_slice()).unwrap_or_default();
+            store.apply(d.spans, now);
+            store.settle(now);
+        })
+    });
+    // The decoders alone (spans dropped), to tell decode cost from store cost.
+    g.bench_function("prost + decode_traces (no store)", |b| {
+        b.iter(|| {
+            i = (i + 1) % bodies.len();
+            let req = ExportTraceServiceRequest::decode(bodies[i].as_slice()).unwrap_or_default();
+            decode_traces(&req).spans.len()
+        })
+    });
+    g.bench_function("wire decode (no store)", |b| {
+        b.iter(|| {
+            i = (i + 1) % bodies.len();
+            wire::decode(bodies[i].as_slice()).map_or(0, |d| d.spans.len())
         })
     });
     g.finish();

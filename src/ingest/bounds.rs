@@ -3,6 +3,8 @@
 //! [`Span`] from its decoded parts. `decode` feeds these from the `prost` message tree, `wire`
 //! straight from protobuf bytes; both must give the same spans for the same request.
 
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::model::attrs::{AttrValue, Attributes, KeyValue, MAX_ATTRIBUTES, MAX_VALUE_BYTES};
@@ -23,19 +25,58 @@ const INTERNER_CAPACITY: usize = 4096;
 /// Shares the allocations of equal strings within one request.
 #[derive(Default)]
 pub(crate) struct Interner {
-    set: foldhash::HashSet<Arc<str>>,
+    set: foldhash::HashSet<Interned>,
+}
+
+/// An interned string, hashed and compared as bytes, so that a lookup can start from bytes not
+/// yet checked to be UTF-8 (a hit is a string that was checked when it was interned).
+#[derive(PartialEq, Eq)]
+struct Interned(Arc<str>);
+
+impl Hash for Interned {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.as_bytes().hash(state);
+    }
+}
+
+impl Borrow<[u8]> for Interned {
+    fn borrow(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }
 
 impl Interner {
+    /// An interner sized for about `n` distinct strings (no regrowth while filling).
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Interner {
+            set: foldhash::HashSet::with_capacity_and_hasher(
+                n.min(INTERNER_CAPACITY),
+                Default::default(),
+            ),
+        }
+    }
+
     /// The shared copy of `s`.
     pub(crate) fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.set.get(s) {
-            return a.clone();
+        match self.set.get(s.as_bytes()) {
+            Some(a) => a.0.clone(),
+            None => self.insert(s),
         }
+    }
+
+    /// The shared copy of `b`, or why it is not UTF-8. Bytes already interned skip the check.
+    pub(crate) fn get_utf8(&mut self, b: &[u8]) -> Result<Arc<str>, std::str::Utf8Error> {
+        match self.set.get(b) {
+            Some(a) => Ok(a.0.clone()),
+            None => Ok(self.insert(std::str::from_utf8(b)?)),
+        }
+    }
+
+    fn insert(&mut self, s: &str) -> Arc<str> {
         let a: Arc<str> = Arc::from(s);
         // Bound the per-request table: unique values beyond this are not worth sharing.
         if self.set.len() < INTERNER_CAPACITY {
-            self.set.insert(a.clone());
+            self.set.insert(Interned(a.clone()));
         }
         a
     }
@@ -59,6 +100,19 @@ pub(crate) fn str_value(s: &str, it: &mut Interner) -> AttrValue {
         AttrValue::Str(it.get(s))
     } else {
         AttrValue::Str(Arc::from(truncate(s)))
+    }
+}
+
+/// [`str_value`] from bytes, or why they are not UTF-8 (short values found interned skip the
+/// check).
+pub(crate) fn str_value_utf8(
+    b: &[u8],
+    it: &mut Interner,
+) -> Result<AttrValue, std::str::Utf8Error> {
+    if b.len() <= SHORT_VALUE_BYTES {
+        it.get_utf8(b).map(AttrValue::Str)
+    } else {
+        std::str::from_utf8(b).map(|s| AttrValue::Str(Arc::from(truncate(s))))
     }
 }
 

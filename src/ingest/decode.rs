@@ -29,7 +29,6 @@ pub struct DecodedSpans {
 /// Converts a trace export request into model spans, validating ids and bounding sizes.
 pub fn decode_traces(req: &ExportTraceServiceRequest) -> DecodedSpans {
     let mut out = DecodedSpans::default();
-    let mut it = Interner::default();
     let n: usize = req
         .resource_spans
         .iter()
@@ -37,6 +36,8 @@ pub fn decode_traces(req: &ExportTraceServiceRequest) -> DecodedSpans {
         .map(|ss| ss.spans.len())
         .sum();
     out.spans.reserve(n);
+    // About two distinct short strings per span in realistic batches.
+    let mut it = Interner::with_capacity(n * 2);
     for rs in &req.resource_spans {
         let resource = Arc::new(resource(rs.resource.as_ref(), &mut it));
         for ss in &rs.scope_spans {

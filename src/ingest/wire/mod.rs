@@ -34,7 +34,7 @@ use super::decode::DecodedSpans;
 /// message tree. Spans with bad ids are rejected one by one (partial success); malformed bytes
 /// reject the whole request with an error naming the field path.
 pub fn decode(buf: &[u8]) -> Result<DecodedSpans, WireError> {
-    let mut d = trace::Decoder::default();
+    let mut d = trace::Decoder::new(buf.len());
     d.request(buf)
         .map_err(|e| e.finish(buf, &schema::REQUEST))?;
     Ok(d.out)

@@ -165,6 +165,7 @@ impl fmt::Display for Inner {
 
 impl WireError {
     /// An error at address `at`, while reading field `field` of the innermost message.
+    #[cold]
     fn new(kind: WireErrorKind, at: usize, field: Option<u32>) -> Self {
         WireError(Box::new(Inner {
             kind,
@@ -270,30 +271,27 @@ impl Schema {
     }
 }
 
-/// One field's value, borrowed from the input.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Value<'a> {
-    /// Wire type 0.
-    Varint(u64),
-    /// Wire type 1.
-    Fixed64(u64),
-    /// Wire type 2.
-    Len(&'a [u8]),
-    /// Wire type 3 (already skipped, nested content validated).
-    Group,
-    /// Wire type 5 (no trace field faultline keeps has it; the value is skipped).
-    Fixed32,
+/// Wire type numbers.
+pub(crate) const VARINT: u32 = 0;
+/// 8 bytes.
+pub(crate) const I64: u32 = 1;
+/// Length-delimited.
+pub(crate) const LEN: u32 = 2;
+
+/// A field key as it is on the wire, `number << 3 | wire type`: decoders match on it, so a
+/// known field with its declared wire type is one comparison.
+pub(crate) const fn key(number: u32, wire: u32) -> u32 {
+    (number << 3) | wire
 }
 
-impl Value<'_> {
-    fn wire(self) -> WireType {
-        match self {
-            Value::Varint(_) => WireType::Varint,
-            Value::Fixed64(_) => WireType::Fixed64,
-            Value::Len(_) => WireType::Len,
-            Value::Group => WireType::StartGroup,
-            Value::Fixed32 => WireType::Fixed32,
-        }
+fn wire_type(w: u32) -> WireType {
+    match w {
+        0 => WireType::Varint,
+        1 => WireType::Fixed64,
+        2 => WireType::Len,
+        3 => WireType::StartGroup,
+        4 => WireType::EndGroup,
+        _ => WireType::Fixed32,
     }
 }
 
@@ -305,18 +303,16 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader over the fields of one message.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new(buf: &'a [u8]) -> Self {
         Reader { buf, pos: 0 }
     }
 
-    /// The address of the next byte (error positions are addresses until `finish`).
-    fn here(&self) -> usize {
-        self.buf.as_ptr() as usize + self.pos
-    }
-
+    /// An error at the current position (errors are rare: kept out of line).
+    #[cold]
+    #[inline(never)]
     fn err(&self, kind: WireErrorKind, field: Option<u32>) -> WireError {
-        WireError::new(kind, self.here(), field)
+        WireError::new(kind, self.buf.as_ptr() as usize + self.pos, field)
     }
 
     #[inline(always)]
@@ -330,6 +326,7 @@ impl<'a> Reader<'a> {
         self.varint_multi(field)
     }
 
+    #[inline(never)]
     fn varint_multi(&mut self, field: Option<u32>) -> Result<u64, WireError> {
         let mut value = 0u64;
         for i in 0..10 {
@@ -350,7 +347,7 @@ impl<'a> Reader<'a> {
     }
 
     #[inline(always)]
-    fn fixed<const N: usize>(&mut self, field: u32) -> Result<[u8; N], WireError> {
+    fn fixed<const N: usize>(&mut self, number: u32) -> Result<[u8; N], WireError> {
         match self
             .buf
             .get(self.pos..)
@@ -360,74 +357,89 @@ impl<'a> Reader<'a> {
                 self.pos += N;
                 Ok(*b)
             }
-            None => Err(self.err(WireErrorKind::FixedPastEnd { width: N as u8 }, Some(field))),
+            None => Err(self.err(WireErrorKind::FixedPastEnd { width: N as u8 }, Some(number))),
         }
     }
 
+    /// The next field's key (validated as `prost::encoding::decode_key` does), or `None` at
+    /// the end of the message.
     #[inline(always)]
-    fn len_delimited(&mut self, field: u32) -> Result<&'a [u8], WireError> {
+    pub(crate) fn key(&mut self) -> Result<Option<u32>, WireError> {
+        let Some(&b) = self.buf.get(self.pos) else {
+            return Ok(None);
+        };
+        // One-byte keys (fields 1–15) with a valid wire type: the common case.
+        if (8..0x80).contains(&b) && (b & 7) <= 5 {
+            self.pos += 1;
+            return Ok(Some(u32::from(b)));
+        }
+        self.key_multi().map(Some)
+    }
+
+    #[inline(never)]
+    fn key_multi(&mut self) -> Result<u32, WireError> {
+        let key = self.varint(None)?;
+        let Ok(key) = u32::try_from(key) else {
+            return Err(self.err(WireErrorKind::KeyOutOfRange { key }, None));
+        };
+        let wire = key & 7;
+        if wire > 5 {
+            return Err(self.err(WireErrorKind::InvalidWireType(wire as u8), None));
+        }
+        if key >> 3 == 0 {
+            return Err(self.err(WireErrorKind::ZeroFieldNumber, None));
+        }
+        Ok(key)
+    }
+
+    /// The value of a varint field.
+    #[inline(always)]
+    pub(crate) fn varint_value(&mut self, key: u32) -> Result<u64, WireError> {
+        self.varint(Some(key >> 3))
+    }
+
+    /// The value of a fixed64 field.
+    #[inline(always)]
+    pub(crate) fn fixed64(&mut self, key: u32) -> Result<u64, WireError> {
+        self.fixed::<8>(key >> 3).map(u64::from_le_bytes)
+    }
+
+    /// The bytes of a length-delimited field.
+    #[inline(always)]
+    pub(crate) fn bytes(&mut self, key: u32) -> Result<&'a [u8], WireError> {
+        self.len_delimited(key >> 3)
+    }
+
+    /// The text of a string field (`prost` rejects invalid UTF-8 in any string field).
+    #[inline(always)]
+    pub(crate) fn str(&mut self, key: u32) -> Result<&'a str, WireError> {
+        let b = self.len_delimited(key >> 3)?;
+        utf8(b, key >> 3)
+    }
+
+    #[inline(always)]
+    fn len_delimited(&mut self, number: u32) -> Result<&'a [u8], WireError> {
         let at = self.pos;
-        let len = self.varint(Some(field))?;
+        let len = self.varint(Some(number))?;
         let start = self.pos;
-        let end = usize::try_from(len)
+        match usize::try_from(len)
             .ok()
             .and_then(|l| start.checked_add(l))
-            .filter(|&e| e <= self.buf.len());
-        match end.and_then(|e| self.buf.get(start..e).map(|s| (e, s))) {
-            Some((e, s)) => {
-                self.pos = e;
+            .and_then(|end| self.buf.get(start..end))
+        {
+            Some(s) => {
+                self.pos = start + s.len();
                 Ok(s)
             }
             None => {
                 self.pos = at;
-                Err(self.err(WireErrorKind::LengthPastEnd { len }, Some(field)))
+                Err(self.err(WireErrorKind::LengthPastEnd { len }, Some(number)))
             }
         }
-    }
-
-    fn key(&mut self) -> Result<(u32, u8), WireError> {
-        let key = self.varint(None)?;
-        let Ok(key32) = u32::try_from(key) else {
-            return Err(self.err(WireErrorKind::KeyOutOfRange { key }, None));
-        };
-        let wire = (key32 & 7) as u8;
-        if wire > 5 {
-            return Err(self.err(WireErrorKind::InvalidWireType(wire), None));
-        }
-        let number = key32 >> 3;
-        if number == 0 {
-            return Err(self.err(WireErrorKind::ZeroFieldNumber, None));
-        }
-        Ok((number, wire))
-    }
-
-    /// The next field, or `None` at the end of the message. `budget` is the nesting budget of
-    /// this message's fields (groups spend it as `prost` does).
-    #[inline]
-    pub(crate) fn field(&mut self, budget: u32) -> Result<Option<(u32, Value<'a>)>, WireError> {
-        if self.pos >= self.buf.len() {
-            return Ok(None);
-        }
-        let (number, wire) = self.key()?;
-        let value = match wire {
-            0 => Value::Varint(self.varint(Some(number))?),
-            1 => Value::Fixed64(u64::from_le_bytes(self.fixed::<8>(number)?)),
-            2 => Value::Len(self.len_delimited(number)?),
-            3 => {
-                self.skip(3, number, budget)?;
-                Value::Group
-            }
-            4 => return Err(self.err(WireErrorKind::UnmatchedEndGroup, Some(number))),
-            _ => {
-                self.fixed::<4>(number)?;
-                Value::Fixed32
-            }
-        };
-        Ok(Some((number, value)))
     }
 
     /// Skips one field's value, as `prost::encoding::skip_field` does (budget checked first).
-    fn skip(&mut self, wire: u8, number: u32, budget: u32) -> Result<(), WireError> {
+    fn skip(&mut self, wire: u32, number: u32, budget: u32) -> Result<(), WireError> {
         if budget == 0 {
             return Err(self.too_deep(number));
         }
@@ -439,20 +451,25 @@ impl<'a> Reader<'a> {
                 if self.pos >= self.buf.len() {
                     return Err(self.err(WireErrorKind::UnterminatedGroup, Some(number)));
                 }
-                let (inner, inner_wire) = self.key()?;
-                if inner_wire == 4 {
-                    if inner != number {
+                let inner = match self.key()? {
+                    Some(k) => k,
+                    None => return Err(self.err(WireErrorKind::UnterminatedGroup, Some(number))),
+                };
+                if inner & 7 == 4 {
+                    if inner >> 3 != number {
                         return Err(self.err(WireErrorKind::UnmatchedEndGroup, Some(number)));
                     }
                     return Ok(());
                 }
-                self.skip(inner_wire, inner, budget - 1)?;
+                self.skip(inner & 7, inner >> 3, budget - 1)?;
             },
             4 => Err(self.err(WireErrorKind::UnmatchedEndGroup, Some(number))),
             _ => self.fixed::<4>(number).map(drop),
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn too_deep(&self, number: u32) -> WireError {
         self.err(
             WireErrorKind::TooDeep {
@@ -462,46 +479,51 @@ impl<'a> Reader<'a> {
         )
     }
 
-    /// The nesting budget of the fields of an embedded message in field `number`, or an error
+    /// The nesting budget of the fields of an embedded message in field `key`, or an error
     /// when this message's fields have none left.
-    #[inline]
-    pub(crate) fn nest(&self, budget: u32, number: u32) -> Result<u32, WireError> {
-        budget.checked_sub(1).ok_or_else(|| self.too_deep(number))
+    #[inline(always)]
+    pub(crate) fn nest(&self, budget: u32, key: u32) -> Result<u32, WireError> {
+        match budget.checked_sub(1) {
+            Some(b) => Ok(b),
+            None => Err(self.too_deep(key >> 3)),
+        }
     }
 
-    /// Validates a field the caller does not use, by `schema`: a known field must have its
-    /// declared wire type, strings must be UTF-8, embedded messages must be well formed (all as
-    /// `prost` checks them); unknown fields only spend the nesting check.
-    pub(crate) fn rest(
-        &self,
+    /// Reads and checks a field the caller does not use, by `schema`: a known field must have
+    /// its declared wire type, strings must be UTF-8 and embedded messages well formed (all as
+    /// `prost` checks them); unknown fields are skipped as `prost` skips them.
+    #[inline(never)]
+    pub(crate) fn other(
+        &mut self,
+        key: u32,
         schema: &Schema,
-        number: u32,
-        value: Value<'a>,
         budget: u32,
     ) -> Result<(), WireError> {
+        let (number, wire) = (key >> 3, key & 7);
         let Some((name, kind)) = schema.get(number) else {
-            return match budget {
-                0 => Err(self.too_deep(number)),
-                _ => Ok(()),
-            };
+            return self.skip(wire, number, budget);
         };
-        match (kind, value) {
-            (Kind::Varint, Value::Varint(_))
-            | (Kind::Fixed64, Value::Fixed64(_))
-            | (Kind::Fixed32, Value::Fixed32)
-            | (Kind::Bytes, Value::Len(_)) => Ok(()),
-            (Kind::Str, Value::Len(b)) => utf8(b, number).map(drop),
-            (Kind::Msg(s), Value::Len(b)) => {
-                let inner = self.nest(budget, number)?;
-                validate(s, b, inner).map_err(|e| e.within(name, None, s))
-            }
-            (kind, value) => Err(self.err(
+        let expected = kind.wire();
+        if wire_type(wire) != expected {
+            return Err(self.err(
                 WireErrorKind::WrongWireType {
-                    expected: kind.wire(),
-                    actual: value.wire(),
+                    expected,
+                    actual: wire_type(wire),
                 },
                 Some(number),
-            )),
+            ));
+        }
+        match kind {
+            Kind::Varint => self.varint(Some(number)).map(drop),
+            Kind::Fixed64 => self.fixed::<8>(number).map(drop),
+            Kind::Fixed32 => self.fixed::<4>(number).map(drop),
+            Kind::Bytes => self.len_delimited(number).map(drop),
+            Kind::Str => self.str(key).map(drop),
+            Kind::Msg(s) => {
+                let b = self.len_delimited(number)?;
+                let inner = self.nest(budget, key)?;
+                validate(s, b, inner).map_err(|e| e.within(name, None, s))
+            }
         }
     }
 }
@@ -509,20 +531,34 @@ impl<'a> Reader<'a> {
 /// Validates a whole message that is not kept, by its schema.
 pub(crate) fn validate(schema: &Schema, body: &[u8], budget: u32) -> Result<(), WireError> {
     let mut r = Reader::new(body);
-    while let Some((number, value)) = r.field(budget)? {
-        r.rest(schema, number, value, budget)?;
+    while let Some(key) = r.key()? {
+        r.other(key, schema, budget)?;
     }
     Ok(())
 }
 
-/// A string field's text (`prost` rejects invalid UTF-8 in any string field).
-#[inline]
-pub(crate) fn utf8(b: &[u8], field: u32) -> Result<&str, WireError> {
-    std::str::from_utf8(b).map_err(|e| {
-        WireError::new(
-            WireErrorKind::InvalidUtf8,
-            b.as_ptr() as usize + e.valid_up_to(),
-            Some(field),
-        )
-    })
+/// A string field's text.
+#[inline(always)]
+pub(crate) fn utf8(b: &[u8], number: u32) -> Result<&str, WireError> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Ok(s),
+        Err(e) => Err(bad_utf8(b, e.valid_up_to(), number)),
+    }
+}
+
+/// The error for string bytes found not to be UTF-8 after they were read.
+#[cold]
+#[inline(never)]
+pub(crate) fn utf8_error(b: &[u8], e: std::str::Utf8Error, number: u32) -> WireError {
+    bad_utf8(b, e.valid_up_to(), number)
+}
+
+#[cold]
+#[inline(never)]
+fn bad_utf8(b: &[u8], valid: usize, number: u32) -> WireError {
+    WireError::new(
+        WireErrorKind::InvalidUtf8,
+        b.as_ptr() as usize + valid,
+        Some(number),
+    )
 }

@@ -10,7 +10,9 @@
 
 use std::sync::Arc;
 
-use super::reader::{RECURSION_LIMIT, Reader, Value, WireError, utf8, validate};
+use super::reader::{
+    I64, LEN, RECURSION_LIMIT, Reader, VARINT, WireError, key, utf8_error, validate,
+};
 use super::schema::{
     ANY_VALUE, ARRAY_VALUE, EVENT, KEY_VALUE, KEY_VALUE_LIST, LINK, REQUEST, RESOURCE,
     RESOURCE_SPANS, SCOPE, SCOPE_SPANS, SPAN, STATUS,
@@ -21,7 +23,6 @@ use crate::model::attrs::{AttrValue, KeyValue, MAX_ATTRIBUTES};
 use crate::model::span::{Event, Link, Resource, Span};
 
 /// Decoder state of one request.
-#[derive(Default)]
 pub(super) struct Decoder {
     it: Interner,
     pub(super) out: DecodedSpans,
@@ -53,7 +54,8 @@ impl<'a> Chunks<'a> {
 /// The `oneof` of an `AnyValue` as read so far.
 enum Any<'a> {
     None,
-    Str(&'a str),
+    /// Not yet checked to be UTF-8: interning checks it (or finds it already checked).
+    Str(&'a [u8]),
     Bool(bool),
     Int(i64),
     Double(f64),
@@ -65,56 +67,76 @@ enum Any<'a> {
 }
 
 impl Decoder {
+    /// A decoder for a request of `len` bytes.
+    pub(super) fn new(len: usize) -> Self {
+        Decoder {
+            // Realistic batches hold about one distinct short string per 128 bytes.
+            it: Interner::with_capacity(len / 128),
+            out: DecodedSpans::default(),
+            attrs: Vec::new(),
+            inner: Vec::new(),
+        }
+    }
+
     /// Decodes a whole request into `self.out`.
     pub(super) fn request(&mut self, buf: &[u8]) -> Result<(), WireError> {
         let budget = RECURSION_LIMIT;
+        const RESOURCE_SPANS_: u32 = key(1, LEN);
         let mut r = Reader::new(buf);
         let mut i = 0;
-        while let Some((number, value)) = r.field(budget)? {
-            match (number, value) {
-                (1, Value::Len(body)) => {
-                    let inner = r.nest(budget, number)?;
+        while let Some(k) = r.key()? {
+            match k {
+                RESOURCE_SPANS_ => {
+                    let body = r.bytes(k)?;
+                    let inner = r.nest(budget, k)?;
                     self.resource_spans(body, inner)
                         .map_err(|e| e.within("resource_spans", Some(i), &RESOURCE_SPANS))?;
                     i += 1;
                 }
-                (n, v) => r.rest(&REQUEST, n, v, budget)?,
+                _ => r.other(k, &REQUEST, budget)?,
             }
         }
         Ok(())
     }
 
     fn resource_spans(&mut self, body: &[u8], budget: u32) -> Result<(), WireError> {
+        const RESOURCE_: u32 = key(1, LEN);
+        const SCOPE_SPANS_: u32 = key(2, LEN);
         // Pass 1: the resource, wherever it is, and everything but the scope spans.
         let mut attrs = Counted::default();
         self.attrs.clear();
         let mut r = Reader::new(body);
-        while let Some((number, value)) = r.field(budget)? {
-            match (number, value) {
-                (1, Value::Len(chunk)) => {
-                    let inner = r.nest(budget, number)?;
+        while let Some(k) = r.key()? {
+            match k {
+                RESOURCE_ => {
+                    let chunk = r.bytes(k)?;
+                    let inner = r.nest(budget, k)?;
                     self.resource(chunk, inner, &mut attrs)
                         .map_err(|e| e.within("resource", None, &RESOURCE))?;
                 }
                 // Decoded in pass 2, once the resource is known.
-                (2, Value::Len(_)) => {
-                    r.nest(budget, number)?;
+                SCOPE_SPANS_ => {
+                    r.bytes(k)?;
+                    r.nest(budget, k)?;
                 }
-                (n, v) => r.rest(&RESOURCE_SPANS, n, v, budget)?,
+                _ => r.other(k, &RESOURCE_SPANS, budget)?,
             }
         }
-        attrs.kept = self.attrs.drain(..).collect();
+        attrs.kept = take_exact(&mut self.attrs);
         let attributes = bounds::attributes(attrs);
         let resource = Arc::new(bounds::resource(attributes, &mut self.it));
         // Pass 2: the scope spans.
         let mut r = Reader::new(body);
         let mut j = 0;
-        while let Some((number, value)) = r.field(budget)? {
-            if let (2, Value::Len(body)) = (number, value) {
-                let inner = r.nest(budget, number)?;
+        while let Some(k) = r.key()? {
+            if k == SCOPE_SPANS_ {
+                let body = r.bytes(k)?;
+                let inner = r.nest(budget, k)?;
                 self.scope_spans(body, inner, &resource)
                     .map_err(|e| e.within("scope_spans", Some(j), &SCOPE_SPANS))?;
                 j += 1;
+            } else {
+                r.other(k, &RESOURCE_SPANS, budget)?;
             }
         }
         Ok(())
@@ -127,18 +149,21 @@ impl Decoder {
         budget: u32,
         attrs: &mut Counted<KeyValue>,
     ) -> Result<(), WireError> {
+        const ATTRIBUTES: u32 = key(1, LEN);
+        const DROPPED: u32 = key(2, VARINT);
         let mut r = Reader::new(body);
-        while let Some((number, value)) = r.field(budget)? {
-            match (number, value) {
-                (1, Value::Len(kv)) => {
-                    let inner = r.nest(budget, number)?;
+        while let Some(k) = r.key()? {
+            match k {
+                ATTRIBUTES => {
+                    let kv = r.bytes(k)?;
+                    let inner = r.nest(budget, k)?;
                     if let Some(kv) = self.attribute(kv, inner, attrs.seen)? {
                         self.attrs.push(kv);
                     }
                     attrs.seen += 1;
                 }
-                (2, Value::Varint(n)) => attrs.dropped = n as u32,
-                (n, v) => r.rest(&RESOURCE, n, v, budget)?,
+                DROPPED => attrs.dropped = r.varint_value(k)? as u32,
+                _ => r.other(k, &RESOURCE, budget)?,
             }
         }
         Ok(())
@@ -150,44 +175,51 @@ impl Decoder {
         budget: u32,
         resource: &Arc<Resource>,
     ) -> Result<(), WireError> {
+        const SCOPE_: u32 = key(1, LEN);
+        const SPANS: u32 = key(2, LEN);
         // Pass 1: the scope name and the number of spans.
         let mut name = "";
         let mut spans = 0usize;
         let mut r = Reader::new(body);
-        while let Some((number, value)) = r.field(budget)? {
-            match (number, value) {
-                (1, Value::Len(chunk)) => {
-                    let inner = r.nest(budget, number)?;
+        while let Some(k) = r.key()? {
+            match k {
+                SCOPE_ => {
+                    let chunk = r.bytes(k)?;
+                    let inner = r.nest(budget, k)?;
                     scope_name(chunk, inner, &mut name)
                         .map_err(|e| e.within("scope", None, &SCOPE))?;
                 }
-                (2, Value::Len(_)) => {
-                    r.nest(budget, number)?;
+                SPANS => {
+                    r.bytes(k)?;
+                    r.nest(budget, k)?;
                     spans += 1;
                 }
-                (n, v) => r.rest(&SCOPE_SPANS, n, v, budget)?,
+                _ => r.other(k, &SCOPE_SPANS, budget)?,
             }
         }
         let scope = self.it.get(name);
         self.out.spans.reserve(spans);
         // Pass 2: the spans.
         let mut r = Reader::new(body);
-        let mut k = 0;
-        while let Some((number, value)) = r.field(budget)? {
-            if let (2, Value::Len(body)) = (number, value) {
-                let inner = r.nest(budget, number)?;
-                match self
-                    .span(body, inner, resource, &scope)
-                    .map_err(|e| e.within("spans", Some(k), &SPAN))?
-                {
-                    Ok(span) => self.out.spans.push(span),
-                    Err(reason) => {
-                        self.out.rejected += 1;
-                        self.out.error.get_or_insert(reason);
-                    }
-                }
-                k += 1;
+        let mut i = 0;
+        while let Some(k) = r.key()? {
+            if k != SPANS {
+                r.other(k, &SCOPE_SPANS, budget)?;
+                continue;
             }
+            let body = r.bytes(k)?;
+            let inner = r.nest(budget, k)?;
+            match self
+                .span(body, inner, resource, &scope)
+                .map_err(|e| e.within("spans", Some(i), &SPAN))?
+            {
+                Ok(span) => self.out.spans.push(span),
+                Err(reason) => {
+                    self.out.rejected += 1;
+                    self.out.error.get_or_insert(reason);
+                }
+            }
+            i += 1;
         }
         Ok(())
     }
@@ -208,27 +240,43 @@ impl Decoder {
         let mut attrs: Counted<KeyValue> = Counted::default();
         let mut events: Counted<Event> = Counted::default();
         let mut links: Counted<Link> = Counted::default();
+        const TRACE_ID: u32 = key(1, LEN);
+        const SPAN_ID: u32 = key(2, LEN);
+        const PARENT: u32 = key(4, LEN);
+        const NAME: u32 = key(5, LEN);
+        const KIND: u32 = key(6, VARINT);
+        const START: u32 = key(7, I64);
+        const END: u32 = key(8, I64);
+        const ATTRIBUTES: u32 = key(9, LEN);
+        const DROPPED_ATTRIBUTES: u32 = key(10, VARINT);
+        const EVENTS: u32 = key(11, LEN);
+        const DROPPED_EVENTS: u32 = key(12, VARINT);
+        const LINKS: u32 = key(13, LEN);
+        const DROPPED_LINKS: u32 = key(14, VARINT);
+        const STATUS_: u32 = key(15, LEN);
         self.attrs.clear();
         let mut r = Reader::new(body);
-        while let Some((number, value)) = r.field(budget)? {
-            match (number, value) {
-                (1, Value::Len(b)) => trace_id = b,
-                (2, Value::Len(b)) => span_id = b,
-                (4, Value::Len(b)) => parent = b,
-                (5, Value::Len(b)) => name = utf8(b, number)?,
-                (6, Value::Varint(n)) => kind = n as i32,
-                (7, Value::Fixed64(n)) => start_ns = n,
-                (8, Value::Fixed64(n)) => end_ns = n,
-                (9, Value::Len(b)) => {
-                    let inner = r.nest(budget, number)?;
+        while let Some(k) = r.key()? {
+            match k {
+                TRACE_ID => trace_id = r.bytes(k)?,
+                SPAN_ID => span_id = r.bytes(k)?,
+                PARENT => parent = r.bytes(k)?,
+                NAME => name = r.str(k)?,
+                KIND => kind = r.varint_value(k)? as i32,
+                START => start_ns = r.fixed64(k)?,
+                END => end_ns = r.fixed64(k)?,
+                ATTRIBUTES => {
+                    let b = r.bytes(k)?;
+                    let inner = r.nest(budget, k)?;
                     if let Some(kv) = self.attribute(b, inner, attrs.seen)? {
                         self.attrs.push(kv);
                     }
                     attrs.seen += 1;
                 }
-                (10, Value::Varint(n)) => attrs.dropped = n as u32,
-                (11, Value::Len(b)) => {
-                    let inner = r.nest(budget, number)?;
+                DROPPED_ATTRIBUTES => attrs.dropped = r.varint_value(k)? as u32,
+                EVENTS => {
+                    let b = r.bytes(k)?;
+                    let inner = r.nest(budget, k)?;
                     let i = events.seen;
                     events.seen += 1;
                     let within = |e: WireError| e.within("events", Some(i), &EVENT);
@@ -238,9 +286,10 @@ impl Decoder {
                         validate(&EVENT, b, inner).map_err(within)?;
                     }
                 }
-                (12, Value::Varint(n)) => events.dropped = n as u32,
-                (13, Value::Len(b)) => {
-                    let inner = r.nest(budget, number)?;
+                DROPPED_EVENTS => events.dropped = r.varint_value(k)? as u32,
+                LINKS => {
+                    let b = r.bytes(k)?;
+                    let inner = r.nest(budget, k)?;
                     let i = links.seen;
                     links.seen += 1;
                     let within = |e: WireError| e.within("links", Some(i), &LINK);
@@ -250,20 +299,21 @@ impl Decoder {
                         validate(&LINK, b, inner).map_err(within)?;
                     }
                 }
-                (14, Value::Varint(n)) => links.dropped = n as u32,
-                (15, Value::Len(b)) => {
-                    let inner = r.nest(budget, number)?;
+                DROPPED_LINKS => links.dropped = r.varint_value(k)? as u32,
+                STATUS_ => {
+                    let b = r.bytes(k)?;
+                    let inner = r.nest(budget, k)?;
                     status(b, inner, &mut status_code, &mut status_message)
                         .map_err(|e| e.within("status", None, &STATUS))?;
                 }
-                (n, v) => r.rest(&SPAN, n, v, budget)?,
+                _ => r.other(k, &SPAN, budget)?,
             }
         }
         let ids = match bounds::span_ids(name, trace_id, span_id, parent) {
             Ok(ids) => ids,
             Err(reason) => return Ok(Err(reason)),
         };
-        attrs.kept = self.attrs.drain(..).collect();
+        attrs.kept = take_exact(&mut self.attrs);
         let parts = SpanParts {
             ids,
             name,
@@ -282,24 +332,29 @@ impl Decoder {
     fn event(&mut self, body: &[u8], budget: u32) -> Result<Event, WireError> {
         let (mut time_ns, mut name) = (0u64, "");
         let mut attrs = Counted::default();
+        const TIME: u32 = key(1, I64);
+        const NAME: u32 = key(2, LEN);
+        const ATTRIBUTES: u32 = key(3, LEN);
+        const DROPPED: u32 = key(4, VARINT);
         self.inner.clear();
         let mut r = Reader::new(body);
-        while let Some((number, value)) = r.field(budget)? {
-            match (number, value) {
-                (1, Value::Fixed64(n)) => time_ns = n,
-                (2, Value::Len(b)) => name = utf8(b, number)?,
-                (3, Value::Len(b)) => {
-                    let inner = r.nest(budget, number)?;
+        while let Some(k) = r.key()? {
+            match k {
+                TIME => time_ns = r.fixed64(k)?,
+                NAME => name = r.str(k)?,
+                ATTRIBUTES => {
+                    let b = r.bytes(k)?;
+                    let inner = r.nest(budget, k)?;
                     if let Some(kv) = self.attribute(b, inner, attrs.seen)? {
                         self.inner.push(kv);
                     }
                     attrs.seen += 1;
                 }
-                (4, Value::Varint(n)) => attrs.dropped = n as u32,
-                (n, v) => r.rest(&EVENT, n, v, budget)?,
+                DROPPED => attrs.dropped = r.varint_value(k)? as u32,
+                _ => r.other(k, &EVENT, budget)?,
             }
         }
-        attrs.kept = self.inner.drain(..).collect();
+        attrs.kept = take_exact(&mut self.inner);
         Ok(bounds::event(
             time_ns,
             name,
@@ -312,24 +367,29 @@ impl Decoder {
     fn link(&mut self, body: &[u8], budget: u32) -> Result<Option<Link>, WireError> {
         let (mut trace_id, mut span_id): (&[u8], &[u8]) = (&[], &[]);
         let mut attrs = Counted::default();
+        const TRACE_ID: u32 = key(1, LEN);
+        const SPAN_ID: u32 = key(2, LEN);
+        const ATTRIBUTES: u32 = key(4, LEN);
+        const DROPPED: u32 = key(5, VARINT);
         self.inner.clear();
         let mut r = Reader::new(body);
-        while let Some((number, value)) = r.field(budget)? {
-            match (number, value) {
-                (1, Value::Len(b)) => trace_id = b,
-                (2, Value::Len(b)) => span_id = b,
-                (4, Value::Len(b)) => {
-                    let inner = r.nest(budget, number)?;
+        while let Some(k) = r.key()? {
+            match k {
+                TRACE_ID => trace_id = r.bytes(k)?,
+                SPAN_ID => span_id = r.bytes(k)?,
+                ATTRIBUTES => {
+                    let b = r.bytes(k)?;
+                    let inner = r.nest(budget, k)?;
                     if let Some(kv) = self.attribute(b, inner, attrs.seen)? {
                         self.inner.push(kv);
                     }
                     attrs.seen += 1;
                 }
-                (5, Value::Varint(n)) => attrs.dropped = n as u32,
-                (n, v) => r.rest(&LINK, n, v, budget)?,
+                DROPPED => attrs.dropped = r.varint_value(k)? as u32,
+                _ => r.other(k, &LINK, budget)?,
             }
         }
-        attrs.kept = self.inner.drain(..).collect();
+        attrs.kept = take_exact(&mut self.inner);
         Ok(bounds::link(trace_id, span_id, bounds::attributes(attrs)))
     }
 
@@ -353,28 +413,40 @@ impl Decoder {
 
     /// A `KeyValue` whose value sits at nesting `depth` (0 for a top-level attribute).
     fn key_value(&mut self, body: &[u8], budget: u32, depth: usize) -> Result<KeyValue, WireError> {
-        let mut key = "";
+        const KEY: u32 = key(1, LEN);
+        const VALUE: u32 = key(2, LEN);
+        // The key is checked to be UTF-8 when it is interned (or found interned).
+        let mut name: &[u8] = &[];
         let mut any = Any::None;
         let mut any_budget = 0;
         let mut r = Reader::new(body);
-        while let Some((number, value)) = r.field(budget)? {
-            match (number, value) {
-                (1, Value::Len(b)) => key = utf8(b, number)?,
-                (2, Value::Len(b)) => {
-                    any_budget = r.nest(budget, number)?;
+        while let Some(k) = r.key()? {
+            match k {
+                KEY => {
+                    let b = r.bytes(k)?;
+                    // A repeated key: the last wins, the replaced one must still be UTF-8.
+                    if !name.is_empty() {
+                        std::str::from_utf8(name).map_err(|e| utf8_error(name, e, KEY >> 3))?;
+                    }
+                    name = b;
+                }
+                VALUE => {
+                    let b = r.bytes(k)?;
+                    any_budget = r.nest(budget, k)?;
                     self.any_fields(b, any_budget, &mut any)
                         .map_err(|e| e.within("value", None, &ANY_VALUE))?;
                 }
-                (n, v) => r.rest(&KEY_VALUE, n, v, budget)?,
+                _ => r.other(k, &KEY_VALUE, budget)?,
             }
         }
+        let key = self
+            .it
+            .get_utf8(name)
+            .map_err(|e| utf8_error(name, e, KEY >> 3))?;
         let value = self
             .finish(any, any_budget, depth)
             .map_err(|e| e.within("value", None, &ANY_VALUE))?;
-        Ok(KeyValue {
-            key: self.it.get(key),
-            value,
-        })
+        Ok(KeyValue { key, value })
     }
 
     /// Reads one `AnyValue` chunk into `any` (chunks of a repeated field merge).
@@ -384,15 +456,24 @@ impl Decoder {
         budget: u32,
         any: &mut Any<'a>,
     ) -> Result<(), WireError> {
+        const STRING: u32 = key(1, LEN);
+        const BOOL: u32 = key(2, VARINT);
+        const INT: u32 = key(3, VARINT);
+        const DOUBLE: u32 = key(4, I64);
+        const ARRAY: u32 = key(5, LEN);
+        const KVLIST: u32 = key(6, LEN);
+        const BYTES: u32 = key(7, LEN);
+        const STRINDEX: u32 = key(8, VARINT);
         let mut r = Reader::new(body);
-        while let Some((number, value)) = r.field(budget)? {
-            let next = match (number, value) {
-                (1, Value::Len(b)) => Any::Str(utf8(b, number)?),
-                (2, Value::Varint(n)) => Any::Bool(n != 0),
-                (3, Value::Varint(n)) => Any::Int(n as i64),
-                (4, Value::Fixed64(n)) => Any::Double(f64::from_bits(n)),
-                (5, Value::Len(b)) => {
-                    r.nest(budget, number)?;
+        while let Some(k) = r.key()? {
+            let next = match k {
+                STRING => Any::Str(r.bytes(k)?),
+                BOOL => Any::Bool(r.varint_value(k)? != 0),
+                INT => Any::Int(r.varint_value(k)? as i64),
+                DOUBLE => Any::Double(f64::from_bits(r.fixed64(k)?)),
+                ARRAY => {
+                    let b = r.bytes(k)?;
+                    r.nest(budget, k)?;
                     match any {
                         Any::Array(chunks) => {
                             chunks.more.push(b);
@@ -401,8 +482,9 @@ impl Decoder {
                         _ => Any::Array(Chunks::one(b)),
                     }
                 }
-                (6, Value::Len(b)) => {
-                    r.nest(budget, number)?;
+                KVLIST => {
+                    let b = r.bytes(k)?;
+                    r.nest(budget, k)?;
                     match any {
                         Any::Kvlist(chunks) => {
                             chunks.more.push(b);
@@ -411,10 +493,13 @@ impl Decoder {
                         _ => Any::Kvlist(Chunks::one(b)),
                     }
                 }
-                (7, Value::Len(b)) => Any::Bytes(b),
-                (8, Value::Varint(_)) => Any::Strindex,
-                (n, v) => {
-                    r.rest(&ANY_VALUE, n, v, budget)?;
+                BYTES => Any::Bytes(r.bytes(k)?),
+                STRINDEX => {
+                    r.varint_value(k)?;
+                    Any::Strindex
+                }
+                _ => {
+                    r.other(k, &ANY_VALUE, budget)?;
                     continue;
                 }
             };
@@ -431,7 +516,8 @@ impl Decoder {
         let inner = budget.saturating_sub(1);
         Ok(match any {
             Any::None | Any::Strindex => AttrValue::Empty,
-            Any::Str(s) => bounds::str_value(s, &mut self.it),
+            Any::Str(b) => bounds::str_value_utf8(b, &mut self.it)
+                .map_err(|e| utf8_error(b, e, STRING_VALUE))?,
             Any::Bool(b) => AttrValue::Bool(b),
             Any::Int(i) => AttrValue::Int(i),
             Any::Double(d) => AttrValue::Double(d),
@@ -468,12 +554,14 @@ impl Decoder {
         depth: usize,
         values: &mut Vec<AttrValue>,
     ) -> Result<(), WireError> {
+        const VALUES: u32 = key(1, LEN);
         let mut r = Reader::new(body);
         let mut i = 0;
-        while let Some((number, value)) = r.field(budget)? {
-            match (number, value) {
-                (1, Value::Len(b)) => {
-                    let inner = r.nest(budget, number)?;
+        while let Some(k) = r.key()? {
+            match k {
+                VALUES => {
+                    let b = r.bytes(k)?;
+                    let inner = r.nest(budget, k)?;
                     let within = |e: WireError| e.within("values", Some(i), &ANY_VALUE);
                     if values.len() < MAX_ATTRIBUTES {
                         let mut any = Any::None;
@@ -484,7 +572,7 @@ impl Decoder {
                     }
                     i += 1;
                 }
-                (n, v) => r.rest(&ARRAY_VALUE, n, v, budget)?,
+                _ => r.other(k, &ARRAY_VALUE, budget)?,
             }
         }
         Ok(())
@@ -499,12 +587,14 @@ impl Decoder {
         depth: usize,
         values: &mut Vec<KeyValue>,
     ) -> Result<(), WireError> {
+        const VALUES: u32 = key(1, LEN);
         let mut r = Reader::new(body);
         let mut i = 0;
-        while let Some((number, value)) = r.field(budget)? {
-            match (number, value) {
-                (1, Value::Len(b)) => {
-                    let inner = r.nest(budget, number)?;
+        while let Some(k) = r.key()? {
+            match k {
+                VALUES => {
+                    let b = r.bytes(k)?;
+                    let inner = r.nest(budget, k)?;
                     let within = |e: WireError| e.within("values", Some(i), &KEY_VALUE);
                     if values.len() < MAX_ATTRIBUTES {
                         values.push(self.key_value(b, inner, depth + 1).map_err(within)?);
@@ -513,17 +603,32 @@ impl Decoder {
                     }
                     i += 1;
                 }
-                (n, v) => r.rest(&KEY_VALUE_LIST, n, v, budget)?,
+                _ => r.other(k, &KEY_VALUE_LIST, budget)?,
             }
         }
         Ok(())
     }
 }
 
-/// Validates array or kvlist chunks that are not kept; `budget` is the `AnyValue`'s.
+/// Moves a scratch list into a vector of exactly its length (so the boxed slice the model keeps
+/// needs no reallocation), leaving the scratch empty with its capacity.
+fn take_exact<T>(scratch: &mut Vec<T>) -> Vec<T> {
+    let mut out = Vec::with_capacity(scratch.len());
+    out.append(scratch);
+    out
+}
+
+/// Field number of `AnyValue.string_value`.
+const STRING_VALUE: u32 = 1;
+
+/// Validates a replaced `oneof` member that is not kept (a string, or array or kvlist chunks);
+/// `budget` is the `AnyValue`'s.
 fn discard(any: Any<'_>, budget: u32) -> Result<(), WireError> {
     let inner = budget.saturating_sub(1);
     match any {
+        Any::Str(b) => std::str::from_utf8(b)
+            .map(drop)
+            .map_err(|e| utf8_error(b, e, STRING_VALUE)),
         Any::Array(chunks) => chunks.iter().try_for_each(|c| {
             validate(&ARRAY_VALUE, c, inner)
                 .map_err(|e| e.within("array_value", None, &ARRAY_VALUE))
@@ -538,11 +643,12 @@ fn discard(any: Any<'_>, budget: u32) -> Result<(), WireError> {
 
 /// One chunk of an `InstrumentationScope`: its name (the last one wins), the rest validated.
 fn scope_name<'a>(body: &'a [u8], budget: u32, name: &mut &'a str) -> Result<(), WireError> {
+    const NAME: u32 = key(1, LEN);
     let mut r = Reader::new(body);
-    while let Some((number, value)) = r.field(budget)? {
-        match (number, value) {
-            (1, Value::Len(b)) => *name = utf8(b, number)?,
-            (n, v) => r.rest(&SCOPE, n, v, budget)?,
+    while let Some(k) = r.key()? {
+        match k {
+            NAME => *name = r.str(k)?,
+            _ => r.other(k, &SCOPE, budget)?,
         }
     }
     Ok(())
@@ -555,12 +661,14 @@ fn status<'a>(
     code: &mut i32,
     message: &mut &'a str,
 ) -> Result<(), WireError> {
+    const MESSAGE: u32 = key(2, LEN);
+    const CODE: u32 = key(3, VARINT);
     let mut r = Reader::new(body);
-    while let Some((number, value)) = r.field(budget)? {
-        match (number, value) {
-            (2, Value::Len(b)) => *message = utf8(b, number)?,
-            (3, Value::Varint(n)) => *code = n as i32,
-            (n, v) => r.rest(&STATUS, n, v, budget)?,
+    while let Some(k) = r.key()? {
+        match k {
+            MESSAGE => *message = r.str(k)?,
+            CODE => *code = r.varint_value(k)? as i32,
+            _ => r.other(k, &STATUS, budget)?,
         }
     }
     Ok(())
