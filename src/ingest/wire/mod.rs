@@ -18,14 +18,16 @@
 //! A request cut short is an error unless the cut falls between two top-level fields, where
 //! protobuf cannot tell it from a shorter request: that prefix decodes (as with `prost`).
 
+mod error;
 mod reader;
 mod schema;
 mod trace;
+mod value;
 
 #[cfg(test)]
 mod tests;
 
-pub use reader::{WireError, WireErrorKind, WireType};
+pub use error::{WireError, WireErrorKind, WireType};
 
 use super::decode::DecodedSpans;
 
