@@ -5,6 +5,7 @@ mod bounds;
 pub mod capture;
 pub mod channel;
 pub mod decode;
+pub mod grpc_raw;
 pub mod limits;
 pub mod otlp_grpc;
 pub mod otlp_http;
