@@ -8,7 +8,9 @@ use std::sync::Arc;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1 as pc;
 
-use crate::model::attrs::{AttrValue, Attributes, KeyValue, MAX_ATTRIBUTES, MAX_VALUE_BYTES};
+use crate::model::attrs::{
+    AttrValue, Attributes, KeySet, KeyValue, MAX_ATTRIBUTES, MAX_VALUE_BYTES,
+};
 use crate::model::span::{
     Event, Link, Resource, Span, SpanExtras, SpanId, SpanKind, StatusCode, TraceId,
 };
@@ -29,13 +31,34 @@ pub struct DecodedSpans {
     pub error: Option<String>,
 }
 
-/// Shares the allocations of equal strings within one request.
+/// Shares the allocations of equal strings, and of equal key sequences, within one request.
 #[derive(Default)]
 struct Interner {
     set: foldhash::HashSet<Arc<str>>,
+    keysets: foldhash::HashMap<Vec<Arc<str>>, KeySet>,
+    scratch: Vec<Arc<str>>,
 }
 
 impl Interner {
+    /// The shared key set for these keys, in order.
+    fn keys<'a>(&mut self, keys: impl Iterator<Item = &'a str>) -> KeySet {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend(keys.map(|k| self.get(k)));
+        let ks = match self.keysets.get(&scratch) {
+            Some(ks) => ks.clone(),
+            None => {
+                let ks: KeySet = Arc::from(scratch.as_slice());
+                if self.keysets.len() < 256 {
+                    self.keysets.insert(scratch.clone(), ks.clone());
+                }
+                ks
+            }
+        };
+        self.scratch = scratch;
+        ks
+    }
+
     fn get(&mut self, s: &str) -> Arc<str> {
         if let Some(a) = self.set.get(s) {
             return a.clone();
@@ -189,18 +212,17 @@ fn span(
     })
 }
 
-// Converts OTLP key-values, keeping at most [`MAX_ATTRIBUTES`].
+// Converts OTLP key-values, keeping at most [`MAX_ATTRIBUTES`]; the key sequence is shared
+// with every earlier list of the request that had the same keys.
 fn attrs(kvs: &[pc::KeyValue], dropped: u32, it: &mut Interner) -> Attributes {
-    let items = kvs
+    let kept = &kvs[..kvs.len().min(MAX_ATTRIBUTES)];
+    let keys = it.keys(kept.iter().map(|kv| kv.key.as_str()));
+    let values = kept
         .iter()
-        .take(MAX_ATTRIBUTES)
-        .map(|kv| KeyValue {
-            key: it.get(&kv.key),
-            value: value(kv.value.as_ref(), it, 0),
-        })
+        .map(|kv| value(kv.value.as_ref(), it, 0))
         .collect();
     let over = kvs.len().saturating_sub(MAX_ATTRIBUTES) as u32;
-    Attributes::new(items, dropped.saturating_add(over))
+    Attributes::from_parts(keys, values, dropped.saturating_add(over))
 }
 
 fn value(v: Option<&pc::AnyValue>, it: &mut Interner, depth: usize) -> AttrValue {
