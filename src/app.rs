@@ -1,0 +1,225 @@
+//! Wiring: starts receivers, the store task and the capture writer; picks the front end; shuts
+//! down in order (receivers stop accepting, the store drains, the capture flushes).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::cli::{ReceiverArgs, RecordArgs, ReportArgs, ReportFormat};
+use crate::ingest::channel::{Counters, DEFAULT_CAPACITY, Ingest};
+use crate::ingest::{otlp_grpc, otlp_http, recorder};
+use crate::replay;
+use crate::report;
+use crate::store::{Snapshot, Store, StoreConfig, task};
+
+/// Errors that end a command; `main` prints them and exits 2.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The capture could not be written.
+    #[error(transparent)]
+    Record(#[from] recorder::RecordError),
+    /// A capture could not be replayed.
+    #[error(transparent)]
+    Replay(#[from] replay::ReplayError),
+    /// Something else went wrong at run time.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+/// Running receivers and the store behind them.
+pub struct Live {
+    /// Address the gRPC receiver bound.
+    pub grpc_addr: SocketAddr,
+    /// Address the HTTP receiver bound.
+    pub http_addr: SocketAddr,
+    /// Snapshots as the store publishes them.
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// Shared counters.
+    pub counters: Arc<Counters>,
+    shutdown: watch::Sender<bool>,
+    servers: Vec<tokio::task::JoinHandle<Result<(), String>>>,
+    store: tokio::task::JoinHandle<Store>,
+    writer: Option<recorder::WriterHandle>,
+}
+
+fn warn_if_exposed(what: &str, addr: SocketAddr) {
+    if !addr.ip().is_loopback() {
+        eprintln!("faultline: warning: {what} listens on {addr}, reachable from other hosts");
+    }
+}
+
+/// Binds both receivers, starts the store task and (with `record`) the capture writer.
+pub async fn start_live(
+    args: &ReceiverArgs,
+    cfg: StoreConfig,
+    record: Option<&std::path::Path>,
+) -> Result<Live, AppError> {
+    let (grpc_l, grpc_addr) =
+        otlp_grpc::bind(args.otlp_grpc)
+            .await
+            .map_err(|source| AppError::Bind {
+                addr: args.otlp_grpc,
+                source,
+            })?;
+    let (http_l, http_addr) =
+        otlp_grpc::bind(args.otlp_http)
+            .await
+            .map_err(|source| AppError::Bind {
+                addr: args.otlp_http,
+                source,
+            })?;
+    warn_if_exposed("otlp-grpc", grpc_addr);
+    warn_if_exposed("otlp-http", http_addr);
+    let counters = Arc::new(Counters::default());
+    let (writer_tx, writer) = match record {
+        Some(path) => {
+            let (tx, handle) = recorder::start(path, counters.clone())?;
+            (Some(tx), Some(handle))
+        }
+        None => (None, None),
+    };
+    let (tx, rx) = mpsc::channel(DEFAULT_CAPACITY);
+    let ingest = Ingest::new(tx, writer_tx, counters.clone());
+    let (snap_tx, snapshots) = watch::channel(Arc::new(Snapshot::default()));
+    let store = tokio::spawn(task::run(Store::new(cfg), rx, counters.clone(), snap_tx));
+    let (shutdown, shut_rx) = watch::channel(false);
+    let until = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let grpc = otlp_grpc::GrpcReceiver::new(ingest.clone(), args.auth_token.clone());
+    let http = otlp_http::HttpReceiver::new(ingest, args.auth_token.clone());
+    let servers = vec![
+        tokio::spawn({
+            let stop = until(shut_rx.clone());
+            async move {
+                otlp_grpc::serve(grpc_l, grpc, stop)
+                    .await
+                    .map_err(|e| format!("otlp-grpc: {e}"))
+            }
+        }),
+        tokio::spawn({
+            let stop = until(shut_rx);
+            async move {
+                otlp_http::serve(http_l, http, stop)
+                    .await
+                    .map_err(|e| format!("otlp-http: {e}"))
+            }
+        }),
+    ];
+    Ok(Live {
+        grpc_addr,
+        http_addr,
+        snapshots,
+        counters,
+        shutdown,
+        servers,
+        store,
+        writer,
+    })
+}
+
+impl Live {
+    /// Stops accepting, lets the store drain and the capture flush; returns the final store.
+    pub async fn stop(self) -> Result<Store, AppError> {
+        let _ = self.shutdown.send(true);
+        for s in self.servers {
+            match s.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => eprintln!("faultline: {e}"),
+                Err(e) => eprintln!("faultline: receiver task failed: {e}"),
+            }
+        }
+        // Receivers are gone, so every Ingest sender is dropped: the store and writer drain.
+        let store = self
+            .store
+            .await
+            .map_err(|e| AppError::Runtime(format!("store task failed: {e}")))?;
+        if let Some(w) = self.writer {
+            w.await
+                .map_err(|e| AppError::Runtime(format!("capture writer failed: {e}")))??;
+        }
+        Ok(store)
+    }
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// `faultline record`.
+pub async fn record(args: RecordArgs) -> Result<(), AppError> {
+    let live = start_live(&args.receivers, StoreConfig::default(), Some(&args.out)).await?;
+    eprintln!("faultline: listening otlp-grpc={}", live.grpc_addr);
+    eprintln!("faultline: listening otlp-http={}", live.http_addr);
+    eprintln!("faultline: recording to {}", args.out.display());
+    match args.duration {
+        Some(d) => {
+            tokio::select! {
+                _ = tokio::time::sleep(d) => {},
+                _ = shutdown_signal() => {},
+            }
+        }
+        None => shutdown_signal().await,
+    }
+    let counters = live.counters.clone();
+    live.stop().await?;
+    eprintln!(
+        "faultline: recorded {} requests ({} spans, {} metric points, {} log records); refused {} when full, {} malformed",
+        Counters::get(&counters.capture_lines),
+        Counters::get(&counters.spans),
+        Counters::get(&counters.metric_points),
+        Counters::get(&counters.log_records),
+        Counters::get(&counters.refused_full),
+        Counters::get(&counters.bad_requests),
+    );
+    Ok(())
+}
+
+/// `faultline report`.
+pub fn report(args: ReportArgs) -> Result<String, AppError> {
+    let mut cfg = StoreConfig::replay(usize::MAX);
+    cfg.window_ns = args.window.map(|d| d.as_nanos() as u64);
+    let mut r = replay::load(&args.files, cfg)?;
+    for w in &r.warnings {
+        eprintln!("faultline: warning: {w}");
+    }
+    let snap = r.snapshot();
+    let rows = report::edge_rows(&snap);
+    Ok(match args.format {
+        ReportFormat::Json => report::json::render(&rows) + "\n",
+        ReportFormat::Text => report::text::render(&rows, snap.window),
+    })
+}
+
+/// Default settle wait for tests and callers that need it.
+pub const SETTLE: Duration = Duration::from_secs(2);

@@ -1,0 +1,204 @@
+//! The command line (clap derive). Flags also come from `FAULTLINE_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// faultline: a terminal dashboard and linter for the resilience of distributed backends.
+#[derive(Debug, Parser)]
+#[command(name = "faultline", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do; `watch` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of `watch` when no subcommand is given.
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Live dashboard over the OTLP receivers and metric sources (the default).
+    Watch(WatchArgs),
+    /// The dashboard over capture files, with a time cursor.
+    Review(ReviewArgs),
+    /// Check captures (or live sources) against the rules; exit 1 on findings.
+    Lint(LintArgs),
+    /// Per-dependency table of capture files, headless.
+    Report(ReportArgs),
+    /// Run the receivers headless and write every accepted request to a capture file.
+    Record(RecordArgs),
+    /// The dashboard on a built-in simulated system.
+    Demo(DemoArgs),
+    /// Show or validate rule files.
+    Rules(RulesArgs),
+}
+
+/// Where the receivers listen and what guards them.
+#[derive(Debug, Args, Clone)]
+pub struct ReceiverArgs {
+    /// OTLP/gRPC listen address (port 0 picks a free port).
+    #[arg(long, env = "FAULTLINE_OTLP_GRPC", default_value = "127.0.0.1:4317")]
+    pub otlp_grpc: SocketAddr,
+    /// OTLP/HTTP listen address (port 0 picks a free port).
+    #[arg(long, env = "FAULTLINE_OTLP_HTTP", default_value = "127.0.0.1:4318")]
+    pub otlp_http: SocketAddr,
+    /// Require `Authorization: Bearer <token>` on both receivers.
+    #[arg(long, env = "FAULTLINE_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+    /// Prometheus `/metrics` endpoints to scrape (repeatable).
+    #[arg(long = "scrape", env = "FAULTLINE_SCRAPE", value_delimiter = ',')]
+    pub scrape: Vec<String>,
+    /// A Prometheus-compatible server to query with PromQL.
+    #[arg(long, env = "FAULTLINE_PROMETHEUS")]
+    pub prometheus: Option<String>,
+}
+
+/// Memory bounds of the live store.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// How long raw traces are kept.
+    #[arg(long, env = "FAULTLINE_RETENTION", default_value = "30m", value_parser = parse_duration)]
+    pub retention: Duration,
+    /// Most spans retained; whole traces are evicted oldest first.
+    #[arg(long, env = "FAULTLINE_MAX_SPANS", default_value_t = 1_000_000)]
+    pub max_spans: usize,
+}
+
+/// `faultline watch`.
+#[derive(Debug, Args, Clone)]
+pub struct WatchArgs {
+    /// Receivers and sources.
+    #[command(flatten)]
+    pub receivers: ReceiverArgs,
+    /// Store bounds.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Rules directory (default: ./rules when present, else the built-in set).
+    #[arg(long, env = "FAULTLINE_RULES")]
+    pub rules: Option<PathBuf>,
+    /// Also record every accepted request to this capture file.
+    #[arg(long, env = "FAULTLINE_RECORD")]
+    pub record: Option<PathBuf>,
+    /// A TOML configuration file.
+    #[arg(long, env = "FAULTLINE_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// `faultline review`.
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// Capture files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Rules directory.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+}
+
+/// Output format of `lint`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LintFormat {
+    /// Human-readable text.
+    Text,
+    /// A JSON array of findings.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// Markdown for a pull-request comment.
+    Markdown,
+}
+
+/// Severity threshold of `lint --fail-on`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum FailOn {
+    /// Any finding fails.
+    Info,
+    /// Warnings and errors fail.
+    Warning,
+    /// Only errors fail.
+    Error,
+}
+
+/// `faultline lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Capture files.
+    pub files: Vec<PathBuf>,
+    /// Rules directory.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: LintFormat,
+    /// Exit 1 when a finding at or above this severity exists.
+    #[arg(long, value_enum, default_value = "error")]
+    pub fail_on: FailOn,
+}
+
+/// Output format of `report`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// An aligned table.
+    Text,
+    /// A JSON array of rows.
+    Json,
+}
+
+/// `faultline report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Capture files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    /// Only the last DUR before the capture's end (default: the whole capture).
+    #[arg(long, value_parser = parse_duration)]
+    pub window: Option<Duration>,
+}
+
+/// `faultline record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The capture file to write (OTLP/JSON lines).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Stop after this long (default: until SIGINT/SIGTERM).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Receivers and sources.
+    #[command(flatten)]
+    pub receivers: ReceiverArgs,
+}
+
+/// `faultline demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seed of the simulation.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Receivers the simulated system exports to.
+    #[command(flatten)]
+    pub receivers: ReceiverArgs,
+}
+
+/// `faultline rules`.
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// `list` or `check`.
+    #[arg(value_parser = ["list", "check"])]
+    pub action: String,
+    /// Rules directory.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+}
+
+/// Parses `30s`, `5m`, `1h30m`, `250ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("invalid duration \"{s}\": {e}"))
+}

@@ -1,0 +1,82 @@
+//! Accepting one decoded export request: model conversion, counting, hand-off. Shared by the
+//! gRPC and HTTP receivers so both transports behave the same.
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+
+use super::channel::{CaptureRecord, Counters, Ingest, IngestMsg, Refused};
+use super::decode::decode_traces;
+
+/// The outcome of an accepted request, for OTLP's partial-success response.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Accepted {
+    /// Items rejected as invalid (spans, data points or log records).
+    pub rejected: u64,
+    /// Why, when `rejected > 0`.
+    pub message: Option<String>,
+}
+
+/// Accepts a trace export: decodes to model spans and hands them (and the request, when
+/// recording) on. Invalid spans are rejected individually (partial success).
+pub fn accept_traces(ingest: &Ingest, req: ExportTraceServiceRequest) -> Result<Accepted, Refused> {
+    let decoded = decode_traces(&req);
+    let n = decoded.spans.len() as u64;
+    ingest.submit(IngestMsg::Spans(decoded.spans), || {
+        CaptureRecord::Traces(req)
+    })?;
+    let c = &ingest.counters;
+    Counters::add(&c.requests, 1);
+    Counters::add(&c.spans, n);
+    Counters::add(&c.spans_rejected, decoded.rejected);
+    Ok(Accepted {
+        rejected: decoded.rejected,
+        message: decoded.error,
+    })
+}
+
+/// Accepts a metrics export (data points are counted; see `IngestMsg::MetricPoints`).
+pub fn accept_metrics(
+    ingest: &Ingest,
+    req: ExportMetricsServiceRequest,
+) -> Result<Accepted, Refused> {
+    let points = metric_points(&req);
+    ingest.submit(IngestMsg::MetricPoints(points), || {
+        CaptureRecord::Metrics(req)
+    })?;
+    Counters::add(&ingest.counters.requests, 1);
+    Counters::add(&ingest.counters.metric_points, points);
+    Ok(Accepted::default())
+}
+
+/// Accepts a logs export (records are counted and recorded, not analysed).
+pub fn accept_logs(ingest: &Ingest, req: ExportLogsServiceRequest) -> Result<Accepted, Refused> {
+    let records: u64 = req
+        .resource_logs
+        .iter()
+        .flat_map(|r| r.scope_logs.iter())
+        .map(|s| s.log_records.len() as u64)
+        .sum();
+    ingest.submit(IngestMsg::LogRecords(records), || CaptureRecord::Logs(req))?;
+    Counters::add(&ingest.counters.requests, 1);
+    Counters::add(&ingest.counters.log_records, records);
+    Ok(Accepted::default())
+}
+
+/// Number of data points in a metrics export.
+pub fn metric_points(req: &ExportMetricsServiceRequest) -> u64 {
+    req.resource_metrics
+        .iter()
+        .flat_map(|r| r.scope_metrics.iter())
+        .flat_map(|s| s.metrics.iter())
+        .map(|m| match &m.data {
+            Some(Data::Gauge(g)) => g.data_points.len(),
+            Some(Data::Sum(s)) => s.data_points.len(),
+            Some(Data::Histogram(h)) => h.data_points.len(),
+            Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+            Some(Data::Summary(s)) => s.data_points.len(),
+            None => 0,
+        } as u64)
+        .sum()
+}

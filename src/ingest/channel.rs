@@ -1,0 +1,184 @@
+//! The bounded hand-off between receivers and the store task (and the capture writer).
+//!
+//! A receiver reserves room in every consumer before it acknowledges: when the store's channel
+//! (or, when recording, the writer's) is full, the request is refused with a retryable code and
+//! counted, so acknowledged data always reaches the store and the capture.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use tokio::sync::mpsc;
+
+use crate::model::span::Span;
+
+/// Default capacity of the store's ingest channel, in messages (requests).
+pub const DEFAULT_CAPACITY: usize = 1024;
+
+/// What receivers hand to the store.
+#[derive(Debug)]
+pub enum IngestMsg {
+    /// Decoded spans of one request.
+    Spans(Vec<Span>),
+    /// Metric data points of one request (counted; the series model lands with the metrics work).
+    MetricPoints(u64),
+    /// Log records of one request (accepted and counted only).
+    LogRecords(u64),
+}
+
+/// An accepted request, as the capture writer writes it (OTLP/JSON, one line each).
+#[derive(Debug)]
+pub enum CaptureRecord {
+    /// A trace export.
+    Traces(ExportTraceServiceRequest),
+    /// A metrics export.
+    Metrics(ExportMetricsServiceRequest),
+    /// A logs export.
+    Logs(ExportLogsServiceRequest),
+}
+
+/// Counters shared by receivers, the store and the front ends.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Requests accepted.
+    pub requests: AtomicU64,
+    /// Spans accepted.
+    pub spans: AtomicU64,
+    /// Spans rejected as invalid (partial success).
+    pub spans_rejected: AtomicU64,
+    /// Metric data points accepted.
+    pub metric_points: AtomicU64,
+    /// Log records accepted.
+    pub log_records: AtomicU64,
+    /// Requests refused because a consumer was full (retryable; the sender retries).
+    pub refused_full: AtomicU64,
+    /// Requests refused as malformed, too large or of the wrong type.
+    pub bad_requests: AtomicU64,
+    /// Capture lines written.
+    pub capture_lines: AtomicU64,
+    /// Capture write failures.
+    pub capture_errors: AtomicU64,
+}
+
+impl Counters {
+    /// Adds `n` to a counter.
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Reads a counter.
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// Why a request was not accepted.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Refused {
+    /// A consumer's queue is full: retry later.
+    #[error("faultline is at capacity, retry later")]
+    Full,
+    /// The store has shut down.
+    #[error("faultline is shutting down")]
+    Closed,
+}
+
+/// The receivers' handle: sends to the store and, when recording, to the capture writer.
+#[derive(Clone, Debug)]
+pub struct Ingest {
+    store: mpsc::Sender<IngestMsg>,
+    capture: Option<mpsc::Sender<CaptureRecord>>,
+    /// Shared counters.
+    pub counters: Arc<Counters>,
+}
+
+impl Ingest {
+    /// A handle over the store's channel and an optional capture channel.
+    pub fn new(
+        store: mpsc::Sender<IngestMsg>,
+        capture: Option<mpsc::Sender<CaptureRecord>>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Ingest {
+            store,
+            capture,
+            counters,
+        }
+    }
+
+    /// Hands one accepted request to the store (and the capture writer), or refuses it without
+    /// side effects when either is full.
+    pub fn submit(
+        &self,
+        msg: IngestMsg,
+        record: impl FnOnce() -> CaptureRecord,
+    ) -> Result<(), Refused> {
+        let map = |e: mpsc::error::TrySendError<()>| match e {
+            mpsc::error::TrySendError::Full(()) => Refused::Full,
+            mpsc::error::TrySendError::Closed(()) => Refused::Closed,
+        };
+        let store_permit = self.store.try_reserve().map_err(map);
+        let capture_permit = self.capture.as_ref().map(|c| c.try_reserve().map_err(map));
+        let result = match (store_permit, capture_permit) {
+            (Ok(sp), None) => {
+                sp.send(msg);
+                Ok(())
+            }
+            (Ok(sp), Some(Ok(cp))) => {
+                cp.send(record());
+                sp.send(msg);
+                Ok(())
+            }
+            (Err(e), _) | (_, Some(Err(e))) => Err(e),
+        };
+        if result == Err(Refused::Full) {
+            Counters::add(&self.counters.refused_full, 1);
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn refuses_when_full_and_counts() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let ingest = Ingest::new(tx, None, Arc::default());
+        assert_eq!(
+            ingest.submit(IngestMsg::LogRecords(1), unreachable_record),
+            Ok(())
+        );
+        assert_eq!(
+            ingest.submit(IngestMsg::LogRecords(2), unreachable_record),
+            Err(Refused::Full)
+        );
+        assert_eq!(Counters::get(&ingest.counters.refused_full), 1);
+        assert!(matches!(rx.recv().await, Some(IngestMsg::LogRecords(1))));
+    }
+
+    #[tokio::test]
+    async fn full_capture_refuses_without_sending_to_store() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let (ctx, _crx) = mpsc::channel(1);
+        let ingest = Ingest::new(tx, Some(ctx), Arc::default());
+        let rec = || CaptureRecord::Logs(ExportLogsServiceRequest::default());
+        assert_eq!(ingest.submit(IngestMsg::LogRecords(1), rec), Ok(()));
+        assert_eq!(
+            ingest.submit(IngestMsg::LogRecords(2), rec),
+            Err(Refused::Full)
+        );
+        assert!(matches!(rx.recv().await, Some(IngestMsg::LogRecords(1))));
+        assert!(
+            rx.try_recv().is_err(),
+            "refused data must not reach the store"
+        );
+    }
+
+    fn unreachable_record() -> CaptureRecord {
+        CaptureRecord::Logs(ExportLogsServiceRequest::default())
+    }
+}

@@ -1,0 +1,11 @@
+//! Getting data in: OTLP receivers, capture files, and the decode from wire types to the model.
+
+pub mod accept;
+pub mod capture;
+pub mod channel;
+pub mod decode;
+pub mod limits;
+pub mod otlp_grpc;
+pub mod otlp_http;
+pub mod otlp_json;
+pub mod recorder;

@@ -1,0 +1,9 @@
+//! faultline's own data model. Wire types (protobuf, JSON) never reach this module:
+//! `ingest::decode` converts them at the edge.
+
+pub mod attrs;
+pub mod dependency;
+pub mod edge;
+pub mod finding;
+pub mod sketch;
+pub mod span;

@@ -1,0 +1,295 @@
+//! Bucket counts of one sketch, kept as small as the data allows: sorted `(index, count)` pairs
+//! while that is smaller, else a dense run of counters over `[lo, hi]` whose width (u8, u16, u32,
+//! u64) is the narrowest that holds the largest count. Updates that fit happen in place; any other
+//! change rebuilds the store from a sorted stream and picks the smaller representation again.
+
+use std::iter::Peekable;
+
+/// Size in bytes of one sparse entry.
+const SPARSE_ENTRY: usize = std::mem::size_of::<(i32, u32)>();
+
+/// A dense counter type.
+pub(super) trait Counter: Copy + Default + Into<u64> + TryFrom<u64> {}
+impl Counter for u8 {}
+impl Counter for u16 {}
+impl Counter for u32 {}
+impl Counter for u64 {}
+
+/// The bucket counts; see the module comment. Dense variants hold the counters of bucket indices
+/// `offset..offset + len`. Boxed slices (allocated exactly, never grown in place) keep this at 24
+/// bytes.
+#[derive(Clone, Debug)]
+pub(super) enum Store {
+    Sparse(Box<[(i32, u32)]>),
+    D8(i32, Box<[u8]>),
+    D16(i32, Box<[u16]>),
+    D32(i32, Box<[u32]>),
+    D64(i32, Box<[u64]>),
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::Sparse(Box::default())
+    }
+}
+
+#[inline]
+fn dense_add<T: Counter>(offset: i32, counts: &mut [T], index: i32, n: u64) -> bool {
+    let pos = usize::try_from(i64::from(index) - i64::from(offset)).ok();
+    let Some(slot) = pos.and_then(|p| counts.get_mut(p)) else {
+        return false;
+    };
+    match (*slot).into().checked_add(n).map(T::try_from) {
+        Some(Ok(v)) => {
+            *slot = v;
+            true
+        }
+        _ => false,
+    }
+}
+
+fn dense_range<T>(offset: i32, counts: &[T]) -> Option<(i32, i32)> {
+    let len = i32::try_from(counts.len()).ok()?;
+    (len > 0).then(|| (offset, offset.saturating_add(len - 1)))
+}
+
+fn dense_build<T: Counter>(
+    lo: i32,
+    span: usize,
+    runs: impl Iterator<Item = (i32, u64)>,
+) -> Box<[T]> {
+    let mut counts = vec![T::default(); span];
+    for (i, c) in runs {
+        let pos = usize::try_from(i64::from(i) - i64::from(lo)).ok();
+        // Cannot miss: the width was chosen from the largest count, the span from the range.
+        if let (Some(slot), Ok(c)) = (pos.and_then(|p| counts.get_mut(p)), T::try_from(c)) {
+            *slot = c;
+        }
+    }
+    counts.into_boxed_slice()
+}
+
+impl Store {
+    /// Adds `n` to bucket `index` in place if that needs no new bucket and no wider counter.
+    /// Returns false when the caller must rebuild (see [`Store::from_sorted`]).
+    #[inline]
+    pub(super) fn try_add(&mut self, index: i32, n: u64) -> bool {
+        match self {
+            Store::Sparse(v) => {
+                let Ok(pos) = v.binary_search_by_key(&index, |e| e.0) else {
+                    return false;
+                };
+                let Some(entry) = v.get_mut(pos) else {
+                    return false;
+                };
+                match u64::from(entry.1).checked_add(n).map(u32::try_from) {
+                    Some(Ok(c)) => {
+                        entry.1 = c;
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            Store::D8(o, c) => dense_add(*o, c, index, n),
+            Store::D16(o, c) => dense_add(*o, c, index, n),
+            Store::D32(o, c) => dense_add(*o, c, index, n),
+            Store::D64(o, c) => dense_add(*o, c, index, n),
+        }
+    }
+
+    /// Lowest and highest non-empty bucket index.
+    pub(super) fn range(&self) -> Option<(i32, i32)> {
+        match self {
+            Store::Sparse(v) => Some((v.first()?.0, v.last()?.0)),
+            Store::D8(o, c) => dense_range(*o, c),
+            Store::D16(o, c) => dense_range(*o, c),
+            Store::D32(o, c) => dense_range(*o, c),
+            Store::D64(o, c) => dense_range(*o, c),
+        }
+    }
+
+    /// Whether no bucket holds a count.
+    pub(super) fn is_empty(&self) -> bool {
+        self.range().is_none()
+    }
+
+    /// Non-empty buckets `(index, count)` in increasing index order.
+    pub(super) fn iter(&self) -> Iter<'_> {
+        match self {
+            Store::Sparse(v) => Iter::Sparse(v.iter()),
+            Store::D8(o, c) => Iter::D8(DenseIter {
+                next: *o,
+                counts: c.iter(),
+            }),
+            Store::D16(o, c) => Iter::D16(DenseIter {
+                next: *o,
+                counts: c.iter(),
+            }),
+            Store::D32(o, c) => Iter::D32(DenseIter {
+                next: *o,
+                counts: c.iter(),
+            }),
+            Store::D64(o, c) => Iter::D64(DenseIter {
+                next: *o,
+                counts: c.iter(),
+            }),
+        }
+    }
+
+    /// Heap bytes held (exact: boxed slices).
+    pub(super) fn heap_bytes(&self) -> usize {
+        match self {
+            Store::Sparse(v) => std::mem::size_of_val::<[_]>(v),
+            Store::D8(_, c) => std::mem::size_of_val::<[_]>(c),
+            Store::D16(_, c) => std::mem::size_of_val::<[_]>(c),
+            Store::D32(_, c) => std::mem::size_of_val::<[_]>(c),
+            Store::D64(_, c) => std::mem::size_of_val::<[_]>(c),
+        }
+    }
+
+    /// Builds the smaller store for a stream of `(index, count)` sorted by index, where equal
+    /// indices may repeat (they are summed) and zero counts are skipped. The stream is walked
+    /// twice: once to size the store, once to fill it. Allocations are exact.
+    pub(super) fn from_sorted<I: Iterator<Item = (i32, u64)> + Clone>(entries: I) -> Store {
+        let (mut lo, mut hi, mut nnz, mut max) = (0i32, 0i32, 0usize, 0u64);
+        for (i, c) in Runs(entries.clone().peekable()) {
+            if nnz == 0 {
+                lo = i;
+            }
+            hi = i;
+            nnz += 1;
+            max = max.max(c);
+        }
+        if nnz == 0 {
+            return Store::default();
+        }
+        let runs = Runs(entries.peekable());
+        let span = usize::try_from(i64::from(hi) - i64::from(lo) + 1).unwrap_or(usize::MAX);
+        let width = match max {
+            0..=0xff => 1,
+            0x100..=0xffff => 2,
+            0x1_0000..=0xffff_ffff => 4,
+            _ => 8,
+        };
+        let sparse_bytes = if width <= 4 {
+            nnz * SPARSE_ENTRY
+        } else {
+            usize::MAX
+        };
+        if sparse_bytes < span.saturating_mul(width) {
+            // Counts fit u32: the width check above.
+            let mut v = Vec::with_capacity(nnz);
+            v.extend(runs.map(|(i, c)| (i, u32::try_from(c).unwrap_or(u32::MAX))));
+            return Store::Sparse(v.into_boxed_slice());
+        }
+        match width {
+            1 => Store::D8(lo, dense_build(lo, span, runs)),
+            2 => Store::D16(lo, dense_build(lo, span, runs)),
+            4 => Store::D32(lo, dense_build(lo, span, runs)),
+            _ => Store::D64(lo, dense_build(lo, span, runs)),
+        }
+    }
+}
+
+/// Non-empty buckets of a dense store.
+#[derive(Clone, Debug)]
+pub(super) struct DenseIter<'a, T> {
+    next: i32,
+    counts: std::slice::Iter<'a, T>,
+}
+
+impl<T: Counter> Iterator for DenseIter<'_, T> {
+    type Item = (i32, u64);
+    #[inline]
+    fn next(&mut self) -> Option<(i32, u64)> {
+        for &c in self.counts.by_ref() {
+            let i = self.next;
+            self.next = self.next.wrapping_add(1);
+            let c: u64 = c.into();
+            if c != 0 {
+                return Some((i, c));
+            }
+        }
+        None
+    }
+}
+
+/// Iterator over the non-empty buckets of a [`Store`], in increasing index order.
+#[derive(Clone, Debug)]
+pub(super) enum Iter<'a> {
+    Sparse(std::slice::Iter<'a, (i32, u32)>),
+    D8(DenseIter<'a, u8>),
+    D16(DenseIter<'a, u16>),
+    D32(DenseIter<'a, u32>),
+    D64(DenseIter<'a, u64>),
+}
+
+impl Iterator for Iter<'_> {
+    type Item = (i32, u64);
+    #[inline]
+    fn next(&mut self) -> Option<(i32, u64)> {
+        match self {
+            Iter::Sparse(it) => it.next().map(|&(i, c)| (i, u64::from(c))),
+            Iter::D8(it) => it.next(),
+            Iter::D16(it) => it.next(),
+            Iter::D32(it) => it.next(),
+            Iter::D64(it) => it.next(),
+        }
+    }
+}
+
+/// Sums adjacent entries with equal index and drops zero counts.
+struct Runs<I: Iterator<Item = (i32, u64)>>(Peekable<I>);
+
+impl<I: Iterator<Item = (i32, u64)>> Iterator for Runs<I> {
+    type Item = (i32, u64);
+    fn next(&mut self) -> Option<(i32, u64)> {
+        loop {
+            let (i, mut c) = self.0.next()?;
+            while let Some((_, more)) = self.0.next_if(|e| e.0 == i) {
+                c = c.saturating_add(more);
+            }
+            if c != 0 {
+                return Some((i, c));
+            }
+        }
+    }
+}
+
+/// Merges two streams sorted by index into one sorted stream (equal indices stay adjacent).
+pub(super) struct MergeSorted<A: Iterator, B: Iterator>(Peekable<A>, Peekable<B>);
+
+impl<A, B> Clone for MergeSorted<A, B>
+where
+    A: Iterator<Item = (i32, u64)> + Clone,
+    B: Iterator<Item = (i32, u64)> + Clone,
+{
+    fn clone(&self) -> Self {
+        MergeSorted(self.0.clone(), self.1.clone())
+    }
+}
+
+/// See [`MergeSorted`].
+pub(super) fn merge_sorted<A, B>(a: A, b: B) -> MergeSorted<A, B>
+where
+    A: Iterator<Item = (i32, u64)>,
+    B: Iterator<Item = (i32, u64)>,
+{
+    MergeSorted(a.peekable(), b.peekable())
+}
+
+impl<A, B> Iterator for MergeSorted<A, B>
+where
+    A: Iterator<Item = (i32, u64)>,
+    B: Iterator<Item = (i32, u64)>,
+{
+    type Item = (i32, u64);
+    #[inline]
+    fn next(&mut self) -> Option<(i32, u64)> {
+        match (self.0.peek(), self.1.peek()) {
+            (Some(a), Some(b)) if b.0 < a.0 => self.1.next(),
+            (Some(_), _) => self.0.next(),
+            (None, _) => self.1.next(),
+        }
+    }
+}

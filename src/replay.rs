@@ -1,0 +1,98 @@
+//! Replaying capture files into a store: what `report`, `lint` and `review` start from. The same
+//! decode and store code as the live receivers, so a capture gives the snapshots it gave live.
+
+use std::path::{Path, PathBuf};
+
+use crate::ingest::accept::metric_points;
+use crate::ingest::capture::{self, CaptureError, LineError};
+use crate::ingest::channel::CaptureRecord;
+use crate::ingest::decode::decode_traces;
+use crate::store::{Snapshot, Store, StoreConfig};
+
+/// Why a replay failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// A file could not be read.
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    /// A file held no readable record.
+    #[error("{}: no readable OTLP record ({first})", file.display())]
+    Empty {
+        /// The file.
+        file: PathBuf,
+        /// The first problem found, naming its line.
+        first: String,
+    },
+}
+
+/// What a replay loaded.
+#[derive(Debug)]
+pub struct Replay {
+    /// The store with everything applied and every pending call resolved.
+    pub store: Store,
+    /// Lines that could not be read (the rest loaded).
+    pub warnings: Vec<LineError>,
+    /// Records read.
+    pub records: usize,
+    /// Spans rejected as invalid while decoding.
+    pub rejected_spans: u64,
+}
+
+/// Loads `files` in order into a store built with `cfg`.
+pub fn load(files: &[impl AsRef<Path>], cfg: StoreConfig) -> Result<Replay, ReplayError> {
+    let mut store = Store::new(cfg);
+    let mut warnings = Vec::new();
+    let mut records = 0usize;
+    let mut rejected = 0u64;
+    let mut clock = 0u64;
+    for file in files {
+        let file = file.as_ref();
+        let summary = capture::read_file(file, |rec| {
+            clock += 1;
+            let c = store.counters_mut();
+            c.requests += 1;
+            match rec {
+                CaptureRecord::Traces(req) => {
+                    let d = decode_traces(&req);
+                    rejected += d.rejected;
+                    store.counters_mut().spans += d.spans.len() as u64;
+                    store.counters_mut().spans_rejected += d.rejected;
+                    store.apply(d.spans, clock);
+                }
+                CaptureRecord::Metrics(req) => c.metric_points += metric_points(&req),
+                CaptureRecord::Logs(req) => {
+                    c.log_records += req
+                        .resource_logs
+                        .iter()
+                        .flat_map(|r| &r.scope_logs)
+                        .map(|s| s.log_records.len() as u64)
+                        .sum::<u64>()
+                }
+            }
+        })?;
+        if summary.records == 0
+            && let Some(first) = summary.errors.first()
+        {
+            return Err(ReplayError::Empty {
+                file: file.into(),
+                first: first.to_string(),
+            });
+        }
+        records += summary.records;
+        warnings.extend(summary.errors);
+    }
+    store.flush_pending();
+    Ok(Replay {
+        store,
+        warnings,
+        records,
+        rejected_spans: rejected,
+    })
+}
+
+impl Replay {
+    /// A snapshot as of the newest data.
+    pub fn snapshot(&mut self) -> Snapshot {
+        self.store.snapshot(None)
+    }
+}

@@ -1,0 +1,15 @@
+//! The store: the one owner of mutable state. `store` applies decoded data and builds snapshots
+//! (pure and synchronous, so replay and live share it); `task` runs it behind the ingest channel
+//! and publishes snapshots; `snapshot` holds the immutable views every front end reads.
+
+pub mod snapshot;
+#[allow(clippy::module_inception)]
+pub mod store;
+pub mod task;
+pub mod trace;
+
+pub use snapshot::Snapshot;
+pub use store::{Store, StoreConfig};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,83 @@
+//! Immutable snapshots of the store, published every tick and read by the TUI, `report` and
+//! `lint`. Cloning is cheap: bucket maps and traces are shared (`Arc`) with the store, which
+//! copies on write.
+
+use std::sync::Arc;
+
+use crate::model::edge::{EdgeKey, EdgeSeries, EdgeSummary};
+use crate::model::finding::Finding;
+
+use super::trace::Trace;
+
+/// Counter values at snapshot time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CounterValues {
+    /// Requests accepted by the receivers (or records read from captures).
+    pub requests: u64,
+    /// Spans accepted.
+    pub spans: u64,
+    /// Spans rejected as invalid.
+    pub spans_rejected: u64,
+    /// Metric data points accepted.
+    pub metric_points: u64,
+    /// Log records accepted.
+    pub log_records: u64,
+    /// Requests refused because faultline was full (the sender retries).
+    pub refused_full: u64,
+    /// Requests refused as malformed.
+    pub bad_requests: u64,
+    /// Capture lines written.
+    pub capture_lines: u64,
+    /// Duplicate spans ignored.
+    pub duplicate_spans: u64,
+    /// Traces evicted by retention or `--max-spans`.
+    pub evicted_traces: u64,
+    /// Spans evicted with them (their edge aggregates are kept).
+    pub evicted_spans: u64,
+    /// Spans retained now.
+    pub retained_spans: u64,
+    /// Client spans waiting for their server side to name the dependency.
+    pub pending_calls: u64,
+}
+
+/// One edge as of the snapshot.
+#[derive(Clone, Debug)]
+pub struct EdgeView {
+    /// Caller and dependency.
+    pub key: EdgeKey,
+    /// All buckets (shared with the store).
+    pub series: EdgeSeries,
+    /// Aggregates over the snapshot's window.
+    pub summary: Arc<EdgeSummary>,
+}
+
+/// The state of everything at one instant.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Increases with every snapshot.
+    pub seq: u64,
+    /// Event-time "now", Unix nanoseconds: the wall clock live, the capture's end in review.
+    pub now_ns: u64,
+    /// The window the summaries cover, [from, to).
+    pub window: (u64, u64),
+    /// The time range of all data seen, [first, last].
+    pub range: (u64, u64),
+    /// Edges sorted by (caller, dependency).
+    pub edges: Arc<[EdgeView]>,
+    /// Retained traces, oldest first.
+    pub traces: Arc<[Arc<Trace>]>,
+    /// Rule findings (filled by the rule engine).
+    pub findings: Arc<[Finding]>,
+    /// Counters.
+    pub counters: CounterValues,
+}
+
+impl Snapshot {
+    /// The edge with this caller and dependency.
+    pub fn edge(&self, caller: &str, dependency: &str) -> Option<&EdgeView> {
+        self.edges
+            .binary_search_by(|e| (&*e.key.caller, &*e.key.dependency).cmp(&(caller, dependency)))
+            .ok()
+            .map(|i| &self.edges[i])
+    }
+}

@@ -1,0 +1,76 @@
+//! The task that owns the store: applies ingest messages as they come and, every tick, settles
+//! pending calls, prunes, and publishes a snapshot. Nothing else touches the store.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::ingest::channel::{Counters, IngestMsg};
+
+use super::snapshot::Snapshot;
+use super::store::Store;
+
+/// How often a snapshot is published.
+pub const TICK: Duration = Duration::from_millis(250);
+
+/// Wall-clock now in Unix nanoseconds (0 if the clock is before 1970).
+pub fn now_unix_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Copies the receivers' counters into the snapshot's.
+pub fn fill_counters(snap: &mut Snapshot, c: &Counters) {
+    let v = &mut snap.counters;
+    v.requests = Counters::get(&c.requests);
+    v.spans = Counters::get(&c.spans);
+    v.spans_rejected = Counters::get(&c.spans_rejected);
+    v.metric_points = Counters::get(&c.metric_points);
+    v.log_records = Counters::get(&c.log_records);
+    v.refused_full = Counters::get(&c.refused_full);
+    v.bad_requests = Counters::get(&c.bad_requests);
+    v.capture_lines = Counters::get(&c.capture_lines);
+}
+
+/// Runs the store until the ingest channel closes; publishes a final snapshot, then returns the
+/// store (so `record` and `lint --live` can report on it).
+pub async fn run(
+    mut store: Store,
+    mut rx: mpsc::Receiver<IngestMsg>,
+    counters: Arc<Counters>,
+    publish: watch::Sender<Arc<Snapshot>>,
+) -> Store {
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(msg) => apply(&mut store, msg),
+                None => break,
+            },
+            _ = tick.tick() => {
+                let now = now_unix_ns();
+                store.settle(now);
+                store.prune(now);
+                let mut snap = store.snapshot(Some(now));
+                fill_counters(&mut snap, &counters);
+                publish.send_replace(Arc::new(snap));
+            }
+        }
+    }
+    store.flush_pending();
+    let mut snap = store.snapshot(Some(now_unix_ns()));
+    fill_counters(&mut snap, &counters);
+    publish.send_replace(Arc::new(snap));
+    store
+}
+
+/// Applies one message at the current time.
+pub fn apply(store: &mut Store, msg: IngestMsg) {
+    match msg {
+        IngestMsg::Spans(spans) => store.apply(spans, now_unix_ns()),
+        IngestMsg::MetricPoints(_) | IngestMsg::LogRecords(_) => {}
+    }
+}

@@ -1,0 +1,104 @@
+//! One assembled trace: its spans in arrival order plus the few facts views need often.
+
+use std::collections::HashMap;
+
+use crate::model::span::{Span, SpanId, TraceId};
+
+/// Spans above which a trace keeps an id index instead of scanning.
+const INDEX_AT: usize = 32;
+
+/// An assembled trace. Spans may arrive in any order, across batches and services.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    /// The trace id.
+    pub trace_id: TraceId,
+    /// Spans in arrival order.
+    pub spans: Vec<Span>,
+    /// Earliest span start, Unix nanoseconds.
+    pub start_ns: u64,
+    /// Latest span end, Unix nanoseconds.
+    pub end_ns: u64,
+    /// Spans that are errors.
+    pub error_count: u32,
+    index: Option<HashMap<SpanId, u32>>,
+}
+
+impl Trace {
+    /// An empty trace.
+    pub fn new(trace_id: TraceId) -> Self {
+        Trace {
+            trace_id,
+            spans: Vec::new(),
+            start_ns: u64::MAX,
+            end_ns: 0,
+            error_count: 0,
+            index: None,
+        }
+    }
+
+    /// Position of a span by id.
+    pub fn position(&self, id: &SpanId) -> Option<usize> {
+        match &self.index {
+            Some(ix) => ix.get(id).map(|i| *i as usize),
+            None => self.spans.iter().position(|s| &s.span_id == id),
+        }
+    }
+
+    /// A span by id.
+    pub fn get(&self, id: &SpanId) -> Option<&Span> {
+        self.position(id).map(|i| &self.spans[i])
+    }
+
+    /// Adds a span; returns false (and changes nothing) when its id is already present.
+    pub fn push(&mut self, span: Span) -> bool {
+        if self.position(&span.span_id).is_some() {
+            return false;
+        }
+        self.start_ns = self.start_ns.min(span.start_ns);
+        self.end_ns = self.end_ns.max(span.end_ns);
+        self.error_count += u32::from(span.is_error());
+        let i = self.spans.len() as u32;
+        if let Some(ix) = &mut self.index {
+            ix.insert(span.span_id, i);
+        }
+        self.spans.push(span);
+        if self.index.is_none() && self.spans.len() > INDEX_AT {
+            self.index = Some(
+                self.spans
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (s.span_id, i as u32))
+                    .collect(),
+            );
+        }
+        true
+    }
+
+    /// The children of a span.
+    pub fn children<'a>(&'a self, id: &'a SpanId) -> impl Iterator<Item = &'a Span> + 'a {
+        self.spans.iter().filter(move |s| &s.parent_span_id == id)
+    }
+
+    /// The root: the span without a parent, else the earliest span whose parent is missing.
+    pub fn root(&self) -> Option<&Span> {
+        self.spans.iter().find(|s| !s.has_parent()).or_else(|| {
+            self.spans
+                .iter()
+                .filter(|s| self.position(&s.parent_span_id).is_none())
+                .min_by_key(|s| s.start_ns)
+        })
+    }
+
+    /// Duration from the earliest start to the latest end, in nanoseconds.
+    pub fn duration_ns(&self) -> u64 {
+        self.end_ns.saturating_sub(self.start_ns)
+    }
+
+    /// Approximate bytes held by the trace.
+    pub fn mem_bytes(&self) -> usize {
+        std::mem::size_of::<Trace>()
+            + self.spans.iter().map(Span::mem_bytes).sum::<usize>()
+            + (self.spans.capacity() - self.spans.len()) * std::mem::size_of::<Span>()
+            + self.index.as_ref().map_or(0, |ix| ix.capacity() * 24)
+    }
+}
