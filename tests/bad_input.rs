@@ -239,19 +239,44 @@ impl Session {
     }
 
     /// Stops the recorder; the capture must hold exactly the acknowledged requests' spans.
-    fn finish(mut self) {
-        assert!(self.rec.alive(), "faultline record died; stderr:\n{}", self.rec.stderr_so_far());
-        let stopped = self.rec.stop();
+    /// Client connections are closed first: this file tests bad input, not shutdown with
+    /// clients attached (record_lifecycle.rs does that).
+    fn finish(self) {
+        let Session { mut rec, http, rt, mut accepted, .. } = self;
+        drop(http);
+        drop(rt);
+        assert!(rec.alive(), "faultline record died; stderr:\n{}", rec.stderr_so_far());
+        let stopped = rec.stop();
         stopped.assert_clean();
         let cap = read_capture(&stopped.out);
         let mut got: Vec<String> = cap.span_ids.iter().map(|(_, _, name)| name.clone()).collect();
         got.sort();
-        self.accepted.sort();
-        assert_eq!(got, self.accepted, "the capture must hold exactly the accepted requests");
+        accepted.sort();
+        assert_eq!(got, accepted, "the capture must hold exactly the accepted requests' spans");
         // And it is a capture `report` reads.
         let rows = report_json(&[&stopped.out]);
         assert!(rows.iter().any(|r| r.caller == "bad-input-test" && r.dependency == "downstream"), "{rows:?}");
     }
+}
+
+/// A bad span inside a well-formed request may be refused whole (400 + Status) or, as OTLP
+/// allows, by partial success: 200 with `partialSuccess.rejectedSpans` > 0 and a message.
+fn assert_span_rejected(resp: reqwest::blocking::Response, what: &str) {
+    if resp.status().as_u16() != 200 {
+        return assert_http_error(resp, 400, true, what);
+    }
+    let body = resp.bytes().unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_slice(&body)
+        .unwrap_or_else(|e| panic!("{what}: 200 body is not JSON ({e}): {:?}", String::from_utf8_lossy(&body)));
+    let ps = &v["partialSuccess"];
+    let rejected = match &ps["rejectedSpans"] {
+        serde_json::Value::String(s) => s.parse::<u64>().unwrap_or(0),
+        n => n.as_u64().unwrap_or(0),
+    };
+    assert!(
+        rejected >= 1 && ps["errorMessage"].as_str().is_some_and(|m| !m.is_empty()),
+        "{what}: accepted without rejecting the span (want 400, or partialSuccess with rejectedSpans and errorMessage): {v}"
+    );
 }
 
 fn assert_http_error(resp: reqwest::blocking::Response, want: u16, json: bool, what: &str) {
@@ -353,20 +378,27 @@ fn http_json_with_wrong_types() {
         v["resourceSpans"][0]["scopeSpans"][0]["spans"][0][field] = serde_json::from_str(value).unwrap();
         v.to_string()
     };
-    let cases = [
-        ("resourceSpans is a string".to_string(), r#"{"resourceSpans": "nope"}"#.to_string()),
-        ("resourceSpans is an object".to_string(), r#"{"resourceSpans": {"a": 1}}"#.to_string()),
-        ("traceId is a number".to_string(), span("traceId", "12")),
-        ("traceId is not hex".to_string(), span("traceId", r#""zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz""#)),
-        ("startTimeUnixNano is an object".to_string(), span("startTimeUnixNano", r#"{"x": 1}"#)),
-        ("endTimeUnixNano is not a number".to_string(), span("endTimeUnixNano", r#""soon""#)),
-        ("kind is a list".to_string(), span("kind", "[3]")),
-        ("attributes is a string".to_string(), span("attributes", r#""k=v""#)),
-        ("the body is a JSON array".to_string(), "[1, 2, 3]".to_string()),
-    ];
-    for (what, body) in cases {
-        let r = s.post("/v1/traces", "application/json", None, body.into_bytes());
+    // Structural errors: the request is not an ExportTraceServiceRequest at all.
+    for (what, body) in [
+        ("resourceSpans is a string", r#"{"resourceSpans": "nope"}"#),
+        ("resourceSpans is an object", r#"{"resourceSpans": {"a": 1}}"#),
+        ("the body is a JSON array", "[1, 2, 3]"),
+        ("the body is a JSON string", r#""resourceSpans""#),
+    ] {
+        let r = s.post("/v1/traces", "application/json", None, body.as_bytes().to_vec());
         assert_http_error(r, 400, true, &format!("JSON with wrong types: {what}"));
+    }
+    // A bad field inside one span: a 400 or a partial success that rejects the span.
+    for (what, field, value) in [
+        ("traceId is a number", "traceId", "12"),
+        ("traceId is not hex", "traceId", r#""zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz""#),
+        ("startTimeUnixNano is an object", "startTimeUnixNano", r#"{"x": 1}"#),
+        ("endTimeUnixNano is not a number", "endTimeUnixNano", r#""soon""#),
+        ("kind is a list", "kind", "[3]"),
+        ("attributes is a string", "attributes", r#""k=v""#),
+    ] {
+        let r = s.post("/v1/traces", "application/json", None, span(field, value).into_bytes());
+        assert_span_rejected(r, &format!("JSON with wrong types: {what}"));
     }
     s.valid_everywhere("JSON with wrong types");
     s.finish();
