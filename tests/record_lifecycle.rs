@@ -95,3 +95,67 @@ fn duration_ends_the_recording() {
     assert!(t0.elapsed() < Duration::from_secs(10), "--duration 2s took {:?}", t0.elapsed());
     assert_eq!(names(&stopped.out), ["within-duration"]);
 }
+
+/// Exporters keep their connections open (a gRPC channel always does). SIGTERM must still end
+/// the recording promptly, with every acknowledged request in the capture.
+#[test]
+fn sigterm_with_live_client_connections_open() {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+    let rec = Recorder::start();
+    // A live gRPC channel on a running runtime, kept open across the signal.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let grpc_url = rec.grpc_url();
+    let mut client = rt.block_on(async move {
+        let ch = tonic::transport::Endpoint::from_shared(grpc_url).unwrap().connect().await.unwrap();
+        TraceServiceClient::new(ch)
+    });
+    let req: ExportTraceServiceRequest = serde_json::from_str(&span_json(400, "over-grpc")).unwrap();
+    rt.block_on(client.export(req)).expect("gRPC export");
+    // A keep-alive HTTP/1.1 connection, idle in the client's pool.
+    let http = reqwest::blocking::Client::builder().no_proxy().build().unwrap();
+    let r = http
+        .post(rec.http_url("/v1/traces"))
+        .header("content-type", "application/json")
+        .body(span_json(401, "over-http"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+
+    let t0 = Instant::now();
+    let stopped = rec.stop();
+    stopped.assert_clean();
+    assert!(t0.elapsed() < Duration::from_secs(10), "exit took {:?}", t0.elapsed());
+    let mut got = names(&stopped.out);
+    got.sort();
+    assert_eq!(got, ["over-grpc", "over-http"]);
+    drop(client);
+    drop(http);
+}
+
+/// A client that stalls mid-request (a hung exporter, a half-open connection) must not keep
+/// `faultline record` from exiting on SIGTERM: the drain is bounded.
+#[test]
+fn sigterm_with_a_stalled_client_still_exits() {
+    use std::io::Write;
+
+    let rec = Recorder::start();
+    post(&rec, 500, "before-stall");
+    // HTTP: headers promise a body that never comes.
+    let mut h = std::net::TcpStream::connect(rec.http).unwrap();
+    h.write_all(
+        b"POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"resou",
+    )
+    .unwrap();
+    // gRPC: a connection that never sends the HTTP/2 preface.
+    let g = std::net::TcpStream::connect(rec.grpc).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let t0 = Instant::now();
+    let stopped = rec.stop(); // panics if not exited within 15 s
+    stopped.assert_clean();
+    assert!(t0.elapsed() < Duration::from_secs(15));
+    assert_eq!(names(&stopped.out), ["before-stall"]);
+    drop((h, g));
+}
