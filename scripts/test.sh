@@ -22,6 +22,6 @@ step "cargo build"
 cargo build --locked --all-targets
 
 step "cargo test"
-cargo test --locked --all-targets "$@"
+cargo test --locked --no-fail-fast --all-targets "$@"
 
 step "all tests passed"
