@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use common::*;
 use http::uri::PathAndQuery;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
 use prost::Message;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Code, Status};
@@ -32,14 +32,19 @@ const TRACE_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/E
 fn kv(k: &str, v: &str) -> KeyValue {
     KeyValue {
         key: k.into(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue(v.into())) }),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(v.into())),
+        }),
         ..Default::default()
     }
 }
 
 /// One CLIENT span in service `bad-input-test`, named `name`, with `attrs`; ids derive from `n`.
 fn request(n: u64, name: &str, attrs: Vec<KeyValue>) -> ExportTraceServiceRequest {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
     let mut trace_id = [0u8; 16];
     trace_id[..8].copy_from_slice(&0xfa17_11e0_0000_0000u64.to_be_bytes());
     trace_id[8..].copy_from_slice(&n.to_be_bytes());
@@ -47,7 +52,10 @@ fn request(n: u64, name: &str, attrs: Vec<KeyValue>) -> ExportTraceServiceReques
     all.extend(attrs);
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
-            resource: Some(Resource { attributes: vec![kv("service.name", "bad-input-test")], ..Default::default() }),
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", "bad-input-test")],
+                ..Default::default()
+            }),
             scope_spans: vec![ScopeSpans {
                 spans: vec![Span {
                     trace_id: trace_id.to_vec(),
@@ -67,7 +75,10 @@ fn request(n: u64, name: &str, attrs: Vec<KeyValue>) -> ExportTraceServiceReques
 }
 
 fn json_request(n: u64, name: &str) -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
     serde_json::json!({"resourceSpans": [{
         "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "bad-input-test"}}]},
         "scopeSpans": [{"spans": [{
@@ -150,8 +161,17 @@ impl Session {
             .timeout(Duration::from_secs(60))
             .build()
             .unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        Session { rec, http, rt, accepted: Vec::new(), n: 0 }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Session {
+            rec,
+            http,
+            rt,
+            accepted: Vec::new(),
+            n: 0,
+        }
     }
 
     fn next(&mut self) -> u64 {
@@ -159,12 +179,23 @@ impl Session {
         self.n
     }
 
-    fn post(&self, path: &str, ctype: &str, encoding: Option<&str>, body: Vec<u8>) -> reqwest::blocking::Response {
-        let mut req = self.http.post(self.rec.http_url(path)).header("content-type", ctype).body(body);
+    fn post(
+        &self,
+        path: &str,
+        ctype: &str,
+        encoding: Option<&str>,
+        body: Vec<u8>,
+    ) -> reqwest::blocking::Response {
+        let mut req = self
+            .http
+            .post(self.rec.http_url(path))
+            .header("content-type", ctype)
+            .body(body);
         if let Some(e) = encoding {
             req = req.header("content-encoding", e);
         }
-        req.send().unwrap_or_else(|e| panic!("POST {path} failed at the transport level: {e}"))
+        req.send()
+            .unwrap_or_else(|e| panic!("POST {path} failed at the transport level: {e}"))
     }
 
     async fn channel(addr: String) -> tonic::transport::Channel {
@@ -186,7 +217,14 @@ impl Session {
                 g = g.send_compressed(CompressionEncoding::Gzip);
             }
             g.ready().await.expect("gRPC channel ready");
-            match g.unary(tonic::Request::new(bytes), PathAndQuery::from_static(TRACE_PATH), Raw).await {
+            match g
+                .unary(
+                    tonic::Request::new(bytes),
+                    PathAndQuery::from_static(TRACE_PATH),
+                    Raw,
+                )
+                .await
+            {
                 Ok(_) => Status::ok(""),
                 Err(s) => s,
             }
@@ -205,10 +243,13 @@ impl Session {
             match c.export(req).await {
                 Ok(resp) => {
                     // Partial success is allowed only with a reason.
-                    if let Some(ps) = resp.into_inner().partial_success {
-                        if ps.rejected_spans > 0 {
-                            assert!(!ps.error_message.is_empty(), "partial success without a message");
-                        }
+                    if let Some(ps) = resp.into_inner().partial_success
+                        && ps.rejected_spans > 0
+                    {
+                        assert!(
+                            !ps.error_message.is_empty(),
+                            "partial success without a message"
+                        );
                     }
                     Status::ok("")
                 }
@@ -221,20 +262,42 @@ impl Session {
     fn valid_everywhere(&mut self, after: &str) {
         let n = self.next();
         let name = format!("valid-http-proto-{n}");
-        let resp = self.post("/v1/traces", "application/x-protobuf", None, request(n, &name, vec![]).encode_to_vec());
-        assert_eq!(resp.status().as_u16(), 200, "valid OTLP/HTTP protobuf request after {after}");
+        let resp = self.post(
+            "/v1/traces",
+            "application/x-protobuf",
+            None,
+            request(n, &name, vec![]).encode_to_vec(),
+        );
+        assert_eq!(
+            resp.status().as_u16(),
+            200,
+            "valid OTLP/HTTP protobuf request after {after}"
+        );
         self.accepted.push(name);
 
         let n = self.next();
         let name = format!("valid-http-json-{n}");
-        let resp = self.post("/v1/traces", "application/json", None, json_request(n, &name).into_bytes());
-        assert_eq!(resp.status().as_u16(), 200, "valid OTLP/HTTP JSON request after {after}");
+        let resp = self.post(
+            "/v1/traces",
+            "application/json",
+            None,
+            json_request(n, &name).into_bytes(),
+        );
+        assert_eq!(
+            resp.status().as_u16(),
+            200,
+            "valid OTLP/HTTP JSON request after {after}"
+        );
         self.accepted.push(name);
 
         let n = self.next();
         let name = format!("valid-grpc-{n}");
         let st = self.grpc_typed(request(n, &name, vec![]), false);
-        assert_eq!(st.code(), Code::Ok, "valid gRPC request after {after}: {st:?}");
+        assert_eq!(
+            st.code(),
+            Code::Ok,
+            "valid gRPC request after {after}: {st:?}"
+        );
         self.accepted.push(name);
     }
 
@@ -242,20 +305,41 @@ impl Session {
     /// Client connections are closed first: this file tests bad input, not shutdown with
     /// clients attached (record_lifecycle.rs does that).
     fn finish(self) {
-        let Session { mut rec, http, rt, mut accepted, .. } = self;
+        let Session {
+            mut rec,
+            http,
+            rt,
+            mut accepted,
+            ..
+        } = self;
         drop(http);
         drop(rt);
-        assert!(rec.alive(), "faultline record died; stderr:\n{}", rec.stderr_so_far());
+        assert!(
+            rec.alive(),
+            "faultline record died; stderr:\n{}",
+            rec.stderr_so_far()
+        );
         let stopped = rec.stop();
         stopped.assert_clean();
         let cap = read_capture(&stopped.out);
-        let mut got: Vec<String> = cap.span_ids.iter().map(|(_, _, name)| name.clone()).collect();
+        let mut got: Vec<String> = cap
+            .span_ids
+            .iter()
+            .map(|(_, _, name)| name.clone())
+            .collect();
         got.sort();
         accepted.sort();
-        assert_eq!(got, accepted, "the capture must hold exactly the accepted requests' spans");
+        assert_eq!(
+            got, accepted,
+            "the capture must hold exactly the accepted requests' spans"
+        );
         // And it is a capture `report` reads.
         let rows = report_json(&[&stopped.out]);
-        assert!(rows.iter().any(|r| r.caller == "bad-input-test" && r.dependency == "downstream"), "{rows:?}");
+        assert!(
+            rows.iter()
+                .any(|r| r.caller == "bad-input-test" && r.dependency == "downstream"),
+            "{rows:?}"
+        );
     }
 }
 
@@ -266,8 +350,12 @@ fn assert_span_rejected(resp: reqwest::blocking::Response, what: &str) {
         return assert_http_error(resp, 400, true, what);
     }
     let body = resp.bytes().unwrap_or_default();
-    let v: serde_json::Value = serde_json::from_slice(&body)
-        .unwrap_or_else(|e| panic!("{what}: 200 body is not JSON ({e}): {:?}", String::from_utf8_lossy(&body)));
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|e| {
+        panic!(
+            "{what}: 200 body is not JSON ({e}): {:?}",
+            String::from_utf8_lossy(&body)
+        )
+    });
     let ps = &v["partialSuccess"];
     let rejected = match &ps["rejectedSpans"] {
         serde_json::Value::String(s) => s.parse::<u64>().unwrap_or(0),
@@ -281,21 +369,43 @@ fn assert_span_rejected(resp: reqwest::blocking::Response, what: &str) {
 
 fn assert_http_error(resp: reqwest::blocking::Response, want: u16, json: bool, what: &str) {
     let status = resp.status().as_u16();
-    let ctype = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let ctype = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let body = resp.bytes().unwrap_or_default();
-    assert_eq!(status, want, "{what}: HTTP {status}, want {want}; body {:?}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        status,
+        want,
+        "{what}: HTTP {status}, want {want}; body {:?}",
+        String::from_utf8_lossy(&body)
+    );
     if want == 400 {
         // OTLP/HTTP: the body is a google.rpc.Status in the request's encoding.
         if json {
-            assert!(ctype.starts_with("application/json"), "{what}: content-type {ctype:?}");
-            let v: serde_json::Value = serde_json::from_slice(&body)
-                .unwrap_or_else(|e| panic!("{what}: 400 body is not JSON ({e}): {:?}", String::from_utf8_lossy(&body)));
             assert!(
-                v.get("message").and_then(|m| m.as_str()).is_some_and(|m| !m.is_empty()),
+                ctype.starts_with("application/json"),
+                "{what}: content-type {ctype:?}"
+            );
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|e| {
+                panic!(
+                    "{what}: 400 body is not JSON ({e}): {:?}",
+                    String::from_utf8_lossy(&body)
+                )
+            });
+            assert!(
+                v.get("message")
+                    .and_then(|m| m.as_str())
+                    .is_some_and(|m| !m.is_empty()),
                 "{what}: JSON Status needs a message: {v}"
             );
         } else {
-            assert!(ctype.starts_with("application/x-protobuf"), "{what}: content-type {ctype:?}");
+            assert!(
+                ctype.starts_with("application/x-protobuf"),
+                "{what}: content-type {ctype:?}"
+            );
             let st = RpcStatus::decode(body.as_ref())
                 .unwrap_or_else(|e| panic!("{what}: 400 body is not a google.rpc.Status ({e})"));
             assert!(!st.message.is_empty(), "{what}: Status without a message");
@@ -304,7 +414,13 @@ fn assert_http_error(resp: reqwest::blocking::Response, want: u16, json: bool, w
 }
 
 fn assert_grpc(st: &Status, want: Code, what: &str) {
-    assert_eq!(st.code(), want, "{what}: got {:?} ({:?}), want {want:?}", st.code(), st.message());
+    assert_eq!(
+        st.code(),
+        want,
+        "{what}: got {:?} ({:?}), want {want:?}",
+        st.code(),
+        st.message()
+    );
 }
 
 /// Bytes that are not an ExportTraceServiceRequest (checked with prost itself, so the test
@@ -327,7 +443,10 @@ fn invalid_utf8() -> Vec<u8> {
     let mut b = request(998, "NAME-TO-BREAK", vec![]).encode_to_vec();
     let pos = b.windows(13).position(|w| w == b"NAME-TO-BREAK").unwrap();
     b[pos..pos + 4].copy_from_slice(&[0xff, 0xfe, 0xc3, 0x28]);
-    assert!(ExportTraceServiceRequest::decode(b.as_slice()).is_err(), "must be invalid UTF-8 to prost");
+    assert!(
+        ExportTraceServiceRequest::decode(b.as_slice()).is_err(),
+        "must be invalid UTF-8 to prost"
+    );
     b
 }
 
@@ -337,7 +456,13 @@ fn big_request(n: u64, name: &str, size: usize) -> ExportTraceServiceRequest {
 }
 
 fn many_attributes(n: u64, name: &str, count: usize) -> ExportTraceServiceRequest {
-    request(n, name, (0..count).map(|i| kv(&format!("attr.{i:05}"), &format!("value-{i}"))).collect())
+    request(
+        n,
+        name,
+        (0..count)
+            .map(|i| kv(&format!("attr.{i:05}"), &format!("value-{i}")))
+            .collect(),
+    )
 }
 
 // ------------------------------------------------------------------------------ HTTP cases
@@ -355,7 +480,12 @@ fn http_garbage_protobuf() {
 #[test]
 fn http_garbage_json() {
     let mut s = Session::new();
-    let r = s.post("/v1/traces", "application/json", None, b"{\"resourceSpans\": [ this is not json".to_vec());
+    let r = s.post(
+        "/v1/traces",
+        "application/json",
+        None,
+        b"{\"resourceSpans\": [ this is not json".to_vec(),
+    );
     assert_http_error(r, 400, true, "garbage JSON");
     s.valid_everywhere("garbage JSON");
     s.finish();
@@ -374,30 +504,57 @@ fn http_truncated_protobuf() {
 fn http_json_with_wrong_types() {
     let mut s = Session::new();
     let span = |field: &str, value: &str| {
-        let mut v: serde_json::Value = serde_json::from_str(&json_request(997, "never-accepted")).unwrap();
-        v["resourceSpans"][0]["scopeSpans"][0]["spans"][0][field] = serde_json::from_str(value).unwrap();
+        let mut v: serde_json::Value =
+            serde_json::from_str(&json_request(997, "never-accepted")).unwrap();
+        v["resourceSpans"][0]["scopeSpans"][0]["spans"][0][field] =
+            serde_json::from_str(value).unwrap();
         v.to_string()
     };
     // Structural errors: the request is not an ExportTraceServiceRequest at all.
     for (what, body) in [
         ("resourceSpans is a string", r#"{"resourceSpans": "nope"}"#),
-        ("resourceSpans is an object", r#"{"resourceSpans": {"a": 1}}"#),
+        (
+            "resourceSpans is an object",
+            r#"{"resourceSpans": {"a": 1}}"#,
+        ),
         ("the body is a JSON array", "[1, 2, 3]"),
         ("the body is a JSON string", r#""resourceSpans""#),
     ] {
-        let r = s.post("/v1/traces", "application/json", None, body.as_bytes().to_vec());
+        let r = s.post(
+            "/v1/traces",
+            "application/json",
+            None,
+            body.as_bytes().to_vec(),
+        );
         assert_http_error(r, 400, true, &format!("JSON with wrong types: {what}"));
     }
     // A bad field inside one span: a 400 or a partial success that rejects the span.
     for (what, field, value) in [
         ("traceId is a number", "traceId", "12"),
-        ("traceId is not hex", "traceId", r#""zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz""#),
-        ("startTimeUnixNano is an object", "startTimeUnixNano", r#"{"x": 1}"#),
-        ("endTimeUnixNano is not a number", "endTimeUnixNano", r#""soon""#),
+        (
+            "traceId is not hex",
+            "traceId",
+            r#""zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz""#,
+        ),
+        (
+            "startTimeUnixNano is an object",
+            "startTimeUnixNano",
+            r#"{"x": 1}"#,
+        ),
+        (
+            "endTimeUnixNano is not a number",
+            "endTimeUnixNano",
+            r#""soon""#,
+        ),
         ("kind is a list", "kind", "[3]"),
         ("attributes is a string", "attributes", r#""k=v""#),
     ] {
-        let r = s.post("/v1/traces", "application/json", None, span(field, value).into_bytes());
+        let r = s.post(
+            "/v1/traces",
+            "application/json",
+            None,
+            span(field, value).into_bytes(),
+        );
         assert_span_rejected(r, &format!("JSON with wrong types: {what}"));
     }
     s.valid_everywhere("JSON with wrong types");
@@ -423,17 +580,29 @@ fn http_bad_content_encoding() {
     let body = request(995, "never-accepted", vec![]).encode_to_vec();
     let r = s.post("/v1/traces", "application/x-protobuf", Some("gzip"), body);
     let code = r.status().as_u16();
-    assert!(code == 400 || code == 415, "a body that is not gzip but says so: {code}, want 400 (or 415)");
+    assert!(
+        code == 400 || code == 415,
+        "a body that is not gzip but says so: {code}, want 400 (or 415)"
+    );
     s.valid_everywhere("a bad Content-Encoding");
     s.finish();
 }
 
 /// Raw HTTP/1.1 so the status line can be read even if the server stops reading the body:
 /// writes `body` from a second thread while reading the response.
-fn raw_post(addr: std::net::SocketAddr, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Option<u16> {
+fn raw_post(
+    addr: std::net::SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Option<u16> {
     let mut sock = TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut head = format!("POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {}\r\n", body.len());
+    sock.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -465,7 +634,12 @@ fn raw_post(addr: std::net::SocketAddr, path: &str, headers: &[(&str, &str)], bo
 fn http_oversized_body() {
     let mut s = Session::new();
     let body = big_request(994, "never-accepted", OVER_LIMIT).encode_to_vec();
-    let code = raw_post(s.rec.http, "/v1/traces", &[("content-type", "application/x-protobuf")], body);
+    let code = raw_post(
+        s.rec.http,
+        "/v1/traces",
+        &[("content-type", "application/x-protobuf")],
+        body,
+    );
     assert_eq!(
         code,
         Some(413),
@@ -480,8 +654,17 @@ fn http_oversized_body() {
 fn http_body_under_the_limit_is_accepted() {
     // 8 MiB is half the documented limit: a receiver with a smaller hidden limit fails here.
     let mut s = Session::new();
-    let r = s.post("/v1/traces", "application/x-protobuf", None, big_request(993, "big-8mib", 8 * MIB).encode_to_vec());
-    assert_eq!(r.status().as_u16(), 200, "an 8 MiB request is within the 16 MiB limit");
+    let r = s.post(
+        "/v1/traces",
+        "application/x-protobuf",
+        None,
+        big_request(993, "big-8mib", 8 * MIB).encode_to_vec(),
+    );
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "an 8 MiB request is within the 16 MiB limit"
+    );
     s.accepted.push("big-8mib".into());
     s.valid_everywhere("an 8 MiB request");
     s.finish();
@@ -492,7 +675,11 @@ fn http_gzip_bomb() {
     let mut s = Session::new();
     let inflated = 128 * MIB;
     let bomb = gzip(&big_request(992, "never-accepted", inflated).encode_to_vec());
-    assert!(bomb.len() < MIB, "the bomb is small on the wire ({} bytes)", bomb.len());
+    assert!(
+        bomb.len() < MIB,
+        "the bomb is small on the wire ({} bytes)",
+        bomb.len()
+    );
     let (_, peak_before) = s.rec.rss_kib();
     let r = s.post("/v1/traces", "application/x-protobuf", Some("gzip"), bomb);
     assert_http_error(r, 413, false, "gzip bomb (128 MiB inflated)");
@@ -515,10 +702,16 @@ fn http_ten_thousand_attributes() {
     match code {
         200 => s.accepted.push("many-attrs-http".into()),
         400 | 413 => assert_http_error(r, code, false, "10,000 attributes"),
-        other => panic!("10,000 attributes on one span: HTTP {other}; want 200 (bounded) or a clear 400/413"),
+        other => panic!(
+            "10,000 attributes on one span: HTTP {other}; want 200 (bounded) or a clear 400/413"
+        ),
     }
     let (rss, _) = s.rec.rss_kib();
-    assert!(rss / 1024 < 512, "RSS {} MiB after 10,000 attributes", rss / 1024);
+    assert!(
+        rss / 1024 < 512,
+        "RSS {} MiB after 10,000 attributes",
+        rss / 1024
+    );
     s.valid_everywhere("10,000 attributes");
     s.finish();
 }
@@ -546,7 +739,11 @@ fn http_unknown_path_and_method() {
     let r = s.post("/v1/nope", "application/x-protobuf", None, body);
     assert_eq!(r.status().as_u16(), 404, "unknown path");
     let r = s.http.get(s.rec.http_url("/v1/traces")).send().unwrap();
-    assert!(matches!(r.status().as_u16(), 404 | 405), "GET /v1/traces: {}", r.status());
+    assert!(
+        matches!(r.status().as_u16(), 404 | 405),
+        "GET /v1/traces: {}",
+        r.status()
+    );
     s.valid_everywhere("an unknown path");
     s.finish();
 }
@@ -556,8 +753,16 @@ fn http_unknown_path_and_method() {
 #[test]
 fn grpc_garbage() {
     let mut s = Session::new();
-    assert_grpc(&s.grpc_raw(garbage(), false), Code::InvalidArgument, "garbage bytes");
-    assert_grpc(&s.grpc_raw(garbage(), true), Code::InvalidArgument, "garbage bytes, gzip");
+    assert_grpc(
+        &s.grpc_raw(garbage(), false),
+        Code::InvalidArgument,
+        "garbage bytes",
+    );
+    assert_grpc(
+        &s.grpc_raw(garbage(), true),
+        Code::InvalidArgument,
+        "garbage bytes, gzip",
+    );
     s.valid_everywhere("gRPC garbage");
     s.finish();
 }
@@ -565,7 +770,11 @@ fn grpc_garbage() {
 #[test]
 fn grpc_truncated_protobuf() {
     let mut s = Session::new();
-    assert_grpc(&s.grpc_raw(truncated(), false), Code::InvalidArgument, "truncated protobuf");
+    assert_grpc(
+        &s.grpc_raw(truncated(), false),
+        Code::InvalidArgument,
+        "truncated protobuf",
+    );
     s.valid_everywhere("gRPC truncated protobuf");
     s.finish();
 }
@@ -574,7 +783,11 @@ fn grpc_truncated_protobuf() {
 fn grpc_oversized_message() {
     let mut s = Session::new();
     let st = s.grpc_typed(big_request(988, "never-accepted", OVER_LIMIT), false);
-    assert_grpc(&st, Code::ResourceExhausted, "a 24 MiB message (limit 16 MiB)");
+    assert_grpc(
+        &st,
+        Code::ResourceExhausted,
+        "a 24 MiB message (limit 16 MiB)",
+    );
     s.valid_everywhere("a gRPC oversized message");
     s.finish();
 }
@@ -583,7 +796,11 @@ fn grpc_oversized_message() {
 fn grpc_message_under_the_limit_is_accepted() {
     let mut s = Session::new();
     let st = s.grpc_typed(big_request(987, "big-8mib-grpc", 8 * MIB), false);
-    assert_grpc(&st, Code::Ok, "an 8 MiB message is within the 16 MiB limit (tonic's default is 4 MiB)");
+    assert_grpc(
+        &st,
+        Code::Ok,
+        "an 8 MiB message is within the 16 MiB limit (tonic's default is 4 MiB)",
+    );
     s.accepted.push("big-8mib-grpc".into());
     s.valid_everywhere("an 8 MiB gRPC message");
     s.finish();
@@ -595,10 +812,17 @@ fn grpc_gzip_bomb() {
     let (_, peak_before) = s.rec.rss_kib();
     // The client gzips 128 MiB of one repeated byte into a small message.
     let st = s.grpc_typed(big_request(986, "never-accepted", 128 * MIB), true);
-    assert_grpc(&st, Code::ResourceExhausted, "a gzip message inflating to 128 MiB");
+    assert_grpc(
+        &st,
+        Code::ResourceExhausted,
+        "a gzip message inflating to 128 MiB",
+    );
     let (_, peak_after) = s.rec.rss_kib();
     let grew_mib = (peak_after.saturating_sub(peak_before)) / 1024;
-    assert!(grew_mib < 96, "decompression must stop at the limit: peak RSS grew by {grew_mib} MiB");
+    assert!(
+        grew_mib < 96,
+        "decompression must stop at the limit: peak RSS grew by {grew_mib} MiB"
+    );
     s.valid_everywhere("a gRPC gzip bomb");
     s.finish();
 }
@@ -612,10 +836,17 @@ fn grpc_ten_thousand_attributes() {
         Code::InvalidArgument | Code::ResourceExhausted => {
             assert!(!st.message().is_empty(), "a rejection must say why")
         }
-        other => panic!("10,000 attributes: {other:?} ({}); want OK (bounded) or a clear rejection", st.message()),
+        other => panic!(
+            "10,000 attributes: {other:?} ({}); want OK (bounded) or a clear rejection",
+            st.message()
+        ),
     }
     let (rss, _) = s.rec.rss_kib();
-    assert!(rss / 1024 < 512, "RSS {} MiB after 10,000 attributes", rss / 1024);
+    assert!(
+        rss / 1024 < 512,
+        "RSS {} MiB after 10,000 attributes",
+        rss / 1024
+    );
     s.valid_everywhere("10,000 attributes over gRPC");
     s.finish();
 }
@@ -623,7 +854,11 @@ fn grpc_ten_thousand_attributes() {
 #[test]
 fn grpc_invalid_utf8() {
     let mut s = Session::new();
-    assert_grpc(&s.grpc_raw(invalid_utf8(), false), Code::InvalidArgument, "invalid UTF-8 in a string");
+    assert_grpc(
+        &s.grpc_raw(invalid_utf8(), false),
+        Code::InvalidArgument,
+        "invalid UTF-8 in a string",
+    );
     s.valid_everywhere("gRPC invalid UTF-8");
     s.finish();
 }
@@ -636,7 +871,8 @@ fn grpc_unknown_method_is_unimplemented() {
         let ch = Session::channel(addr).await;
         let mut g = tonic::client::Grpc::new(ch);
         g.ready().await.unwrap();
-        let path = PathAndQuery::from_static("/opentelemetry.proto.collector.trace.v1.TraceService/Nope");
+        let path =
+            PathAndQuery::from_static("/opentelemetry.proto.collector.trace.v1.TraceService/Nope");
         match g.unary(tonic::Request::new(vec![]), path, Raw).await {
             Ok(_) => Status::ok(""),
             Err(s) => s,

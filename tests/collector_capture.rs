@@ -19,8 +19,15 @@ fn fixture() -> PathBuf {
 }
 
 fn find<'a>(rows: &'a [Row], caller: &str, pred: impl Fn(&str) -> bool) -> &'a Row {
-    let hits: Vec<&Row> = rows.iter().filter(|r| r.caller == caller && pred(&r.dependency)).collect();
-    assert_eq!(hits.len(), 1, "expected one row for caller {caller}, got {hits:?} in {rows:#?}");
+    let hits: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.caller == caller && pred(&r.dependency))
+        .collect();
+    assert_eq!(
+        hits.len(),
+        1,
+        "expected one row for caller {caller}, got {hits:?} in {rows:#?}"
+    );
     hits[0]
 }
 
@@ -43,20 +50,33 @@ fn assert_fixture_rows(rows: &[Row], whole: bool) {
         assert!(close(cart.max_ms, 40.0), "max {} want 40 ms", cart.max_ms);
         // p95/p99 of {10, 10, 10, 40} depend on the quantile definition: anywhere in [10, 40].
         for q in [cart.p95_ms, cart.p99_ms] {
-            assert!((10.0 * 0.99..=40.0 * 1.01).contains(&q), "p95/p99 {q} outside [10, 40]");
+            assert!(
+                (10.0 * 0.99..=40.0 * 1.01).contains(&q),
+                "p95/p99 {q} outside [10, 40]"
+            );
         }
-        assert!((cart.error_ratio - 0.25).abs() < 1e-3, "error_ratio {}", cart.error_ratio);
+        assert!(
+            (cart.error_ratio - 0.25).abs() < 1e-3,
+            "error_ratio {}",
+            cart.error_ratio
+        );
     } else {
         assert!(close(cart.max_ms, 10.0), "max {} want 10 ms", cart.max_ms);
     }
 
     // cart -> redis (old semconv: db.system + net.peer.name), no server side.
     let redis = find(rows, "cart", |d| d.contains("redis"));
-    assert!(redis.dependency.contains("cart-cache"), "db dependency names the host: {redis:?}");
+    assert!(
+        redis.dependency.contains("cart-cache"),
+        "db dependency names the host: {redis:?}"
+    );
     assert_eq!(redis.kind, "db");
     assert_eq!((redis.calls, redis.errors), (3, 0));
     for q in [redis.p50_ms, redis.p95_ms, redis.p99_ms, redis.max_ms] {
-        assert!(close(q, 2.5), "redis latencies are all 2.5 ms, got {redis:?}");
+        assert!(
+            close(q, 2.5),
+            "redis latencies are all 2.5 ms, got {redis:?}"
+        );
     }
 
     // shop-frontend -> ads: peer.service wins over net.peer.name and http.url.
@@ -87,7 +107,10 @@ fn names_file_and_line(stderr: &str, file: &Path, line: usize) -> bool {
 fn fixture_is_in_the_collector_encoding() {
     // Guard the fixture itself: if someone edits it, it must stay in the Collector's format.
     let cap = read_capture(&fixture());
-    assert_eq!((cap.lines, cap.span_lines, cap.metric_lines, cap.log_lines), (5, 3, 1, 1));
+    assert_eq!(
+        (cap.lines, cap.span_lines, cap.metric_lines, cap.log_lines),
+        (5, 3, 1, 1)
+    );
     assert_eq!(cap.spans, 4 * 3 + 3 + 2);
     let p = collector_encoding_problems(&cap);
     assert!(p.is_empty(), "{p:?}");
@@ -115,8 +138,16 @@ fn report_on_capture_split_across_files() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(fixture()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    let a = write(dir.path(), "a.jsonl", format!("{}\n{}\n", lines[0], lines[1]).as_bytes());
-    let b = write(dir.path(), "b.jsonl", format!("{}\n{}\n{}\n", lines[2], lines[3], lines[4]).as_bytes());
+    let a = write(
+        dir.path(),
+        "a.jsonl",
+        format!("{}\n{}\n", lines[0], lines[1]).as_bytes(),
+    );
+    let b = write(
+        dir.path(),
+        "b.jsonl",
+        format!("{}\n{}\n{}\n", lines[2], lines[3], lines[4]).as_bytes(),
+    );
     assert_fixture_rows(&report_json(&[&a, &b]), true);
 }
 
@@ -126,7 +157,7 @@ fn capture_cut_mid_line_loads_whole_lines_and_names_the_line() {
     let text = std::fs::read_to_string(fixture()).unwrap();
     let last_start = text[..text.len() - 1].rfind('\n').unwrap() + 1;
     let cut_at = last_start + (text.len() - last_start) / 2;
-    let cut = write(dir.path(), "cut.jsonl", text[..cut_at].as_bytes());
+    let cut = write(dir.path(), "cut.jsonl", &text.as_bytes()[..cut_at]);
 
     let out = report_raw(&[&cut], &["--format", "json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -141,7 +172,9 @@ fn capture_cut_mid_line_loads_whole_lines_and_names_the_line() {
             assert_fixture_rows(&rows, false);
         }
         Some(2) => {} // input error, per the CLI's exit codes
-        other => panic!("exit {other:?}: a cut capture gives 0 (partial, with the warning) or 2; stderr:\n{stderr}"),
+        other => panic!(
+            "exit {other:?}: a cut capture gives 0 (partial, with the warning) or 2; stderr:\n{stderr}"
+        ),
     }
 
     // The same, gzipped and cut mid-stream.
@@ -154,7 +187,10 @@ fn capture_cut_mid_line_loads_whole_lines_and_names_the_line() {
         "a truncated .gz gives 0 (partial) or 2, not {:?}; stderr:\n{stderr}",
         out.status
     );
-    assert!(stderr.contains("cut.jsonl.gz"), "the message names the file; stderr:\n{stderr}");
+    assert!(
+        stderr.contains("cut.jsonl.gz"),
+        "the message names the file; stderr:\n{stderr}"
+    );
 }
 
 #[test]
@@ -162,12 +198,26 @@ fn garbage_line_in_the_middle_is_an_input_error_naming_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(fixture()).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
-    lines.insert(2, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":");
-    let bad = write(dir.path(), "bad.jsonl", (lines.join("\n") + "\n").as_bytes());
+    lines.insert(
+        2,
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":",
+    );
+    let bad = write(
+        dir.path(),
+        "bad.jsonl",
+        (lines.join("\n") + "\n").as_bytes(),
+    );
     let out = report_raw(&[&bad], &["--format", "json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "bad input exits 2; stderr:\n{stderr}");
-    assert!(names_file_and_line(&stderr, &bad, 3), "the message names bad.jsonl and line 3; stderr:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "bad input exits 2; stderr:\n{stderr}"
+    );
+    assert!(
+        names_file_and_line(&stderr, &bad, 3),
+        "the message names bad.jsonl and line 3; stderr:\n{stderr}"
+    );
     assert!(stderr.trim().lines().count() >= 1);
 }
 
@@ -177,11 +227,22 @@ fn wrong_types_in_a_line_is_an_input_error_naming_the_line() {
     let text = std::fs::read_to_string(fixture()).unwrap();
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     lines[3] = r#"{"resourceSpans":[{"resource":{},"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c8031ff","spanId":"f000000000000001","name":"x","kind":3,"startTimeUnixNano":{"oops":1},"endTimeUnixNano":"2"}]}]}]}"#.to_string();
-    let bad = write(dir.path(), "types.jsonl", (lines.join("\n") + "\n").as_bytes());
+    let bad = write(
+        dir.path(),
+        "types.jsonl",
+        (lines.join("\n") + "\n").as_bytes(),
+    );
     let out = report_raw(&[&bad], &["--format", "json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "bad input exits 2; stderr:\n{stderr}");
-    assert!(names_file_and_line(&stderr, &bad, 4), "the message names types.jsonl and line 4; stderr:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "bad input exits 2; stderr:\n{stderr}"
+    );
+    assert!(
+        names_file_and_line(&stderr, &bad, 4),
+        "the message names types.jsonl and line 4; stderr:\n{stderr}"
+    );
 }
 
 #[test]
@@ -191,5 +252,8 @@ fn missing_file_is_an_input_error_naming_the_file() {
     let out = report_raw(&[&missing], &["--format", "json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr:\n{stderr}");
-    assert!(stderr.contains("no-such-capture.jsonl"), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("no-such-capture.jsonl"),
+        "stderr:\n{stderr}"
+    );
 }

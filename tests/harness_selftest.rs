@@ -32,7 +32,14 @@ fn rows() -> Vec<Row> {
         max_ms: q[3],
     };
     vec![
-        row("api", "postgresql db-1:5432/app", "db", 40, 0, [1.005, 2.0, 2.98, 4.0]),
+        row(
+            "api",
+            "postgresql db-1:5432/app",
+            "db",
+            40,
+            0,
+            [1.005, 2.0, 2.98, 4.0],
+        ),
         row("web", "api", "http", 100, 5, [10.09, 49.6, 90.5, 120.0]),
     ]
 }
@@ -58,17 +65,36 @@ fn every_mismatch_fails() {
     assert!(fails(|r| r[1].p50_ms = 10.0 * 0.98), "p50 2% low");
     assert!(fails(|r| r[1].p95_ms = 51.0), "p95 2% high");
     assert!(fails(|r| r[1].max_ms = 100.0), "max");
-    assert!(fails(|r| r[1].dependency = "api-gateway".into()), "exact dependency name");
-    assert!(fails(|r| r[0].dependency = "mysql db-1".into()), "contains dependency name");
-    assert!(fails(|r| {
-        r.remove(0);
-    }), "missing edge");
-    assert!(fails(|r| {
-        let extra = r[1].clone();
-        r.push(Row { caller: "web".into(), dependency: "cdn".into(), ..extra })
-    }), "extra edge");
-    assert!(fails(|r| {
-        let dup = r[1].clone();
-        r.push(dup)
-    }), "duplicate edge");
+    assert!(
+        fails(|r| r[1].dependency = "api-gateway".into()),
+        "exact dependency name"
+    );
+    assert!(
+        fails(|r| r[0].dependency = "mysql db-1".into()),
+        "contains dependency name"
+    );
+    assert!(
+        fails(|r| {
+            r.remove(0);
+        }),
+        "missing edge"
+    );
+    assert!(
+        fails(|r| {
+            let extra = r[1].clone();
+            r.push(Row {
+                caller: "web".into(),
+                dependency: "cdn".into(),
+                ..extra
+            })
+        }),
+        "extra edge"
+    );
+    assert!(
+        fails(|r| {
+            let dup = r[1].clone();
+            r.push(dup)
+        }),
+        "duplicate edge"
+    );
 }

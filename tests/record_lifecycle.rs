@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn span_json(n: u64, name: &str) -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
     serde_json::json!({"resourceSpans": [{
         "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "lifecycle"}}]},
         "scopeSpans": [{"spans": [{
@@ -23,7 +26,11 @@ fn span_json(n: u64, name: &str) -> String {
 }
 
 fn post(rec: &Recorder, n: u64, name: &str) {
-    let c = reqwest::blocking::Client::builder().no_proxy().timeout(Duration::from_secs(20)).build().unwrap();
+    let c = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
     let r = c
         .post(rec.http_url("/v1/traces"))
         .header("content-type", "application/json")
@@ -34,7 +41,11 @@ fn post(rec: &Recorder, n: u64, name: &str) {
 }
 
 fn names(path: &std::path::Path) -> Vec<String> {
-    read_capture(path).span_ids.into_iter().map(|(_, _, n)| n).collect()
+    read_capture(path)
+        .span_ids
+        .into_iter()
+        .map(|(_, _, n)| n)
+        .collect()
 }
 
 #[test]
@@ -73,7 +84,10 @@ fn sigint_flushes_and_exits_zero() {
     got.sort();
     let mut want: Vec<String> = (0..20).map(|i| format!("span-{i}")).collect();
     want.sort();
-    assert_eq!(got, want, "every acknowledged request is in the capture after SIGINT");
+    assert_eq!(
+        got, want,
+        "every acknowledged request is in the capture after SIGINT"
+    );
 }
 
 #[test]
@@ -92,7 +106,11 @@ fn duration_ends_the_recording() {
     let t0 = Instant::now();
     let stopped = rec.wait_exit(Duration::from_secs(15));
     stopped.assert_clean();
-    assert!(t0.elapsed() < Duration::from_secs(10), "--duration 2s took {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "--duration 2s took {:?}",
+        t0.elapsed()
+    );
     assert_eq!(names(&stopped.out), ["within-duration"]);
 }
 
@@ -100,21 +118,33 @@ fn duration_ends_the_recording() {
 /// the recording promptly, with every acknowledged request in the capture.
 #[test]
 fn sigterm_with_live_client_connections_open() {
-    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 
     let rec = Recorder::start();
     // A live gRPC channel on a running runtime, kept open across the signal.
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let grpc_url = rec.grpc_url();
     let mut client = rt.block_on(async move {
-        let ch = tonic::transport::Endpoint::from_shared(grpc_url).unwrap().connect().await.unwrap();
+        let ch = tonic::transport::Endpoint::from_shared(grpc_url)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
         TraceServiceClient::new(ch)
     });
-    let req: ExportTraceServiceRequest = serde_json::from_str(&span_json(400, "over-grpc")).unwrap();
+    let req: ExportTraceServiceRequest =
+        serde_json::from_str(&span_json(400, "over-grpc")).unwrap();
     rt.block_on(client.export(req)).expect("gRPC export");
     // A keep-alive HTTP/1.1 connection, idle in the client's pool.
-    let http = reqwest::blocking::Client::builder().no_proxy().build().unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap();
     let r = http
         .post(rec.http_url("/v1/traces"))
         .header("content-type", "application/json")
@@ -126,7 +156,11 @@ fn sigterm_with_live_client_connections_open() {
     let t0 = Instant::now();
     let stopped = rec.stop();
     stopped.assert_clean();
-    assert!(t0.elapsed() < Duration::from_secs(10), "exit took {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "exit took {:?}",
+        t0.elapsed()
+    );
     let mut got = names(&stopped.out);
     got.sort();
     assert_eq!(got, ["over-grpc", "over-http"]);

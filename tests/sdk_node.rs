@@ -39,8 +39,15 @@ fn run(compression: &str) {
     stopped.assert_clean();
 
     let cap = read_capture(&stopped.out);
-    assert_eq!(cap.spans as u64, truth.spans, "every exported span is in the capture, once");
-    let mut ids = cap.span_ids.iter().map(|(t, s, _)| (t, s)).collect::<Vec<_>>();
+    assert_eq!(
+        cap.spans as u64, truth.spans,
+        "every exported span is in the capture, once"
+    );
+    let mut ids = cap
+        .span_ids
+        .iter()
+        .map(|(t, s, _)| (t, s))
+        .collect::<Vec<_>>();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), cap.spans, "a span appears twice in the capture");

@@ -53,7 +53,11 @@ fn run(exporter: &str, compression: &str) {
         "capture holds {} spans, the SDK exported {} (all acknowledged)",
         cap.spans, truth.spans
     );
-    let mut ids = cap.span_ids.iter().map(|(t, s, _)| (t, s)).collect::<Vec<_>>();
+    let mut ids = cap
+        .span_ids
+        .iter()
+        .map(|(t, s, _)| (t, s))
+        .collect::<Vec<_>>();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), cap.spans, "a span appears twice in the capture");
@@ -64,16 +68,29 @@ fn run(exporter: &str, compression: &str) {
             cap.metric_names
         );
     }
-    assert_eq!(cap.log_records as u64, truth.logs, "log records in the capture");
+    assert_eq!(
+        cap.log_records as u64, truth.logs,
+        "log records in the capture"
+    );
 
     let rows = report_json(&[&stopped.out]);
     assert_report_matches(&rows, &truth);
 
     // The text table names every caller too.
     let text = report_raw(&[&stopped.out], &["--format", "text"]);
-    assert!(text.status.success(), "report --format text: {:?}", text.status);
+    assert!(
+        text.status.success(),
+        "report --format text: {:?}",
+        text.status
+    );
     let text = String::from_utf8_lossy(&text.stdout);
-    for svc in ["frontend", "checkout", "payments", "inventory", "recommendations"] {
+    for svc in [
+        "frontend",
+        "checkout",
+        "payments",
+        "inventory",
+        "recommendations",
+    ] {
         assert!(text.contains(svc), "text report lacks {svc}:\n{text}");
     }
 }
@@ -114,11 +131,19 @@ fn capture_uses_collector_json_encoding() {
             .env("NO_PROXY", "*"),
         Duration::from_secs(180),
     );
-    assert!(out.status.success(), "scenario: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "scenario: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stopped = rec.stop();
     stopped.assert_clean();
     let cap = read_capture(&stopped.out);
     assert!(cap.spans > 0);
     let problems = collector_encoding_problems(&cap);
-    assert!(problems.is_empty(), "capture deviates from the Collector's OTLP/JSON:\n  {}", problems.join("\n  "));
+    assert!(
+        problems.is_empty(),
+        "capture deviates from the Collector's OTLP/JSON:\n  {}",
+        problems.join("\n  ")
+    );
 }

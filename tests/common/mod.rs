@@ -47,7 +47,10 @@ pub fn venv_python() -> PathBuf {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    assert!(ok, "the venv at .venv lacks the OpenTelemetry SDK or exporters: {DEPS_HINT}");
+    assert!(
+        ok,
+        "the venv at .venv lacks the OpenTelemetry SDK or exporters: {DEPS_HINT}"
+    );
     py
 }
 
@@ -55,7 +58,11 @@ pub fn venv_python() -> PathBuf {
 pub fn node_dir() -> PathBuf {
     let dir = root().join("tests/node");
     let exporter = dir.join("node_modules/@opentelemetry/exporter-trace-otlp-http/package.json");
-    assert!(exporter.exists(), "{} is missing: {DEPS_HINT}", exporter.display());
+    assert!(
+        exporter.exists(),
+        "{} is missing: {DEPS_HINT}",
+        exporter.display()
+    );
     let node = Command::new("node").arg("--version").output();
     assert!(
         node.map(|o| o.status.success()).unwrap_or(false),
@@ -110,8 +117,12 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> 
 /// command and its output if it does not finish in time.
 pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
     let desc = format!("{cmd:?}");
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = KillOnDrop(Some(cmd.spawn().unwrap_or_else(|e| panic!("spawn {desc}: {e}"))));
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = KillOnDrop(Some(
+        cmd.spawn().unwrap_or_else(|e| panic!("spawn {desc}: {e}")),
+    ));
     // Drain both pipes on threads, so a chatty child cannot block on a full pipe.
     let mut out = child.child().stdout.take().unwrap();
     let mut err = child.child().stderr.take().unwrap();
@@ -130,7 +141,11 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
     let stdout = t_out.join().unwrap();
     let stderr = t_err.join().unwrap();
     match status {
-        Some(status) => Output { status, stdout, stderr },
+        Some(status) => Output {
+            status,
+            stdout,
+            stderr,
+        },
         None => panic!(
             "{desc} did not finish within {timeout:?}\n--- stdout\n{}\n--- stderr\n{}",
             String::from_utf8_lossy(&stdout),
@@ -168,7 +183,10 @@ impl Recorder {
     }
 
     pub fn start_with(extra: &[&str]) -> Recorder {
-        let dir = tempfile::Builder::new().prefix("faultline-rec").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("faultline-rec")
+            .tempdir()
+            .unwrap();
         let out = dir.path().join("capture.jsonl");
         let mut cmd = Command::new(FAULTLINE);
         cmd.arg("record")
@@ -200,13 +218,18 @@ impl Recorder {
             match rx.recv_timeout(left) {
                 Ok(line) => {
                     if let Some(rest) = line.strip_prefix("faultline: listening otlp-grpc=") {
-                        grpc = Some(rest.trim().parse::<SocketAddr>().unwrap_or_else(|e| {
-                            panic!("bad listening line {line:?}: {e}")
-                        }));
-                    } else if let Some(rest) = line.strip_prefix("faultline: listening otlp-http=") {
-                        http = Some(rest.trim().parse::<SocketAddr>().unwrap_or_else(|e| {
-                            panic!("bad listening line {line:?}: {e}")
-                        }));
+                        grpc = Some(
+                            rest.trim()
+                                .parse::<SocketAddr>()
+                                .unwrap_or_else(|e| panic!("bad listening line {line:?}: {e}")),
+                        );
+                    } else if let Some(rest) = line.strip_prefix("faultline: listening otlp-http=")
+                    {
+                        http = Some(
+                            rest.trim()
+                                .parse::<SocketAddr>()
+                                .unwrap_or_else(|e| panic!("bad listening line {line:?}: {e}")),
+                        );
                     }
                 }
                 Err(_) => {
@@ -220,10 +243,21 @@ impl Recorder {
             }
         }
         let (grpc, http) = (grpc.unwrap(), http.unwrap());
-        assert!(grpc.ip().is_loopback() && http.ip().is_loopback(), "receivers must bind loopback");
+        assert!(
+            grpc.ip().is_loopback() && http.ip().is_loopback(),
+            "receivers must bind loopback"
+        );
         assert_ne!(grpc.port(), 0, "port 0 must be resolved to the bound port");
         assert_ne!(http.port(), 0, "port 0 must be resolved to the bound port");
-        Recorder { proc, grpc, http, out, stderr: lines, stderr_thread: Some(stderr_thread), _dir: dir }
+        Recorder {
+            proc,
+            grpc,
+            http,
+            out,
+            stderr: lines,
+            stderr_thread: Some(stderr_thread),
+            _dir: dir,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -269,10 +303,17 @@ impl Recorder {
             let _ = t.join();
         }
         let stderr = self.stderr_so_far();
-        let status = status.unwrap_or_else(|| panic!("faultline record still running after {timeout:?}; stderr:\n{stderr}"));
+        let status = status.unwrap_or_else(|| {
+            panic!("faultline record still running after {timeout:?}; stderr:\n{stderr}")
+        });
         self.proc.0 = None;
         let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap());
-        Stopped { status, stderr, out: self.out.clone(), dir }
+        Stopped {
+            status,
+            stderr,
+            out: self.out.clone(),
+            dir,
+        }
     }
 
     /// SIGTERM, then wait up to 15 s for a clean exit. Panics if it does not exit.
@@ -296,7 +337,12 @@ impl Recorder {
         });
         self.proc.0 = None;
         let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap());
-        Stopped { status, stderr, out: self.out.clone(), dir }
+        Stopped {
+            status,
+            stderr,
+            out: self.out.clone(),
+            dir,
+        }
     }
 }
 
@@ -335,7 +381,10 @@ pub struct Row {
 /// Runs `faultline report FILES... ARGS...` with a deadline.
 pub fn report_raw(files: &[&Path], args: &[&str]) -> Output {
     let mut cmd = Command::new(FAULTLINE);
-    cmd.arg("report").args(files).args(args).env("NO_COLOR", "1");
+    cmd.arg("report")
+        .args(files)
+        .args(args)
+        .env("NO_COLOR", "1");
     run_with_timeout(&mut cmd, Duration::from_secs(120))
 }
 
@@ -353,10 +402,16 @@ pub fn report_json(files: &[&Path]) -> Vec<Row> {
         panic!("report --format json is not an array of rows with exactly the fields \
                 caller, dependency, kind, calls, errors, error_ratio, p50_ms, p95_ms, p99_ms, max_ms: {e}\n{stdout}")
     });
-    let keys: Vec<(String, String)> = rows.iter().map(|r| (r.caller.clone(), r.dependency.clone())).collect();
+    let keys: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r.caller.clone(), r.dependency.clone()))
+        .collect();
     let mut sorted = keys.clone();
     sorted.sort();
-    assert_eq!(keys, sorted, "report rows must be ordered by (caller, dependency)");
+    assert_eq!(
+        keys, sorted,
+        "report rows must be ordered by (caller, dependency)"
+    );
     rows
 }
 
@@ -392,7 +447,8 @@ pub struct TruthEdge {
 }
 
 pub fn load_truth(path: &Path) -> Truth {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
@@ -409,7 +465,10 @@ impl TruthEdge {
         r.caller == self.caller
             && match self.match_.as_str() {
                 "exact" => Some(&r.dependency) == self.dependency.as_ref(),
-                _ => self.contains.iter().all(|c| r.dependency.contains(c.as_str())),
+                _ => self
+                    .contains
+                    .iter()
+                    .all(|c| r.dependency.contains(c.as_str())),
             }
     }
 }
@@ -427,9 +486,13 @@ pub fn assert_report_matches(rows: &[Row], truth: &Truth) {
                 "edge {} ({} -> {}): expected exactly one report row, found {}: {:?}",
                 e.edge,
                 e.caller,
-                e.dependency.clone().unwrap_or_else(|| format!("<name containing {:?}>", e.contains)),
+                e.dependency
+                    .clone()
+                    .unwrap_or_else(|| format!("<name containing {:?}>", e.contains)),
                 hits.len(),
-                hits.iter().map(|&i| &rows[i].dependency).collect::<Vec<_>>()
+                hits.iter()
+                    .map(|&i| &rows[i].dependency)
+                    .collect::<Vec<_>>()
             ));
             continue;
         }
@@ -446,9 +509,16 @@ pub fn assert_report_matches(rows: &[Row], truth: &Truth) {
         if r.errors != e.errors {
             problems.push(format!("{tag}: errors {}, want {}", r.errors, e.errors));
         }
-        let ratio = if r.calls > 0 { r.errors as f64 / r.calls as f64 } else { 0.0 };
+        let ratio = if r.calls > 0 {
+            r.errors as f64 / r.calls as f64
+        } else {
+            0.0
+        };
         if (r.error_ratio - ratio).abs() > 1e-3 {
-            problems.push(format!("{tag}: error_ratio {}, want errors/calls = {ratio:.6}", r.error_ratio));
+            problems.push(format!(
+                "{tag}: error_ratio {}, want errors/calls = {ratio:.6}",
+                r.error_ratio
+            ));
         }
         for (name, got, want) in [
             ("p50_ms", r.p50_ms, e.p50_ms),
@@ -475,7 +545,10 @@ pub fn assert_report_matches(rows: &[Row], truth: &Truth) {
         truth.scenario,
         problems.len(),
         problems.join("\n  "),
-        rows.iter().map(|r| format!("  {r:?}")).collect::<Vec<_>>().join("\n")
+        rows.iter()
+            .map(|r| format!("  {r:?}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -501,12 +574,17 @@ pub struct CaptureSummary {
 pub fn read_capture(path: &Path) -> CaptureSummary {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("read capture {}: {e}", path.display()));
-    assert!(text.is_empty() || text.ends_with('\n'), "capture must end with a complete line");
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "capture must end with a complete line"
+    );
     let mut s = CaptureSummary::default();
     for (n, line) in text.lines().enumerate() {
         let v: Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("capture line {} is not JSON ({e}): {line:.200}", n + 1));
-        let obj = v.as_object().unwrap_or_else(|| panic!("capture line {} is not an object", n + 1));
+        let obj = v
+            .as_object()
+            .unwrap_or_else(|| panic!("capture line {} is not an object", n + 1));
         let keys: Vec<&String> = obj.keys().collect();
         assert_eq!(
             keys.len(),
@@ -565,7 +643,9 @@ pub fn collector_encoding_problems(cap: &CaptureSummary) -> Vec<String> {
     let mut p = Vec::new();
     let is_hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
     for v in &cap.json {
-        let Some(rss) = v.get("resourceSpans").and_then(Value::as_array) else { continue };
+        let Some(rss) = v.get("resourceSpans").and_then(Value::as_array) else {
+            continue;
+        };
         for rs in rss {
             for ss in rs["scopeSpans"].as_array().into_iter().flatten() {
                 for sp in ss["spans"].as_array().into_iter().flatten() {
@@ -577,25 +657,26 @@ pub fn collector_encoding_problems(cap: &CaptureSummary) -> Vec<String> {
                     if !is_hex(sid, 16) {
                         p.push(format!("spanId not 16 hex digits: {:?}", sp["spanId"]));
                     }
-                    if let Some(par) = sp.get("parentSpanId").and_then(Value::as_str) {
-                        if !par.is_empty() && !is_hex(par, 16) {
-                            p.push(format!("parentSpanId not hex: {par:?}"));
-                        }
+                    if let Some(par) = sp.get("parentSpanId").and_then(Value::as_str)
+                        && !par.is_empty()
+                        && !is_hex(par, 16)
+                    {
+                        p.push(format!("parentSpanId not hex: {par:?}"));
                     }
-                    if let Some(k) = sp.get("kind") {
-                        if !k.is_u64() {
-                            p.push(format!("kind not an integer: {k}"));
-                        }
+                    if let Some(k) = sp.get("kind")
+                        && !k.is_u64()
+                    {
+                        p.push(format!("kind not an integer: {k}"));
                     }
                     for f in ["startTimeUnixNano", "endTimeUnixNano"] {
                         if !sp[f].is_string() {
                             p.push(format!("{f} not a decimal string: {}", sp[f]));
                         }
                     }
-                    if let Some(c) = sp.get("status").and_then(|s| s.get("code")) {
-                        if !c.is_u64() {
-                            p.push(format!("status.code not an integer: {c}"));
-                        }
+                    if let Some(c) = sp.get("status").and_then(|s| s.get("code"))
+                        && !c.is_u64()
+                    {
+                        p.push(format!("status.code not an integer: {c}"));
                     }
                 }
             }
