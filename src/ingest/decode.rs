@@ -120,12 +120,11 @@ fn resource(
     }
 }
 
-fn span(
+/// The ids of a span, validated: a 16-byte non-zero trace id, an 8-byte non-zero span id, and
+/// an empty or 8-byte parent id. The error names the span and the field.
+pub fn span_ids(
     s: &opentelemetry_proto::tonic::trace::v1::Span,
-    resource: &Arc<Resource>,
-    scope: &Arc<str>,
-    it: &mut Interner,
-) -> Result<Span, String> {
+) -> Result<(TraceId, SpanId, SpanId), String> {
     let trace_id: TraceId = s.trace_id.as_slice().try_into().map_err(|_| {
         format!(
             "span \"{}\": traceId must be 16 bytes, got {}",
@@ -156,6 +155,27 @@ fn span(
             )
         })?,
     };
+    Ok((trace_id, span_id, parent_span_id))
+}
+
+/// Removes the spans [`span_ids`] rejects, so a capture holds exactly what was accepted.
+pub fn retain_valid_spans(req: &mut ExportTraceServiceRequest) {
+    for rs in &mut req.resource_spans {
+        for ss in &mut rs.scope_spans {
+            ss.spans.retain(|s| span_ids(s).is_ok());
+        }
+        rs.scope_spans.retain(|ss| !ss.spans.is_empty());
+    }
+    req.resource_spans.retain(|rs| !rs.scope_spans.is_empty());
+}
+
+fn span(
+    s: &opentelemetry_proto::tonic::trace::v1::Span,
+    resource: &Arc<Resource>,
+    scope: &Arc<str>,
+    it: &mut Interner,
+) -> Result<Span, String> {
+    let (trace_id, span_id, parent_span_id) = span_ids(s)?;
     let (status, message) = match &s.status {
         Some(st) => (
             StatusCode::from_proto(st.code),
