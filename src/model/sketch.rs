@@ -10,8 +10,8 @@
 //! that rank, so its relative error is at most `sqrt(base) - 1`: 0.543% at the default scale 6,
 //! 1.09% at scale 5, 2.2% at scale 4. Exact min and max are kept, and estimates are clamped to them.
 //!
-//! Memory: non-empty buckets are stored as sorted `(index, u32 count)` pairs (8 bytes each) while
-//! that is smaller, else as dense counters over `[lowest, highest]` index, 1 to 8 bytes wide as the
+//! Memory: non-empty buckets are stored as sorted `(index - lowest, count)` u16 pairs (4 bytes
+//! each) while that is smaller, else as dense counters over `[lowest, highest]` index, 1 to 8 bytes wide as the
 //! largest count needs. The span is bounded by [`Sketch::MAX_BUCKETS`] (2048 buckets: 32 octaves,
 //! 1 ns to 4.3 s, at scale 6). A wider range lowers the scale until it fits, as the OTel SDK does,
 //! which doubles the error bound per step; sub-nanosecond values go to a zero bucket instead.
@@ -149,7 +149,15 @@ impl Sketch {
         self.sum += other.sum;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
-        if self.scale > other.scale || !other.store.is_empty() {
+        if self.scale == other.scale {
+            // In place while the buckets fit; rebuild once with the rest otherwise.
+            let mut rest = other.store.iter();
+            while let Some((i, c)) = rest.next() {
+                if !self.store.try_add(i, c) {
+                    return self.absorb(std::iter::once((i, c)).chain(rest), other.scale);
+                }
+            }
+        } else {
             self.absorb(other.store.iter(), other.scale);
         }
     }

@@ -1,12 +1,12 @@
-//! Bucket counts of one sketch, kept as small as the data allows: sorted `(index, count)` pairs
-//! while that is smaller, else a dense run of counters over `[lo, hi]` whose width (u8, u16, u32,
+//! Bucket counts of one sketch, kept as small as the data allows: sorted `(index - lowest, count)`
+//! pairs of u16 (4 bytes) while that is smaller, else a dense run of counters over `[lo, hi]` whose width (u8, u16, u32,
 //! u64) is the narrowest that holds the largest count. Updates that fit happen in place; any other
 //! change rebuilds the store from a sorted stream and picks the smaller representation again.
 
 use std::iter::Peekable;
 
 /// Size in bytes of one sparse entry.
-const SPARSE_ENTRY: usize = std::mem::size_of::<(i32, u32)>();
+const SPARSE_ENTRY: usize = std::mem::size_of::<(u16, u16)>();
 
 /// A dense counter type.
 pub(super) trait Counter: Copy + Default + Into<u64> + TryFrom<u64> {}
@@ -20,7 +20,7 @@ impl Counter for u64 {}
 /// bytes.
 #[derive(Clone, Debug)]
 pub(super) enum Store {
-    Sparse(Box<[(i32, u32)]>),
+    Sparse(i32, Box<[(u16, u16)]>),
     D8(i32, Box<[u8]>),
     D16(i32, Box<[u16]>),
     D32(i32, Box<[u32]>),
@@ -29,7 +29,7 @@ pub(super) enum Store {
 
 impl Default for Store {
     fn default() -> Self {
-        Store::Sparse(Box::default())
+        Store::Sparse(0, Box::default())
     }
 }
 
@@ -75,14 +75,17 @@ impl Store {
     #[inline]
     pub(super) fn try_add(&mut self, index: i32, n: u64) -> bool {
         match self {
-            Store::Sparse(v) => {
-                let Ok(pos) = v.binary_search_by_key(&index, |e| e.0) else {
+            Store::Sparse(base, v) => {
+                let Ok(rel) = u16::try_from(i64::from(index) - i64::from(*base)) else {
+                    return false;
+                };
+                let Ok(pos) = v.binary_search_by_key(&rel, |e| e.0) else {
                     return false;
                 };
                 let Some(entry) = v.get_mut(pos) else {
                     return false;
                 };
-                match u64::from(entry.1).checked_add(n).map(u32::try_from) {
+                match u64::from(entry.1).checked_add(n).map(u16::try_from) {
                     Some(Ok(c)) => {
                         entry.1 = c;
                         true
@@ -100,7 +103,10 @@ impl Store {
     /// Lowest and highest non-empty bucket index.
     pub(super) fn range(&self) -> Option<(i32, i32)> {
         match self {
-            Store::Sparse(v) => Some((v.first()?.0, v.last()?.0)),
+            Store::Sparse(b, v) => Some((
+                b.saturating_add(v.first()?.0.into()),
+                b.saturating_add(v.last()?.0.into()),
+            )),
             Store::D8(o, c) => dense_range(*o, c),
             Store::D16(o, c) => dense_range(*o, c),
             Store::D32(o, c) => dense_range(*o, c),
@@ -108,15 +114,10 @@ impl Store {
         }
     }
 
-    /// Whether no bucket holds a count.
-    pub(super) fn is_empty(&self) -> bool {
-        self.range().is_none()
-    }
-
     /// Non-empty buckets `(index, count)` in increasing index order.
     pub(super) fn iter(&self) -> Iter<'_> {
         match self {
-            Store::Sparse(v) => Iter::Sparse(v.iter()),
+            Store::Sparse(b, v) => Iter::Sparse(*b, v.iter()),
             Store::D8(o, c) => Iter::D8(DenseIter {
                 next: *o,
                 counts: c.iter(),
@@ -139,7 +140,7 @@ impl Store {
     /// Heap bytes held (exact: boxed slices).
     pub(super) fn heap_bytes(&self) -> usize {
         match self {
-            Store::Sparse(v) => std::mem::size_of_val::<[_]>(v),
+            Store::Sparse(_, v) => std::mem::size_of_val::<[_]>(v),
             Store::D8(_, c) => std::mem::size_of_val::<[_]>(c),
             Store::D16(_, c) => std::mem::size_of_val::<[_]>(c),
             Store::D32(_, c) => std::mem::size_of_val::<[_]>(c),
@@ -171,16 +172,20 @@ impl Store {
             0x1_0000..=0xffff_ffff => 4,
             _ => 8,
         };
-        let sparse_bytes = if width <= 4 {
+        let sparse_bytes = if width <= 2 && span <= 1 << 16 {
             nnz * SPARSE_ENTRY
         } else {
             usize::MAX
         };
         if sparse_bytes < span.saturating_mul(width) {
-            // Counts fit u32: the width check above.
+            // Cannot saturate: counts fit u16 and offsets from `lo` fit u16 (the checks above).
+            let narrow = |(i, c): (i32, u64)| {
+                let rel = u16::try_from(i64::from(i) - i64::from(lo)).unwrap_or(u16::MAX);
+                (rel, u16::try_from(c).unwrap_or(u16::MAX))
+            };
             let mut v = Vec::with_capacity(nnz);
-            v.extend(runs.map(|(i, c)| (i, u32::try_from(c).unwrap_or(u32::MAX))));
-            return Store::Sparse(v.into_boxed_slice());
+            v.extend(runs.map(narrow));
+            return Store::Sparse(lo, v.into_boxed_slice());
         }
         match width {
             1 => Store::D8(lo, dense_build(lo, span, runs)),
@@ -217,7 +222,7 @@ impl<T: Counter> Iterator for DenseIter<'_, T> {
 /// Iterator over the non-empty buckets of a [`Store`], in increasing index order.
 #[derive(Clone, Debug)]
 pub(super) enum Iter<'a> {
-    Sparse(std::slice::Iter<'a, (i32, u32)>),
+    Sparse(i32, std::slice::Iter<'a, (u16, u16)>),
     D8(DenseIter<'a, u8>),
     D16(DenseIter<'a, u16>),
     D32(DenseIter<'a, u32>),
@@ -229,7 +234,9 @@ impl Iterator for Iter<'_> {
     #[inline]
     fn next(&mut self) -> Option<(i32, u64)> {
         match self {
-            Iter::Sparse(it) => it.next().map(|&(i, c)| (i, u64::from(c))),
+            Iter::Sparse(b, it) => it
+                .next()
+                .map(|&(i, c)| (b.saturating_add(i.into()), u64::from(c))),
             Iter::D8(it) => it.next(),
             Iter::D16(it) => it.next(),
             Iter::D32(it) => it.next(),
