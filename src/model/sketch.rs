@@ -149,17 +149,7 @@ impl Sketch {
         self.sum += other.sum;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
-        if self.scale == other.scale {
-            // In place while the buckets fit; rebuild once with the rest otherwise.
-            let mut rest = other.store.iter();
-            while let Some((i, c)) = rest.next() {
-                if !self.store.try_add(i, c) {
-                    return self.absorb(std::iter::once((i, c)).chain(rest), other.scale);
-                }
-            }
-        } else {
-            self.absorb(other.store.iter(), other.scale);
-        }
+        self.add_buckets(other.store.iter(), other.scale);
     }
 
     /// Adds an OTLP exponential histogram data point, bucket for bucket (the negative side is not
@@ -219,8 +209,19 @@ impl Sketch {
         self.sum += given(h.sum).unwrap_or(est_sum);
         self.min = self.min.min(given(h.min).unwrap_or(fallback_min));
         self.max = self.max.max(given(h.max).unwrap_or(fallback_max));
-        if self.scale > s || first.is_some() {
-            self.absorb(buckets, s);
+        self.add_buckets(buckets, s);
+    }
+
+    /// Adds buckets `(index, count)`, sorted by index, at `scale`: in place while they fit (same
+    /// scale, existing buckets, wide enough counters), else through [`Sketch::absorb`].
+    fn add_buckets<I: Iterator<Item = (i32, u64)> + Clone>(&mut self, mut buckets: I, scale: i32) {
+        if self.scale != scale {
+            return self.absorb(buckets, scale);
+        }
+        while let Some((i, c)) = buckets.next() {
+            if !self.store.try_add(i, c) {
+                return self.absorb(std::iter::once((i, c)).chain(buckets), scale);
+            }
         }
     }
 

@@ -214,7 +214,10 @@ fn small_sketches_are_small() {
     assert_eq!(s.heap_bytes(), 8);
     s.insert_n(2.0, 70_000); // too many for a u16 sparse count: dense u32
     assert_eq!(s.buckets().map(|b| b.2).collect::<Vec<_>>(), [1, 70_001]);
-    assert_eq!(s.heap_bytes(), 4 * (index(2.0, 6) - index(0.05, 6) + 1) as usize);
+    assert_eq!(
+        s.heap_bytes(),
+        4 * (index(2.0, 6) - index(0.05, 6) + 1) as usize
+    );
     let values = samples("lognormal", 10_000, 3);
     let s = sketch_of(&values, 6);
     assert!(s.heap_bytes() <= 2 * 1024, "{}", s.heap_bytes());
