@@ -2,19 +2,20 @@
 //!
 //! The buckets are those of OTLP `ExponentialHistogram` (base-2 family): at scale `s`, bucket `i`
 //! covers `(base^i, base^(i+1)]` with `base = 2^(2^-s)`. It is written by hand rather than taken
-//! from a DDSketch or HDR histogram crate because it must merge bucket-for-bucket, exactly, with the
-//! exponential histograms that OTel SDKs export (`*.duration` in seconds); those crates use other
-//! bucket boundaries, so merging would re-bucket and add error.
+//! from a DDSketch or HDR histogram crate because it must merge bucket-for-bucket, exactly, with
+//! the exponential histograms that OTel SDKs export (`*.duration` in seconds); those crates use
+//! other bucket boundaries, so merging would re-bucket and add error.
 //!
-//! Accuracy: a quantile is answered with the geometric midpoint of the bucket holding the sample of
-//! that rank, so its relative error is at most `sqrt(base) - 1`: 0.543% at the default scale 6,
-//! 1.09% at scale 5, 2.2% at scale 4. Exact min and max are kept, and estimates are clamped to them.
+//! Accuracy: a quantile is answered with the geometric midpoint of the bucket holding the sample
+//! of that rank, so its relative error is at most `sqrt(base) - 1`: 0.543% at the default scale 6,
+//! 1.09% at scale 5, 2.2% at scale 4. Exact min and max are kept; estimates are clamped to them.
 //!
 //! Memory: non-empty buckets are stored as sorted `(index - lowest, count)` u16 pairs (4 bytes
-//! each) while that is smaller, else as dense counters over `[lowest, highest]` index, 1 to 8 bytes wide as the
-//! largest count needs. The span is bounded by [`Sketch::MAX_BUCKETS`] (2048 buckets: 32 octaves,
-//! 1 ns to 4.3 s, at scale 6). A wider range lowers the scale until it fits, as the OTel SDK does,
-//! which doubles the error bound per step; sub-nanosecond values go to a zero bucket instead.
+//! each) while that is smaller, else as dense counters over `[lowest, highest]` index, 1 to 8
+//! bytes wide as the largest count needs. The span is bounded by [`Sketch::MAX_BUCKETS`] (2048
+//! buckets: 32 octaves, 1 ns to 4.3 s, or 1 µs to 71 min, at scale 6). A wider range lowers the
+//! scale until it fits, as the OTel SDK does, which doubles the error bound per step (1.09% at
+//! scale 5). Values at or below 1 ns go to a zero bucket instead.
 
 mod index;
 mod store;
