@@ -150,7 +150,14 @@ impl Sketch {
         self.sum += other.sum;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
-        self.add_buckets(other.store.iter(), other.scale);
+        if self.scale == other.scale {
+            // In place while the buckets fit; one rebuild with the rest otherwise.
+            if let Some(stop) = self.store.add_in_place(&other.store) {
+                self.absorb(other.store.iter().filter(move |e| e.0 >= stop), other.scale);
+            }
+        } else {
+            self.absorb(other.store.iter(), other.scale);
+        }
     }
 
     /// Adds an OTLP exponential histogram data point, bucket for bucket (the negative side is not

@@ -70,6 +70,41 @@ fn dense_build<T: Counter>(
     counts.into_boxed_slice()
 }
 
+/// Adds the counters `src` (of indices from `src_offset`) into `dst` (from `dst_offset`) while
+/// they fit; returns the first index not added, `None` when all were.
+fn add_slice<T: Counter, U: Counter>(
+    dst_offset: i32,
+    dst: &mut [T],
+    src_offset: i32,
+    src: &[U],
+) -> Option<i32> {
+    let start = usize::try_from(i64::from(src_offset) - i64::from(dst_offset)).ok();
+    let Some(dst) = start.and_then(|s| dst.get_mut(s..)) else {
+        return Some(src_offset);
+    };
+    for (k, (a, &b)) in dst.iter_mut().zip(src).enumerate() {
+        match T::try_from((*a).into().saturating_add(b.into())) {
+            Ok(v) => *a = v,
+            Err(_) => return Some(src_offset.saturating_add(k as i32)),
+        }
+    }
+    // Counters of `src` past the end of `dst`, if any, remain.
+    (src.len() > dst.len()).then(|| src_offset.saturating_add(dst.len() as i32))
+}
+
+/// [`add_slice`] from any store into a dense one; other stores go bucket by bucket.
+fn add_into<T: Counter>(dst_offset: i32, dst: &mut [T], src: &Store) -> Option<i32> {
+    match src {
+        Store::D8(o, c) => add_slice(dst_offset, dst, *o, c),
+        Store::D16(o, c) => add_slice(dst_offset, dst, *o, c),
+        Store::D32(o, c) => add_slice(dst_offset, dst, *o, c),
+        Store::D64(o, c) => add_slice(dst_offset, dst, *o, c),
+        Store::Sparse(..) => src
+            .iter()
+            .find_map(|(i, c)| (!dense_add(dst_offset, dst, i, c)).then_some(i)),
+    }
+}
+
 impl Store {
     /// Adds `n` to bucket `index` in place if that needs no new bucket and no wider counter.
     /// Returns false when the caller must rebuild (see [`Store::from_sorted`]).
@@ -98,6 +133,20 @@ impl Store {
             Store::D16(o, c) => dense_add(*o, c, index, n),
             Store::D32(o, c) => dense_add(*o, c, index, n),
             Store::D64(o, c) => dense_add(*o, c, index, n),
+        }
+    }
+
+    /// Adds every bucket of `src` (at the same scale) in place, in index order, while they fit.
+    /// Returns the first index not added (the caller rebuilds with the rest), `None` when done.
+    pub(super) fn add_in_place(&mut self, src: &Store) -> Option<i32> {
+        match self {
+            Store::D8(o, c) => add_into(*o, c, src),
+            Store::D16(o, c) => add_into(*o, c, src),
+            Store::D32(o, c) => add_into(*o, c, src),
+            Store::D64(o, c) => add_into(*o, c, src),
+            Store::Sparse(..) => src
+                .iter()
+                .find_map(|(i, c)| (!self.try_add(i, c)).then_some(i)),
         }
     }
 

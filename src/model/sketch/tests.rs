@@ -256,6 +256,34 @@ fn merge_equals_sketch_of_union() {
 }
 
 #[test]
+fn merge_in_place_widens_and_extends() {
+    // Dense u8 stores; the middle bucket overflows u8 on merge, and `b` reaches past `a`.
+    let grid = |lo: f64, n: usize| (0..n).map(move |k| lo * 1.011f64.powi(k as i32));
+    let mut a = Sketch::new();
+    let mut b = Sketch::new();
+    let mut union = Sketch::new();
+    for (s, lo, n) in [(&mut a, 0.01, 60), (&mut b, 0.012, 90)] {
+        for v in grid(lo, n) {
+            s.insert_n(v, 3);
+            union.insert_n(v, 3);
+        }
+        s.insert_n(0.015, 200);
+        union.insert_n(0.015, 200);
+    }
+    assert!(matches!(a.store, Store::D8(..)) && matches!(b.store, Store::D8(..)));
+    a.merge(&b);
+    assert!(matches!(a.store, Store::D16(..)));
+    let mut c = Sketch::new(); // starts inside `a`, ends past it, no overflow
+    for v in grid(0.03, 20) {
+        c.insert(v);
+        union.insert(v);
+    }
+    a.merge(&c);
+    assert_eq!(a.buckets().collect::<Vec<_>>(), union.buckets().collect::<Vec<_>>());
+    assert_eq!(a.count(), union.count());
+}
+
+#[test]
 fn merge_across_scales_downscales_exactly() {
     let a = samples("exponential", 30_000, 1);
     let b = samples("bimodal", 30_000, 2);
