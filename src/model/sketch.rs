@@ -23,7 +23,7 @@ mod store;
 mod tests;
 
 use index::{MAX_SCALE, MIN_SCALE};
-use store::{Store, merge_sorted};
+use store::Store;
 
 /// A mergeable histogram of durations in seconds with ≤ 1% relative quantile error at scale 6.
 ///
@@ -220,7 +220,7 @@ impl Sketch {
         self.add_buckets(buckets, s);
     }
 
-    /// Adds buckets `(index, count)`, sorted by index, at `scale`: in place while they fit (same
+    /// Adds buckets `(index, count)` at `scale`: in place while they fit (same
     /// scale, existing buckets, wide enough counters), else through [`Sketch::absorb`].
     fn add_buckets<I: Iterator<Item = (i32, u64)> + Clone>(&mut self, mut buckets: I, scale: i32) {
         if self.scale != scale {
@@ -233,11 +233,11 @@ impl Sketch {
         }
     }
 
-    /// Adds buckets `(index, count)`, sorted by index, at `extra_scale` to the store: the result is
+    /// Adds buckets `(index, count)` at `extra_scale` to the store by rebuilding it: the result is
     /// at the smaller scale, lowered further until its range fits [`Sketch::MAX_BUCKETS`].
     fn absorb<I: Iterator<Item = (i32, u64)> + Clone>(&mut self, extra: I, extra_scale: i32) {
         let own_scale = self.scale;
-        let mut scale = own_scale.min(extra_scale);
+        let scale = own_scale.min(extra_scale);
         let (d_own, d_extra) = ((own_scale - scale) as u32, (extra_scale - scale) as u32);
         let mut range = self
             .store
@@ -247,19 +247,30 @@ impl Sketch {
             let j = shr(i, d_extra);
             range = Some(range.map_or((j, j), |(l, h)| (l.min(j), h.max(j))));
         }
+        let Some((lo, hi)) = range else {
+            self.scale = scale;
+            return;
+        };
+        let span = |d| i64::from(shr(hi, d)) - i64::from(shr(lo, d)) + 1;
         let mut d = 0;
-        if let Some((lo, hi)) = range {
-            let span = |d| i64::from(shr(hi, d)) - i64::from(shr(lo, d)) + 1;
-            while span(d) > Self::MAX_BUCKETS as i64 && scale - (d as i32) > MIN_SCALE {
-                d += 1;
+        while span(d) > Self::MAX_BUCKETS as i64 && scale - (d as i32) > MIN_SCALE {
+            d += 1;
+        }
+        // Accumulate both at the final scale into one dense run over the joint range.
+        let (lo, d_own, d_extra) = (shr(lo, d), d_own + d, d_extra + d);
+        let mut acc = vec![0u64; usize::try_from(span(d)).unwrap_or(0)];
+        let own = self.store.iter().map(|(i, c)| (shr(i, d_own), c));
+        for (i, c) in own.chain(extra.map(|(i, c)| (shr(i, d_extra), c))) {
+            // Always in range: the joint range covers every bucket.
+            if let Some(slot) = usize::try_from(i64::from(i) - i64::from(lo))
+                .ok()
+                .and_then(|k| acc.get_mut(k))
+            {
+                *slot = slot.saturating_add(c);
             }
         }
-        scale -= d as i32;
-        let (d_own, d_extra) = (d_own + d, d_extra + d);
-        let own = self.store.iter().map(move |(i, c)| (shr(i, d_own), c));
-        let extra = extra.map(move |(i, c)| (shr(i, d_extra), c));
-        self.store = Store::from_sorted(merge_sorted(own, extra));
-        self.scale = scale;
+        self.store = Store::from_counts(lo, &acc);
+        self.scale = scale - d as i32;
     }
 
     /// The `q`-quantile in seconds, `None` when empty (or `q` is NaN). `q` is clamped to `[0, 1]`.

@@ -4,8 +4,6 @@
 //! happen in place; any other change rebuilds the store from a sorted stream and picks the smaller
 //! representation again.
 
-use std::iter::Peekable;
-
 /// Size in bytes of one sparse entry.
 const SPARSE_ENTRY: usize = std::mem::size_of::<(u16, u16)>();
 
@@ -54,22 +52,6 @@ fn dense_range<T>(offset: i32, counts: &[T]) -> Option<(i32, i32)> {
     (len > 0).then(|| (offset, offset.saturating_add(len - 1)))
 }
 
-fn dense_build<T: Counter>(
-    lo: i32,
-    span: usize,
-    runs: impl Iterator<Item = (i32, u64)>,
-) -> Box<[T]> {
-    let mut counts = vec![T::default(); span];
-    for (i, c) in runs {
-        let pos = usize::try_from(i64::from(i) - i64::from(lo)).ok();
-        // Cannot miss: the width was chosen from the largest count, the span from the range.
-        if let (Some(slot), Ok(c)) = (pos.and_then(|p| counts.get_mut(p)), T::try_from(c)) {
-            *slot = c;
-        }
-    }
-    counts.into_boxed_slice()
-}
-
 /// Adds the counters `src` (of indices from `src_offset`) into `dst` (from `dst_offset`) while
 /// they fit; returns the first index not added, `None` when all were.
 fn add_slice<T: Counter, U: Counter>(
@@ -107,7 +89,7 @@ fn add_into<T: Counter>(dst_offset: i32, dst: &mut [T], src: &Store) -> Option<i
 
 impl Store {
     /// Adds `n` to bucket `index` in place if that needs no new bucket and no wider counter.
-    /// Returns false when the caller must rebuild (see [`Store::from_sorted`]).
+    /// Returns false when the caller must rebuild (see [`Store::from_counts`]).
     #[inline]
     pub(super) fn try_add(&mut self, index: i32, n: u64) -> bool {
         match self {
@@ -198,52 +180,59 @@ impl Store {
         }
     }
 
-    /// Builds the smaller store for a stream of `(index, count)` sorted by index, where equal
-    /// indices may repeat (they are summed) and zero counts are skipped. The stream is walked
-    /// twice: once to size the store, once to fill it. Allocations are exact.
-    pub(super) fn from_sorted<I: Iterator<Item = (i32, u64)> + Clone>(entries: I) -> Store {
-        let (mut lo, mut hi, mut nnz, mut max) = (0i32, 0i32, 0usize, 0u64);
-        for (i, c) in Runs(entries.clone().peekable()) {
-            if nnz == 0 {
-                lo = i;
-            }
-            hi = i;
-            nnz += 1;
-            max = max.max(c);
-        }
-        if nnz == 0 {
+    /// Builds the smaller store holding `counts[k]` in bucket `lo + k` (zeros are empty buckets).
+    /// Allocations are exact.
+    pub(super) fn from_counts(lo: i32, counts: &[u64]) -> Store {
+        let nonzero = || (0i32..).zip(counts).filter(|e| *e.1 > 0);
+        let (Some((first, _)), Some((last, _))) = (nonzero().next(), nonzero().last()) else {
             return Store::default();
-        }
-        let runs = Runs(entries.peekable());
-        let span = usize::try_from(i64::from(hi) - i64::from(lo) + 1).unwrap_or(usize::MAX);
+        };
+        let counts = counts
+            .get(first as usize..=last as usize)
+            .unwrap_or_default();
+        let lo = lo.saturating_add(first);
+        let (nnz, max) = counts
+            .iter()
+            .fold((0, 0), |(n, m), &c| (n + usize::from(c > 0), m.max(c)));
         let width = match max {
             0..=0xff => 1,
             0x100..=0xffff => 2,
             0x1_0000..=0xffff_ffff => 4,
             _ => 8,
         };
+        let span = counts.len();
         let sparse_bytes = if width <= 2 && span <= 1 << 16 {
             nnz * SPARSE_ENTRY
         } else {
             usize::MAX
         };
         if sparse_bytes < span.saturating_mul(width) {
-            // Cannot saturate: counts fit u16 and offsets from `lo` fit u16 (the checks above).
-            let narrow = |(i, c): (i32, u64)| {
-                let rel = u16::try_from(i64::from(i) - i64::from(lo)).unwrap_or(u16::MAX);
-                (rel, u16::try_from(c).unwrap_or(u16::MAX))
+            // Cannot saturate: offsets fit u16 (span) and so do counts (width).
+            let narrow = |(k, &c): (u32, &u64)| {
+                (
+                    u16::try_from(k).unwrap_or(u16::MAX),
+                    u16::try_from(c).unwrap_or(u16::MAX),
+                )
             };
             let mut v = Vec::with_capacity(nnz);
-            v.extend(runs.map(narrow));
+            v.extend((0u32..).zip(counts).filter(|e| *e.1 > 0).map(narrow));
             return Store::Sparse(lo, v.into_boxed_slice());
         }
         match width {
-            1 => Store::D8(lo, dense_build(lo, span, runs)),
-            2 => Store::D16(lo, dense_build(lo, span, runs)),
-            4 => Store::D32(lo, dense_build(lo, span, runs)),
-            _ => Store::D64(lo, dense_build(lo, span, runs)),
+            1 => Store::D8(lo, narrow(counts)),
+            2 => Store::D16(lo, narrow(counts)),
+            4 => Store::D32(lo, narrow(counts)),
+            _ => Store::D64(lo, counts.into()),
         }
     }
+}
+
+/// `counts` as counters of type `T`, which the caller checked can hold the largest.
+fn narrow<T: Counter>(counts: &[u64]) -> Box<[T]> {
+    counts
+        .iter()
+        .map(|&c| T::try_from(c).unwrap_or_default())
+        .collect()
 }
 
 /// Non-empty buckets of a dense store.
@@ -291,62 +280,6 @@ impl Iterator for Iter<'_> {
             Iter::D16(it) => it.next(),
             Iter::D32(it) => it.next(),
             Iter::D64(it) => it.next(),
-        }
-    }
-}
-
-/// Sums adjacent entries with equal index and drops zero counts.
-struct Runs<I: Iterator<Item = (i32, u64)>>(Peekable<I>);
-
-impl<I: Iterator<Item = (i32, u64)>> Iterator for Runs<I> {
-    type Item = (i32, u64);
-    fn next(&mut self) -> Option<(i32, u64)> {
-        loop {
-            let (i, mut c) = self.0.next()?;
-            while let Some((_, more)) = self.0.next_if(|e| e.0 == i) {
-                c = c.saturating_add(more);
-            }
-            if c != 0 {
-                return Some((i, c));
-            }
-        }
-    }
-}
-
-/// Merges two streams sorted by index into one sorted stream (equal indices stay adjacent).
-pub(super) struct MergeSorted<A: Iterator, B: Iterator>(Peekable<A>, Peekable<B>);
-
-impl<A, B> Clone for MergeSorted<A, B>
-where
-    A: Iterator<Item = (i32, u64)> + Clone,
-    B: Iterator<Item = (i32, u64)> + Clone,
-{
-    fn clone(&self) -> Self {
-        MergeSorted(self.0.clone(), self.1.clone())
-    }
-}
-
-/// See [`MergeSorted`].
-pub(super) fn merge_sorted<A, B>(a: A, b: B) -> MergeSorted<A, B>
-where
-    A: Iterator<Item = (i32, u64)>,
-    B: Iterator<Item = (i32, u64)>,
-{
-    MergeSorted(a.peekable(), b.peekable())
-}
-
-impl<A, B> Iterator for MergeSorted<A, B>
-where
-    A: Iterator<Item = (i32, u64)>,
-    B: Iterator<Item = (i32, u64)>,
-{
-    type Item = (i32, u64);
-    #[inline]
-    fn next(&mut self) -> Option<(i32, u64)> {
-        match (self.0.peek(), self.1.peek()) {
-            (Some(a), Some(b)) if b.0 < a.0 => self.1.next(),
-            (Some(_), _) => self.0.next(),
-            (None, _) => self.1.next(),
         }
     }
 }

@@ -279,7 +279,10 @@ fn merge_in_place_widens_and_extends() {
         union.insert(v);
     }
     a.merge(&c);
-    assert_eq!(a.buckets().collect::<Vec<_>>(), union.buckets().collect::<Vec<_>>());
+    assert_eq!(
+        a.buckets().collect::<Vec<_>>(),
+        union.buckets().collect::<Vec<_>>()
+    );
     assert_eq!(a.count(), union.count());
 }
 
