@@ -1,8 +1,8 @@
 //! Bucket counts of one sketch, kept as small as the data allows: sorted `(index - lowest, count)`
 //! pairs of u16 (4 bytes) while that is smaller, else a dense run of counters over `[lo, hi]`
 //! whose width (u8, u16, u32, u64) is the narrowest that holds the largest count. Updates that fit
-//! happen in place; any other change rebuilds the store from a sorted stream and picks the smaller
-//! representation again.
+//! happen in place; any other change (new bucket, wider counter, other scale) rebuilds the store
+//! from a dense accumulator over the joint range and picks the smaller representation again.
 
 /// Size in bytes of one sparse entry.
 const SPARSE_ENTRY: usize = std::mem::size_of::<(u16, u16)>();
