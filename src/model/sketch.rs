@@ -312,7 +312,7 @@ impl Sketch {
         self.count
     }
 
-    /// Sum of the samples in seconds (0 when empty).
+    /// Sum of the samples in seconds (0 when empty; estimated for OTLP points without a sum).
     pub fn sum(&self) -> f64 {
         self.sum
     }
