@@ -3,3 +3,5 @@
 //! Layers (see `docs/architecture.md`): `model` (faultline's own types), `ingest` (wire formats in,
 //! model out), `store` (the one owner of mutable state, publishing snapshots), `report` (headless
 //! output). None of these import a terminal library.
+
+pub mod model;
