@@ -4,4 +4,5 @@
 //! model out), `store` (the one owner of mutable state, publishing snapshots), `report` (headless
 //! output). None of these import a terminal library.
 
+pub mod ingest;
 pub mod model;
