@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 
+use super::Labels;
 use super::error::{ErrorKind, ParseError, describe};
 
 /// A position in one line of the exposition.
@@ -173,7 +174,7 @@ impl<'a> Cursor<'a> {
     /// alone as the first item is taken as the metric name: `{"my.metric", code="200"}`.
     pub(crate) fn label_set(
         &mut self,
-        labels: &mut Vec<(String, String)>,
+        labels: &mut Labels<'a>,
         mut name: Option<&mut Option<Cow<'a, str>>>,
     ) -> Result<(), ParseError> {
         self.pos += 1; // '{'
@@ -227,7 +228,7 @@ impl<'a> Cursor<'a> {
                     },
                 ));
             }
-            labels.push((label.into_owned(), value.into_owned()));
+            labels.push((label, value));
             self.skip_ws();
             if self.end_of_label()? {
                 return Ok(());

@@ -1,9 +1,10 @@
 use super::*;
+use std::borrow::Cow;
 
 const P: Format = Format::Prometheus004;
 const OM: Format = Format::OpenMetrics1;
 
-fn ok(text: &str, format: Format) -> Vec<MetricFamily> {
+fn ok(text: &str, format: Format) -> Vec<MetricFamily<'_>> {
     match parse(text, format) {
         Ok(f) => f,
         Err(e) => panic!("unexpected error: {e}\n--- input ---\n{text}"),
@@ -17,17 +18,17 @@ fn err(text: &str, format: Format) -> ParseError {
     }
 }
 
-fn one_sample(line: &str) -> Sample {
+fn one_sample(line: &str) -> Sample<'static> {
     let fams = ok(line, P);
     assert_eq!(fams.len(), 1, "{fams:#?}");
     assert_eq!(fams[0].samples.len(), 1);
-    fams[0].samples[0].clone()
+    fams[0].samples[0].clone().into_owned()
 }
 
-fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+fn labels(pairs: &[(&'static str, &'static str)]) -> Labels<'static> {
     pairs
         .iter()
-        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .map(|&(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v)))
         .collect()
 }
 
@@ -87,7 +88,8 @@ fn every_type_word() {
         ("untyped", MetricType::Unknown),
         ("unknown", MetricType::Unknown),
     ] {
-        let fams = ok(&format!("# TYPE m {word}\n"), P);
+        let text = format!("# TYPE m {word}\n");
+        let fams = ok(&text, P);
         assert_eq!(fams[0].kind, kind, "{word}");
         assert_eq!(MetricType::from_type_word(kind.as_str()), Some(kind));
     }
@@ -242,7 +244,7 @@ fn gaugehistogram_summary_info_stateset_counter_families() {
     let fams = ok(text, OM);
     let shape: Vec<(&str, MetricType, usize)> = fams
         .iter()
-        .map(|f| (f.name.as_str(), f.kind, f.samples.len()))
+        .map(|f| (&*f.name, f.kind, f.samples.len()))
         .collect();
     assert_eq!(
         shape,
@@ -277,7 +279,7 @@ fn exemplar_on_bucket_without_timestamp_and_sample_timestamp_before_it() {
 #[test]
 fn untyped_samples_group_by_name() {
     let fams = ok("a{x=\"1\"} 1\na{x=\"2\"} 2\nb 3\na_count 4\n", P);
-    let names: Vec<&str> = fams.iter().map(|f| f.name.as_str()).collect();
+    let names: Vec<&str> = fams.iter().map(|f| &*f.name).collect();
     assert_eq!(names, ["a", "b", "a_count"]);
     assert_eq!(fams[0].samples.len(), 2);
 }
@@ -289,11 +291,11 @@ fn python_style_text_004_counter_and_created_gauge() {
     let fams = ok(text, P);
     assert_eq!(fams.len(), 2);
     assert_eq!(
-        (fams[0].name.as_str(), fams[0].kind),
+        (&*fams[0].name, fams[0].kind),
         ("c_total", MetricType::Counter)
     );
     assert_eq!(
-        (fams[1].name.as_str(), fams[1].kind),
+        (&*fams[1].name, fams[1].kind),
         ("c_created", MetricType::Gauge)
     );
 }
@@ -449,7 +451,7 @@ fn lenient_keeps_good_lines_and_reports_each_bad_one() {
     let text = "# TYPE a counter\na_total 1\na_total{x=\"1\"} oops\nb 2\nc{ 3\nd 4\n";
     assert_eq!(err(text, P).line, 3);
     let (fams, errors) = parse_lenient(text, P);
-    let names: Vec<&str> = fams.iter().map(|f| f.name.as_str()).collect();
+    let names: Vec<&str> = fams.iter().map(|f| &*f.name).collect();
     assert_eq!(names, ["a", "b", "d"]);
     assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [3, 5]);
 }
