@@ -31,6 +31,8 @@ mod lexer;
 mod line;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_errors;
 
 use std::borrow::Cow;
 
