@@ -24,6 +24,25 @@
 //!   the line. In OpenMetrics a missing `# EOF` (a truncated body) and data after it are errors.
 //! - It is a superset of both formats: OpenMetrics rules that do not change the meaning of the
 //!   data (no blank lines, counters must end in `_total`, …) are not enforced.
+//!
+//! ```
+//! use faultline::ingest::prom_text::{MetricType, detect_format, parse};
+//! use faultline::model::histogram::{Bucket, Quantile, histogram_quantile};
+//!
+//! let body = "# TYPE rpc_seconds histogram\n\
+//!             rpc_seconds_bucket{le=\"0.1\"} 8\n\
+//!             rpc_seconds_bucket{le=\"+Inf\"} 10\n\
+//!             rpc_seconds_count 10\n";
+//! let families = parse(body, detect_format(Some("text/plain; version=0.0.4"), body))?;
+//! let rpc = &families[0];
+//! assert_eq!((&*rpc.name, rpc.kind), ("rpc_seconds", MetricType::Histogram));
+//! let buckets: Vec<Bucket> = rpc.samples.iter()
+//!     .filter_map(|s| Bucket::from_le(s.label("le")?, s.value))
+//!     .collect();
+//! assert_eq!(histogram_quantile(0.5, &buckets), Quantile::Value(0.0625));
+//! assert_eq!(histogram_quantile(0.99, &buckets), Quantile::AtLeast(0.1));
+//! # Ok::<(), faultline::ingest::prom_text::ParseError>(())
+//! ```
 
 mod error;
 mod families;
