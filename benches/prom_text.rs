@@ -204,5 +204,8 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c, &inputs);
     c.final_summary();
-    summary(&inputs);
+    // Under `--profile-time` (profilers) or `--list`, only the selected benchmark should run.
+    if !std::env::args().any(|a| a == "--profile-time" || a == "--list") {
+        summary(&inputs);
+    }
 }
