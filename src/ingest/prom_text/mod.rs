@@ -290,7 +290,8 @@ fn run(text: &str, format: Format, strict: bool) -> (Vec<MetricFamily<'_>>, Vec<
         let result = match line::parse_line(line, line_no, format, label_hint) {
             Ok(Line::Skip) => Ok(()),
             Ok(Line::Sample(sample)) => {
-                label_hint = sample.labels.len();
+                // Capped: one huge label set must not make every later line over-allocate.
+                label_hint = sample.labels.len().min(16);
                 builder.sample(sample);
                 Ok(())
             }
