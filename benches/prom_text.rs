@@ -152,7 +152,10 @@ fn inputs() -> Vec<(&'static str, String)> {
     // lines its regex cannot match, e.g. a `}` inside a label value).
     for line in small.lines() {
         let info = prometheus_parse::LineInfo::parse(line);
-        assert!(info != prometheus_parse::LineInfo::Ignored, "prometheus-parse ignores {line:?}");
+        assert!(
+            info != prometheus_parse::LineInfo::Ignored,
+            "prometheus-parse ignores {line:?}"
+        );
     }
     vec![("2k_series", small), ("400k_lines", large)]
 }
