@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::ingest::accept::metric_points;
-use crate::ingest::capture::{self, CaptureError, LineError};
+use crate::ingest::capture::{self, CaptureError, LineError, Loaded};
 use crate::ingest::channel::CaptureRecord;
-use crate::ingest::decode::decode_traces;
+use crate::ingest::decode::{DecodedSpans, decode_traces};
 use crate::store::{Snapshot, Store, StoreConfig};
 
 /// Why a replay failed as a whole.
@@ -15,6 +15,14 @@ pub enum ReplayError {
     /// A file could not be read.
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    /// A file has unreadable lines that are not a cut-off end (corruption, not a killed recorder).
+    #[error("{first}{}", if *.count > 1 { format!(" (and {} more bad lines)", .count - 1) } else { String::new() })]
+    Corrupt {
+        /// The first bad line.
+        first: LineError,
+        /// How many bad lines there are.
+        count: usize,
+    },
     /// A file held no readable record.
     #[error("{}: no readable OTLP record ({first})", file.display())]
     Empty {
@@ -47,17 +55,21 @@ pub fn load(files: &[impl AsRef<Path>], cfg: StoreConfig) -> Result<Replay, Repl
     let mut clock = 0u64;
     for file in files {
         let file = file.as_ref();
-        let summary = capture::read_file(file, |rec| {
+        let summary = capture::read_file(file, |loaded| {
             clock += 1;
+            store.counters_mut().requests += 1;
+            let rec = match loaded {
+                Loaded::Request(rec) => rec,
+                // Trace records of protobuf files come decoded (no prost tree).
+                Loaded::Spans(d) => {
+                    rejected += apply_spans(&mut store, d, clock);
+                    return;
+                }
+            };
             let c = store.counters_mut();
-            c.requests += 1;
             match rec {
                 CaptureRecord::Traces(req) => {
-                    let d = decode_traces(&req);
-                    rejected += d.rejected;
-                    store.counters_mut().spans += d.spans.len() as u64;
-                    store.counters_mut().spans_rejected += d.rejected;
-                    store.apply(d.spans, clock);
+                    rejected += apply_spans(&mut store, decode_traces(&req), clock);
                 }
                 CaptureRecord::Metrics(req) => c.metric_points += metric_points(&req),
                 CaptureRecord::Logs(req) => {
@@ -90,7 +102,29 @@ pub fn load(files: &[impl AsRef<Path>], cfg: StoreConfig) -> Result<Replay, Repl
     })
 }
 
+/// Applies decoded spans at `clock`, counting them; returns how many were rejected.
+fn apply_spans(store: &mut Store, d: DecodedSpans, clock: u64) -> u64 {
+    let c = store.counters_mut();
+    c.spans += d.spans.len() as u64;
+    c.spans_rejected += d.rejected;
+    store.apply(d.spans, clock);
+    d.rejected
+}
+
 impl Replay {
+    /// Fails when a line other than a cut-off last line could not be read: `report` and `lint`
+    /// must not pass on a corrupt capture. A cut-off last line is only a warning.
+    pub fn check_clean(&self) -> Result<(), ReplayError> {
+        let mut bad = self.warnings.iter().filter(|w| !w.truncated);
+        match bad.next() {
+            Some(first) => Err(ReplayError::Corrupt {
+                first: first.clone(),
+                count: 1 + bad.count(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// A snapshot as of the newest data.
     pub fn snapshot(&mut self) -> Snapshot {
         self.store.snapshot(None)

@@ -1,7 +1,8 @@
 //! The OTLP receivers' protobuf trace path (bytes decoded by `ingest::wire`, no prost tree) over
 //! real sockets: the spans that reach the store equal `decode_traces` of the request; gzip,
-//! partial success, auth, back-pressure, malformed bodies, recording (the capture still gets the
-//! request) and unknown methods answer as documented.
+//! partial success, auth, back-pressure, malformed bodies, oversized messages, recording (the
+//! capture still gets the request, without its rejected spans) and unknown methods answer as
+//! documented.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use faultline::ingest::channel::{CaptureRecord, Counters, Ingest, IngestMsg};
-use faultline::ingest::decode::decode_traces;
+use faultline::ingest::decode::{decode_traces, retain_valid_spans};
 use faultline::ingest::{otlp_grpc, otlp_http};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
@@ -224,6 +225,11 @@ async fn grpc_auth_full_and_unknown_method() {
     .await
     .expect_err("unknown method");
     assert_eq!(st.code(), Code::Unimplemented);
+    // Over the 16 MiB limit: refused before decoding, as RESOURCE_EXHAUSTED.
+    let st = grpc_raw(r.grpc, EXPORT, vec![0; 17 << 20])
+        .await
+        .expect_err("oversized");
+    assert_eq!(st.code(), Code::ResourceExhausted, "{st:?}");
 }
 
 #[tokio::test]
@@ -236,9 +242,13 @@ async fn recording_still_captures_the_request() {
         .await
         .expect("export");
     assert_eq!(next_spans(&mut r).await, decode_traces(&req).spans);
+    // The capture holds the request without the rejected span.
+    let mut accepted = req.clone();
+    retain_valid_spans(&mut accepted);
+    assert_eq!(accepted.resource_spans[0].scope_spans[0].spans.len(), 63);
     let mut cap = r.capture.take().expect("recording");
     match cap.recv().await {
-        Some(CaptureRecord::Traces(got)) => assert_eq!(got, req),
+        Some(CaptureRecord::Traces(got)) => assert_eq!(got, accepted),
         other => panic!("expected the request in the capture, got {other:?}"),
     }
     let (status, _) = http_post(r.http, "application/x-protobuf", &req.encode_to_vec()).await;
@@ -246,7 +256,7 @@ async fn recording_still_captures_the_request() {
     assert_eq!(next_spans(&mut r).await, decode_traces(&req).spans);
     assert!(matches!(
         cap.recv().await,
-        Some(CaptureRecord::Traces(got)) if got == req
+        Some(CaptureRecord::Traces(got)) if got == accepted
     ));
 }
 

@@ -7,7 +7,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 
 use super::channel::{CaptureRecord, Counters, Ingest, IngestMsg, Refused};
-use super::decode::decode_traces;
+use super::decode::{decode_traces, retain_valid_spans};
 
 /// The outcome of an accepted request, for OTLP's partial-success response.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -20,8 +20,14 @@ pub struct Accepted {
 
 /// Accepts a trace export: decodes to model spans and hands them (and the request, when
 /// recording) on. Invalid spans are rejected individually (partial success).
-pub fn accept_traces(ingest: &Ingest, req: ExportTraceServiceRequest) -> Result<Accepted, Refused> {
+pub fn accept_traces(
+    ingest: &Ingest,
+    mut req: ExportTraceServiceRequest,
+) -> Result<Accepted, Refused> {
     let decoded = decode_traces(&req);
+    if decoded.rejected > 0 {
+        retain_valid_spans(&mut req);
+    }
     accept_spans(ingest, decoded, || CaptureRecord::Traces(req))
 }
 
@@ -91,10 +97,14 @@ pub enum TraceExportError {
 pub fn accept_protobuf_traces(ingest: &Ingest, body: &[u8]) -> Result<Accepted, TraceExportError> {
     let decoded = super::wire::decode(body)?;
     let req = match ingest.is_recording() {
-        true => Some(
-            <ExportTraceServiceRequest as prost::Message>::decode(body)
-                .map_err(TraceExportError::MalformedForCapture)?,
-        ),
+        true => {
+            let mut req = <ExportTraceServiceRequest as prost::Message>::decode(body)
+                .map_err(TraceExportError::MalformedForCapture)?;
+            if decoded.rejected > 0 {
+                retain_valid_spans(&mut req);
+            }
+            Some(req)
+        }
         false => None,
     };
     // `submit` asks for the record only when recording, and then `req` is `Some`.

@@ -7,7 +7,7 @@ use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use crate::model::attrs::{AttrValue, Attributes, KeyValue, MAX_ATTRIBUTES, MAX_VALUE_BYTES};
+use crate::model::attrs::{AttrValue, Attributes, KeySet, MAX_ATTRIBUTES, MAX_VALUE_BYTES};
 use crate::model::span::{
     Event, Link, Resource, Span, SpanExtras, SpanId, SpanKind, StatusCode, TraceId,
 };
@@ -21,11 +21,15 @@ pub(crate) const MAX_DEPTH: usize = 8;
 const SHORT_VALUE_BYTES: usize = 32;
 /// Most distinct strings one request's interner remembers.
 const INTERNER_CAPACITY: usize = 4096;
+/// Most distinct attribute key sequences one request's interner remembers.
+const KEYSET_CAPACITY: usize = 256;
 
-/// Shares the allocations of equal strings within one request.
+/// Shares the allocations of equal strings, and of equal key sequences, within one request.
 #[derive(Default)]
 pub(crate) struct Interner {
     set: foldhash::HashSet<Interned>,
+    keysets: foldhash::HashMap<Vec<Arc<str>>, KeySet>,
+    scratch: Vec<Arc<str>>,
 }
 
 /// An interned string, hashed and compared as bytes, so that a lookup can start from bytes not
@@ -53,6 +57,7 @@ impl Interner {
                 n.min(INTERNER_CAPACITY),
                 Default::default(),
             ),
+            ..Default::default()
         }
     }
 
@@ -70,6 +75,28 @@ impl Interner {
             Some(a) => Ok(a.0.clone()),
             None => Ok(self.insert(std::str::from_utf8(b)?)),
         }
+    }
+
+    /// The shared key set for these (interned) keys, in order.
+    pub(crate) fn key_set(&mut self, keys: &[Arc<str>]) -> KeySet {
+        if let Some(ks) = self.keysets.get(keys) {
+            return ks.clone();
+        }
+        let ks: KeySet = Arc::from(keys);
+        if self.keysets.len() < KEYSET_CAPACITY {
+            self.keysets.insert(keys.to_vec(), ks.clone());
+        }
+        ks
+    }
+
+    /// The shared key set for these keys, in order.
+    pub(crate) fn key_set_of<'a>(&mut self, keys: impl Iterator<Item = &'a str>) -> KeySet {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend(keys.map(|k| self.get(k)));
+        let ks = self.key_set(&scratch);
+        self.scratch = scratch;
+        ks
     }
 
     fn insert(&mut self, s: &str) -> Arc<str> {
@@ -152,10 +179,16 @@ impl<T> Counted<T> {
     }
 }
 
-/// An attribute list from at most [`MAX_ATTRIBUTES`] kept items.
-pub(crate) fn attributes(c: Counted<KeyValue>) -> Attributes {
-    let dropped = c.total_dropped(MAX_ATTRIBUTES);
-    Attributes::new(c.kept, dropped)
+/// An attribute list: the values of the first [`MAX_ATTRIBUTES`] of `seen` attributes under
+/// their (shared) key set; the rest, and the sender's `dropped`, count as dropped.
+pub(crate) fn attributes(
+    keys: KeySet,
+    values: Vec<AttrValue>,
+    seen: usize,
+    dropped: u32,
+) -> Attributes {
+    let over = u32::try_from(seen.saturating_sub(MAX_ATTRIBUTES)).unwrap_or(u32::MAX);
+    Attributes::from_parts(keys, values, dropped.saturating_add(over))
 }
 
 /// The resource of a batch: `service.name` (`unknown_service` when absent, as the SDKs

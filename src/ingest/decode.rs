@@ -1,7 +1,7 @@
 //! OTLP protobuf types → faultline's model. Wire types stop here.
 //!
 //! Each request gets a small interner, so the attribute keys, span names and repeated values of
-//! one batch share their allocations. The bounds and the span assembly live in `bounds`, shared
+//! one batch share their allocations, and attribute lists with the same keys one key set. The bounds and the span assembly live in `bounds`, shared
 //! with `wire`, which decodes protobuf bytes straight into the same spans.
 
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::common::v1 as pc;
 
 use super::bounds::{self, Counted, Interner, MAX_DEPTH, SpanParts};
 use crate::model::attrs::{AttrValue, Attributes, KeyValue, MAX_ATTRIBUTES};
-use crate::model::span::{Resource, Span};
+use crate::model::span::{Resource, Span, SpanId, TraceId};
 
 pub use super::bounds::MAX_EVENTS;
 
@@ -67,13 +67,32 @@ fn resource(
     bounds::resource(attributes, it)
 }
 
+/// The ids of a span, validated: a 16-byte non-zero trace id, an 8-byte non-zero span id, and
+/// an empty or 8-byte parent id. The error names the span and the field.
+pub fn span_ids(
+    s: &opentelemetry_proto::tonic::trace::v1::Span,
+) -> Result<(TraceId, SpanId, SpanId), String> {
+    bounds::span_ids(&s.name, &s.trace_id, &s.span_id, &s.parent_span_id)
+}
+
+/// Removes the spans [`span_ids`] rejects, so a capture holds exactly what was accepted.
+pub fn retain_valid_spans(req: &mut ExportTraceServiceRequest) {
+    for rs in &mut req.resource_spans {
+        for ss in &mut rs.scope_spans {
+            ss.spans.retain(|s| span_ids(s).is_ok());
+        }
+        rs.scope_spans.retain(|ss| !ss.spans.is_empty());
+    }
+    req.resource_spans.retain(|rs| !rs.scope_spans.is_empty());
+}
+
 fn span(
     s: &opentelemetry_proto::tonic::trace::v1::Span,
     resource: &Arc<Resource>,
     scope: &Arc<str>,
     it: &mut Interner,
 ) -> Result<Span, String> {
-    let ids = bounds::span_ids(&s.name, &s.trace_id, &s.span_id, &s.parent_span_id)?;
+    let ids = span_ids(s)?;
     let events = Counted {
         kept: s
             .events
@@ -116,20 +135,16 @@ fn span(
     Ok(parts.build(resource, scope, it))
 }
 
-// Converts OTLP key-values, keeping at most [`MAX_ATTRIBUTES`].
+// Converts OTLP key-values, keeping at most [`MAX_ATTRIBUTES`]; the key sequence is shared
+// with every earlier list of the request that had the same keys.
 fn attrs(kvs: &[pc::KeyValue], dropped: u32, it: &mut Interner) -> Attributes {
-    bounds::attributes(Counted {
-        kept: kvs
-            .iter()
-            .take(MAX_ATTRIBUTES)
-            .map(|kv| KeyValue {
-                key: it.get(&kv.key),
-                value: value(kv.value.as_ref(), it, 0),
-            })
-            .collect(),
-        seen: kvs.len(),
-        dropped,
-    })
+    let kept = &kvs[..kvs.len().min(MAX_ATTRIBUTES)];
+    let keys = it.key_set_of(kept.iter().map(|kv| kv.key.as_str()));
+    let values = kept
+        .iter()
+        .map(|kv| value(kv.value.as_ref(), it, 0))
+        .collect();
+    bounds::attributes(keys, values, kvs.len(), dropped)
 }
 
 fn value(v: Option<&pc::AnyValue>, it: &mut Interner, depth: usize) -> AttrValue {

@@ -3,7 +3,9 @@
 //! tree), and the tower service routing the method to it. It replaces the generated
 //! `TraceServiceServer`, which hard-codes the `prost` codec, and answers as it did: gzip in and
 //! out, the [`MAX_BODY_BYTES`] decoding limit, partial success, the bearer token, `UNAVAILABLE`
-//! when full. A malformed request is `INVALID_ARGUMENT` (the generated server said `INTERNAL`).
+//! when full. Two answers differ, as the receivers document them: a malformed request is
+//! `INVALID_ARGUMENT` (the generated server said `INTERNAL`), and a message over the limit
+//! `RESOURCE_EXHAUSTED` (tonic says `OUT_OF_RANGE`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -119,9 +121,29 @@ where
                 .accept_compressed(CompressionEncoding::Gzip)
                 .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(MAX_BODY_BYTES);
-            Ok(grpc.unary(method, req).await)
+            Ok(oversize_is_resource_exhausted(
+                grpc.unary(method, req).await,
+            ))
         })
     }
+}
+
+/// tonic refuses a message over the decoding limit with `OUT_OF_RANGE`; gRPC's convention, and
+/// the receivers' documented answer, is `RESOURCE_EXHAUSTED`. That refusal comes before `Export`
+/// runs, as a trailers-only response (status in the headers), and `Export` itself never answers
+/// `OUT_OF_RANGE`, so the code is rewritten there.
+fn oversize_is_resource_exhausted(
+    mut resp: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
+    let out_of_range = http::HeaderValue::from(tonic::Code::OutOfRange as i32);
+    let headers = resp.headers_mut();
+    if headers.get(Status::GRPC_STATUS) == Some(&out_of_range) {
+        headers.insert(
+            Status::GRPC_STATUS,
+            http::HeaderValue::from(tonic::Code::ResourceExhausted as i32),
+        );
+    }
+    resp
 }
 
 /// The answer to a method this service does not have (as generated servers give it).

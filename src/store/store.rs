@@ -13,7 +13,7 @@ use foldhash::{HashMap, HashMapExt, HashSet};
 use std::sync::Arc;
 
 use crate::model::dependency::{DepKind, kind_of, peer_name};
-use crate::model::edge::{CallSample, EdgeKey, EdgeSeries, EdgeSummary};
+use crate::model::edge::{CallSample, ClosedCache, EdgeKey, EdgeSeries, EdgeSummary, bucket_of};
 use crate::model::span::{Span, SpanId, TraceId};
 
 use super::snapshot::{CounterValues, EdgeView, Snapshot};
@@ -87,6 +87,7 @@ pub struct Store {
     arrivals: VecDeque<(u64, TraceId)>,
     edges: HashMap<EdgeKey, EdgeSeries>,
     summaries: HashMap<EdgeKey, CachedSummary>,
+    closed: HashMap<EdgeKey, ClosedCache>,
     pending: HashMap<(TraceId, SpanId), PendingCall>,
     pending_queue: VecDeque<(u64, TraceId, SpanId)>,
     aliases: HashMap<String, Alias>,
@@ -108,6 +109,7 @@ impl Store {
             arrivals: VecDeque::new(),
             edges: HashMap::new(),
             summaries: HashMap::new(),
+            closed: HashMap::new(),
             pending: HashMap::new(),
             pending_queue: VecDeque::new(),
             aliases: HashMap::new(),
@@ -303,7 +305,11 @@ impl Store {
     /// The window summaries cover at event time `now_ns`.
     fn window(&self, now_ns: u64) -> (u64, u64) {
         match self.cfg.window_ns {
-            Some(w) => (now_ns.saturating_sub(w), now_ns.saturating_add(1)),
+            // From a bucket boundary, so the window moves once a bucket and caches stay valid.
+            Some(w) => (
+                bucket_of(now_ns.saturating_sub(w)),
+                now_ns.saturating_add(1),
+            ),
             None if self.last_ns == 0 => (0, 0),
             None => (self.first_ns, self.last_ns.saturating_add(1)),
         }
@@ -323,7 +329,8 @@ impl Store {
             let summary = match cached {
                 Some((_, _, s)) => s.clone(),
                 None => {
-                    let s = Arc::new(series.summary(window.0, window.1));
+                    let cache = self.closed.entry(key.clone()).or_default();
+                    let s = Arc::new(series.summary_cached(window.0, window.1, cache));
                     self.summaries
                         .insert(key.clone(), (series.version, window, s.clone()));
                     s
@@ -336,6 +343,7 @@ impl Store {
             });
         }
         self.summaries.retain(|k, _| self.edges.contains_key(k));
+        self.closed.retain(|k, _| self.edges.contains_key(k));
         edges.sort_by(|a, b| a.key.cmp(&b.key));
         if self.traces_changed {
             let mut list: Vec<Arc<Trace>> = self.traces.values().cloned().collect();

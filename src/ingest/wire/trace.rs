@@ -18,6 +18,7 @@ use super::schema::{
 use crate::ingest::bounds::{self, Counted, Interner, MAX_EVENTS, SpanParts};
 use crate::ingest::decode::DecodedSpans;
 use crate::model::attrs::KeyValue;
+use crate::model::attrs::{AttrValue, Attributes};
 use crate::model::span::{Event, Link, Resource, Span};
 
 /// Decoder state of one request.
@@ -25,9 +26,9 @@ pub(super) struct Decoder {
     pub(super) it: Interner,
     pub(super) out: DecodedSpans,
     /// Attributes of the span (or resource) being decoded, moved out at its end.
-    attrs: Vec<KeyValue>,
+    attrs: AttrList,
     /// Attributes of the event or link being decoded.
-    inner: Vec<KeyValue>,
+    inner: AttrList,
 }
 
 impl Decoder {
@@ -37,8 +38,8 @@ impl Decoder {
             // Realistic batches hold about one distinct short string per 128 bytes.
             it: Interner::with_capacity(len / 128),
             out: DecodedSpans::default(),
-            attrs: Vec::new(),
-            inner: Vec::new(),
+            attrs: AttrList::default(),
+            inner: AttrList::default(),
         }
     }
 
@@ -67,7 +68,6 @@ impl Decoder {
         const RESOURCE_: u32 = key(1, LEN);
         const SCOPE_SPANS_: u32 = key(2, LEN);
         // Pass 1: the resource, wherever it is, and everything but the scope spans.
-        let mut attrs = Counted::default();
         self.attrs.clear();
         let mut r = Reader::new(body);
         while let Some(k) = r.key()? {
@@ -75,7 +75,7 @@ impl Decoder {
                 RESOURCE_ => {
                     let chunk = r.bytes(k)?;
                     let inner = r.nest(budget, k)?;
-                    self.resource(chunk, inner, &mut attrs)
+                    self.resource(chunk, inner)
                         .map_err(|e| e.within("resource", None, &RESOURCE))?;
                 }
                 // Decoded in pass 2, once the resource is known.
@@ -86,8 +86,7 @@ impl Decoder {
                 _ => r.other(k, &RESOURCE_SPANS, budget)?,
             }
         }
-        attrs.kept = take_exact(&mut self.attrs);
-        let attributes = bounds::attributes(attrs);
+        let attributes = self.attrs.finish(&mut self.it);
         let resource = Arc::new(bounds::resource(attributes, &mut self.it));
         // Pass 2: the scope spans.
         let mut r = Reader::new(body);
@@ -107,12 +106,7 @@ impl Decoder {
     }
 
     /// One chunk of a `Resource`: attributes go to `self.attrs`.
-    fn resource(
-        &mut self,
-        body: &[u8],
-        budget: u32,
-        attrs: &mut Counted<KeyValue>,
-    ) -> Result<(), WireError> {
+    fn resource(&mut self, body: &[u8], budget: u32) -> Result<(), WireError> {
         const ATTRIBUTES: u32 = key(1, LEN);
         const DROPPED: u32 = key(2, VARINT);
         let mut r = Reader::new(body);
@@ -121,12 +115,12 @@ impl Decoder {
                 ATTRIBUTES => {
                     let kv = r.bytes(k)?;
                     let inner = r.nest(budget, k)?;
-                    if let Some(kv) = self.attribute(kv, inner, attrs.seen)? {
+                    let i = self.attrs.next();
+                    if let Some(kv) = self.attribute(kv, inner, i)? {
                         self.attrs.push(kv);
                     }
-                    attrs.seen += 1;
                 }
-                DROPPED => attrs.dropped = r.varint_value(k)? as u32,
+                DROPPED => self.attrs.dropped = r.varint_value(k)? as u32,
                 _ => r.other(k, &RESOURCE, budget)?,
             }
         }
@@ -201,7 +195,6 @@ impl Decoder {
         let mut kind = 0i32;
         let (mut start_ns, mut end_ns) = (0u64, 0u64);
         let (mut status_code, mut status_message) = (0i32, "");
-        let mut attrs: Counted<KeyValue> = Counted::default();
         let mut events: Counted<Event> = Counted::default();
         let mut links: Counted<Link> = Counted::default();
         const TRACE_ID: u32 = key(1, LEN);
@@ -232,12 +225,12 @@ impl Decoder {
                 ATTRIBUTES => {
                     let b = r.bytes(k)?;
                     let inner = r.nest(budget, k)?;
-                    if let Some(kv) = self.attribute(b, inner, attrs.seen)? {
+                    let i = self.attrs.next();
+                    if let Some(kv) = self.attribute(b, inner, i)? {
                         self.attrs.push(kv);
                     }
-                    attrs.seen += 1;
                 }
-                DROPPED_ATTRIBUTES => attrs.dropped = r.varint_value(k)? as u32,
+                DROPPED_ATTRIBUTES => self.attrs.dropped = r.varint_value(k)? as u32,
                 EVENTS => {
                     let b = r.bytes(k)?;
                     let inner = r.nest(budget, k)?;
@@ -277,7 +270,7 @@ impl Decoder {
             Ok(ids) => ids,
             Err(reason) => return Ok(Err(reason)),
         };
-        attrs.kept = take_exact(&mut self.attrs);
+        let attributes = self.attrs.finish(&mut self.it);
         let parts = SpanParts {
             ids,
             name,
@@ -286,7 +279,7 @@ impl Decoder {
             end_ns,
             status_code,
             status_message,
-            attributes: bounds::attributes(attrs),
+            attributes,
             events,
             links,
         };
@@ -295,7 +288,6 @@ impl Decoder {
 
     fn event(&mut self, body: &[u8], budget: u32) -> Result<Event, WireError> {
         let (mut time_ns, mut name) = (0u64, "");
-        let mut attrs = Counted::default();
         const TIME: u32 = key(1, I64);
         const NAME: u32 = key(2, LEN);
         const ATTRIBUTES: u32 = key(3, LEN);
@@ -309,28 +301,22 @@ impl Decoder {
                 ATTRIBUTES => {
                     let b = r.bytes(k)?;
                     let inner = r.nest(budget, k)?;
-                    if let Some(kv) = self.attribute(b, inner, attrs.seen)? {
+                    let i = self.inner.next();
+                    if let Some(kv) = self.attribute(b, inner, i)? {
                         self.inner.push(kv);
                     }
-                    attrs.seen += 1;
                 }
-                DROPPED => attrs.dropped = r.varint_value(k)? as u32,
+                DROPPED => self.inner.dropped = r.varint_value(k)? as u32,
                 _ => r.other(k, &EVENT, budget)?,
             }
         }
-        attrs.kept = take_exact(&mut self.inner);
-        Ok(bounds::event(
-            time_ns,
-            name,
-            bounds::attributes(attrs),
-            &mut self.it,
-        ))
+        let attributes = self.inner.finish(&mut self.it);
+        Ok(bounds::event(time_ns, name, attributes, &mut self.it))
     }
 
     /// A link, or `None` when its ids have the wrong length.
     fn link(&mut self, body: &[u8], budget: u32) -> Result<Option<Link>, WireError> {
         let (mut trace_id, mut span_id): (&[u8], &[u8]) = (&[], &[]);
-        let mut attrs = Counted::default();
         const TRACE_ID: u32 = key(1, LEN);
         const SPAN_ID: u32 = key(2, LEN);
         const ATTRIBUTES: u32 = key(4, LEN);
@@ -344,26 +330,61 @@ impl Decoder {
                 ATTRIBUTES => {
                     let b = r.bytes(k)?;
                     let inner = r.nest(budget, k)?;
-                    if let Some(kv) = self.attribute(b, inner, attrs.seen)? {
+                    let i = self.inner.next();
+                    if let Some(kv) = self.attribute(b, inner, i)? {
                         self.inner.push(kv);
                     }
-                    attrs.seen += 1;
                 }
-                DROPPED => attrs.dropped = r.varint_value(k)? as u32,
+                DROPPED => self.inner.dropped = r.varint_value(k)? as u32,
                 _ => r.other(k, &LINK, budget)?,
             }
         }
-        attrs.kept = take_exact(&mut self.inner);
-        Ok(bounds::link(trace_id, span_id, bounds::attributes(attrs)))
+        let attributes = self.inner.finish(&mut self.it);
+        Ok(bounds::link(trace_id, span_id, attributes))
     }
 }
 
-/// Moves a scratch list into a vector of exactly its length (so the boxed slice the model keeps
-/// needs no reallocation), leaving the scratch empty with its capacity.
-fn take_exact<T>(scratch: &mut Vec<T>) -> Vec<T> {
-    let mut out = Vec::with_capacity(scratch.len());
-    out.append(scratch);
-    out
+/// The attributes of one span, resource, event or link as they are read (scratch space reused
+/// from list to list).
+#[derive(Default)]
+struct AttrList {
+    keys: Vec<Arc<str>>,
+    values: Vec<AttrValue>,
+    /// Attributes read, kept or not.
+    seen: usize,
+    /// The sender's `dropped_attributes_count`.
+    dropped: u32,
+}
+
+impl AttrList {
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.values.clear();
+        self.seen = 0;
+        self.dropped = 0;
+    }
+
+    /// The index of the next attribute read.
+    fn next(&mut self) -> usize {
+        self.seen += 1;
+        self.seen - 1
+    }
+
+    fn push(&mut self, kv: KeyValue) {
+        self.keys.push(kv.key);
+        self.values.push(kv.value);
+    }
+
+    /// The model list (key set shared through the interner), leaving the scratch empty.
+    fn finish(&mut self, it: &mut Interner) -> Attributes {
+        let keys = it.key_set(&self.keys);
+        // Exactly as long as it is, so the boxed slice the model keeps needs no reallocation.
+        let mut values = Vec::with_capacity(self.values.len());
+        values.append(&mut self.values);
+        let attributes = bounds::attributes(keys, values, self.seen, self.dropped);
+        self.clear();
+        attributes
+    }
 }
 
 /// One chunk of an `InstrumentationScope`: its name (the last one wins), the rest validated.
