@@ -1,8 +1,8 @@
 //! faultline: a terminal dashboard and linter for the resilience of distributed backends.
 //!
 //! Layers (see `docs/architecture.md`): `model` (faultline's own types), `ingest` (wire formats in,
-//! model out), `store` (the one owner of mutable state, publishing snapshots), `report` (headless
-//! output). None of these import a terminal library.
+//! model out), `store` (the one owner of mutable state, publishing snapshots), `rules` (the
+//! architecture lint), `report` (headless output). None of these import a terminal library.
 
 pub mod app;
 pub mod cli;
@@ -10,4 +10,5 @@ pub mod ingest;
 pub mod model;
 pub mod replay;
 pub mod report;
+pub mod rules;
 pub mod store;

@@ -27,6 +27,19 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 })
                 .map_err(|e| e.to_string()),
+            Some(Command::Lint(args)) => app::lint(args)
+                .await
+                .map(|out| {
+                    print!("{}", out.output);
+                    ExitCode::from(out.exit)
+                })
+                .map_err(|e| e.to_string()),
+            Some(Command::Rules(args)) => app::rules(args)
+                .map(|out| {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                })
+                .map_err(|e| e.to_string()),
             Some(other) => Err(format!("{} is not available in this build yet", command_name(&other))),
             None => Err("watch is not available in this build yet; try `faultline record` or `faultline report`".into()),
         }
@@ -34,7 +47,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("faultline: error: {e}");
+            for line in e.lines() {
+                eprintln!("faultline: error: {line}");
+            }
             ExitCode::from(2)
         }
     }
