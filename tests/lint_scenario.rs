@@ -199,7 +199,7 @@ fn lint_finds_every_planted_anti_pattern_and_no_twin() {
             Some(f) => {
                 found += 1;
                 assert!(
-                    !f["trace_ids"].as_array().map_or(true, Vec::is_empty),
+                    f["trace_ids"].as_array().is_some_and(|t| !t.is_empty()),
                     "no exemplar traces: {f}"
                 );
                 assert!(

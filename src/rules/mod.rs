@@ -15,6 +15,9 @@ pub mod engine;
 pub mod params;
 pub mod spec;
 
+#[cfg(test)]
+mod tests;
+
 pub use compile::{RuleSet, builtin, load, load_dir};
 pub use engine::{Engine, LintReport};
 pub use spec::RuleError;

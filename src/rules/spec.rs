@@ -217,7 +217,6 @@ pub fn parse_file(file: &str, text: &str, errors: &mut Vec<RuleError>) -> Vec<Ru
 }
 
 fn parse_rule(i: usize, t: &toml::Table, text: &str, errs: &mut Errs<'_>) -> Option<RuleSpec> {
-    let before = errs.out.len();
     errs.rule = None;
     let id = match t.get("id") {
         Some(toml::Value::String(s)) if valid_id(s) => Some(s.clone()),
@@ -299,9 +298,8 @@ fn parse_rule(i: usize, t: &toml::Table, text: &str, errs: &mut Errs<'_>) -> Opt
     };
     let scope = parse_scope(t.get("scope"), errs);
     let allow = parse_allow(t.get("allow"), errs);
-    if errs.out.len() > before {
-        return None;
-    }
+    // Parts that are wrong are reported above; a rule whose required fields are usable is still
+    // compiled so that its other problems are reported too (the set fails as a whole).
     let id = id?;
     let line = find_line(text, &id);
     Some(RuleSpec {

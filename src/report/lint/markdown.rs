@@ -73,7 +73,7 @@ pub fn render(r: &LintReport) -> String {
                 "<details><summary><b>{}</b> {} — {}</summary>\n\n",
                 esc(&f.rule),
                 esc(&f.subject()),
-                esc(&f.severity.as_str().to_string())
+                f.severity.as_str()
             ));
             for (k, v) in f.evidence.iter() {
                 out.push_str(&format!("- {}: {}\n", esc(k), esc(&v.to_string())));

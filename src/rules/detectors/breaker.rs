@@ -282,7 +282,7 @@ impl Detector for Missing {
                 while j < keys.len() && bad(keys[j]) && (j == i || keys[j] == keys[j - 1] + 1) {
                     j += 1;
                 }
-                if j - i >= self.min_bins.min(2).max(1) && best.is_none_or(|b| j - i > b.1) {
+                if j - i >= self.min_bins.clamp(1, 2) && best.is_none_or(|b| j - i > b.1) {
                     best = Some((i, j - i));
                 }
                 i = j.max(i + 1);

@@ -62,6 +62,9 @@ fn build(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
     }))
 }
 
+/// Call-backs found for a service: (count, exemplar traces, one path).
+type Callback = (usize, Vec<u32>, String);
+
 type Graph = BTreeMap<Arc<str>, BTreeMap<Arc<str>, (u64, Vec<u32>)>>;
 
 /// Strongly connected components (Tarjan), each sorted, in sorted order.
@@ -165,7 +168,7 @@ impl Detector for Cycle {
             }
         }
         // Per-trace synchronous call-backs: SERVER span of X under a SERVER span of X via another service.
-        let mut callbacks: BTreeMap<Arc<str>, (usize, Vec<u32>, String)> = BTreeMap::new();
+        let mut callbacks: BTreeMap<Arc<str>, Callback> = BTreeMap::new();
         for ib in &cx.inbound {
             let s = cx.inbound_span(ib);
             if s.kind != SpanKind::Server || self.ignore.matches_some(&ib.service) {
@@ -239,7 +242,7 @@ impl Detector for Cycle {
                         }
                     }
                 }
-                let cb: Vec<(&Arc<str>, &(usize, Vec<u32>, String))> =
+                let cb: Vec<(&Arc<str>, &Callback)> =
                     callbacks.iter().filter(|(s, _)| set.contains(s)).collect();
                 let cb_n: usize = cb.iter().map(|(_, v)| v.0).sum();
                 if !is_async {

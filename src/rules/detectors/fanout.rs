@@ -56,6 +56,9 @@ pub const FAN_OUT: DetectorDef = DetectorDef {
     build,
 };
 
+/// Calls and distinct dependencies of one request.
+type PerRequest = (usize, BTreeSet<Arc<str>>);
+
 #[derive(Debug)]
 struct FanOut {
     max_calls: f64,
@@ -79,7 +82,7 @@ impl Detector for FanOut {
     fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
         let mut out = Output::default();
         // Nearest inbound ancestor of each call (same service), as (trace, span idx).
-        let mut per_req: HashMap<(u32, u32), (usize, BTreeSet<Arc<str>>)> = HashMap::new();
+        let mut per_req: HashMap<(u32, u32), PerRequest> = HashMap::new();
         for c in &cx.calls {
             let t = cx.trace(c.trace);
             let mut parent = c.parent;

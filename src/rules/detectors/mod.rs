@@ -175,6 +175,9 @@ pub trait Detector: Send + Sync + std::fmt::Debug {
 /// An error building a detector: (field, message).
 pub type BuildError = (String, String);
 
+/// Builds a detector from checked parameters.
+pub type BuildFn = fn(&Params) -> Result<Box<dyn Detector>, Vec<BuildError>>;
+
 /// A detector's declaration.
 #[derive(Clone, Copy, Debug)]
 pub struct DetectorDef {
@@ -187,7 +190,7 @@ pub struct DetectorDef {
     /// Parameters.
     pub params: &'static [ParamDef],
     /// Builds it from checked parameters.
-    pub build: fn(&Params) -> Result<Box<dyn Detector>, Vec<BuildError>>,
+    pub build: BuildFn,
 }
 
 /// Every built-in detector, by name.

@@ -85,6 +85,9 @@ pub const N_PLUS_ONE: DetectorDef = DetectorDef {
     build,
 };
 
+/// Calls per request, keyed by (trace, SERVER span id).
+type CallsPerRequest = BTreeMap<(u32, [u8; 8]), usize>;
+
 #[derive(Debug)]
 struct NPlusOne {
     api: bool,
@@ -424,8 +427,7 @@ impl NPlusOne {
             });
         }
         // Sequential chattiness: calls per request to one dependency.
-        let mut per_req: BTreeMap<(Arc<str>, Arc<str>), BTreeMap<(u32, [u8; 8]), usize>> =
-            BTreeMap::new();
+        let mut per_req: BTreeMap<(Arc<str>, Arc<str>), CallsPerRequest> = BTreeMap::new();
         let mut reqs: BTreeMap<Arc<str>, usize> = BTreeMap::new();
         for ib in &cx.inbound {
             *reqs.entry(ib.service.clone()).or_default() += 1;

@@ -196,12 +196,15 @@ pub fn long_lived(cx: &Context<'_>, c: &Call) -> bool {
             .is_some_and(|op| matches!(op, "receive" | "process" | "deliver" | "consume" | "poll"))
 }
 
+/// An edge, its kind and the calls a timeout rule judges.
+pub type EdgeCalls<'c> = ((Arc<str>, Arc<str>), DepKind, Vec<&'c Call>);
+
 /// The calls of each in-scope edge that a timeout rule should judge.
 pub fn edges<'c>(
     rule: RuleCtx<'_>,
     cx: &'c Context<'_>,
     exclude: Option<&Globs>,
-) -> Vec<((Arc<str>, Arc<str>), DepKind, Vec<&'c Call>)> {
+) -> Vec<EdgeCalls<'c>> {
     let mut out = Vec::new();
     for ((caller, dep), idx) in &cx.by_edge {
         let Some(first) = idx.first() else { continue };
@@ -337,7 +340,9 @@ impl Detector for Missing {
                 continue;
             }
             let server_p99 = caller_server_p99(cx, &caller);
-            let dominates = server_p99.is_some_and(|sp| p99 >= sp);
+            // The calls run inside the caller's requests, so "exceeds the caller's p99" is read as
+            // "makes up ≥ 90 % of it": the edge dominates the caller's latency.
+            let dominates = server_p99.is_some_and(|sp| p99 >= 0.9 * sp);
             let mut slowest: Vec<&&Call> = calls.iter().collect();
             slowest.sort_by(|a, b| b.dur().cmp(&a.dur()).then(a.trace.cmp(&b.trace)));
             let mut evidence = Evidence::default();
