@@ -18,6 +18,7 @@ use super::store::Store;
 
 /// How often a snapshot is published.
 pub const TICK: Duration = Duration::from_millis(250);
+
 /// How often the findings hook runs (findings are cached in between).
 pub const FINDINGS_EVERY: Duration = Duration::from_secs(2);
 
@@ -44,15 +45,17 @@ pub fn fill_counters(snap: &mut Snapshot, c: &Counters) {
     v.capture_lines = Counters::get(&c.capture_lines);
 }
 
-/// Runs the store until the ingest channel closes; publishes a final snapshot, then returns the
-/// store (so `record` and `lint --live` can report on it).
+/// Runs the store until the ingest channel closes, or `close` turns true (then the channel is
+/// closed to new messages and what it holds is drained); publishes a final snapshot and returns
+/// the store (so `record` and `lint --live` can report on it).
 pub async fn run(
     store: Store,
     rx: mpsc::Receiver<IngestMsg>,
     counters: Arc<Counters>,
     publish: watch::Sender<Arc<Snapshot>>,
+    close: watch::Receiver<bool>,
 ) -> Store {
-    run_with_findings(store, rx, counters, publish, None).await
+    run_with_findings(store, rx, counters, publish, close, None).await
 }
 
 /// [`run`], plus the findings hook when given.
@@ -61,15 +64,22 @@ pub async fn run_with_findings(
     mut rx: mpsc::Receiver<IngestMsg>,
     counters: Arc<Counters>,
     publish: watch::Sender<Arc<Snapshot>>,
+    mut close: watch::Receiver<bool>,
     hook: Option<FindingsHook>,
 ) -> Store {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut closing = false;
     let mut findings: Arc<[Finding]> = Arc::from(Vec::new());
     let mut running: Option<tokio::task::JoinHandle<Vec<Finding>>> = None;
     let mut last_run: Option<Instant> = None;
     loop {
         tokio::select! {
+            _ = close.wait_for(|c| *c), if !closing => {
+                // Senders now get `Closed` (a retryable refusal); queued messages still arrive.
+                rx.close();
+                closing = true;
+            }
             msg = rx.recv() => match msg {
                 Some(msg) => apply(&mut store, msg),
                 None => break,
