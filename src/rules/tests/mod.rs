@@ -7,3 +7,4 @@ mod detectors_retry;
 mod detectors_state;
 mod detectors_timeout;
 mod engine_spec;
+mod live;
