@@ -102,6 +102,7 @@ impl Batch {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // a plain span constructor: every field is one argument
 fn span(
     tid: &[u8],
     sid: u64,
