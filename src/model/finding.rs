@@ -132,35 +132,32 @@ pub fn round_sig(v: f64) -> f64 {
 }
 
 /// Evidence: named values in the order the detector gives them.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Evidence(pub Vec<(String, Value)>);
+pub type Evidence = Vec<(String, Value)>;
 
-impl Evidence {
+/// Adding and reading evidence by name.
+pub trait EvidenceExt {
     /// Appends a value.
-    pub fn push(&mut self, key: &str, v: impl Into<Value>) {
-        self.0.push((key.to_string(), v.into()));
-    }
+    fn add(&mut self, key: &str, v: impl Into<Value>);
+    /// The first value named `key`.
+    fn value(&self, key: &str) -> Option<&Value>;
+}
 
-    /// The value of `key`.
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+impl EvidenceExt for Evidence {
+    fn add(&mut self, key: &str, v: impl Into<Value>) {
+        self.push((key.to_string(), v.into()));
     }
-
-    /// All entries in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    fn value(&self, key: &str) -> Option<&Value> {
+        self.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 }
 
-impl Serialize for Evidence {
-    /// A JSON object whose keys keep the detector's order.
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
+/// Serializes evidence as a JSON object whose keys keep the detector's order.
+pub fn evidence_as_map<S: Serializer>(e: &Evidence, s: S) -> Result<S::Ok, S::Error> {
+    let mut m = s.serialize_map(Some(e.len()))?;
+    for (k, v) in e {
+        m.serialize_entry(k, v)?;
     }
+    m.end()
 }
 
 /// One rule result.
@@ -180,11 +177,11 @@ pub struct Finding {
     pub dependency: Option<String>,
     /// Service (service findings; the caller for edge findings).
     pub service: Option<String>,
-    /// Operation, when the finding is about one operation of an edge.
-    pub operation: Option<String>,
     /// Human message with the key numbers.
     pub message: String,
-    /// Key numbers and facts, in a stable order.
+    /// Key numbers and facts, in a stable order (an `operation` entry first when the finding is
+    /// about one operation of an edge).
+    #[serde(serialize_with = "evidence_as_map")]
     pub evidence: Evidence,
     /// Up to 5 exemplar trace ids (hex).
     pub trace_ids: Vec<String>,
@@ -208,6 +205,14 @@ impl Finding {
         }
     }
 
+    /// The operation the finding is about, when narrower than the edge.
+    pub fn operation(&self) -> Option<&str> {
+        match self.evidence.first() {
+            Some((k, Value::Text(op))) if k == "operation" => Some(op),
+            _ => None,
+        }
+    }
+
     /// Whether this is a finding (not an insufficient-data report).
     pub fn is_finding(&self) -> bool {
         self.outcome == Outcome::Finding
@@ -221,10 +226,13 @@ mod tests {
     #[test]
     fn evidence_serializes_as_ordered_object() {
         let mut e = Evidence::default();
-        e.push("z", 1u64);
-        e.push("a", 2.345678);
-        e.push("class", "fixed");
-        let s = serde_json::to_string(&e).unwrap_or_default();
+        e.add("z", 1u64);
+        e.add("a", 2.345678);
+        e.add("class", "fixed");
+        let mut out = Vec::new();
+        let mut ser = serde_json::Serializer::new(&mut out);
+        assert!(evidence_as_map(&e, &mut ser).is_ok());
+        let s = String::from_utf8(out).unwrap_or_default();
         assert_eq!(s, r#"{"z":1,"a":2.346,"class":"fixed"}"#);
         assert_eq!(round_sig(0.000123456), 0.000123);
         assert_eq!(round_sig(12345.678), 12346.0);

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::model::finding::{Evidence, Finding, Outcome, Severity};
+use crate::model::finding::{Evidence, EvidenceExt, Finding, Outcome, Severity, Value};
 use crate::store::Snapshot;
 
 use super::compile::{Rule, RuleSet, fill_template};
@@ -133,7 +133,7 @@ impl Engine {
                     f.caller.as_deref(),
                     f.dependency.as_deref(),
                     f.service.as_deref(),
-                    f.operation.as_deref(),
+                    f.operation(),
                 )
             }) {
                 Some(a) => {
@@ -165,13 +165,13 @@ impl Engine {
             .collect();
         if !undecided.is_empty() {
             let mut ev = Evidence::default();
-            ev.push("undecided", undecided.len());
-            ev.push("judged", out.checked);
+            ev.add("undecided", undecided.len());
+            ev.add("judged", out.checked);
             for u in undecided.iter().take(MAX_UNDECIDED_LISTED) {
-                ev.push(&u.subject.label(), u.missing.as_str());
+                ev.add(&u.subject.label(), u.missing.as_str());
             }
             if undecided.len() > MAX_UNDECIDED_LISTED {
-                ev.push("more", undecided.len() - MAX_UNDECIDED_LISTED);
+                ev.add("more", undecided.len() - MAX_UNDECIDED_LISTED);
             }
             let samples = undecided.iter().map(|u| u.samples).sum();
             let first = &undecided[0];
@@ -219,6 +219,10 @@ fn finding(rule: &Rule, hit: Hit, window: (u64, u64)) -> Finding {
         service,
         operation,
     } = subject;
+    let mut evidence = evidence;
+    if let Some(op) = &operation {
+        evidence.insert(0, ("operation".to_string(), Value::Text(op.to_string())));
+    }
     let message = match &rule.spec.message {
         Some(t) => fill_template(
             t,
@@ -244,7 +248,6 @@ fn finding(rule: &Rule, hit: Hit, window: (u64, u64)) -> Finding {
         service: owned(&service).or_else(|| owned(&caller)),
         caller: owned(&caller),
         dependency: owned(&dependency),
-        operation: owned(&operation),
         message,
         evidence,
         trace_ids,
@@ -269,7 +272,6 @@ fn insufficient(
         caller: None,
         dependency: None,
         service: None,
-        operation: None,
         message,
         evidence,
         trace_ids: Vec::new(),
@@ -289,7 +291,7 @@ pub fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
         &a.caller,
         &a.dependency,
         &a.service,
-        &a.operation,
+        a.operation(),
         &a.message,
     )
         .cmp(&(
@@ -299,7 +301,7 @@ pub fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
             &b.caller,
             &b.dependency,
             &b.service,
-            &b.operation,
+            b.operation(),
             &b.message,
         ))
 }

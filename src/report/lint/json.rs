@@ -4,9 +4,18 @@
 
 use serde::Serialize;
 
-use crate::model::finding::{Evidence, Finding};
+use crate::model::finding::{Evidence, Finding, evidence_as_map};
 use crate::report::text::time;
 use crate::rules::LintReport;
+
+/// Evidence as an ordered JSON object.
+struct EvMap<'a>(&'a Evidence);
+
+impl Serialize for EvMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        evidence_as_map(self.0, s)
+    }
+}
 
 /// One finding as JSON.
 #[derive(Serialize)]
@@ -20,7 +29,7 @@ struct Row<'a> {
     service: Option<&'a str>,
     operation: Option<&'a str>,
     message: &'a str,
-    evidence: &'a Evidence,
+    evidence: EvMap<'a>,
     trace_ids: &'a [String],
     samples: u64,
     window_start: String,
@@ -37,9 +46,9 @@ fn row(f: &Finding) -> Row<'_> {
         caller: f.caller.as_deref(),
         dependency: f.dependency.as_deref(),
         service: f.service.as_deref(),
-        operation: f.operation.as_deref(),
+        operation: f.operation(),
         message: &f.message,
-        evidence: &f.evidence,
+        evidence: EvMap(&f.evidence),
         trace_ids: &f.trace_ids,
         samples: f.samples,
         window_start: time(f.window.0),

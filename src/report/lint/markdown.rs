@@ -54,11 +54,7 @@ pub fn render(r: &LintReport) -> String {
     } else {
         out.push_str("| Severity | Rule | Subject | Finding |\n|---|---|---|---|\n");
         for f in &findings {
-            let subj = f.subject()
-                + &f.operation
-                    .as_ref()
-                    .map(|o| format!(" [{o}]"))
-                    .unwrap_or_default();
+            let subj = f.subject() + &f.operation().map(|o| format!(" [{o}]")).unwrap_or_default();
             out.push_str(&format!(
                 "| {} | {} | {} | {} |\n",
                 badge(f.severity),

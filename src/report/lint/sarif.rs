@@ -126,7 +126,7 @@ pub fn render(r: &LintReport, rules: &RuleSet) -> String {
                     f.caller.as_deref().unwrap_or(""),
                     f.dependency.as_deref().unwrap_or(""),
                     f.service.as_deref().unwrap_or(""),
-                    f.operation.as_deref().unwrap_or(""),
+                    f.operation().unwrap_or(""),
                 ]),
             },
             "properties": {
@@ -134,7 +134,7 @@ pub fn render(r: &LintReport, rules: &RuleSet) -> String {
                 "caller": f.caller,
                 "dependency": f.dependency,
                 "service": f.service,
-                "operation": f.operation,
+                "operation": f.operation(),
                 "evidence": evidence,
                 "traceIds": f.trace_ids,
                 "samples": f.samples,

@@ -23,11 +23,7 @@ pub fn render(r: &LintReport) -> String {
             "\n{:<7} {}  {}\n  {}\n",
             f.severity.as_str().to_uppercase(),
             f.rule,
-            f.subject()
-                + &f.operation
-                    .as_ref()
-                    .map(|o| format!(" [{o}]"))
-                    .unwrap_or_default(),
+            f.subject() + &f.operation().map(|o| format!(" [{o}]")).unwrap_or_default(),
             f.message
         ));
         out.push_str(&format!("  evidence: {}\n", evidence_line(f)));

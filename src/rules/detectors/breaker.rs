@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::finding::Evidence;
+use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Call, Context, exemplars, median, quantile_sorted};
 use super::super::params::{ParamDef, ParamKind, Params};
@@ -319,18 +319,18 @@ impl Detector for Missing {
             let ep_calls: usize = episode.iter().map(|b| b.calls.len()).sum();
             let ep_fail: usize = episode.iter().map(|b| b.failures).sum();
             let mut ev = Evidence::default();
-            ev.push("episode_minutes", len as f64 * self.bin as f64 / 60e9);
-            ev.push("episode_calls", ep_calls);
-            ev.push(
+            ev.add("episode_minutes", len as f64 * self.bin as f64 / 60e9);
+            ev.add("episode_calls", ep_calls);
+            ev.add(
                 "episode_failure_ratio",
                 ep_fail as f64 / ep_calls.max(1) as f64,
             );
-            ev.push("episode_calls_per_bin", ep_rate);
+            ev.add("episode_calls_per_bin", ep_rate);
             if let Some(b) = base_rate {
-                ev.push("baseline_calls_per_bin", b);
+                ev.add("baseline_calls_per_bin", b);
             }
-            ev.push("fast_fail_share", fast_share);
-            ev.push(
+            ev.add("fast_fail_share", fast_share);
+            ev.add(
                 "breaker_telemetry",
                 "none: no breaker metrics loaded; no breaker rejections in traces (inferred)",
             );
@@ -422,10 +422,10 @@ impl Detector for Flapping {
                 continue;
             }
             let mut ev = Evidence::default();
-            ev.push("state_source", "inferred from breaker rejections in traces");
-            ev.push("openings_in_period", max_cycles);
-            ev.push("longest_open_s", longest as f64 / 1e9);
-            ev.push("bins", seq.len());
+            ev.add("state_source", "inferred from breaker rejections in traces");
+            ev.add("openings_in_period", max_cycles);
+            ev.add("longest_open_s", longest as f64 / 1e9);
+            ev.add("bins", seq.len());
             let rej: Vec<u32> = idx
                 .iter()
                 .copied()

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::model::finding::Evidence;
+use crate::model::finding::{Evidence, EvidenceExt};
 use crate::model::span::SpanKind;
 
 use super::super::context::{Context, exemplars};
@@ -236,7 +236,7 @@ impl Detector for Cycle {
                 for a in &comp {
                     for (b, (n, tr)) in graph.get(a).into_iter().flatten() {
                         if set.contains(b) && a != b {
-                            ev.push(&format!("{a} → {b}"), format!("{n} calls"));
+                            ev.add(&format!("{a} → {b}"), format!("{n} calls"));
                             calls += n;
                             traces.extend(tr.iter().copied());
                         }
@@ -246,9 +246,9 @@ impl Detector for Cycle {
                     callbacks.iter().filter(|(s, _)| set.contains(s)).collect();
                 let cb_n: usize = cb.iter().map(|(_, v)| v.0).sum();
                 if !is_async {
-                    ev.push("synchronous_callbacks", cb_n);
+                    ev.add("synchronous_callbacks", cb_n);
                     if let Some((_, v)) = cb.first() {
-                        ev.push("callback_path", v.2.as_str());
+                        ev.add("callback_path", v.2.as_str());
                         let mut t = v.1.clone();
                         t.extend(traces);
                         traces = t;
@@ -289,7 +289,7 @@ impl Detector for Cycle {
             for (a, m) in &sync {
                 if let Some((n, tr)) = m.get(a) {
                     let mut ev = Evidence::default();
-                    ev.push("self_calls", *n);
+                    ev.add("self_calls", *n);
                     out.hits.push(Hit {
                         subject: Subject::edge(a, a),
                         adjust: Adjust::Info,

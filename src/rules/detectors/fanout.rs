@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::model::finding::Evidence;
+use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Context, exemplars, quantile_sorted};
 use super::super::params::{ParamDef, ParamKind, Params};
@@ -145,11 +145,11 @@ impl Detector for FanOut {
             let mut widest = reqs.clone();
             widest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             let mut ev = Evidence::default();
-            ev.push("requests", reqs.len());
-            ev.push("p95_calls_per_request", p95c);
-            ev.push("p95_dependencies_per_request", p95d);
-            ev.push("max_calls_per_request", widest[0].1);
-            ev.push("p_all_fast_if_each_p99", 0.99f64.powf(p95c));
+            ev.add("requests", reqs.len());
+            ev.add("p95_calls_per_request", p95c);
+            ev.add("p95_dependencies_per_request", p95d);
+            ev.add("max_calls_per_request", widest[0].1);
+            ev.add("p_all_fast_if_each_p99", 0.99f64.powf(p95c));
             out.hits.push(Hit {
                 subject: Subject::service(svc),
                 adjust: Adjust::Keep,
@@ -176,9 +176,9 @@ impl Detector for FanOut {
                 let c = set.len() as f64 / (n - 1) as f64;
                 if c >= self.hub && rule.service(svc) {
                     let mut ev = Evidence::default();
-                    ev.push("degree_centrality", c);
-                    ev.push("neighbours", set.len());
-                    ev.push("services", n);
+                    ev.add("degree_centrality", c);
+                    ev.add("neighbours", set.len());
+                    ev.add("services", n);
                     out.hits.push(Hit {
                         subject: Subject::service(svc),
                         adjust: Adjust::Info,

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::model::dependency::DepKind;
-use crate::model::finding::Evidence;
+use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Call, Context, exemplars, median};
 use super::super::params::{ParamDef, ParamKind, Params};
@@ -285,14 +285,14 @@ impl NPlusOne {
         out.checked += judged;
         for ((caller, dep, parent, stmt), (traces, max_n, max_ms, source)) in found {
             let mut ev = Evidence::default();
-            ev.push("parent", parent.as_str());
-            ev.push("repeated_statement", stmt.as_str());
+            ev.add("parent", parent.as_str());
+            ev.add("repeated_statement", stmt.as_str());
             if let Some(s) = &source {
-                ev.push("source_statement", s.as_str());
+                ev.add("source_statement", s.as_str());
             }
-            ev.push("max_repeats", max_n);
-            ev.push("max_total_ms", max_ms);
-            ev.push("traces", traces.len());
+            ev.add("max_repeats", max_n);
+            ev.add("max_total_ms", max_ms);
+            ev.add("traces", traces.len());
             out.hits.push(Hit {
                 subject: Subject::edge(&caller, &dep),
                 adjust: Adjust::Keep,
@@ -413,10 +413,10 @@ impl NPlusOne {
         }
         for ((caller, dep, pat), (traces, n, examples)) in bursts {
             let mut ev = Evidence::default();
-            ev.push("pattern", pat.as_str());
-            ev.push("calls_per_request_max", n);
-            ev.push("traces", traces.len());
-            ev.push("examples", examples.join(" "));
+            ev.add("pattern", pat.as_str());
+            ev.add("calls_per_request_max", n);
+            ev.add("traces", traces.len());
+            ev.add("examples", examples.join(" "));
             out.hits.push(Hit {
                 subject: Subject::edge(&caller, &dep),
                 adjust: Adjust::Keep,
@@ -467,8 +467,8 @@ impl NPlusOne {
             let p50 = median(&mut counts).unwrap_or(0.0);
             if p50 >= self.chatty {
                 let mut ev = Evidence::default();
-                ev.push("median_calls_per_request", p50);
-                ev.push("requests", total);
+                ev.add("median_calls_per_request", p50);
+                ev.add("requests", total);
                 let mut top: Vec<(&(u32, [u8; 8]), &usize)> = m.iter().collect();
                 top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
                 out.hits.push(Hit {

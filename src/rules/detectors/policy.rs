@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use globset::GlobMatcher;
 
-use crate::model::finding::Evidence;
+use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Call, Context, exemplars};
 use super::super::params::{ParamDef, ParamKind, Params, describe};
@@ -245,8 +245,8 @@ impl Detector for Policy {
             for d in &self.deny {
                 if d.from.is_match(&**caller) && d.to.is_match(&**dep) {
                     let mut ev = Evidence::default();
-                    ev.push("denied", d.text.as_str());
-                    ev.push("calls", calls.len());
+                    ev.add("denied", d.text.as_str());
+                    ev.add("calls", calls.len());
                     let why = if d.reason.is_empty() {
                         String::new()
                     } else {
@@ -269,9 +269,9 @@ impl Detector for Policy {
                 && (ld < lc || (ld == lc && !self.same_layer && caller != dep))
             {
                 let mut ev = Evidence::default();
-                ev.push("caller_layer", lc);
-                ev.push("dependency_layer", ld);
-                ev.push("calls", calls.len());
+                ev.add("caller_layer", lc);
+                ev.add("dependency_layer", ld);
+                ev.add("calls", calls.len());
                 let what = if ld < lc {
                     "calls up a layer"
                 } else {
@@ -302,9 +302,9 @@ impl Detector for Policy {
                     });
                 } else if !any {
                     let mut ev = Evidence::default();
-                    ev.push("calls", calls.len());
-                    ev.push("max_ms", te.sorted_ms.last().copied().unwrap_or(0.0));
-                    ev.push("timeout_errors", 0u64);
+                    ev.add("calls", calls.len());
+                    ev.add("max_ms", te.sorted_ms.last().copied().unwrap_or(0.0));
+                    ev.add("timeout_errors", 0u64);
                     out.hits.push(hit(subject.clone(), format!("policy requires a timeout on {dep}, but none of {} calls shows one (no timeout error, no latency ceiling)", calls.len()), ev, cx, &calls));
                 }
             }
@@ -315,9 +315,9 @@ impl Detector for Policy {
                     out.undecided.push(Undecided { subject: subject.clone(), missing: format!("required breaker: no breaker metrics, and {failed} failures are too few to see one act"), samples: calls.len() as u64 });
                 } else if rejected == 0 {
                     let mut ev = Evidence::default();
-                    ev.push("calls", calls.len());
-                    ev.push("failures", failed);
-                    ev.push("breaker_rejections", 0u64);
+                    ev.add("calls", calls.len());
+                    ev.add("failures", failed);
+                    ev.add("breaker_rejections", 0u64);
                     out.hits.push(hit(subject.clone(), format!("policy requires a circuit breaker on {dep}: {failed} of {} calls failed and none was rejected fast by a breaker", calls.len()), ev, cx, &calls));
                 }
             }
@@ -326,9 +326,9 @@ impl Detector for Policy {
             for (svc, deps) in &fan {
                 if deps.len() > self.max_fan_out && rule.service(svc) {
                     let mut ev = Evidence::default();
-                    ev.push("dependencies", deps.len());
-                    ev.push("limit", self.max_fan_out);
-                    ev.push(
+                    ev.add("dependencies", deps.len());
+                    ev.add("limit", self.max_fan_out);
+                    ev.add(
                         "list",
                         deps.iter()
                             .map(|d| d.to_string())

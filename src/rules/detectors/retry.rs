@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::model::finding::Evidence;
+use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Context, exemplars, median, robust_spread};
 use super::super::params::{ParamDef, ParamKind, Params};
@@ -279,11 +279,11 @@ impl Detector for Unjittered {
             sources.dedup();
             let sig = signature(&class, max_attempts, lv[0].m);
             let mut ev = Evidence::default();
-            ev.push("class", class.label());
-            ev.push("chains", chains.len());
-            ev.push("max_attempts", max_attempts);
+            ev.add("class", class.label());
+            ev.add("chains", chains.len());
+            ev.add("max_attempts", max_attempts);
             for l in &lv {
-                ev.push(
+                ev.add(
                     &format!("gap_k{}", l.k),
                     format!("median {} robust_cv {:.3} n {}", fmt_ms(l.m), l.r, l.n),
                 );
@@ -293,10 +293,10 @@ impl Detector for Unjittered {
                     .windows(2)
                     .map(|w| format!("{:.2}", w[1].m / w[0].m))
                     .collect();
-                ev.push("growth_ratios", rho.join(", "));
+                ev.add("growth_ratios", rho.join(", "));
             }
-            ev.push("median_attempt_ms", attempt_ms);
-            ev.push(
+            ev.add("median_attempt_ms", attempt_ms);
+            ev.add(
                 "chain_source",
                 sources
                     .iter()
@@ -304,7 +304,7 @@ impl Detector for Unjittered {
                     .collect::<Vec<_>>()
                     .join("; "),
             );
-            ev.push(
+            ev.add(
                 "failed_attempts",
                 statuses
                     .iter()
@@ -313,7 +313,7 @@ impl Detector for Unjittered {
                     .join(", "),
             );
             if let Some(s) = sig {
-                ev.push("signature", s);
+                ev.add("signature", s);
             }
             let overloaded = overload * 2 >= failed.len().max(1);
             let adjust = match class {
@@ -322,7 +322,7 @@ impl Detector for Unjittered {
                 _ => Adjust::Keep,
             };
             if overloaded && class == Class::NoBackoff {
-                ev.push(
+                ev.add(
                     "escalated",
                     "immediate retries of overload errors (429/503/timeouts)",
                 );

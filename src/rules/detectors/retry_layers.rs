@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::model::finding::Evidence;
+use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Context, exemplars, median};
 use super::super::params::{ParamDef, ParamKind, Params};
@@ -260,13 +260,13 @@ impl Detector for Budget {
             }
             let critical = ratio > self.critical_ratio;
             let mut ev = Evidence::default();
-            ev.push("retry_ratio", ratio);
-            ev.push("retries", retries);
-            ev.push("logical_calls", logical);
-            ev.push("window_s", w as f64 / 1e9);
-            ev.push("window_start_ns", from);
-            ev.push("budget", self.max_ratio);
-            ev.push("retry_budget_metrics", "none seen");
+            ev.add("retry_ratio", ratio);
+            ev.add("retries", retries);
+            ev.add("logical_calls", logical);
+            ev.add("window_s", w as f64 / 1e9);
+            ev.add("window_start_ns", from);
+            ev.add("budget", self.max_ratio);
+            ev.add("retry_budget_metrics", "none seen");
             let msg = format!(
                 "retry ratio {:.0}% ({} retries for {} logical calls) exceeds the {:.0}% budget{}",
                 ratio * 100.0,
@@ -390,13 +390,13 @@ impl Detector for Amp {
                 continue;
             }
             let mut ev = Evidence::default();
-            ev.push(
+            ev.add(
                 "layers",
                 format!("{oc} → {od} (max {a_out} attempts); {ic} → {id} (max {a_in} attempts)"),
             );
-            ev.push("traces_with_nested_retries", traces.len());
-            ev.push("observed_leaf_attempts_max", observed);
-            ev.push("static_multiplier", product);
+            ev.add("traces_with_nested_retries", traces.len());
+            ev.add("observed_leaf_attempts_max", observed);
+            ev.add("static_multiplier", product);
             out.hits.push(Hit {
                 subject: Subject::edge(&oc, &id),
                 adjust: if product >= self.critical_static { Adjust::Raise } else { Adjust::Keep },
@@ -507,14 +507,14 @@ impl Detector for Storm {
             if id >= self.dispersion && top_inst.len() >= self.min_instances && ac >= self.autocorr
             {
                 let mut ev = Evidence::default();
-                ev.push("onset_ns", t0);
-                ev.push("retries_after_onset", retries.len());
-                ev.push("caller_instances", instances.len());
-                ev.push("index_of_dispersion", id);
-                ev.push("bin_ms", w as f64 / 1e6);
-                ev.push("first_gap_median_ms", m1);
-                ev.push("autocorrelation_at_m1", ac);
-                ev.push(
+                ev.add("onset_ns", t0);
+                ev.add("retries_after_onset", retries.len());
+                ev.add("caller_instances", instances.len());
+                ev.add("index_of_dispersion", id);
+                ev.add("bin_ms", w as f64 / 1e6);
+                ev.add("first_gap_median_ms", m1);
+                ev.add("autocorrelation_at_m1", ac);
+                ev.add(
                     "instances_in_peaks",
                     top_inst
                         .iter()

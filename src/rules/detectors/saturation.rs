@@ -4,7 +4,7 @@
 //! metrics source supplies those gauges the rule reports insufficient data, with the Little's-law
 //! concurrency estimate L = λ·W per edge as a sizing hint.
 
-use crate::model::finding::Evidence;
+use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::Context;
 use super::super::params::{ParamDef, ParamKind, Params};
@@ -74,7 +74,7 @@ impl Detector for Saturation {
                 continue;
             }
             let mut ev = Evidence::default();
-            ev.push("little_law_concurrency", l);
+            ev.add("little_law_concurrency", l);
             out.undecided.push(Undecided {
                 subject: Subject::edge(caller, dep),
                 missing: format!(

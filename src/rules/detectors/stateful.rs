@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::model::finding::Evidence;
+use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Context, Inbound, exemplars, median};
 use super::super::params::{ParamDef, ParamKind, Params};
@@ -330,7 +330,7 @@ impl Detector for Stateful {
             let mean_load = loads.iter().sum::<f64>() / loads.len() as f64;
             let skew = loads.iter().copied().fold(0.0, f64::max) / mean_load.max(1.0);
             let mut ev = Evidence::default();
-            ev.push(
+            ev.add(
                 "class",
                 if stateful {
                     "stateful handler (errors after instance switch)"
@@ -338,19 +338,19 @@ impl Detector for Stateful {
                     "sticky sessions (affinity only)"
                 },
             );
-            ev.push("instances", load.len());
-            ev.push("keys_judged", affinities.len());
+            ev.add("instances", load.len());
+            ev.add("keys_judged", affinities.len());
             if let Some(a) = a_med {
-                ev.push("affinity_median", a);
+                ev.add("affinity_median", a);
             }
-            ev.push("switches", switches);
-            ev.push("switch_error_rate", switch_rate);
-            ev.push("baseline_error_rate", base_rate);
-            ev.push("reinit_after_switch", reinit);
-            ev.push("keys_single_connection", pinned_only);
-            ev.push("instance_load_skew", skew);
+            ev.add("switches", switches);
+            ev.add("switch_error_rate", switch_rate);
+            ev.add("baseline_error_rate", base_rate);
+            ev.add("reinit_after_switch", reinit);
+            ev.add("keys_single_connection", pinned_only);
+            ev.add("instance_load_skew", skew);
             for (i, (_, h)) in heat.iter().take(3).enumerate() {
-                ev.push(&format!("key_{}", i + 1), h.as_str());
+                ev.add(&format!("key_{}", i + 1), h.as_str());
             }
             let msg = if stateful {
                 format!(

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use cel::{Context as CelContext, Program, Value};
 
-use crate::model::finding::Evidence;
+use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Context, exemplars};
 use super::super::params::{ParamDef, ParamKind, Params};
@@ -177,14 +177,14 @@ impl Detector for Threshold {
                 Ok(Value::Bool(true)) => {
                     out.checked += 1;
                     let mut ev = Evidence::default();
-                    ev.push("condition", self.source.as_str());
+                    ev.add("condition", self.source.as_str());
                     for (k, v) in ints {
-                        ev.push(k, v);
+                        ev.add(k, v);
                     }
                     for (k, v) in nums {
-                        ev.push(k, v);
+                        ev.add(k, v);
                     }
-                    ev.push("breaker", breaker);
+                    ev.add("breaker", breaker);
                     let mut slow = calls.clone();
                     slow.sort_by(|a, b| b.dur().cmp(&a.dur()).then(a.trace.cmp(&b.trace)));
                     out.hits.push(Hit {

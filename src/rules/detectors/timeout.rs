@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use crate::model::dependency::DepKind;
-use crate::model::finding::Evidence;
+use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Call, Context, exemplars, quantile_sorted};
 use super::super::params::{ParamDef, ParamKind, Params};
@@ -346,20 +346,20 @@ impl Detector for Missing {
             let mut slowest: Vec<&&Call> = calls.iter().collect();
             slowest.sort_by(|a, b| b.dur().cmp(&a.dur()).then(a.trace.cmp(&b.trace)));
             let mut evidence = Evidence::default();
-            evidence.push("calls", n);
-            evidence.push("p50_ms", p50);
-            evidence.push("p99_ms", p99);
-            evidence.push("p999_ms", p999);
-            evidence.push("max_ms", max);
-            evidence.push("calls_above_floor", slow);
-            evidence.push("floor_ms", floor);
-            evidence.push("timeout_errors", 0u64);
-            evidence.push("ceiling", "none");
+            evidence.add("calls", n);
+            evidence.add("p50_ms", p50);
+            evidence.add("p99_ms", p99);
+            evidence.add("p999_ms", p999);
+            evidence.add("max_ms", max);
+            evidence.add("calls_above_floor", slow);
+            evidence.add("floor_ms", floor);
+            evidence.add("timeout_errors", 0u64);
+            evidence.add("ceiling", "none");
             if let Some(sp) = server_p99 {
-                evidence.push("caller_server_p99_ms", sp);
+                evidence.add("caller_server_p99_ms", sp);
             }
             if dominates {
-                evidence.push(
+                evidence.add(
                     "escalated",
                     "the edge's p99 is at or above the caller's own p99",
                 );
@@ -444,16 +444,16 @@ impl Detector for Default_ {
                 .filter(|c| (c.ms() - c_ms).abs() <= tol)
                 .collect();
             let mut evidence = Evidence::default();
-            evidence.push("ceiling_ms", c_ms);
-            evidence.push("ceiling_from", source);
-            evidence.push("matches_default_s", *d);
-            evidence.push("default_origin", *origin);
-            evidence.push("calls_at_ceiling", near.len());
-            evidence.push("share_at_ceiling", near.len() as f64 / calls.len() as f64);
+            evidence.add("ceiling_ms", c_ms);
+            evidence.add("ceiling_from", source);
+            evidence.add("matches_default_s", *d);
+            evidence.add("default_origin", *origin);
+            evidence.add("calls_at_ceiling", near.len());
+            evidence.add("share_at_ceiling", near.len() as f64 / calls.len() as f64);
             if let Some(p) = p99 {
-                evidence.push("p99_other_calls_ms", p);
+                evidence.add("p99_other_calls_ms", p);
             }
-            evidence.push(
+            evidence.add(
                 "error_types",
                 if types.is_empty() {
                     "-".to_string()

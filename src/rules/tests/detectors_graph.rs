@@ -1,6 +1,7 @@
 //! CYC-001, FAN-002, N1-001/002, policy, threshold.
 
 use super::builder::*;
+use crate::model::finding::EvidenceExt;
 use crate::model::finding::Severity;
 use crate::model::span::Span;
 
@@ -55,7 +56,7 @@ fn synchronous_callback_cycle_is_raised() {
     assert!(h[0].message.contains("a, b"), "{}", h[0].message);
     assert_eq!(
         h[0].evidence
-            .get("callback_path")
+            .value("callback_path")
             .map(|v| v.to_string())
             .as_deref(),
         Some("a → b → a")
@@ -241,5 +242,5 @@ fn threshold_condition_in_cel() {
     let h = hits(&r);
     assert_eq!(h.len(), 1, "{:#?}", r.findings);
     assert_eq!(h[0].dependency.as_deref(), Some("slow"));
-    assert!(h[0].evidence.get("p99_ms").is_some());
+    assert!(h[0].evidence.value("p99_ms").is_some());
 }

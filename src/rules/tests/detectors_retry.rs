@@ -2,6 +2,7 @@
 //! polling loops.
 
 use super::builder::*;
+use crate::model::finding::EvidenceExt;
 use crate::model::finding::Severity;
 use crate::model::span::Span;
 
@@ -59,7 +60,7 @@ fn fixed_backoff_without_jitter() {
     let h = hits(&r);
     assert_eq!(h.len(), 1, "{:#?}", r.findings);
     assert!(h[0].message.contains("RTY-001b"), "{}", h[0].message);
-    assert_eq!(h[0].operation.as_deref(), Some("POST /reserve"));
+    assert_eq!(h[0].operation(), Some("POST /reserve"));
 }
 
 #[test]
@@ -79,7 +80,7 @@ fn exponential_backoff_without_jitter_and_signature() {
     );
     assert!(
         h[0].evidence
-            .get("signature")
+            .value("signature")
             .is_some_and(|s| s.to_string().contains("resilience4j"))
     );
 }
@@ -90,7 +91,7 @@ fn resilience4j_default_signature() {
     let h = hits(&r);
     assert!(
         h[0].evidence
-            .get("signature")
+            .value("signature")
             .is_some_and(|s| s.to_string().contains("3 attempts, fixed 500 ms"))
     );
 }
@@ -256,7 +257,7 @@ fn resend_count_chains_are_used() {
     assert_eq!(h.len(), 1);
     assert!(
         h[0].evidence
-            .get("chain_source")
+            .value("chain_source")
             .is_some_and(|s| s.to_string().contains("resend_count"))
     );
 }
@@ -298,7 +299,7 @@ fn grpc_attempt_spans() {
     assert_eq!(h.len(), 1, "{:#?}", r.findings);
     assert!(
         h[0].evidence
-            .get("chain_source")
+            .value("chain_source")
             .is_some_and(|s| s.to_string().contains("grpc"))
     );
 }

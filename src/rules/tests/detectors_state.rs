@@ -1,6 +1,7 @@
 //! STA-001, with HTTP/2 connection pinning as the false positive to avoid; CB-001, CB-002.
 
 use super::builder::*;
+use crate::model::finding::EvidenceExt;
 use crate::model::span::Span;
 
 /// `keys` sessions, each making `n` requests 5 s apart to service `acc` through caller
@@ -114,7 +115,7 @@ fn sticky_sessions_with_state_loss_on_switch() {
     );
     assert!(
         h[0].evidence
-            .get("switches")
+            .value("switches")
             .is_some_and(|v| v.to_string() == "10")
     );
 }

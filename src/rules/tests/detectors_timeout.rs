@@ -1,6 +1,7 @@
 //! TMO-001 / TMO-002.
 
 use super::builder::*;
+use crate::model::finding::EvidenceExt;
 use crate::model::finding::Severity;
 use crate::model::span::Span;
 
@@ -48,7 +49,7 @@ fn unbounded_tail_without_timeout_is_flagged_with_evidence() {
     assert!(f.message.contains("no effective timeout"), "{}", f.message);
     assert_eq!(
         f.evidence
-            .get("timeout_errors")
+            .value("timeout_errors")
             .map(|v| v.to_string())
             .as_deref(),
         Some("0")
