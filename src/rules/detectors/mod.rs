@@ -18,8 +18,10 @@ pub mod fanout;
 pub mod nplusone;
 pub mod policy;
 pub mod retry;
+pub mod retry_amplification;
+pub mod retry_budget;
 pub mod retry_chains;
-pub mod retry_layers;
+pub mod retry_storm;
 pub mod saturation;
 pub mod stateful;
 pub mod threshold;
@@ -198,9 +200,9 @@ pub const DETECTORS: &[DetectorDef] = &[
     timeout::MISSING,
     timeout::DEFAULT,
     retry::UNJITTERED,
-    retry_layers::STORM,
-    retry_layers::AMPLIFICATION,
-    retry_layers::BUDGET,
+    retry_storm::STORM,
+    retry_amplification::AMPLIFICATION,
+    retry_budget::BUDGET,
     stateful::STATEFUL,
     breaker::MISSING,
     breaker::FLAPPING,

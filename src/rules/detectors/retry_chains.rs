@@ -230,3 +230,14 @@ fn inferred_chains(
     }
     push(out, cur, ChainSource::Inferred);
 }
+
+/// For every call: its attempt number (1 = first) within its chain, or 1 when not in one.
+pub fn attempt_numbers(cx: &Context<'_>) -> Vec<u16> {
+    let mut k = vec![1u16; cx.calls.len()];
+    for ch in cx.chains() {
+        for (i, &a) in ch.attempts.iter().enumerate() {
+            k[a as usize] = (i + 1).min(u16::MAX as usize) as u16;
+        }
+    }
+    k
+}
