@@ -1,6 +1,8 @@
 //! The lint on real instrumented services: tests/py/lint_scenario/scenario.py (OpenTelemetry
-//! Python SDK, `requests`, `tenacity`, SQLite, HTTP servers on 127.0.0.1) plants each
-//! anti-pattern on one edge and its correct twin on another, exports OTLP to a running
+//! Python SDK, `requests`, `tenacity`, SQLite, HTTP servers on 127.0.0.1) plants each anti-pattern
+//! (unjittered fixed and exponential retries, a missing timeout, a stateful handler behind sticky
+//! routing, N+1 queries, a synchronous call-back cycle) on one edge or service and its correct
+//! twin on another, exports OTLP to a running
 //! `faultline record`, and `faultline lint` must find every planted problem, in all four output
 //! formats, and flag none of the twins. Precision and recall are printed.
 //!

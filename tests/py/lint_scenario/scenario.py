@@ -19,6 +19,8 @@ Each anti-pattern is planted on one edge and its correct twin on another:
            mobile -> profiles     random routing, sessions in a shared store    (twin)
   N1-001   storefront -> sqlite   one query per order (N+1)                     (planted)
            catalog-api -> sqlite  one IN (...) query                            (twin)
+  CYC-001  pricing -> promotions -> pricing, inside one request                 (planted)
+           quotes -> rates -> fx                                                (twin)
 
 Usage: scenario.py OTLP_HTTP_ENDPOINT TRUTH_JSON [--hang SECONDS]
 """
@@ -398,6 +400,45 @@ def orders_workload(service, db, lock, batched, requests_n=12):
     return [t]
 
 
+# ------------------------------------------------------------------------------ call graph
+
+
+def chain_apps(names, callback_to_first):
+    """Services calling each other synchronously: names[0] -> names[1] -> ... With
+    `callback_to_first`, the last service calls names[0] back inside the same request (a cycle);
+    otherwise the last one answers by itself."""
+    apps = [App(n, None, {}) for n in names]
+
+    def leaf(_h, _b):
+        time.sleep(0.002)
+        return (200, b"{}", {})
+
+    for i, app in enumerate(apps):
+        nxt = apps[i + 1] if i + 1 < len(apps) else (apps[0] if callback_to_first else None)
+
+        def handler(_h, _b, app=app, nxt=nxt, last=(i + 1 == len(apps))):
+            route = "/base" if (last and callback_to_first) else "/work"
+            r = http_call(app.tracer, "GET", f"{nxt.url}{route}", route)
+            return (r.status_code, b"{}", {})
+
+        app.routes[("GET", "/work")] = ("/work", handler if nxt is not None else leaf)
+        app.routes[("GET", "/base")] = ("/base", leaf)
+    return apps
+
+
+def chain_workload(caller, first, n=20):
+    tracer = tracer_for(caller)
+
+    def run():
+        for _ in range(n):
+            with tracer.start_as_current_span(f"{caller} job", kind=SpanKind.INTERNAL):
+                http_call(tracer, "GET", f"{first.url}/work", "/work")
+
+    t = threading.Thread(target=run)
+    t.start()
+    return [t]
+
+
 # ------------------------------------------------------------------------------ main
 
 
@@ -443,6 +484,12 @@ def main():
     threads += orders_workload("storefront", db, lock, batched=False)
     threads += orders_workload("catalog-api", db, lock, batched=True)
 
+    # A synchronous call-back cycle (pricing -> promotions -> pricing) and an acyclic twin.
+    cyc = chain_apps(["pricing", "promotions"], True)
+    acyc = chain_apps(["quotes", "rates", "fx"], False)
+    threads += chain_workload("storefront-ui", cyc[0])
+    threads += chain_workload("quote-ui", acyc[0])
+
     for t in threads:
         t.join(timeout=args.hang + 30)
     for p in PROVIDERS:
@@ -457,6 +504,7 @@ def main():
             {"rule": "TMO-001", "caller": "reports", "dependency": "warehouse", "what": "requests without timeout"},
             {"rule": "STA-001", "service": "accounts", "what": "sticky routing, in-memory sessions"},
             {"rule": "N1-001", "caller": "storefront", "dependency": "sqlite shop", "what": "one query per order"},
+            {"rule": "CYC-001", "service": "pricing", "what": "pricing -> promotions -> pricing within one request"},
         ],
         "twins": [
             {"caller": "shipping", "dependency": "carrier", "what": "wait_random_exponential"},
@@ -464,12 +512,15 @@ def main():
             {"service": "profiles", "what": "stateless, shared session store"},
             {"caller": "mobile", "dependency": "profiles", "what": "stateless caller"},
             {"caller": "catalog-api", "dependency": "sqlite shop", "what": "one IN (...) query"},
+            {"service": "quotes", "what": "acyclic chain quotes -> rates -> fx"},
+            {"service": "rates", "what": "acyclic chain"},
+            {"service": "fx", "what": "acyclic chain"},
         ],
         "seconds": round(time.time() - started, 1),
     }
     with open(args.truth, "w") as f:
         json.dump(truth, f, indent=1)
-    for a in list(accounts.values()) + list(profiles.values()) + [warehouse, catalog, inventory, ledger, carrier]:
+    for a in list(accounts.values()) + list(profiles.values()) + [warehouse, catalog, inventory, ledger, carrier] + cyc + acyc:
         a.stop()
     return 0
 
