@@ -462,7 +462,7 @@ def main():
     # Sessions: sticky + in-memory vs random + shared store; accounts scales out then in.
     accounts = session_apps("accounts", ["accounts-1", "accounts-2", "accounts-3"], None)
     profiles = session_apps("profiles", ["profiles-1", "profiles-2"], {})
-    dur = args.hang + 1.0
+    dur = args.hang + 3.0
     third = dur / 3
     threads += session_workload(
         "web", accounts, True, 40, dur,
