@@ -4,6 +4,7 @@
 //! model out), `store` (the one owner of mutable state, publishing snapshots), `report` (headless
 //! output). None of these import a terminal library.
 
+pub mod analysis;
 pub mod app;
 pub mod cli;
 pub mod ingest;
@@ -11,3 +12,4 @@ pub mod model;
 pub mod replay;
 pub mod report;
 pub mod store;
+pub mod testkit;
