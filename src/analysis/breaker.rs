@@ -127,22 +127,31 @@ pub fn bucket_state(b: &BucketStats) -> Option<BreakerState> {
     })
 }
 
+/// How far before a window a short-circuit still shows that the edge has a breaker (so a
+/// breaker that closed stays visible as CLOSED rather than disappearing).
+pub const LOOKBACK_NS: u64 = 30 * 60 * 1_000_000_000;
+
 /// Inferred states of the buckets overlapping `[from, to)`: `(bucket start, state)`, or `None`
-/// when no bucket in the range short-circuited (no breaker seen).
+/// when no bucket short-circuited in the range or the [`LOOKBACK_NS`] before it (no breaker seen).
 pub fn inferred_states(
     series: &EdgeSeries,
     from: u64,
     to: u64,
 ) -> Option<Vec<(u64, BreakerState)>> {
-    let mut seen = false;
-    let mut out = Vec::new();
-    for (&at, b) in series.buckets.range(bucket_of(from)..to) {
-        seen |= b.short_circuits > 0;
-        if let Some(s) = bucket_state(b) {
-            out.push((at, s));
-        }
+    let seen = series
+        .buckets
+        .range(bucket_of(from.saturating_sub(LOOKBACK_NS))..to)
+        .any(|(_, b)| b.short_circuits > 0);
+    if !seen {
+        return None;
     }
-    seen.then_some(out)
+    Some(
+        series
+            .buckets
+            .range(bucket_of(from)..to)
+            .filter_map(|(&at, b)| bucket_state(b).map(|s| (at, s)))
+            .collect(),
+    )
 }
 
 /// The inferred breaker of an edge as of the end of `[from, to)`.
@@ -212,6 +221,17 @@ mod tests {
         let s = series(&[(0, 10, 0), (1, 10, 0)]);
         assert_eq!(infer(&s, 0, 20 * S), BreakerStatus::UNKNOWN);
         assert!(transitions(&s, 0, 20 * S).is_empty());
+        let s = series(&[(0, 10, 10), (1, 10, 0), (500, 10, 0)]);
+        assert_eq!(
+            infer(&s, 10 * S, 20 * S).state,
+            BreakerState::Closed,
+            "seen before the window"
+        );
+        assert_eq!(
+            infer(&s, 5000 * S, 5010 * S),
+            BreakerStatus::UNKNOWN,
+            "beyond the lookback"
+        );
     }
 
     #[test]

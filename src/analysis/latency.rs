@@ -68,6 +68,18 @@ pub fn per_bucket(
         .collect()
 }
 
+/// Calls per second over the part of the summary window that has data: a window of 5 minutes
+/// over an edge first seen 20 seconds ago divides by 20 seconds, not 300.
+pub fn call_rate(series: &EdgeSeries, s: &crate::model::edge::EdgeSummary) -> f64 {
+    let from = s.from_ns.max(bucket_of(series.first_ns.min(s.to_ns)));
+    let secs = s.to_ns.saturating_sub(from) as f64 / 1e9;
+    if secs > 0.0 {
+        s.stats.calls as f64 / secs.max(1.0)
+    } else {
+        0.0
+    }
+}
+
 /// Latency quantile `q` of one bucket, in milliseconds.
 pub fn bucket_quantile_ms(b: &crate::model::edge::BucketStats, q: f64) -> Option<f64> {
     b.latency.quantile(q).map(|s| s * 1e3)
