@@ -34,6 +34,46 @@ impl Demo {
     }
 }
 
+/// Exports `seconds` of simulated traffic ending now, as fast as the receiver at `grpc` accepts it
+/// (retrying refusals): a quick way to fill a capture (`faultline record`) for review tests and
+/// docs. Returns the number of spans exported.
+pub async fn backfill(seed: u64, grpc: SocketAddr, seconds: u64) -> Result<usize, String> {
+    let end = now_unix_ns();
+    let start = end.saturating_sub(seconds * 1_000_000_000);
+    let mut sim = sim::Sim::new(seed, start);
+    let ch = Channel::from_shared(format!("http://{grpc}"))
+        .map_err(|e| e.to_string())?
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .map_err(|e| format!("cannot connect to {grpc}: {e}"))?;
+    let mut traces = TraceServiceClient::new(ch.clone());
+    let mut metrics = MetricsServiceClient::new(ch);
+    let mut sent = 0usize;
+    for s in 1..=seconds {
+        let t = start + s * 1_000_000_000;
+        let spans = sim.step(t);
+        let req = otlp::traces(&spans);
+        let mut tries = 0;
+        loop {
+            match traces.export(req.clone()).await {
+                Ok(_) => break,
+                Err(e) if tries < 50 && e.code() == tonic::Code::Unavailable => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(format!("trace export failed: {e}")),
+            }
+        }
+        sent += spans.len();
+        metrics
+            .export(otlp::metrics(&sim.gauges(t), t, start))
+            .await
+            .map_err(|e| format!("metrics export failed: {e}"))?;
+    }
+    Ok(sent)
+}
+
 /// Starts the simulation with `seed`, exporting to the gRPC receiver at `grpc`.
 pub fn spawn(seed: u64, grpc: SocketAddr) -> Demo {
     let (stop, mut stop_rx) = watch::channel(false);
