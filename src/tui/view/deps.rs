@@ -141,8 +141,35 @@ fn fit_columns(width: u16) -> (Vec<usize>, u16) {
     }
 }
 
-/// Renders the table into `area`.
+/// Height of the selected edge's preview under the table, when the table leaves room for it.
+const PREVIEW: u16 = 14;
+
+/// Renders the table (and, with few edges, a preview of the selected one) into `area`.
 pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hits) {
+    let needed = s.dep_rows.len() as u16 + 3;
+    if let Some(i) = s.selected_edge()
+        && area.height >= needed.max(8) + PREVIEW
+    {
+        let table_h = needed.max(8);
+        let (top, bottom) = (
+            Rect {
+                height: table_h,
+                ..area
+            },
+            Rect {
+                y: area.y + table_h,
+                height: area.height - table_h,
+                ..area
+            },
+        );
+        table(f, top, s, theme, hits);
+        super::preview::render(f, bottom, s, i, theme);
+    } else {
+        table(f, area, s, theme, hits);
+    }
+}
+
+fn table(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hits) {
     let snap = &s.snapshot;
     let title = format!(
         " Dependencies {} of {} ",

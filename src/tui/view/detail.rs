@@ -113,7 +113,8 @@ fn secs(at: u64, from: u64) -> f64 {
     at.saturating_sub(from) as f64 / 1e9
 }
 
-fn latency_chart(f: &mut Frame, area: Rect, s: &UiState, e: &EdgeView, theme: &Theme) {
+/// The p50/p95/p99 chart of `e` over the window.
+pub fn latency_chart(f: &mut Frame, area: Rect, s: &UiState, e: &EdgeView, theme: &Theme) {
     let (from, to) = s.snapshot.window;
     let qs = [0.50, 0.95, 0.99];
     let series: Vec<Vec<(f64, f64)>> = qs
@@ -151,7 +152,8 @@ fn latency_chart(f: &mut Frame, area: Rect, s: &UiState, e: &EdgeView, theme: &T
     );
 }
 
-fn rate_chart(f: &mut Frame, area: Rect, s: &UiState, e: &EdgeView, theme: &Theme) {
+/// The calls and errors chart of `e` over the window.
+pub fn rate_chart(f: &mut Frame, area: Rect, s: &UiState, e: &EdgeView, theme: &Theme) {
     let (from, to) = s.snapshot.window;
     let calls: Vec<(f64, f64)> = latency::per_bucket(&e.series, from, to, |b| Some(b.calls as f64))
         .into_iter()
@@ -293,7 +295,8 @@ fn breaker_panel(
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
 }
 
-fn glyph(s: BreakerState) -> &'static str {
+/// One cell of a breaker strip.
+pub fn glyph(s: BreakerState) -> &'static str {
     match s {
         BreakerState::Open | BreakerState::ForcedOpen => "█",
         BreakerState::HalfOpen => "▄",

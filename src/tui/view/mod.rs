@@ -15,6 +15,7 @@ pub mod detail;
 pub mod findings;
 pub mod header;
 pub mod help;
+pub mod preview;
 pub mod timeline;
 pub mod traces;
 pub mod waterfall;
