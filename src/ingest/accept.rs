@@ -7,7 +7,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 
 use super::channel::{CaptureRecord, Counters, Ingest, IngestMsg, Refused};
-use super::decode::decode_traces;
+use super::decode::{decode_traces, retain_valid_spans};
 
 /// The outcome of an accepted request, for OTLP's partial-success response.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -20,8 +20,14 @@ pub struct Accepted {
 
 /// Accepts a trace export: decodes to model spans and hands them (and the request, when
 /// recording) on. Invalid spans are rejected individually (partial success).
-pub fn accept_traces(ingest: &Ingest, req: ExportTraceServiceRequest) -> Result<Accepted, Refused> {
+pub fn accept_traces(
+    ingest: &Ingest,
+    mut req: ExportTraceServiceRequest,
+) -> Result<Accepted, Refused> {
     let decoded = decode_traces(&req);
+    if decoded.rejected > 0 {
+        retain_valid_spans(&mut req);
+    }
     let n = decoded.spans.len() as u64;
     ingest.submit(IngestMsg::Spans(decoded.spans), || {
         CaptureRecord::Traces(req)
