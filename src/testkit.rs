@@ -38,6 +38,7 @@ pub fn resource(service: &str) -> Arc<Resource> {
 }
 
 /// A span of `trace` with id `id` (parent 0 = root), from `start_ns` lasting `dur_ns`.
+#[allow(clippy::too_many_arguments)]
 pub fn span(
     trace: u64,
     id: u64,

@@ -218,9 +218,12 @@ pub struct Hits {
     pub list: Option<Rect>,
     /// First row shown in the current list.
     pub list_offset: usize,
-    /// Row of the table header, and its sortable columns `(x0, x1, key)`.
-    pub columns: Option<(u16, Vec<(u16, u16, rows::SortKey)>)>,
+    /// Row of the table header, and its sortable columns.
+    pub columns: Option<(u16, Vec<SortColumn>)>,
 }
+
+/// A sortable column header: `(x0, x1, key)`, x1 exclusive.
+pub type SortColumn = (u16, u16, rows::SortKey);
 
 /// Where the header's source list comes from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -210,7 +210,7 @@ fn panel(f: &mut Frame, area: Rect, s: &UiState, w: &WaterfallUi, t: &Trace, the
     }
     section(&mut lines, "Attributes", theme);
     for kv in span.attributes.iter() {
-        lines.push(kv_line(&kv.key, &kv.value.to_display(), theme));
+        lines.push(kv_line(kv.key, &kv.value.to_display(), theme));
     }
     if !span.events().is_empty() {
         section(&mut lines, "Events", theme);
@@ -248,7 +248,7 @@ fn panel(f: &mut Frame, area: Rect, s: &UiState, w: &WaterfallUi, t: &Trace, the
     }
     section(&mut lines, "Resource", theme);
     for kv in span.resource.attributes.iter() {
-        lines.push(kv_line(&kv.key, &kv.value.to_display(), theme));
+        lines.push(kv_line(kv.key, &kv.value.to_display(), theme));
     }
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
