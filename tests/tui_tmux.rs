@@ -182,6 +182,47 @@ fn demo_shows_an_open_breaker_and_drills_into_a_trace() {
     let _ = std::fs::remove_file(log);
 }
 
+#[test]
+fn sigterm_restores_the_terminal() {
+    if !have_tmux() {
+        return;
+    }
+    let log = log_file("sigterm");
+    let cmd = format!(
+        "{BIN} demo --otlp-grpc 127.0.0.1:0 --otlp-http 127.0.0.1:0 --log-file {}",
+        log.display()
+    );
+    let s = Session::start("sigterm", &cmd);
+    s.wait("the dashboard", 10, |t| t.contains("faultline DEMO"));
+    assert!(s.alternate_screen());
+    // faultline is the only child of the pane's shell.
+    let out = Command::new("tmux")
+        .args(["display-message", "-p", "-t", &s.name, "#{pane_pid}"])
+        .output()
+        .expect("pane pid");
+    let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let out = Command::new("pgrep")
+        .args(["-P", &shell])
+        .output()
+        .expect("pgrep");
+    let pid = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    assert!(!pid.is_empty(), "faultline's pid");
+    let st = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    let screen = s.wait("faultline to exit", 20, |t| t.contains("FAULTLINE-EXITED-"));
+    assert!(screen.contains("FAULTLINE-EXITED-0"), "{screen}");
+    assert!(!s.alternate_screen(), "alternate screen left after SIGTERM");
+    let _ = std::fs::remove_file(log);
+}
+
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()

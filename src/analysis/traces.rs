@@ -226,8 +226,10 @@ pub fn is_call_on_edge(trace: &Trace, s: &Span, caller: &str, dependency: &str) 
 /// One call over an edge found in a trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EdgeCall {
-    /// Index of the trace in the snapshot's trace list.
+    /// Index of the trace in the snapshot's trace list it was found in.
     pub trace: usize,
+    /// The trace id (stable across snapshots, unlike the index).
+    pub trace_id: crate::model::span::TraceId,
     /// The client span.
     pub span_id: SpanId,
     /// Call start, Unix nanoseconds.
@@ -266,6 +268,7 @@ pub fn edge_calls(
             if is_call_on_edge(t, s, caller, dependency) {
                 all.push(EdgeCall {
                     trace: ti,
+                    trace_id: t.trace_id,
                     span_id: s.span_id,
                     start_ns: s.start_ns,
                     duration_ns: s.duration_ns(),

@@ -139,7 +139,13 @@ pub struct DetailUi {
     pub calls: EdgeCalls,
     /// Selection in the calls list.
     pub nav: ListNav,
+    /// Event time the calls were gathered at (live, they refresh every [`CALLS_REFRESH_NS`] so
+    /// the list does not move under the cursor with every snapshot).
+    pub calls_at_ns: u64,
 }
+
+/// How often the detail's call lists refresh live.
+pub const CALLS_REFRESH_NS: u64 = 5_000_000_000;
 
 /// Waterfall state.
 #[derive(Clone, Debug)]
@@ -396,13 +402,18 @@ impl UiState {
         self.snapshot = snap;
         self.facts = rows::edge_facts(&self.snapshot);
         self.rebuild_deps();
-        self.rebuild_traces();
+        // The trace list is only kept current while it is shown (switching to it rebuilds it).
+        if self.stack[0] == Screen::Traces {
+            self.rebuild_traces();
+        }
         self.rebuild_findings();
-        if let Some(edge) = self.detail.as_ref().map(|d| d.edge.clone()) {
-            let nav = self.detail.as_ref().map(|d| d.nav).unwrap_or_default();
-            self.open_detail(edge);
+        if let Some(old) = self.detail.take() {
+            let now = self.snapshot.now_ns;
+            let fresh =
+                self.mode != Mode::Review && now.abs_diff(old.calls_at_ns) < CALLS_REFRESH_NS;
+            self.open_detail_with(old.edge, fresh.then_some((old.calls, old.calls_at_ns)));
             if let Some(d) = &mut self.detail {
-                d.nav = nav;
+                d.nav = old.nav;
                 d.nav
                     .move_by(0, d.calls.recent.len() + d.calls.slowest.len());
             }
@@ -496,6 +507,11 @@ impl UiState {
 
     /// Opens (or refreshes) the detail of `edge` from the current snapshot.
     pub fn open_detail(&mut self, edge: EdgeKey) {
+        self.open_detail_with(edge, None);
+    }
+
+    /// Opens the detail of `edge`, keeping `calls` gathered earlier when given.
+    fn open_detail_with(&mut self, edge: EdgeKey, calls: Option<(EdgeCalls, u64)>) {
         let snap = &self.snapshot;
         let index = snap.edge(&edge.caller, &edge.dependency).map(|e| {
             snap.edges
@@ -513,7 +529,12 @@ impl UiState {
             ),
             None => (BreakerStatus::UNKNOWN, Vec::new()),
         };
-        let calls = edge_calls(&snap.traces, &edge.caller, &edge.dependency, snap.window, 8);
+        let (calls, calls_at_ns) = calls.unwrap_or_else(|| {
+            (
+                edge_calls(&snap.traces, &edge.caller, &edge.dependency, snap.window, 8),
+                snap.now_ns,
+            )
+        });
         self.detail = Some(DetailUi {
             edge,
             index,
@@ -521,6 +542,7 @@ impl UiState {
             transitions,
             calls,
             nav: ListNav::default(),
+            calls_at_ns,
         });
     }
 

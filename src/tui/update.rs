@@ -114,6 +114,9 @@ fn go_tab(s: &mut UiState, n: usize) {
     if let Some(tab) = Screen::TABS.get(n) {
         s.stack = vec![tab.clone()];
         s.input = None;
+        if *tab == Screen::Traces {
+            s.rebuild_traces();
+        }
     }
 }
 

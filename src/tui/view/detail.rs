@@ -83,7 +83,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut 
     histogram(f, hist, e, theme);
     rate_chart(f, rps, s, e, theme);
     breaker_panel(f, brk, s, d, e, theme);
-    calls_list(f, calls, s, d, theme, hits);
+    calls_list(f, calls, d, theme, hits);
     findings(f, finds, s, d, theme);
 }
 
@@ -304,14 +304,7 @@ pub fn glyph(s: BreakerState) -> &'static str {
     }
 }
 
-fn calls_list(
-    f: &mut Frame,
-    area: Rect,
-    s: &UiState,
-    d: &DetailUi,
-    theme: &Theme,
-    hits: &mut Hits,
-) {
+fn calls_list(f: &mut Frame, area: Rect, d: &DetailUi, theme: &Theme, hits: &mut Hits) {
     let b = block(
         format!(
             " Recent and slowest calls · {} in window (enter opens) ",
@@ -346,12 +339,7 @@ fn calls_list(
         .skip(offset)
         .take(height)
         .map(|(i, (kind, c))| {
-            let id = s
-                .snapshot
-                .traces
-                .get(c.trace)
-                .map(|t| hex::encode(t.trace_id))
-                .unwrap_or_default();
+            let id = hex::encode(c.trace_id);
             let line = Line::from(vec![
                 Span::styled(format!("{kind} "), theme.dim),
                 Span::raw(format!("{} ", widgets::clock_ms(c.start_ns))),
