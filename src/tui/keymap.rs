@@ -171,7 +171,7 @@ pub const BINDINGS: &[Binding] = &[
         "s",
         Cmd::SortNext,
         Ctx::Dependencies,
-        "sort by next column (or click a header)",
+        "next sort column",
     ),
     b(
         &[Char('S')],
@@ -273,7 +273,7 @@ pub const BINDINGS: &[Binding] = &[
         "/",
         Cmd::Filter,
         Ctx::Lists,
-        "filter (see docs/tui.md)",
+        "filter",
     ),
     b(&[Char('?')], "?", Cmd::Help, Ctx::Global, "this help"),
     b(&[Tab], "tab", Cmd::NextTab, Ctx::Global, "next view"),
@@ -293,7 +293,7 @@ pub const BINDINGS: &[Binding] = &[
         "p",
         Cmd::Pause,
         Ctx::Global,
-        "pause / resume (freeze the snapshot)",
+        "pause / resume",
     ),
     b(&[Char('q')], "q", Cmd::Quit, Ctx::Global, "quit"),
 ];

@@ -21,16 +21,19 @@ use crate::tui::theme::Theme;
 /// Renders the overlay centred in `area`.
 pub fn render(f: &mut Frame, area: Rect, _s: &UiState, theme: &Theme) {
     let sections = help_sections();
-    let col_w = 44u16;
-    let cols = if area.width >= col_w * 2 + 4 { 2 } else { 1 };
+    let cols = if area.width >= 2 * 34 + 2 { 2 } else { 1 };
+    let col_w = (area.width.saturating_sub(2) / cols as u16).min(46);
+    let total: usize = sections.iter().map(|(_, k)| k.len() + 2).sum();
     let mut columns: Vec<Vec<Line>> = vec![Vec::new(); cols];
-    for (i, (title, keys)) in sections.iter().enumerate() {
-        // Balance: first half of the sections left, the rest right.
-        let c = if cols == 2 && i >= sections.len() / 2 {
+    let mut used = 0usize;
+    for (title, keys) in sections.iter() {
+        // Balance by lines: sections fill the left column up to half of all lines.
+        let c = if cols == 2 && used + (keys.len() + 2) / 2 > total / 2 {
             1
         } else {
             0
         };
+        used += keys.len() + 2;
         let col = &mut columns[c];
         if !col.is_empty() {
             col.push(Line::raw(""));
