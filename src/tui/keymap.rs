@@ -268,13 +268,7 @@ pub const BINDINGS: &[Binding] = &[
         "last row",
     ),
     b(&[Enter], "enter", Cmd::Enter, Ctx::Lists, "drill in / open"),
-    b(
-        &[Char('/')],
-        "/",
-        Cmd::Filter,
-        Ctx::Lists,
-        "filter",
-    ),
+    b(&[Char('/')], "/", Cmd::Filter, Ctx::Lists, "filter"),
     b(&[Char('?')], "?", Cmd::Help, Ctx::Global, "this help"),
     b(&[Tab], "tab", Cmd::NextTab, Ctx::Global, "next view"),
     b(
@@ -288,13 +282,7 @@ pub const BINDINGS: &[Binding] = &[
     b(&[Char('2')], "2", Cmd::Tab(2), Ctx::Global, "traces"),
     b(&[Char('3')], "3", Cmd::Tab(3), Ctx::Global, "findings"),
     b(&[Esc, Backspace_], "esc", Cmd::Back, Ctx::Global, "back"),
-    b(
-        &[Char('p')],
-        "p",
-        Cmd::Pause,
-        Ctx::Global,
-        "pause / resume",
-    ),
+    b(&[Char('p')], "p", Cmd::Pause, Ctx::Global, "pause / resume"),
     b(&[Char('q')], "q", Cmd::Quit, Ctx::Global, "quit"),
 ];
 

@@ -86,7 +86,7 @@ impl SortKey {
 }
 
 /// Per-edge facts derived from the snapshot (same order as `Snapshot::edges`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EdgeFacts {
     /// Breaker status: from metrics when present, else inferred from traces.
     pub breaker: BreakerStatus,
@@ -94,6 +94,8 @@ pub struct EdgeFacts {
     pub findings: u16,
     /// The most severe of them.
     pub severity: Option<Severity>,
+    /// Queue depth and capacity, when a metric source reports them for this edge.
+    pub queue: Option<(f64, Option<f64>)>,
 }
 
 /// One row of the dependency table.
@@ -152,6 +154,8 @@ pub fn edge_facts(snap: &Snapshot) -> Vec<EdgeFacts> {
                 breaker: breaker::infer(&e.series, snap.window.0, snap.window.1),
                 findings: found.map_or(0, |f| f.0),
                 severity: found.map(|f| f.1),
+                // Filled from the metrics work's per-edge resilience view when it lands.
+                queue: None,
             }
         })
         .collect()
@@ -161,7 +165,8 @@ fn sort_value(e: &EdgeView, f: &EdgeFacts, key: SortKey) -> f64 {
     let s = &e.summary;
     let q = |p| s.quantile_ms(p).unwrap_or(-1.0);
     match key {
-        SortKey::Name | SortKey::Queue => 0.0,
+        SortKey::Name => 0.0,
+        SortKey::Queue => f.queue.map_or(-1.0, |q| q.0),
         SortKey::Breaker => f.breaker.state.severity() as f64 * 10.0 + s.error_ratio(),
         SortKey::Rps => crate::analysis::latency::call_rate(&e.series, s),
         SortKey::Errors => s.error_ratio(),

@@ -322,7 +322,17 @@ fn edge_row<'a>(s: &'a UiState, i: usize, cols: &[usize], name_w: u16, theme: &T
             "P50" => align(widgets::ms(sum.quantile_ms(0.50)), c, theme.text),
             "P95" => align(widgets::ms(sum.quantile_ms(0.95)), c, theme.text),
             "P99" => align(widgets::ms(sum.quantile_ms(0.99)), c, theme.text),
-            "QUEUE" => align(widgets::NONE.into(), c, theme.dim),
+            "QUEUE" => match facts.queue {
+                None => align(widgets::NONE.into(), c, theme.dim),
+                Some(q) => {
+                    let full = q.1.is_some_and(|cap| cap > 0.0 && q.0 >= cap * 0.8);
+                    align(
+                        widgets::queue(Some(q)),
+                        c,
+                        if full { theme.bad } else { theme.text },
+                    )
+                }
+            },
             "RTY%" => align(widgets::pct(sum.retry_ratio(), calls), c, theme.text),
             "TMO%" => align(widgets::pct(sum.timeout_ratio(), calls), c, theme.text),
             "TREND" => Cell::from(Span::styled(trend(s, i, c.width as usize), theme.span_bar)),

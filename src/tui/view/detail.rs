@@ -16,7 +16,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Wrap};
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LegendPosition, Paragraph, Wrap};
 
 use super::{block, widgets};
 use crate::analysis::breaker::{self, BreakerState};
@@ -73,7 +73,8 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut 
         Constraint::Fill(3),
     ])
     .areas(inner);
-    f.render_widget(Paragraph::new(stats_line(e, theme)), stats);
+    let queue = d.index.and_then(|i| s.facts.get(i)).and_then(|f| f.queue);
+    f.render_widget(Paragraph::new(stats_line(e, queue, theme)), stats);
     let split =
         |r: Rect| Layout::horizontal([Constraint::Fill(3), Constraint::Fill(2)]).areas::<2>(r);
     let [lat, hist] = split(r1);
@@ -87,7 +88,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut 
     findings(f, finds, s, d, theme);
 }
 
-fn stats_line(e: &EdgeView, theme: &Theme) -> Line<'static> {
+fn stats_line(e: &EdgeView, queue: Option<(f64, Option<f64>)>, theme: &Theme) -> Line<'static> {
     let s = &e.summary;
     let n = s.stats.calls;
     let mut v = Vec::new();
@@ -105,7 +106,7 @@ fn stats_line(e: &EdgeView, theme: &Theme) -> Line<'static> {
     kv("p95", widgets::ms(s.quantile_ms(0.95)));
     kv("p99", widgets::ms(s.quantile_ms(0.99)));
     kv("max", widgets::ms(s.max_ms()));
-    kv("queue", widgets::NONE.into());
+    kv("queue", widgets::queue(queue));
     Line::from(v)
 }
 
@@ -205,6 +206,7 @@ fn chart(
     let span = secs(to, from).max(1.0);
     let c = Chart::new(sets)
         .block(block(title, theme))
+        .legend_position(Some(LegendPosition::TopLeft))
         .x_axis(
             Axis::default()
                 .bounds([0.0, span])
@@ -256,6 +258,7 @@ fn breaker_panel(
     e: &EdgeView,
     theme: &Theme,
 ) {
+    let facts_queue = d.index.and_then(|i| s.facts.get(i)).and_then(|f| f.queue);
     let b = block(" Breaker timeline · queue ", theme);
     let inner = b.inner(area);
     f.render_widget(b, area);
@@ -289,7 +292,10 @@ fn breaker_panel(
         )),
     }
     lines.push(Line::styled(
-        "queue depth: – (no queue metric for this edge)",
+        match facts_queue {
+            Some(q) => format!("queue depth: {}", widgets::queue(Some(q))),
+            None => "queue depth: – (no queue metric for this edge)".into(),
+        },
         theme.dim,
     ));
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);

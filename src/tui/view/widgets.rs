@@ -168,6 +168,15 @@ pub fn severity_style(s: Severity, theme: &Theme) -> Style {
     }
 }
 
+/// Queue depth as `12` or `12/100` (capacity), `–` when unknown.
+pub fn queue(q: Option<(f64, Option<f64>)>) -> String {
+    match q {
+        None => NONE.into(),
+        Some((d, Some(c))) => format!("{d:.0}/{c:.0}"),
+        Some((d, None)) => format!("{d:.0}"),
+    }
+}
+
 /// Cuts `s` to at most `w` characters, marking the cut with `…`.
 pub fn fit(s: &str, w: usize) -> String {
     if s.chars().count() <= w {
