@@ -8,6 +8,7 @@
 //! - `view/*`: one render function per panel; `runner`: the event loop; `term`: terminal restore.
 
 pub mod app;
+mod drill;
 pub mod filter;
 pub mod keymap;
 pub mod rows;
@@ -25,7 +26,7 @@ use tokio::sync::watch;
 use crate::app::{AppError, start_live};
 use crate::cli::{DemoArgs, ReviewArgs, StoreArgs, WatchArgs};
 use crate::replay;
-use crate::store::{Snapshot, StoreConfig};
+use crate::store::StoreConfig;
 use app::{Mode, Sources, UiState};
 use runner::Feed;
 use theme::Theme;
@@ -164,7 +165,7 @@ pub async fn demo(args: DemoArgs, opts: UiOptions) -> Result<(), TuiError> {
 
 /// `faultline review FILE...`.
 pub async fn review(args: ReviewArgs, opts: UiOptions) -> Result<(), TuiError> {
-    let theme = theme(opts_ref(&opts))?;
+    let theme = theme(&opts)?;
     init_logging(opts.log_file.as_deref())?;
     eprintln!("faultline: loading {} file(s)…", args.files.len());
     let files = args.files.clone();
@@ -186,8 +187,7 @@ pub async fn review(args: ReviewArgs, opts: UiOptions) -> Result<(), TuiError> {
             while let Ok(newer) = win_rx.try_recv() {
                 w = newer;
             }
-            let mut snap = store.snapshot_window(w.0, w.1);
-            snap.counters = whole_counters(&snap);
+            let snap = store.snapshot_window(w.0, w.1);
             if snap_tx.send(Arc::new(snap)).is_err() {
                 break;
             }
@@ -212,12 +212,4 @@ pub async fn review(args: ReviewArgs, opts: UiOptions) -> Result<(), TuiError> {
     .await;
     let _ = worker.join();
     Ok(result?)
-}
-
-fn opts_ref(o: &UiOptions) -> &UiOptions {
-    o
-}
-
-fn whole_counters(s: &Snapshot) -> crate::store::snapshot::CounterValues {
-    s.counters.clone()
 }
