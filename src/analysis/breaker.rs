@@ -12,6 +12,8 @@ use crate::model::edge::{BucketStats, EdgeSeries, bucket_of};
 
 /// Share of short-circuited calls at or above which a bucket counts as open.
 pub const OPEN_AT: f64 = 0.8;
+/// Calls below which the newest bucket is judged together with the one before it.
+pub const MIN_CALLS: u64 = 5;
 
 /// A breaker's state, unified across libraries and proxies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -159,9 +161,19 @@ pub fn infer(series: &EdgeSeries, from: u64, to: u64) -> BreakerStatus {
     let Some(states) = inferred_states(series, from, to) else {
         return BreakerStatus::UNKNOWN;
     };
-    let Some(&(_, state)) = states.last() else {
+    let Some(&(last_at, mut state)) = states.last() else {
         return BreakerStatus::UNKNOWN;
     };
+    // A bucket that has just begun holds few calls: judge it together with the one before, so
+    // the live state does not flip at every bucket boundary.
+    if let Some(last) = series.buckets.get(&last_at)
+        && last.calls < MIN_CALLS
+        && let Some((_, prev)) = series.buckets.range(..last_at).next_back()
+    {
+        let mut both = (**prev).clone();
+        both.merge(last);
+        state = bucket_state(&both).unwrap_or(state);
+    }
     let since = states
         .iter()
         .rev()
@@ -252,6 +264,9 @@ mod tests {
         assert!(st.inferred);
         assert_eq!(st.since_ns, Some(10 * S));
         assert_eq!(infer(&s, 0, 50 * S).state, BreakerState::Closed);
+        // A new bucket with two calls, neither rejected, does not close an open breaker yet.
+        let s = series(&[(0, 10, 0), (1, 10, 10), (2, 2, 0)]);
+        assert_eq!(infer(&s, 0, 30 * S).state, BreakerState::Open);
     }
 
     #[test]
