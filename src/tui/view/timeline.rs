@@ -16,6 +16,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{block, widgets};
 use crate::analysis::breaker::BreakerState;
+use crate::model::edge::BUCKET_NS;
 use crate::tui::app::UiState;
 use crate::tui::theme::Theme;
 
@@ -41,11 +42,15 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme) {
         |t: u64| (((t.saturating_sub(r0)) as f64 / (r1 - r0) as f64) * (w - 1) as f64) as usize;
     let mut err = vec![0.0f64; w];
     let mut worst = vec![BreakerState::Unknown; w];
+    // Each bucket covers the columns of its 10 s, so the strip is continuous at any width.
     for p in &tl.points {
-        let c = col(p.at_ns).min(w - 1);
-        err[c] = err[c].max(p.error_ratio());
-        if p.worst.severity() > worst[c].severity() {
-            worst[c] = p.worst;
+        let c0 = col(p.at_ns.max(r0)).min(w - 1);
+        let c1 = col((p.at_ns + BUCKET_NS - 1).min(r1)).clamp(c0, w - 1);
+        for c in c0..=c1 {
+            err[c] = err[c].max(p.error_ratio());
+            if p.worst.severity() > worst[c].severity() {
+                worst[c] = p.worst;
+            }
         }
     }
     let (from, to) = s.cursor.map_or((r0, r1), |c| c.window());
