@@ -200,27 +200,35 @@ fn sigterm_restores_the_terminal() {
         .args(["display-message", "-p", "-t", &s.name, "#{pane_pid}"])
         .output()
         .expect("pane pid");
-    let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let out = Command::new("pgrep")
-        .args(["-P", &shell])
-        .output()
-        .expect("pgrep");
-    let pid = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .next()
-        .unwrap_or("")
+    let shell: i32 = String::from_utf8_lossy(&out.stdout)
         .trim()
-        .to_string();
-    assert!(!pid.is_empty(), "faultline's pid");
-    let st = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(st.success());
+        .parse()
+        .expect("pane pid");
+    let pid = child_of(shell).expect("faultline's pid");
+    sigterm(pid);
     let screen = s.wait("faultline to exit", 20, |t| t.contains("FAULTLINE-EXITED-"));
     assert!(screen.contains("FAULTLINE-EXITED-0"), "{screen}");
     assert!(!s.alternate_screen(), "alternate screen left after SIGTERM");
     let _ = std::fs::remove_file(log);
+}
+
+/// Sends SIGTERM to `pid`.
+fn sigterm(pid: i32) {
+    // SAFETY: kill(2) with a pid this test started (directly or as the pane's child).
+    let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(rc, 0, "kill({pid}, SIGTERM)");
+}
+
+/// The first process whose parent is `ppid` (from /proc; no procps needed).
+fn child_of(ppid: i32) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        // Fields after the parenthesised command: state, ppid, ...
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let parent: i32 = rest.split(' ').nth(1)?.parse().ok()?;
+        (parent == ppid).then_some(pid)
+    })
 }
 
 fn free_port() -> u16 {
@@ -260,11 +268,7 @@ fn record_capture(dir: &Path) -> PathBuf {
         }
     });
     assert!(sent > 10_000, "{sent} spans");
-    let st = Command::new("kill")
-        .args(["-TERM", &rec.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(st.success());
+    sigterm(rec.id() as i32);
     let done = rec.wait_with_output().expect("record exit");
     assert!(
         done.status.success(),
