@@ -306,9 +306,13 @@ fn review_moves_the_time_cursor_into_the_incident() {
     let mut open = false;
     for _ in 0..12 {
         s.text("[");
-        std::thread::sleep(Duration::from_millis(300));
-        if s.screen().contains(" OPEN~") {
-            open = true;
+        // The review thread builds the window's snapshot; give a loaded machine time to show it.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline && !open {
+            open = s.screen().contains(" OPEN~");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        if open {
             break;
         }
     }
