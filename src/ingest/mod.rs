@@ -1,12 +1,15 @@
 //! Getting data in: OTLP receivers, capture files, and the decode from wire types to the model.
 
 pub mod accept;
+mod bounds;
 pub mod capture;
 pub mod channel;
 pub mod decode;
+pub mod grpc_raw;
 pub mod limits;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod otlp_json;
 pub mod prom_text;
 pub mod recorder;
+pub mod wire;
