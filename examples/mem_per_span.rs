@@ -4,9 +4,7 @@
 //! Two shapes: the load generator's corpus as is (every span its own trace: the worst case for
 //! per-trace overhead) and the same spans grouped 16 to a trace (closer to real traces).
 
-use faultline::ingest::decode::decode_traces;
 use faultline::store::{Store, StoreConfig};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
 #[path = "../benches/common/corpus.rs"]
