@@ -45,10 +45,10 @@ fn run(group: usize) {
         }
         let bytes = req.encode_to_vec();
         wire += bytes.len();
-        let Ok(req) = ExportTraceServiceRequest::decode(bytes.as_slice()) else {
+        // The receivers' path: protobuf bytes straight to model spans (ingest::wire).
+        let Ok(d) = faultline::ingest::wire::decode(&bytes) else {
             continue;
         };
-        let d = decode_traces(&req);
         spans += d.spans.len();
         store.apply(d.spans, i as u64);
     }
