@@ -5,5 +5,6 @@ pub mod attrs;
 pub mod dependency;
 pub mod edge;
 pub mod finding;
+pub mod histogram;
 pub mod sketch;
 pub mod span;

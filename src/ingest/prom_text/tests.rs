@@ -1,0 +1,492 @@
+use super::*;
+
+const P: Format = Format::Prometheus004;
+const OM: Format = Format::OpenMetrics1;
+
+fn ok(text: &str, format: Format) -> Vec<MetricFamily> {
+    match parse(text, format) {
+        Ok(f) => f,
+        Err(e) => panic!("unexpected error: {e}\n--- input ---\n{text}"),
+    }
+}
+
+fn err(text: &str, format: Format) -> ParseError {
+    match parse(text, format) {
+        Ok(f) => panic!("expected an error, parsed {f:#?}"),
+        Err(e) => e,
+    }
+}
+
+fn one_sample(line: &str) -> Sample {
+    let fams = ok(line, P);
+    assert_eq!(fams.len(), 1, "{fams:#?}");
+    assert_eq!(fams[0].samples.len(), 1);
+    fams[0].samples[0].clone()
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+// ---- metadata -------------------------------------------------------------------------------
+
+#[test]
+fn help_and_type_with_escapes() {
+    let text = "# HELP http_requests_total The total number of HTTP requests. A \\\\ and a \\n newline, \\t kept.\n\
+                # TYPE http_requests_total counter\n\
+                http_requests_total{method=\"post\",code=\"200\"} 1027 1395066363000\n";
+    let fams = ok(text, P);
+    assert_eq!(fams.len(), 1);
+    let f = &fams[0];
+    assert_eq!(f.name, "http_requests_total");
+    assert_eq!(f.kind, MetricType::Counter);
+    assert_eq!(
+        f.help.as_deref(),
+        Some("The total number of HTTP requests. A \\ and a \n newline, \\t kept.")
+    );
+    assert_eq!(
+        f.samples[0].labels,
+        labels(&[("method", "post"), ("code", "200")])
+    );
+    assert_eq!(f.samples[0].value, 1027.0);
+    assert_eq!(f.samples[0].timestamp_ms, Some(1_395_066_363_000));
+}
+
+#[test]
+fn help_quote_escape_only_in_openmetrics() {
+    let p = ok("# HELP a say \\\"hi\\\"\na 1\n", P);
+    assert_eq!(p[0].help.as_deref(), Some("say \\\"hi\\\""));
+    let om = ok("# HELP a say \\\"hi\\\"\na 1\n# EOF\n", OM);
+    assert_eq!(om[0].help.as_deref(), Some("say \"hi\""));
+}
+
+#[test]
+fn empty_help_and_unit() {
+    let fams = ok(
+        "# TYPE d_seconds gauge\n# UNIT d_seconds seconds\n# HELP d_seconds\nd_seconds 1.5\n# EOF\n",
+        OM,
+    );
+    assert_eq!(fams[0].help.as_deref(), Some(""));
+    assert_eq!(fams[0].unit.as_deref(), Some("seconds"));
+    assert_eq!(fams[0].kind, MetricType::Gauge);
+}
+
+#[test]
+fn every_type_word() {
+    for (word, kind) in [
+        ("counter", MetricType::Counter),
+        ("gauge", MetricType::Gauge),
+        ("histogram", MetricType::Histogram),
+        ("gaugehistogram", MetricType::GaugeHistogram),
+        ("summary", MetricType::Summary),
+        ("info", MetricType::Info),
+        ("stateset", MetricType::StateSet),
+        ("untyped", MetricType::Unknown),
+        ("unknown", MetricType::Unknown),
+    ] {
+        let fams = ok(&format!("# TYPE m {word}\n"), P);
+        assert_eq!(fams[0].kind, kind, "{word}");
+        assert_eq!(MetricType::from_type_word(kind.as_str()), Some(kind));
+    }
+}
+
+#[test]
+fn other_comments_and_blank_lines_are_ignored() {
+    let fams = ok(
+        "# just a comment\n#HELP not metadata\n\n   \n# HELPER x\nm 1\n",
+        P,
+    );
+    assert_eq!(fams.len(), 1);
+    assert_eq!(fams[0].help, None);
+}
+
+#[test]
+fn crlf_and_surrounding_whitespace() {
+    let fams = ok("# TYPE m gauge\r\n  m{a=\"b\"}\t 2 \r\n", P);
+    assert_eq!(fams[0].samples[0].value, 2.0);
+}
+
+// ---- labels ---------------------------------------------------------------------------------
+
+#[test]
+fn label_value_escapes_and_utf8() {
+    let s =
+        one_sample(r#"m{a="q\"uote",b="back\\slash",c="new\nline",d="日本語 ✓",e="tab\tkept"} 1"#);
+    assert_eq!(
+        s.labels,
+        labels(&[
+            ("a", "q\"uote"),
+            ("b", "back\\slash"),
+            ("c", "new\nline"),
+            ("d", "日本語 ✓"),
+            ("e", "tab\\tkept"),
+        ])
+    );
+}
+
+#[test]
+fn braces_commas_equals_and_hash_inside_quotes() {
+    let s = one_sample(r##"m{path="/a/{id}/b",q="x=1,y=2}",h="# not an exemplar"} 3"##);
+    assert_eq!(s.label("path"), Some("/a/{id}/b"));
+    assert_eq!(s.label("q"), Some("x=1,y=2}"));
+    assert_eq!(s.label("h"), Some("# not an exemplar"));
+    assert_eq!(s.value, 3.0);
+}
+
+#[test]
+fn trailing_comma_empty_set_and_spaces() {
+    assert_eq!(one_sample(r#"m{a="1",} 1"#).labels, labels(&[("a", "1")]));
+    assert!(one_sample("m{} 1").labels.is_empty());
+    assert_eq!(
+        one_sample(r#"m { a = "1" , b="2" } 1"#).labels,
+        labels(&[("a", "1"), ("b", "2")])
+    );
+    assert_eq!(one_sample(r#"m{a=""} 1"#).labels, labels(&[("a", "")]));
+}
+
+#[test]
+fn quoted_metric_and_label_names() {
+    let fams = ok(
+        "# TYPE \"my.metric\" counter\n{\"my.metric\", \"http.method\"=\"GET\", code=\"200\"} 5\n{\"my.metric\"} 6\n",
+        P,
+    );
+    assert_eq!(fams.len(), 1);
+    assert_eq!(fams[0].name, "my.metric");
+    assert_eq!(fams[0].kind, MetricType::Counter);
+    let s = &fams[0].samples[0];
+    assert_eq!(s.name, "my.metric");
+    assert_eq!(s.labels, labels(&[("http.method", "GET"), ("code", "200")]));
+    assert!(fams[0].samples[1].labels.is_empty());
+}
+
+#[test]
+fn colons_in_names() {
+    let s = one_sample("job:http_requests:rate5m{job=\"a\"} 0.5");
+    assert_eq!(s.name, "job:http_requests:rate5m");
+}
+
+// ---- values and timestamps ----------------------------------------------------------------
+
+#[test]
+fn values() {
+    for (text, want) in [
+        ("1", 1.0),
+        ("-1", -1.0),
+        ("1.5e3", 1500.0),
+        ("+Inf", f64::INFINITY),
+        ("-Inf", f64::NEG_INFINITY),
+        ("Inf", f64::INFINITY),
+        ("1e-3", 0.001),
+        (".5", 0.5),
+        ("123456789012345678", 123_456_789_012_345_680.0),
+        ("007", 7.0),
+    ] {
+        assert_eq!(one_sample(&format!("m {text}")).value, want, "{text}");
+    }
+    assert!(one_sample("m NaN").value.is_nan());
+    assert!(one_sample("m nan").value.is_nan());
+}
+
+#[test]
+fn timestamps_per_format() {
+    assert_eq!(one_sample("m 1 -5").timestamp_ms, Some(-5));
+    let om = ok("m 1 1520879607.789\n# EOF\n", OM);
+    assert_eq!(om[0].samples[0].timestamp_ms, Some(1_520_879_607_789));
+    let om = ok("m 1 1520879607\n# EOF", OM);
+    assert_eq!(om[0].samples[0].timestamp_ms, Some(1_520_879_607_000));
+    // Text 0.0.4 timestamps are integers; OpenMetrics ones must be finite.
+    let e = err("m 1 1.5", P);
+    assert!(matches!(e.kind, ErrorKind::InvalidTimestamp { .. }), "{e}");
+    let e = err("m 1 NaN\n# EOF\n", OM);
+    assert!(matches!(e.kind, ErrorKind::InvalidTimestamp { .. }), "{e}");
+}
+
+// ---- families -----------------------------------------------------------------------------
+
+#[test]
+fn histogram_family() {
+    let text = "# HELP rpc_duration_seconds RPC latency.\n\
+        # TYPE rpc_duration_seconds histogram\n\
+        rpc_duration_seconds_bucket{le=\"0.05\"} 24054\n\
+        rpc_duration_seconds_bucket{le=\"0.1\"} 33444\n\
+        rpc_duration_seconds_bucket{le=\"+Inf\"} 144320\n\
+        rpc_duration_seconds_sum 53423\n\
+        rpc_duration_seconds_count 144320\n\
+        rpc_duration_seconds_created 1.7e9\n\
+        other 1\n";
+    let fams = ok(text, P);
+    assert_eq!(fams.len(), 2);
+    assert_eq!(fams[0].kind, MetricType::Histogram);
+    assert_eq!(fams[0].samples.len(), 6);
+    assert_eq!(fams[0].samples[2].label("le"), Some("+Inf"));
+    assert_eq!(fams[1].name, "other");
+    assert_eq!(fams[1].kind, MetricType::Unknown);
+}
+
+#[test]
+fn gaugehistogram_summary_info_stateset_counter_families() {
+    let text = "# TYPE q gaugehistogram\n\
+        q_bucket{le=\"1\"} 2\nq_bucket{le=\"+Inf\"} 3\nq_gcount 3\nq_gsum 4.5\n\
+        # TYPE s summary\n\
+        s{quantile=\"0.5\"} 0.2\ns{quantile=\"0.99\"} NaN\ns_sum 10\ns_count 40\ns_created 1.6e9\n\
+        # TYPE build info\n\
+        build_info{version=\"1.2\"} 1\n\
+        # TYPE st stateset\n\
+        st{st=\"a\"} 1\nst{st=\"b\"} 0\n\
+        # TYPE c counter\n\
+        c_total 5 # {trace_id=\"abc\"} 1 1520879607.789\nc_created 1.6e9\n\
+        # EOF\n";
+    let fams = ok(text, OM);
+    let shape: Vec<(&str, MetricType, usize)> = fams
+        .iter()
+        .map(|f| (f.name.as_str(), f.kind, f.samples.len()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("q", MetricType::GaugeHistogram, 4),
+            ("s", MetricType::Summary, 5),
+            ("build", MetricType::Info, 1),
+            ("st", MetricType::StateSet, 2),
+            ("c", MetricType::Counter, 2),
+        ]
+    );
+    let ex = fams[4].samples[0].exemplar.as_ref().expect("exemplar");
+    assert_eq!(ex.labels, labels(&[("trace_id", "abc")]));
+    assert_eq!(ex.value, 1.0);
+    assert_eq!(ex.timestamp_ms, Some(1_520_879_607_789));
+}
+
+#[test]
+fn exemplar_on_bucket_without_timestamp_and_sample_timestamp_before_it() {
+    let fams = ok(
+        "# TYPE h histogram\nh_bucket{le=\"0.1\"} 8 123 # {trace_id=\"0af7651916cd43dd8448eb211c80319c\",span_id=\"b7ad6b7169203331\"} 0.067\n# EOF\n",
+        OM,
+    );
+    let s = &fams[0].samples[0];
+    assert_eq!(s.timestamp_ms, Some(123_000));
+    let ex = s.exemplar.as_ref().expect("exemplar");
+    assert_eq!(ex.labels.len(), 2);
+    assert_eq!(ex.value, 0.067);
+    assert_eq!(ex.timestamp_ms, None);
+}
+
+#[test]
+fn untyped_samples_group_by_name() {
+    let fams = ok("a{x=\"1\"} 1\na{x=\"2\"} 2\nb 3\na_count 4\n", P);
+    let names: Vec<&str> = fams.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["a", "b", "a_count"]);
+    assert_eq!(fams[0].samples.len(), 2);
+}
+
+#[test]
+fn python_style_text_004_counter_and_created_gauge() {
+    let text = "# HELP c_total help\n# TYPE c_total counter\nc_total 1.0\n\
+                # HELP c_created help\n# TYPE c_created gauge\nc_created 1.7e9\n";
+    let fams = ok(text, P);
+    assert_eq!(fams.len(), 2);
+    assert_eq!(
+        (fams[0].name.as_str(), fams[0].kind),
+        ("c_total", MetricType::Counter)
+    );
+    assert_eq!(
+        (fams[1].name.as_str(), fams[1].kind),
+        ("c_created", MetricType::Gauge)
+    );
+}
+
+#[test]
+fn interleaved_samples_return_to_their_family() {
+    let text = "# TYPE h histogram\n# TYPE g gauge\nh_bucket{le=\"+Inf\"} 1\ng 2\nh_count 1\n";
+    let fams = ok(text, P);
+    assert_eq!(fams.len(), 2);
+    assert_eq!(fams[0].samples.len(), 2);
+    assert_eq!(fams[1].samples.len(), 1);
+}
+
+#[test]
+fn metadata_only_family_is_kept() {
+    let fams = ok("# HELP idle nothing yet\n# TYPE idle counter\n", P);
+    assert_eq!(fams.len(), 1);
+    assert!(fams[0].samples.is_empty());
+}
+
+// ---- errors -------------------------------------------------------------------------------
+
+#[test]
+fn invalid_value_message_names_line_column_and_sample() {
+    let e = err("# TYPE foo_total counter\nfoo_total abc\n", P);
+    assert_eq!(e.line, 2);
+    assert_eq!(e.column, 11);
+    assert_eq!(
+        e.to_string(),
+        "line 2, column 11: invalid value \"abc\" for sample foo_total"
+    );
+}
+
+#[test]
+fn error_cases() {
+    let cases: &[(&str, usize, usize, &str)] = &[
+        ("m{a=\"1} 1", 1, 5, "unterminated quoted string"),
+        ("m{a=\"1\\\"} 1", 1, 5, "unterminated quoted string"),
+        ("m{a=\"1\"", 1, 8, "expected ',' or '}', found end of line"),
+        (
+            "m{a=1} 1",
+            1,
+            5,
+            "expected a quoted label value, found \"1}\"",
+        ),
+        (
+            "m{a=\"1\" b=\"2\"} 1",
+            1,
+            9,
+            "expected ',' or '}', found \"b=\\\"2\\\"}\"",
+        ),
+        (
+            "m{a=\"1\",a=\"2\"} 1",
+            1,
+            9,
+            "duplicate label \"a\" in sample m",
+        ),
+        (
+            "m{1a=\"x\"} 1",
+            1,
+            3,
+            "expected a label name or '}', found \"1a=\\\"x\\\"}\"",
+        ),
+        ("m", 1, 2, "expected the value, found end of line"),
+        ("m{}", 1, 4, "expected the value, found end of line"),
+        ("m 1 2 3", 1, 7, "expected end of line, found \"3\""),
+        ("9m 1", 1, 1, "expected a metric name, found \"9m\""),
+        (
+            "{a=\"b\"} 1",
+            1,
+            1,
+            "expected a metric name, found \"{a=\\\"b\\\"}\"",
+        ),
+        (
+            "m{} 1 # 5",
+            1,
+            9,
+            "expected '{' starting the exemplar's labels, found \"5\"",
+        ),
+        ("# TYPE m widget", 1, 10, "unknown metric type \"widget\""),
+        (
+            "# TYPE m",
+            1,
+            9,
+            "expected a metric type, found end of line",
+        ),
+        ("# HELP", 1, 7, "expected a metric name, found end of line"),
+        (
+            "# TYPE m gauge\n# TYPE m gauge",
+            2,
+            1,
+            "second TYPE line for metric m",
+        ),
+        (
+            "# HELP m a\n# HELP m b",
+            2,
+            1,
+            "second HELP line for metric m",
+        ),
+        (
+            "m 1\n# TYPE m gauge",
+            2,
+            1,
+            "TYPE line for metric m comes after its samples",
+        ),
+        (
+            "m 1 # {a=\"b\"} x",
+            1,
+            15,
+            "invalid value \"x\" for sample m (exemplar)",
+        ),
+    ];
+    for &(text, line, column, msg) in cases {
+        let e = err(text, P);
+        assert_eq!(
+            (e.line, e.column, e.kind.to_string().as_str()),
+            (line, column, msg),
+            "input: {text:?}"
+        );
+    }
+}
+
+#[test]
+fn column_counts_characters_not_bytes() {
+    let e = err("m{a=\"日本\"} x", P);
+    assert_eq!(e.column, 11);
+}
+
+#[test]
+fn openmetrics_eof_rules() {
+    let e = err("m 1\n", OM);
+    assert_eq!((e.line, e.kind.clone()), (1, ErrorKind::MissingEof));
+    let e = err("m 1\n# EOF\nm 2\n", OM);
+    assert_eq!((e.line, e.kind.clone()), (3, ErrorKind::DataAfterEof));
+    // Empty exposition: still needs # EOF in OpenMetrics, fine in text 0.0.4.
+    assert_eq!(err("", OM).kind, ErrorKind::MissingEof);
+    assert!(ok("", P).is_empty());
+    // In text 0.0.4, "# EOF" is an ordinary comment.
+    assert_eq!(ok("# EOF\nm 1\n", P).len(), 1);
+}
+
+#[test]
+fn long_tokens_are_shortened_in_messages() {
+    let long = "x".repeat(500);
+    let e = err(&format!("m {long}"), P);
+    let msg = e.to_string();
+    assert!(msg.len() < 150, "{msg}");
+    assert!(msg.contains('…'));
+}
+
+#[test]
+fn lenient_keeps_good_lines_and_reports_each_bad_one() {
+    let text = "# TYPE a counter\na_total 1\na_total{x=\"1\"} oops\nb 2\nc{ 3\nd 4\n";
+    assert_eq!(err(text, P).line, 3);
+    let (fams, errors) = parse_lenient(text, P);
+    let names: Vec<&str> = fams.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["a", "b", "d"]);
+    assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [3, 5]);
+}
+
+#[test]
+fn lenient_openmetrics_truncated_body_still_returns_families() {
+    let (fams, errors) = parse_lenient("# TYPE a gauge\na 1\nb 2", OM);
+    assert_eq!(fams.len(), 2);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].kind, ErrorKind::MissingEof);
+    assert_eq!(errors[0].line, 3);
+}
+
+// ---- format detection ---------------------------------------------------------------------
+
+#[test]
+fn detect_format_from_header_then_body() {
+    assert_eq!(
+        detect_format(
+            Some("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            ""
+        ),
+        OM
+    );
+    assert_eq!(
+        detect_format(
+            Some("text/plain; version=0.0.4; charset=utf-8"),
+            "m 1\n# EOF\n"
+        ),
+        P
+    );
+    assert_eq!(detect_format(None, "m 1\n# EOF\n"), OM);
+    assert_eq!(
+        detect_format(Some("application/octet-stream"), "m 1\n# EOF\r\n\n"),
+        OM
+    );
+    assert_eq!(detect_format(None, "m 1\n"), P);
+    assert!(ACCEPT_HEADER.starts_with("application/openmetrics-text;version=1.0.0"));
+    assert!(ACCEPT_HEADER.contains("text/plain;version=0.0.4"));
+}
