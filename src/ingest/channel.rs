@@ -12,6 +12,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::sync::mpsc;
 
+use crate::model::series::{SeriesPoint, SourceStatus};
 use crate::model::span::Span;
 
 /// Default capacity of the store's ingest channel, in messages (requests).
@@ -22,8 +23,10 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 pub enum IngestMsg {
     /// Decoded spans of one request.
     Spans(Vec<Span>),
-    /// Metric data points of one request (counted; the series model lands with the metrics work).
-    MetricPoints(u64),
+    /// Decoded metric points of one request (OTLP, a scrape, or a PromQL answer).
+    Metrics(Vec<SeriesPoint>),
+    /// The health of a metric source after an attempt (scrape target, PromQL server).
+    Source(SourceStatus),
     /// Log records of one request (accepted and counted only).
     LogRecords(u64),
 }

@@ -4,6 +4,7 @@ pub mod accept;
 pub mod capture;
 pub mod channel;
 pub mod decode;
+pub mod decode_metrics;
 pub mod limits;
 pub mod otlp_grpc;
 pub mod otlp_http;
