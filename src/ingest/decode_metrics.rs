@@ -87,7 +87,13 @@ fn decode_metric(
         Data::Gauge(g) => {
             for p in &g.data_points {
                 if let Some(v) = number(p) {
-                    push(&p.attributes, 0, p.time_unix_nano, false, PointValue::Number(v));
+                    push(
+                        &p.attributes,
+                        0,
+                        p.time_unix_nano,
+                        false,
+                        PointValue::Number(v),
+                    );
                 }
             }
         }
@@ -96,7 +102,13 @@ fn decode_metric(
             for p in &s.data_points {
                 if let Some(v) = number(p) {
                     let start = p.start_time_unix_nano;
-                    push(&p.attributes, start, p.time_unix_nano, delta, PointValue::Number(v));
+                    push(
+                        &p.attributes,
+                        start,
+                        p.time_unix_nano,
+                        delta,
+                        PointValue::Number(v),
+                    );
                 }
             }
         }
@@ -119,11 +131,19 @@ fn decode_metric(
                     zero_count: p.zero_count,
                     zero_threshold: p.zero_threshold,
                     offset: positive.map_or(0, |b| b.offset),
-                    counts: positive.map(|b| b.bucket_counts.clone()).unwrap_or_default(),
+                    counts: positive
+                        .map(|b| b.bucket_counts.clone())
+                        .unwrap_or_default(),
                     min: p.min,
                     max: p.max,
                 });
-                push(&p.attributes, p.start_time_unix_nano, p.time_unix_nano, delta, v);
+                push(
+                    &p.attributes,
+                    p.start_time_unix_nano,
+                    p.time_unix_nano,
+                    delta,
+                    v,
+                );
             }
         }
         Data::Summary(s) => {
@@ -137,7 +157,13 @@ fn decode_metric(
                         .map(|q| (q.quantile, q.value))
                         .collect(),
                 });
-                push(&p.attributes, p.start_time_unix_nano, p.time_unix_nano, false, v);
+                push(
+                    &p.attributes,
+                    p.start_time_unix_nano,
+                    p.time_unix_nano,
+                    false,
+                    v,
+                );
             }
         }
     }
@@ -203,7 +229,13 @@ fn value_string(v: &pc::AnyValue) -> String {
             let items: Vec<String> = kv
                 .values
                 .iter()
-                .map(|kv| format!("{}={}", kv.key, kv.value.as_ref().map(value_string).unwrap_or_default()))
+                .map(|kv| {
+                    format!(
+                        "{}={}",
+                        kv.key,
+                        kv.value.as_ref().map(value_string).unwrap_or_default()
+                    )
+                })
                 .collect();
             format!("{{{}}}", items.join(","))
         }
@@ -225,19 +257,17 @@ mod tests {
     use opentelemetry_proto::tonic::resource::v1::Resource;
 
     fn kv(k: &str, v: &str) -> pc::KeyValue {
-        pc::KeyValue {
-            key: k.into(),
-            value: Some(pc::AnyValue {
-                value: Some(pc::any_value::Value::StringValue(v.into())),
-            }),
-        }
+        crate::ingest::prom_otlp::kv(k, v)
     }
 
     fn req(metric: pm::Metric) -> ExportMetricsServiceRequest {
         ExportMetricsServiceRequest {
             resource_metrics: vec![pm::ResourceMetrics {
                 resource: Some(Resource {
-                    attributes: vec![kv("service.name", "checkout"), kv("service.instance.id", "i-1")],
+                    attributes: vec![
+                        kv("service.name", "checkout"),
+                        kv("service.instance.id", "i-1"),
+                    ],
                     ..Default::default()
                 }),
                 scope_metrics: vec![pm::ScopeMetrics {
@@ -256,7 +286,10 @@ mod tests {
             unit: "{event}".into(),
             data: Some(Data::Sum(pm::Sum {
                 data_points: vec![pm::NumberDataPoint {
-                    attributes: vec![kv("event.name", "OnCircuitOpened"), kv("pipeline.name", "payments")],
+                    attributes: vec![
+                        kv("event.name", "OnCircuitOpened"),
+                        kv("pipeline.name", "payments"),
+                    ],
                     time_unix_nano: 5,
                     start_time_unix_nano: 1,
                     value: Some(pm::number_data_point::Value::AsInt(2)),
@@ -304,6 +337,9 @@ mod tests {
         let PointValue::Histogram(h) = &p.value else {
             panic!("not a histogram")
         };
-        assert_eq!(h.buckets, vec![(0.1, 1.0), (0.5, 3.0), (f64::INFINITY, 6.0)]);
+        assert_eq!(
+            h.buckets,
+            vec![(0.1, 1.0), (0.5, 3.0), (f64::INFINITY, 6.0)]
+        );
     }
 }

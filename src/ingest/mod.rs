@@ -9,5 +9,6 @@ pub mod limits;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod otlp_json;
+pub mod prom_otlp;
 pub mod prom_text;
 pub mod recorder;

@@ -24,19 +24,58 @@ use super::series::{Labels, match_key, sanitize};
 
 /// The shipped profiles, compiled in so the binary works anywhere.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("resilience4j.toml", include_str!("../../assets/profiles/resilience4j.toml")),
-    ("hystrix.toml", include_str!("../../assets/profiles/hystrix.toml")),
-    ("envoy.toml", include_str!("../../assets/profiles/envoy.toml")),
-    ("istio.toml", include_str!("../../assets/profiles/istio.toml")),
-    ("polly.toml", include_str!("../../assets/profiles/polly.toml")),
-    ("opossum.toml", include_str!("../../assets/profiles/opossum.toml")),
-    ("haproxy.toml", include_str!("../../assets/profiles/haproxy.toml")),
-    ("hikaricp.toml", include_str!("../../assets/profiles/hikaricp.toml")),
-    ("otel-semconv.toml", include_str!("../../assets/profiles/otel-semconv.toml")),
-    ("linkerd.toml", include_str!("../../assets/profiles/linkerd.toml")),
-    ("jvm-executors.toml", include_str!("../../assets/profiles/jvm-executors.toml")),
-    ("service-graph.toml", include_str!("../../assets/profiles/service-graph.toml")),
-    ("generic.toml", include_str!("../../assets/profiles/generic.toml")),
+    (
+        "resilience4j.toml",
+        include_str!("../../assets/profiles/resilience4j.toml"),
+    ),
+    (
+        "hystrix.toml",
+        include_str!("../../assets/profiles/hystrix.toml"),
+    ),
+    (
+        "envoy.toml",
+        include_str!("../../assets/profiles/envoy.toml"),
+    ),
+    (
+        "istio.toml",
+        include_str!("../../assets/profiles/istio.toml"),
+    ),
+    (
+        "polly.toml",
+        include_str!("../../assets/profiles/polly.toml"),
+    ),
+    (
+        "opossum.toml",
+        include_str!("../../assets/profiles/opossum.toml"),
+    ),
+    (
+        "haproxy.toml",
+        include_str!("../../assets/profiles/haproxy.toml"),
+    ),
+    (
+        "hikaricp.toml",
+        include_str!("../../assets/profiles/hikaricp.toml"),
+    ),
+    (
+        "otel-semconv.toml",
+        include_str!("../../assets/profiles/otel-semconv.toml"),
+    ),
+    (
+        "linkerd.toml",
+        include_str!("../../assets/profiles/linkerd.toml"),
+    ),
+    (
+        "jvm-executors.toml",
+        include_str!("../../assets/profiles/jvm-executors.toml"),
+    ),
+    (
+        "service-graph.toml",
+        include_str!("../../assets/profiles/service-graph.toml"),
+    ),
+    (
+        "generic.toml",
+        include_str!("../../assets/profiles/generic.toml"),
+    ),
 ];
 
 /// A profile that could not be loaded.
@@ -173,10 +212,12 @@ pub struct Matcher {
 impl Matcher {
     /// Whether a series' labels pass the filter.
     pub fn accepts(&self, labels: &Labels) -> bool {
-        self.filter.iter().all(|(name, values)| match labels.get(name) {
-            Some(v) => values.iter().any(|w| w == "*" || w == v),
-            None => false,
-        })
+        self.filter
+            .iter()
+            .all(|(name, values)| match labels.get(name) {
+                Some(v) => values.iter().any(|w| w == "*" || w == v),
+                None => false,
+            })
     }
 
     /// The dependency a series names, if any of the dependency labels is set.
@@ -298,7 +339,10 @@ impl ProfileSet {
             return Err(invalid("name".into(), "must not be empty".into()));
         }
         if self.names.contains(&spec.name) {
-            return Err(invalid("name".into(), format!("a second profile named {:?}", spec.name)));
+            return Err(invalid(
+                "name".into(),
+                format!("a second profile named {:?}", spec.name),
+            ));
         }
         let profile = self.names.len();
         self.names.push(spec.name.clone());
@@ -315,9 +359,15 @@ impl ProfileSet {
         for (i, b) in spec.breaker.into_iter().enumerate() {
             let field = |f: &str| format!("breaker[{i}].{f}");
             let def = breaker_def(&spec.name, &b, &field).map_err(|(f, m)| invalid(f, m))?;
-            let deps = b.dependency_labels.as_deref().map_or(dep_default.clone(), labels);
+            let deps = b
+                .dependency_labels
+                .as_deref()
+                .map_or(dep_default.clone(), labels);
             if deps.is_empty() {
-                return Err(invalid(field("dependency_labels"), "no label names the dependency".into()));
+                return Err(invalid(
+                    field("dependency_labels"),
+                    "no label names the dependency".into(),
+                ));
             }
             let idx = self.breakers.len();
             self.breakers.push(def);
@@ -326,7 +376,10 @@ impl ProfileSet {
                 target: Target::Breaker(idx, Part::Main),
                 filter: filter(b.matches),
                 dependency_labels: deps,
-                caller_labels: b.caller_labels.as_deref().map_or(caller_default.clone(), labels),
+                caller_labels: b
+                    .caller_labels
+                    .as_deref()
+                    .map_or(caller_default.clone(), labels),
             };
             if let Some(total) = &b.total_metric {
                 let mut t = m.clone();
@@ -338,9 +391,8 @@ impl ProfileSet {
         }
         for (i, s) in spec.signal.into_iter().enumerate() {
             let field = |f: &str| format!("signal[{i}].{f}");
-            let role = Role::parse(&s.role).ok_or_else(|| {
-                invalid(field("role"), format!("unknown role {:?}", s.role))
-            })?;
+            let role = Role::parse(&s.role)
+                .ok_or_else(|| invalid(field("role"), format!("unknown role {:?}", s.role)))?;
             let factor = match s.unit.as_deref() {
                 Some(u) => Some(
                     unit_factor(u)
@@ -348,9 +400,15 @@ impl ProfileSet {
                 ),
                 None => None,
             };
-            let deps = s.dependency_labels.as_deref().map_or(dep_default.clone(), labels);
+            let deps = s
+                .dependency_labels
+                .as_deref()
+                .map_or(dep_default.clone(), labels);
             if deps.is_empty() {
-                return Err(invalid(field("dependency_labels"), "no label names the dependency".into()));
+                return Err(invalid(
+                    field("dependency_labels"),
+                    "no label names the dependency".into(),
+                ));
             }
             if s.metric.trim().is_empty() {
                 return Err(invalid(field("metric"), "must not be empty".into()));
@@ -360,7 +418,10 @@ impl ProfileSet {
                 target: Target::Signal(role, factor),
                 filter: filter(s.matches),
                 dependency_labels: deps,
-                caller_labels: s.caller_labels.as_deref().map_or(caller_default.clone(), labels),
+                caller_labels: s
+                    .caller_labels
+                    .as_deref()
+                    .map_or(caller_default.clone(), labels),
             };
             self.insert(&s.metric, m, spec.fallback);
         }
@@ -370,7 +431,12 @@ impl ProfileSet {
     fn insert(&mut self, metric: &str, m: Matcher, fallback: bool) {
         let key = match_key(metric.trim());
         if metric.contains('*') {
-            let pat = match_key(&metric.replace('*', "\u{1}")).replace('\u{1}', "*");
+            let pat: Vec<String> = metric.trim().split('*').map(sanitize).collect();
+            let pat = pat.join("*");
+            let pat = match pat.strip_suffix("_total") {
+                Some(p) if !p.is_empty() => p.to_owned(),
+                _ => pat,
+            };
             if fallback {
                 self.fallback_globs.push((pat, m));
             } else {
@@ -424,7 +490,10 @@ fn breaker_def(
         Encoding::ValueMap => {
             for (k, v) in &b.values {
                 let key = k.trim().parse::<f64>().map_err(|_| {
-                    (field(&format!("values.{k}")), "keys must be numbers".to_owned())
+                    (
+                        field(&format!("values.{k}")),
+                        "keys must be numbers".to_owned(),
+                    )
                 })?;
                 map.insert(key.to_string(), state(field(&format!("values.{k}")), v)?);
             }
@@ -444,7 +513,10 @@ fn breaker_def(
         }
         Encoding::Endpoints => {
             if b.ejected_values.is_empty() {
-                return Err((field("ejected_values"), "endpoints needs ejected_values".into()));
+                return Err((
+                    field("ejected_values"),
+                    "endpoints needs ejected_values".into(),
+                ));
             }
             Some(need(&b.state_label, "state_label")?)
         }

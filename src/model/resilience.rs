@@ -242,9 +242,18 @@ mod tests {
 
     #[test]
     fn state_names_parse_loosely() {
-        assert_eq!(BreakerState::from_name("HALF-OPEN"), Some(BreakerState::HalfOpen));
-        assert_eq!(BreakerState::from_name("halfOpen"), Some(BreakerState::HalfOpen));
-        assert_eq!(BreakerState::from_name("metrics_only"), Some(BreakerState::Closed));
+        assert_eq!(
+            BreakerState::from_name("HALF-OPEN"),
+            Some(BreakerState::HalfOpen)
+        );
+        assert_eq!(
+            BreakerState::from_name("halfOpen"),
+            Some(BreakerState::HalfOpen)
+        );
+        assert_eq!(
+            BreakerState::from_name("metrics_only"),
+            Some(BreakerState::Closed)
+        );
         assert_eq!(BreakerState::from_name("nope"), None);
         let e = BreakerState::Ejected {
             ejected: 1,

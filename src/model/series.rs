@@ -325,21 +325,30 @@ mod tests {
             prometheus_name("system.memory.usage", "By", g),
             "system_memory_usage_bytes"
         );
-        assert_eq!(prometheus_name("cpu.utilization", "1", g), "cpu_utilization_ratio");
+        assert_eq!(
+            prometheus_name("cpu.utilization", "1", g),
+            "cpu_utilization_ratio"
+        );
         assert_eq!(
             prometheus_name("request_duration_seconds", "s", h),
             "request_duration_seconds"
         );
         assert_eq!(prometheus_name("circuit", "", c), "circuit_total");
         assert_eq!(prometheus_name("x_total", "", c), "x_total");
-        assert_eq!(prometheus_name("net.io", "By/s", g), "net_io_bytes_per_second");
+        assert_eq!(
+            prometheus_name("net.io", "By/s", g),
+            "net_io_bytes_per_second"
+        );
     }
 
     #[test]
     fn match_keys_ignore_total() {
         assert_eq!(match_key("circuit"), "circuit");
         assert_eq!(match_key("circuit_total"), "circuit");
-        assert_eq!(match_key("resilience.polly.strategy.events"), "resilience_polly_strategy_events");
+        assert_eq!(
+            match_key("resilience.polly.strategy.events"),
+            "resilience_polly_strategy_events"
+        );
         assert_eq!(match_key("_total"), "_total");
     }
 
@@ -353,6 +362,9 @@ mod tests {
         l.insert_missing("job", a("x"));
         l.insert_missing("a", a("ignored"));
         assert_eq!(l.get("a"), Some("2"));
-        assert_eq!(l.iter().map(|(n, _)| n).collect::<Vec<_>>(), ["a", "b", "job"]);
+        assert_eq!(
+            l.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            ["a", "b", "job"]
+        );
     }
 }

@@ -53,6 +53,8 @@ pub struct MetricStore {
     profiles: Arc<ProfileSet>,
     names: HashMap<Arc<str>, Arc<[Matcher]>>,
     series: HashMap<SeriesId, SeriesTrack>,
+    /// Per `job`/`instance`: the previous and the current sample time.
+    instances: HashMap<(Option<Arc<str>>, Option<Arc<str>>), (u64, u64)>,
     deps: HashMap<EdgeKey, DepState>,
     sources: BTreeMap<(String, String), SourceStatus>,
     version: u64,
@@ -72,6 +74,7 @@ impl MetricStore {
             profiles,
             names: HashMap::new(),
             series: HashMap::new(),
+            instances: HashMap::new(),
             deps: HashMap::new(),
             sources: BTreeMap::new(),
             version: 0,
@@ -142,7 +145,30 @@ impl MetricStore {
                 Target::Breaker(i, _) => self.profiles.breakers[i].encoding == Encoding::Events,
             });
         let id: SeriesId = Arc::new((p.name.clone(), p.labels.clone()));
-        if !self.series.entry(id.clone()).or_default().push(p, counter) {
+        let inst = (
+            p.labels.get("job").map(Arc::from),
+            p.labels.get("instance").map(Arc::from),
+        );
+        let times = self.instances.entry(inst).or_insert((0, p.t_ns));
+        if p.t_ns > times.1 {
+            *times = (times.1, p.t_ns);
+        }
+        let prev_scrape = times.0;
+        let track = self.series.entry(id.clone()).or_insert_with(|| {
+            let mut t = SeriesTrack::default();
+            // A counter series that appears in a later scrape of a target started from zero
+            // since the previous scrape (client libraries create labelled series on first use).
+            if counter && !p.delta && prev_scrape > 0 && prev_scrape < p.t_ns {
+                let mut zero = p.clone();
+                zero.t_ns = prev_scrape;
+                zero.value = PointValue::Number(0.0);
+                if matches!(p.value, PointValue::Number(_)) {
+                    t.push(&zero, true);
+                }
+            }
+            t
+        });
+        if !track.push(p, counter) {
             return;
         }
         self.mapped_points += 1;

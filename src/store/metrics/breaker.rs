@@ -48,7 +48,15 @@ impl BreakerTrack {
     /// Takes one sample. `key` is what distinguishes the sample within the track (see
     /// [`BreakerDef`]: the state label value, the event name, or the series name); `delta` says
     /// the value is an increment (OTLP delta sums).
-    pub fn observe(&mut self, def: &BreakerDef, part: Part, key: Arc<str>, t_ns: u64, v: f64, delta: bool) {
+    pub fn observe(
+        &mut self,
+        def: &BreakerDef,
+        part: Part,
+        key: Arc<str>,
+        t_ns: u64,
+        v: f64,
+        delta: bool,
+    ) {
         if !v.is_finite() {
             return;
         }

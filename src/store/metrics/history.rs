@@ -80,8 +80,7 @@ impl SeriesTrack {
             }
             PointValue::Exponential(e) if p.delta => {
                 let mut e = e.clone();
-                if let Some(PointValue::Exponential(prev)) = self.points.back().map(|l| &l.value)
-                {
+                if let Some(PointValue::Exponential(prev)) = self.points.back().map(|l| &l.value) {
                     e = add_exponential(prev, &e);
                 }
                 PointValue::Exponential(e)
@@ -123,7 +122,10 @@ impl SeriesTrack {
 
     /// First and last points in `[from, to]` (the same point when only one is there).
     pub fn window(&self, from_ns: u64, to_ns: u64) -> Option<(&Stored, &Stored)> {
-        let first = self.points.iter().find(|p| p.t_ns >= from_ns && p.t_ns <= to_ns)?;
+        let first = self
+            .points
+            .iter()
+            .find(|p| p.t_ns >= from_ns && p.t_ns <= to_ns)?;
         let last = self.latest(to_ns)?;
         Some((first, last))
     }
@@ -147,8 +149,7 @@ pub fn number(v: &PointValue) -> Option<f64> {
 
 /// Whether two histograms have the same bucket bounds.
 pub fn same_bounds(a: &ClassicHistogram, b: &ClassicHistogram) -> bool {
-    a.buckets.len() == b.buckets.len()
-        && a.buckets.iter().zip(&b.buckets).all(|(x, y)| x.0 == y.0)
+    a.buckets.len() == b.buckets.len() && a.buckets.iter().zip(&b.buckets).all(|(x, y)| x.0 == y.0)
 }
 
 /// `b − a` of two cumulative histograms with the same bounds (`b` alone after a reset).
@@ -208,7 +209,10 @@ pub fn add_exponential(a: &ExponentialHistogram, b: &ExponentialHistogram) -> Ex
 }
 
 /// `b − a` of two cumulative exponential histograms (`b` alone after a reset or a scale change).
-pub fn exponential_diff(a: &ExponentialHistogram, b: &ExponentialHistogram) -> ExponentialHistogram {
+pub fn exponential_diff(
+    a: &ExponentialHistogram,
+    b: &ExponentialHistogram,
+) -> ExponentialHistogram {
     if a.scale != b.scale || b.count < a.count {
         return b.clone();
     }

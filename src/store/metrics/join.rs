@@ -20,7 +20,10 @@ pub fn join_to_edges(
     let mut by_norm: HashMap<String, Vec<&EdgeKey>> = HashMap::new();
     for e in edges {
         by_exact.entry(&e.dependency).or_default().push(e);
-        by_norm.entry(normalise_dependency(&e.dependency)).or_default().push(e);
+        by_norm
+            .entry(normalise_dependency(&e.dependency))
+            .or_default()
+            .push(e);
     }
     let mut out: BTreeMap<EdgeKey, ResilienceView> = BTreeMap::new();
     for (key, view) in views {
@@ -34,7 +37,8 @@ pub fn join_to_edges(
             .or_else(|| alias.and_then(|a| by_norm.get(&normalise_dependency(a)).cloned()))
             .unwrap_or_default();
         let same_caller = |e: &&&EdgeKey| {
-            e.caller == key.caller || normalise_dependency(&e.caller) == normalise_dependency(&key.caller)
+            e.caller == key.caller
+                || normalise_dependency(&e.caller) == normalise_dependency(&key.caller)
         };
         let target = match candidates.iter().find(same_caller) {
             Some(e) => (**e).clone(),

@@ -28,7 +28,9 @@ pub fn signals(
     let mut expo: Vec<(ExponentialHistogram, f64)> = Vec::new();
     let mut summaries: Vec<(f64, Vec<(f64, f64)>)> = Vec::new();
     for ((id, role), factor) in signals {
-        let Some(track) = series.get(id) else { continue };
+        let Some(track) = series.get(id) else {
+            continue;
+        };
         let factor = factor.unwrap_or_else(|| name_unit_factor(&id.0));
         if role.is_counter() {
             if let Some(r) = track.rate(from, to_incl) {
@@ -42,14 +44,22 @@ pub fn signals(
             };
             match (&a.value, &b.value) {
                 (PointValue::Histogram(x), PointValue::Histogram(y)) => {
-                    let mut d = if std::ptr::eq(a, b) { y.clone() } else { classic_diff(x, y) };
+                    let mut d = if std::ptr::eq(a, b) {
+                        y.clone()
+                    } else {
+                        classic_diff(x, y)
+                    };
                     for bk in &mut d.buckets {
                         bk.0 *= factor;
                     }
                     classic.push(d);
                 }
                 (PointValue::Exponential(x), PointValue::Exponential(y)) => {
-                    let d = if std::ptr::eq(a, b) { y.clone() } else { exponential_diff(x, y) };
+                    let d = if std::ptr::eq(a, b) {
+                        y.clone()
+                    } else {
+                        exponential_diff(x, y)
+                    };
                     expo.push((d, factor));
                 }
                 (_, PointValue::Summary(s)) => summaries.push((
@@ -60,7 +70,10 @@ pub fn signals(
             }
             continue;
         }
-        if let Some(v) = track.latest(to_incl).filter(|p| p.t_ns >= from).and_then(|p| number(&p.value))
+        if let Some(v) = track
+            .latest(to_incl)
+            .filter(|p| p.t_ns >= from)
+            .and_then(|p| number(&p.value))
             && v.is_finite()
         {
             *sums.entry(*role).or_default() += v;
@@ -70,9 +83,8 @@ pub fn signals(
     let queue_capacity = get(Role::QueueCapacity).or_else(|| {
         get(Role::QueueRemaining).map(|rem| rem + get(Role::QueueDepth).unwrap_or(0.0))
     });
-    let max = get(Role::PoolMax).or_else(|| {
-        get(Role::PoolAvailable).map(|a| a + get(Role::PoolUsed).unwrap_or(0.0))
-    });
+    let max = get(Role::PoolMax)
+        .or_else(|| get(Role::PoolAvailable).map(|a| a + get(Role::PoolUsed).unwrap_or(0.0)));
     let used = get(Role::PoolUsed)
         .or_else(|| Some(max? - get(Role::PoolAvailable)?))
         .or_else(|| Some(max? - get(Role::PoolIdle)?));
@@ -185,9 +197,7 @@ fn latency(
             p99: q(QS[2]),
         });
     }
-    let (count, qs) = summaries
-        .into_iter()
-        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+    let (count, qs) = summaries.into_iter().max_by(|a, b| a.0.total_cmp(&b.0))?;
     let q = |want: f64| {
         qs.iter()
             .find(|(q, v)| (q - want).abs() < 1e-9 && v.is_finite())
