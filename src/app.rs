@@ -9,7 +9,9 @@ use tokio::sync::{mpsc, watch};
 
 use crate::cli::{ReceiverArgs, RecordArgs, ReportArgs, ReportFormat};
 use crate::ingest::channel::{Counters, DEFAULT_CAPACITY, Ingest};
-use crate::ingest::{otlp_grpc, otlp_http, recorder};
+use crate::ingest::sources::{MetricSources, SourcesError};
+use crate::ingest::{otlp_grpc, otlp_http, prom_query, prom_scrape, recorder};
+use crate::model::profile::{ProfileError, ProfileSet};
 use crate::replay;
 use crate::report;
 use crate::store::{Snapshot, Store, StoreConfig, task};
@@ -31,6 +33,12 @@ pub enum AppError {
     /// A capture could not be replayed.
     #[error(transparent)]
     Replay(#[from] replay::ReplayError),
+    /// A metric mapping profile could not be loaded.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// The metric sources file could not be used.
+    #[error(transparent)]
+    Sources(#[from] SourcesError),
     /// Something else went wrong at run time.
     #[error("{0}")]
     Runtime(String),
@@ -48,6 +56,7 @@ pub struct Live {
     pub counters: Arc<Counters>,
     shutdown: watch::Sender<bool>,
     servers: Vec<tokio::task::JoinHandle<Result<(), String>>>,
+    sources: Vec<tokio::task::JoinHandle<()>>,
     store: tokio::task::JoinHandle<Store>,
     writer: Option<recorder::WriterHandle>,
 }
@@ -58,12 +67,19 @@ fn warn_if_exposed(what: &str, addr: SocketAddr) {
     }
 }
 
-/// Binds both receivers, starts the store task and (with `record`) the capture writer.
+/// Binds both receivers, starts the store task, the metric sources (`--scrape`,
+/// `--prometheus`, `--sources`) and (with `record`) the capture writer. Profiles from
+/// `--profiles` (and the sources file) replace `cfg.profiles`.
 pub async fn start_live(
     args: &ReceiverArgs,
-    cfg: StoreConfig,
+    mut cfg: StoreConfig,
     record: Option<&std::path::Path>,
 ) -> Result<Live, AppError> {
+    let metric_sources = MetricSources::from_args(args)?;
+    if !metric_sources.profile_dirs.is_empty() {
+        cfg.profiles = Arc::new(ProfileSet::load(&metric_sources.profile_dirs)?);
+    }
+    let profiles = cfg.profiles.clone();
     let (grpc_l, grpc_addr) =
         otlp_grpc::bind(args.otlp_grpc)
             .await
@@ -96,6 +112,15 @@ pub async fn start_live(
     let until = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    let mut sources = prom_scrape::spawn(metric_sources.scrape, ingest.clone(), shut_rx.clone());
+    if let Some(q) = metric_sources.prometheus {
+        sources.extend(prom_query::spawn(
+            q,
+            profiles,
+            ingest.clone(),
+            shut_rx.clone(),
+        ));
+    }
     let grpc = otlp_grpc::GrpcReceiver::new(ingest.clone(), args.auth_token.clone());
     let http = otlp_http::HttpReceiver::new(ingest, args.auth_token.clone());
     let servers = vec![
@@ -123,6 +148,7 @@ pub async fn start_live(
         counters,
         shutdown,
         servers,
+        sources,
         store,
         writer,
     })
@@ -132,6 +158,11 @@ impl Live {
     /// Stops accepting, lets the store drain and the capture flush; returns the final store.
     pub async fn stop(self) -> Result<Store, AppError> {
         let _ = self.shutdown.send(true);
+        for s in self.sources {
+            if let Err(e) = s.await {
+                eprintln!("faultline: metric source task failed: {e}");
+            }
+        }
         for s in self.servers {
             match s.await {
                 Ok(Ok(())) => {}
@@ -182,6 +213,12 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
     eprintln!("faultline: listening otlp-grpc={}", live.grpc_addr);
     eprintln!("faultline: listening otlp-http={}", live.http_addr);
     eprintln!("faultline: recording to {}", args.out.display());
+    for s in &args.receivers.scrape {
+        eprintln!("faultline: scraping {s}");
+    }
+    if let Some(p) = &args.receivers.prometheus {
+        eprintln!("faultline: querying {p}");
+    }
     match args.duration {
         Some(d) => {
             tokio::select! {
@@ -209,6 +246,9 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
 pub fn report(args: ReportArgs) -> Result<String, AppError> {
     let mut cfg = StoreConfig::replay(usize::MAX);
     cfg.window_ns = args.window.map(|d| d.as_nanos() as u64);
+    if !args.profiles.is_empty() {
+        cfg.profiles = Arc::new(ProfileSet::load(&args.profiles)?);
+    }
     let mut r = replay::load(&args.files, cfg)?;
     for w in &r.warnings {
         eprintln!("faultline: warning: {w}");

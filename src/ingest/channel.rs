@@ -111,6 +111,18 @@ impl Ingest {
         }
     }
 
+    /// Sends a message to the store only (not to the capture): source health and the like.
+    /// Never waits; a full channel refuses it (and counts it).
+    pub fn notify(&self, msg: IngestMsg) -> Result<(), Refused> {
+        self.store.try_send(msg).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                Counters::add(&self.counters.refused_full, 1);
+                Refused::Full
+            }
+            mpsc::error::TrySendError::Closed(_) => Refused::Closed,
+        })
+    }
+
     /// Hands one accepted request to the store (and the capture writer), or refuses it without
     /// side effects when either is full.
     pub fn submit(

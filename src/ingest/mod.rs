@@ -10,5 +10,8 @@ pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod otlp_json;
 pub mod prom_otlp;
+pub mod prom_query;
+pub mod prom_scrape;
 pub mod prom_text;
 pub mod recorder;
+pub mod sources;

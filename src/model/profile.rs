@@ -250,6 +250,7 @@ pub struct ProfileSet {
     exact: HashMap<String, Vec<Matcher>>,
     globs: Vec<(String, Matcher)>,
     fallback_globs: Vec<(String, Matcher)>,
+    patterns: Vec<Vec<String>>,
 }
 
 impl ProfileSet {
@@ -346,6 +347,7 @@ impl ProfileSet {
         }
         let profile = self.names.len();
         self.names.push(spec.name.clone());
+        self.patterns.push(Vec::new());
         let labels = |v: &[String]| -> Arc<[String]> { v.iter().map(|s| sanitize(s)).collect() };
         let dep_default = labels(&spec.dependency_labels);
         let caller_default = if spec.caller_labels.is_empty() {
@@ -428,8 +430,23 @@ impl ProfileSet {
         Ok(())
     }
 
+    /// The metric names and `*` patterns of profile `i`, sanitized, without `_total`.
+    pub fn patterns_of(&self, i: usize) -> Vec<String> {
+        self.patterns.get(i).cloned().unwrap_or_default()
+    }
+
     fn insert(&mut self, metric: &str, m: Matcher, fallback: bool) {
         let key = match_key(metric.trim());
+        if let Some(p) = self.patterns.get_mut(m.profile) {
+            let pat: Vec<String> = metric.trim().split('*').map(sanitize).collect();
+            let pat = pat.join("*");
+            let pat = pat
+                .strip_suffix("_total")
+                .map_or(pat.clone(), str::to_owned);
+            if !p.contains(&pat) {
+                p.push(pat);
+            }
+        }
         if metric.contains('*') {
             let pat: Vec<String> = metric.trim().split('*').map(sanitize).collect();
             let pat = pat.join("*");
