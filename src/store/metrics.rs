@@ -44,6 +44,9 @@ struct DepState {
     touched: bool,
 }
 
+/// A target's identity: its `job` and `instance` labels.
+type Instance = (Option<Arc<str>>, Option<Arc<str>>);
+
 /// A cached set of views: for the store version and window it was built for.
 type CachedViews = (u64, (u64, u64), Arc<BTreeMap<EdgeKey, ResilienceView>>);
 
@@ -54,7 +57,7 @@ pub struct MetricStore {
     names: HashMap<Arc<str>, Arc<[Matcher]>>,
     series: HashMap<SeriesId, SeriesTrack>,
     /// Per `job`/`instance`: the previous and the current sample time.
-    instances: HashMap<(Option<Arc<str>>, Option<Arc<str>>), (u64, u64)>,
+    instances: HashMap<Instance, (u64, u64)>,
     deps: HashMap<EdgeKey, DepState>,
     sources: BTreeMap<(String, String), SourceStatus>,
     version: u64,
