@@ -192,6 +192,10 @@ pub struct BreakerDef {
     pub map: HashMap<String, BreakerState>,
     /// For endpoints: state label values that mean ejected.
     pub ejected_values: Vec<String>,
+    /// For events: events of calls that went through (seen while open: half-open).
+    pub probe_events: Vec<String>,
+    /// For events: open → closed passes through half-open.
+    pub half_open_implied: bool,
 }
 
 /// One compiled entry: a name pattern, a label filter, and what it feeds.
@@ -548,6 +552,8 @@ fn breaker_def(
         label,
         map,
         ejected_values: b.ejected_values.clone(),
+        probe_events: b.probe_events.clone(),
+        half_open_implied: b.half_open_implied,
     })
 }
 

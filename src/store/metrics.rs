@@ -161,13 +161,15 @@ impl MetricStore {
             let mut t = SeriesTrack::default();
             // A counter series that appears in a later scrape of a target started from zero
             // since the previous scrape (client libraries create labelled series on first use).
-            if counter && !p.delta && prev_scrape > 0 && prev_scrape < p.t_ns {
+            if !p.delta
+                && prev_scrape > 0
+                && prev_scrape < p.t_ns
+                && let Some(value) = zero_of(&p.value, counter)
+            {
                 let mut zero = p.clone();
                 zero.t_ns = prev_scrape;
-                zero.value = PointValue::Number(0.0);
-                if matches!(p.value, PointValue::Number(_)) {
-                    t.push(&zero, true);
-                }
+                zero.value = value;
+                t.push(&zero, counter);
             }
             t
         });
@@ -328,6 +330,31 @@ impl MetricStore {
         self.cache = Some((self.version, window, views.clone()));
         views
     }
+}
+
+/// The zero a cumulative series started from: counters, histograms (same bounds), exponential
+/// histograms; `None` for gauges and summaries.
+fn zero_of(v: &PointValue, counter: bool) -> Option<PointValue> {
+    Some(match v {
+        PointValue::Number(_) if counter => PointValue::Number(0.0),
+        PointValue::Histogram(h) => PointValue::Histogram(crate::model::series::ClassicHistogram {
+            count: 0.0,
+            sum: 0.0,
+            buckets: h.buckets.iter().map(|b| (b.0, 0.0)).collect(),
+        }),
+        PointValue::Exponential(e) => {
+            PointValue::Exponential(crate::model::series::ExponentialHistogram {
+                count: 0,
+                sum: Some(0.0),
+                zero_count: 0,
+                counts: Vec::new(),
+                min: None,
+                max: None,
+                ..e.clone()
+            })
+        }
+        _ => return None,
+    })
 }
 
 /// A point's series identity without `instance` (one breaker track per instance already).

@@ -101,6 +101,14 @@ pub struct BreakerSpec {
     /// For `events`: event name → the state it enters.
     #[serde(default)]
     pub events: BTreeMap<String, String>,
+    /// For `events`: events that mean a call went through (`success`, `failure`); seen while
+    /// open, they mean the breaker is half-open (for exporters that do not count half-open).
+    #[serde(default)]
+    pub probe_events: Vec<String>,
+    /// For `events`: open → closed passes through half-open (the library only closes after a
+    /// trial call), so a close seen while open records half-open first.
+    #[serde(default)]
+    pub half_open_implied: bool,
     /// For `ejection`: the metric counting all hosts.
     pub total_metric: Option<String>,
     /// For `endpoints`: state label values that mean ejected.

@@ -28,6 +28,8 @@ pub struct BreakerTrack {
     first_ns: u64,
     /// For events: increments not yet turned into transitions.
     pending: HashMap<Arc<str>, f64>,
+    /// For events: calls that went through since the last settle (`probe_events`).
+    probes: f64,
     /// The state as of the last [`BreakerTrack::settle`].
     pub state: BreakerState,
 }
@@ -41,6 +43,7 @@ impl BreakerTrack {
             totals: HashMap::new(),
             first_ns: t_ns,
             pending: HashMap::new(),
+            probes: 0.0,
             state: BreakerState::Unknown,
         }
     }
@@ -76,6 +79,9 @@ impl BreakerTrack {
             };
             let cum = if delta { prev.unwrap_or(0.0) + v } else { v };
             self.parts.insert(key.clone(), (t_ns, cum));
+            if inc > 0.0 && def.probe_events.iter().any(|p| **p == *key) {
+                self.probes += inc;
+            }
             if inc > 0.0 && def.map.contains_key(&*key) {
                 *self.pending.entry(key).or_default() += inc;
             }
@@ -144,6 +150,12 @@ impl BreakerTrack {
     /// replayed in the order a breaker's state machine allows (closed → open → half-open →
     /// closed or open), so several transitions between two scrapes are all recorded.
     fn settle_events(&mut self, def: &BreakerDef) -> Vec<BreakerState> {
+        let probes = std::mem::take(&mut self.probes);
+        if self.pending.is_empty() && probes > 0.0 && self.state == BreakerState::Open {
+            // Calls went through while open, and no transition was counted: half-open.
+            self.state = BreakerState::HalfOpen;
+            return vec![BreakerState::HalfOpen];
+        }
         if self.pending.is_empty() {
             if self.state == BreakerState::Unknown {
                 let initial = initial_from_counts(def, &self.parts);
@@ -175,7 +187,11 @@ impl BreakerTrack {
                 .or_else(|| left.iter().position(|(t, n)| *t != cur && *n >= 1.0));
             let Some(i) = pick else { break };
             left[i].1 -= 1.0;
-            cur = left[i].0;
+            let next = left[i].0;
+            if def.half_open_implied && cur == BreakerState::Open && next == BreakerState::Closed {
+                out.push(BreakerState::HalfOpen);
+            }
+            cur = next;
             out.push(cur);
         }
         self.state = cur;
