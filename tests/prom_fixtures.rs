@@ -14,12 +14,16 @@ use faultline::model::resilience::{BreakerState, ResilienceView};
 use faultline::store::{Store, StoreConfig};
 
 fn real(name: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/prom/real").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/prom/real")
+        .join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 fn format_of(name: &str, text: &str) -> Format {
-    let ct = name.contains("openmetrics").then_some("application/openmetrics-text; version=1.0.0");
+    let ct = name
+        .contains("openmetrics")
+        .then_some("application/openmetrics-text; version=1.0.0");
     detect_format(ct, text)
 }
 
@@ -32,11 +36,17 @@ fn every_real_exposition_parses_strictly() {
         if path.extension().is_none_or(|e| e != "txt") {
             continue;
         }
-        let name = path.file_name().expect("name").to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
         let text = real(&name);
-        let fams = parse(&text, format_of(&name, &text))
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(fams.iter().map(|f| f.samples.len()).sum::<usize>() > 10, "{name}: too few samples");
+        let fams = parse(&text, format_of(&name, &text)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            fams.iter().map(|f| f.samples.len()).sum::<usize>() > 10,
+            "{name}: too few samples"
+        );
         n += 1;
     }
     assert!(n >= 5, "expected the real expositions, found {n}");
@@ -46,10 +56,21 @@ fn every_real_exposition_parses_strictly() {
 fn real_families_have_the_expected_shapes() {
     let t = real("opossum-prometheus.txt");
     let fams = parse(&t, Format::Prometheus004).expect("opossum");
-    let circuit = fams.iter().find(|f| f.name == "circuit").expect("circuit family");
+    let circuit = fams
+        .iter()
+        .find(|f| f.name == "circuit")
+        .expect("circuit family");
     assert_eq!(circuit.kind, MetricType::Counter);
-    assert!(circuit.samples.iter().any(|s| s.label("event") == Some("open")));
-    let perf = fams.iter().find(|f| f.name == "circuit_perf").expect("circuit_perf");
+    assert!(
+        circuit
+            .samples
+            .iter()
+            .any(|s| s.label("event") == Some("open"))
+    );
+    let perf = fams
+        .iter()
+        .find(|f| f.name == "circuit_perf")
+        .expect("circuit_perf");
     assert_eq!(perf.kind, MetricType::Summary);
 
     let t = real("prometheus-client-r4j-hystrix.openmetrics.txt");
@@ -65,8 +86,15 @@ fn real_families_have_the_expected_shapes() {
 
     let t = real("haproxy-promex.txt");
     let fams = parse(&t, Format::Prometheus004).expect("haproxy");
-    let q = fams.iter().find(|f| f.name == "haproxy_backend_current_queue").expect("queue");
-    let slow = q.samples.iter().find(|s| s.label("proxy") == Some("slow")).expect("slow backend");
+    let q = fams
+        .iter()
+        .find(|f| f.name == "haproxy_backend_current_queue")
+        .expect("queue");
+    let slow = q
+        .samples
+        .iter()
+        .find(|s| s.label("proxy") == Some("slow"))
+        .expect("slow backend");
     assert_eq!(slow.value, 3.0);
 }
 
@@ -100,17 +128,26 @@ fn real_expositions_map_to_breakers_and_queues() {
         ("checkout", "prometheus-client-r4j-hystrix.txt"),
         ("edge", "haproxy-promex.txt"),
     ]);
-    assert_eq!(view(&mut store, "shop", "inventory").breaker, BreakerState::Open);
+    assert_eq!(
+        view(&mut store, "shop", "inventory").breaker,
+        BreakerState::Open
+    );
     let p = view(&mut store, "checkout", "payments");
     assert_eq!(p.breaker, BreakerState::Open);
     assert_eq!(p.queue_capacity, Some(100.0));
-    assert_eq!(view(&mut store, "checkout", "users").breaker, BreakerState::Open);
+    assert_eq!(
+        view(&mut store, "checkout", "users").breaker,
+        BreakerState::Open
+    );
     let slow = view(&mut store, "edge", "slow");
     assert_eq!(slow.queue_depth, Some(3.0));
     assert!(slow.pool_utilisation.is_some());
     // The same data in OpenMetrics gives the same answer.
     let mut om = store_with(&[("checkout", "prometheus-client-r4j-hystrix.openmetrics.txt")]);
-    assert_eq!(view(&mut om, "checkout", "payments").breaker, BreakerState::Open);
+    assert_eq!(
+        view(&mut om, "checkout", "payments").breaker,
+        BreakerState::Open
+    );
 }
 
 #[test]
@@ -126,7 +163,10 @@ fn real_promql_answers_map_like_scrapes() {
     }
     let v = view(&mut store, "checkout", "payments");
     assert_eq!(v.breaker, BreakerState::Open);
-    assert!(v.transitions.is_empty(), "open from the first answer on: {v:?}");
+    assert!(
+        v.transitions.is_empty(),
+        "open from the first answer on: {v:?}"
+    );
 }
 
 #[test]
@@ -140,9 +180,20 @@ fn bad_exposition_names_the_line_and_keeps_the_rest() {
     assert_eq!(err.line, 3);
     assert!(err.to_string().starts_with("line 3, column"), "{err}");
     let (fams, errors) = parse_lenient(text, Format::Prometheus004);
-    assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![3, 4]);
-    assert!(errors[1].to_string().contains("invalid value \"one\""), "{}", errors[1]);
-    let names: Vec<_> = fams[0].samples.iter().filter_map(|s| s.label("name")).collect();
+    assert_eq!(
+        errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+        vec![3, 4]
+    );
+    assert!(
+        errors[1].to_string().contains("invalid value \"one\""),
+        "{}",
+        errors[1]
+    );
+    let names: Vec<_> = fams[0]
+        .samples
+        .iter()
+        .filter_map(|s| s.label("name"))
+        .collect();
     assert_eq!(names, vec!["a", "d"]);
 }
 

@@ -40,7 +40,9 @@ async fn serve(mode: Mode) -> String {
     let addr = l.local_addr().expect("addr");
     tokio::spawn(async move {
         loop {
-            let Ok((mut s, _)) = l.accept().await else { return };
+            let Ok((mut s, _)) = l.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let mut req = vec![0u8; 4096];
                 let n = s.read(&mut req).await.unwrap_or(0);
@@ -59,11 +61,14 @@ async fn serve(mode: Mode) -> String {
                 };
                 let gzip = req.contains("accept-encoding: gzip");
                 if matches!(mode, Mode::Good) && !gzip {
-                    let _ = s.write_all(b"HTTP/1.1 406 Not Acceptable\r\nContent-Length: 0\r\n\r\n").await;
+                    let _ = s
+                        .write_all(b"HTTP/1.1 406 Not Acceptable\r\nContent-Length: 0\r\n\r\n")
+                        .await;
                     return;
                 }
                 let body = if gzip {
-                    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                    let mut e =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
                     e.write_all(&body).expect("gzip");
                     e.finish().expect("gzip")
                 } else {
@@ -72,7 +77,11 @@ async fn serve(mode: Mode) -> String {
                 let head = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n",
                     body.len(),
-                    if gzip { "Content-Encoding: gzip\r\n" } else { "" }
+                    if gzip {
+                        "Content-Encoding: gzip\r\n"
+                    } else {
+                        ""
+                    }
                 );
                 let _ = s.write_all(head.as_bytes()).await;
                 let _ = s.write_all(&body).await;
@@ -88,7 +97,11 @@ fn ingest() -> (Ingest, mpsc::Receiver<IngestMsg>) {
 }
 
 fn target(url: &str, job: &str, interval_ms: u64, timeout_ms: u64) -> ScrapeTarget {
-    let mut t = ScrapeTarget::from_arg(url, Duration::from_millis(interval_ms), Duration::from_millis(timeout_ms));
+    let mut t = ScrapeTarget::from_arg(
+        url,
+        Duration::from_millis(interval_ms),
+        Duration::from_millis(timeout_ms),
+    );
     t.job = job.into();
     t
 }
@@ -109,9 +122,15 @@ async fn negotiates_openmetrics_with_gzip() {
     assert!(status.up && status.last_error.is_none(), "{status:?}");
     let msg = rx.recv().await.expect("metrics");
     let n = names(&msg);
-    assert!(n.contains(&"resilience4j_circuitbreaker_state".to_owned()), "{n:?}");
+    assert!(
+        n.contains(&"resilience4j_circuitbreaker_state".to_owned()),
+        "{n:?}"
+    );
     assert!(n.contains(&"up".to_owned()));
-    assert!(n.contains(&"negotiated".to_owned()), "OpenMetrics was not negotiated: {n:?}");
+    assert!(
+        n.contains(&"negotiated".to_owned()),
+        "OpenMetrics was not negotiated: {n:?}"
+    );
 }
 
 #[tokio::test]
@@ -171,8 +190,14 @@ async fn dead_and_hanging_targets_do_not_stall_a_healthy_one() {
             }
         }
     }
-    assert!(good_ok >= 5, "the healthy target was scraped {good_ok} times in 1.5 s");
-    assert!(errors.get("hang").is_some_and(|e| e.contains("timed out")), "{errors:?}");
+    assert!(
+        good_ok >= 5,
+        "the healthy target was scraped {good_ok} times in 1.5 s"
+    );
+    assert!(
+        errors.get("hang").is_some_and(|e| e.contains("timed out")),
+        "{errors:?}"
+    );
     assert!(errors.contains_key("dead"), "{errors:?}");
     assert!(!errors.contains_key("good"), "{errors:?}");
 }

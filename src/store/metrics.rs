@@ -159,15 +159,24 @@ impl MetricStore {
         let prev_scrape = times.0;
         let track = self.series.entry(id.clone()).or_insert_with(|| {
             let mut t = SeriesTrack::default();
-            // A counter series that appears in a later scrape of a target started from zero
-            // since the previous scrape (client libraries create labelled series on first use).
-            if !p.delta
-                && prev_scrape > 0
-                && prev_scrape < p.t_ns
-                && let Some(value) = zero_of(&p.value, counter)
+            // A cumulative series that appears in a later scrape of a target started from zero
+            // since the previous scrape (client libraries create labelled series on first
+            // use). A delta series' first point holds observations of its own interval, which
+            // the window must count: it starts from a zero just before.
+            let zero_at = if p.delta {
+                Some(
+                    p.start_ns
+                        .filter(|s| *s < p.t_ns)
+                        .unwrap_or(p.t_ns.saturating_sub(1)),
+                )
+            } else {
+                (prev_scrape > 0 && prev_scrape < p.t_ns).then_some(prev_scrape)
+            };
+            if let Some(at) = zero_at
+                && let Some(value) = zero_of(&p.value, counter || p.delta)
             {
                 let mut zero = p.clone();
-                zero.t_ns = prev_scrape;
+                zero.t_ns = at;
                 zero.value = value;
                 t.push(&zero, counter);
             }
