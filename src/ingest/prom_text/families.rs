@@ -7,15 +7,16 @@
 use std::collections::HashMap;
 
 use super::error::{ErrorKind, shorten};
-use super::line::RawSample;
+use std::borrow::Cow;
+
 use super::{MetricFamily, MetricType, Sample};
 
 /// Builds the families of one exposition in order of first appearance.
-pub(crate) struct Builder {
-    families: Vec<MetricFamily>,
+pub(crate) struct Builder<'a> {
+    families: Vec<MetricFamily<'a>>,
     /// Whether each family (same index) had a `# TYPE` line.
     typed: Vec<bool>,
-    index: HashMap<String, usize>,
+    index: HashMap<Cow<'a, str>, usize>,
     current: Option<usize>,
 }
 
@@ -45,7 +46,7 @@ const ALL_SUFFIXES: [&str; 8] = [
     "_total", "_created", "_bucket", "_count", "_sum", "_gcount", "_gsum", "_info",
 ];
 
-impl Builder {
+impl<'a> Builder<'a> {
     pub(crate) fn new() -> Self {
         Builder {
             families: Vec::new(),
@@ -56,19 +57,19 @@ impl Builder {
     }
 
     /// The family named exactly `name`, created (untyped, empty) if absent; becomes current.
-    fn family_named(&mut self, name: &str) -> usize {
+    fn family_named(&mut self, name: Cow<'a, str>) -> usize {
         if let Some(i) = self.current.filter(|&i| self.families[i].name == name) {
             return i;
         }
-        let i = match self.index.get(name) {
+        let i = match self.index.get(&*name) {
             Some(&i) => i,
-            None => self.push_family(name.to_owned()),
+            None => self.push_family(name),
         };
         self.current = Some(i);
         i
     }
 
-    fn push_family(&mut self, name: String) -> usize {
+    fn push_family(&mut self, name: Cow<'a, str>) -> usize {
         let i = self.families.len();
         self.index.insert(name.clone(), i);
         self.families.push(MetricFamily {
@@ -83,36 +84,41 @@ impl Builder {
     }
 
     /// Applies `# HELP name text`.
-    pub(crate) fn help(&mut self, name: &str, text: String) -> Result<(), ErrorKind> {
+    pub(crate) fn help(&mut self, name: Cow<'a, str>, text: Cow<'a, str>) -> Result<(), ErrorKind> {
         let i = self.family_named(name);
         let family = &mut self.families[i];
         if family.help.is_some() {
-            return Err(duplicate("HELP", name));
+            return Err(duplicate("HELP", &family.name));
         }
         family.help = Some(text);
         Ok(())
     }
 
     /// Applies `# UNIT name unit`.
-    pub(crate) fn unit(&mut self, name: &str, unit: &str) -> Result<(), ErrorKind> {
+    pub(crate) fn unit(&mut self, name: Cow<'a, str>, unit: &'a str) -> Result<(), ErrorKind> {
         let i = self.family_named(name);
         let family = &mut self.families[i];
         if family.unit.is_some() {
-            return Err(duplicate("UNIT", name));
+            return Err(duplicate("UNIT", &family.name));
         }
-        family.unit = Some(unit.to_owned());
+        family.unit = Some(Cow::Borrowed(unit));
         Ok(())
     }
 
     /// Applies `# TYPE name type`. A TYPE after the family's samples is refused, because those
     /// samples were already grouped under the untyped rules.
-    pub(crate) fn set_type(&mut self, name: &str, kind: MetricType) -> Result<(), ErrorKind> {
+    pub(crate) fn set_type(
+        &mut self,
+        name: Cow<'a, str>,
+        kind: MetricType,
+    ) -> Result<(), ErrorKind> {
         let i = self.family_named(name);
+        let family = &mut self.families[i];
         if self.typed[i] {
-            return Err(duplicate("TYPE", name));
+            return Err(duplicate("TYPE", &family.name));
         }
-        if !self.families[i].samples.is_empty() {
-            return Err(ErrorKind::TypeAfterSamples(shorten(name)));
+        if !family.samples.is_empty() {
+            return Err(ErrorKind::TypeAfterSamples(shorten(&family.name)));
         }
         self.typed[i] = true;
         self.families[i].kind = kind;
@@ -121,27 +127,24 @@ impl Builder {
 
     /// Adds a sample to its family: the current one, else one found by name (exact, then with a
     /// type suffix removed), else a new untyped family named after the sample.
-    pub(crate) fn sample(&mut self, raw: RawSample<'_>) {
-        let i = self.find_family(&raw.name);
+    pub(crate) fn sample(&mut self, sample: Sample<'a>) {
+        let i = match self.find_family(&sample.name) {
+            Some(i) => i,
+            None => self.push_family(sample.name.clone()),
+        };
         self.current = Some(i);
-        self.families[i].samples.push(Sample {
-            name: raw.name.into_owned(),
-            labels: raw.labels,
-            value: raw.value,
-            timestamp_ms: raw.timestamp_ms,
-            exemplar: raw.exemplar,
-        });
+        self.families[i].samples.push(sample);
     }
 
-    fn find_family(&mut self, name: &str) -> usize {
+    fn find_family(&self, name: &str) -> Option<usize> {
         if let Some(i) = self.current {
             let f = &self.families[i];
             if belongs(&f.name, f.kind, name) {
-                return i;
+                return Some(i);
             }
         }
         if let Some(&i) = self.index.get(name) {
-            return i;
+            return Some(i);
         }
         for suffix in ALL_SUFFIXES {
             let Some(base) = name.strip_suffix(suffix) else {
@@ -150,15 +153,15 @@ impl Builder {
             if let Some(&i) = self.index.get(base)
                 && suffixes(self.families[i].kind).contains(&suffix)
             {
-                return i;
+                return Some(i);
             }
         }
-        self.push_family(name.to_owned())
+        None
     }
 
     /// The families in order of first appearance. Families with metadata but no samples are
     /// kept: a declared metric that has no series yet is still worth showing.
-    pub(crate) fn finish(self) -> Vec<MetricFamily> {
+    pub(crate) fn finish(self) -> Vec<MetricFamily<'a>> {
         self.families
     }
 }

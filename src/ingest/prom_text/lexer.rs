@@ -5,7 +5,12 @@
 
 use std::borrow::Cow;
 
-use super::error::{ErrorKind, ParseError, describe};
+use super::Labels;
+use super::error::{ErrorKind, ParseError, describe, shorten};
+
+/// Label sets up to this size are checked for duplicate names pair by pair as they are read;
+/// larger ones once, by sorting, so a hostile line with thousands of labels stays O(n log n).
+const PAIRWISE_DUPLICATE_CHECK: usize = 32;
 
 /// A position in one line of the exposition.
 pub(crate) struct Cursor<'a> {
@@ -173,9 +178,10 @@ impl<'a> Cursor<'a> {
     /// alone as the first item is taken as the metric name: `{"my.metric", code="200"}`.
     pub(crate) fn label_set(
         &mut self,
-        labels: &mut Vec<(String, String)>,
+        labels: &mut Labels<'a>,
         mut name: Option<&mut Option<Cow<'a, str>>>,
     ) -> Result<(), ParseError> {
+        let open = self.pos;
         self.pos += 1; // '{'
         let mut first = true;
         loop {
@@ -184,7 +190,7 @@ impl<'a> Cursor<'a> {
             let label: Cow<'a, str> = match self.peek() {
                 Some(b'}') => {
                     self.pos += 1;
-                    return Ok(());
+                    break;
                 }
                 Some(b'"') => {
                     let quoted = self.quoted()?;
@@ -195,7 +201,7 @@ impl<'a> Cursor<'a> {
                         **slot = Some(quoted);
                         first = false;
                         if self.end_of_label()? {
-                            return Ok(());
+                            break;
                         }
                         continue;
                     } else {
@@ -217,22 +223,40 @@ impl<'a> Cursor<'a> {
                 return Err(self.unexpected("a quoted label value"));
             }
             let value = self.quoted()?;
-            if labels.iter().any(|(n, _)| *n == *label) {
-                let sample = name.as_ref().and_then(|s| s.as_deref()).unwrap_or("");
-                return Err(self.error_at(
-                    name_pos,
-                    ErrorKind::DuplicateLabel {
-                        label: super::error::shorten(&label),
-                        sample: super::error::shorten(sample),
-                    },
-                ));
+            if labels.len() < PAIRWISE_DUPLICATE_CHECK && labels.iter().any(|(n, _)| *n == *label) {
+                return Err(self.duplicate(name_pos, &label, name.as_deref()));
             }
-            labels.push((label.into_owned(), value.into_owned()));
+            labels.push((label, value));
             self.skip_ws();
             if self.end_of_label()? {
-                return Ok(());
+                break;
             }
         }
+        if labels.len() > PAIRWISE_DUPLICATE_CHECK {
+            // A huge label set: sort the names once instead of comparing every pair.
+            let mut names: Vec<&str> = labels.iter().map(|(n, _)| &**n).collect();
+            names.sort_unstable();
+            if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+                return Err(self.duplicate(open, pair[0], name.as_deref()));
+            }
+        }
+        Ok(())
+    }
+
+    fn duplicate(
+        &self,
+        pos: usize,
+        label: &str,
+        name: Option<&Option<Cow<'_, str>>>,
+    ) -> ParseError {
+        let sample = name.and_then(|s| s.as_deref()).unwrap_or("");
+        self.error_at(
+            pos,
+            ErrorKind::DuplicateLabel {
+                label: shorten(label),
+                sample: shorten(sample),
+            },
+        )
     }
 
     /// After a label: consumes `,` (returns false) or the closing `}` (returns true).

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use super::error::{ErrorKind, ParseError, describe, shorten};
 use super::lexer::{Cursor, parse_value, unescape_help};
-use super::{Exemplar, Format, MetricType};
+use super::{Exemplar, Format, Labels, MetricType, Sample};
 
 /// One classified line of the exposition.
 pub(crate) enum Line<'a> {
@@ -18,17 +18,8 @@ pub(crate) enum Line<'a> {
     Unit(Cow<'a, str>, &'a str),
     /// `# EOF` (OpenMetrics only; in text 0.0.4 it is a plain comment).
     Eof,
-    /// A sample.
-    Sample(RawSample<'a>),
-}
-
-/// A sample as written on its line, before it is assigned to a family.
-pub(crate) struct RawSample<'a> {
-    pub(crate) name: Cow<'a, str>,
-    pub(crate) labels: Vec<(String, String)>,
-    pub(crate) value: f64,
-    pub(crate) timestamp_ms: Option<i64>,
-    pub(crate) exemplar: Option<Exemplar>,
+    /// A sample, not yet assigned to a family.
+    Sample(Sample<'a>),
 }
 
 /// Parses line `line_no` (1-based). `label_hint` pre-sizes the label vector.
@@ -134,7 +125,7 @@ fn sample(
     mut cur: Cursor<'_>,
     format: Format,
     label_hint: usize,
-) -> Result<RawSample<'_>, ParseError> {
+) -> Result<Sample<'_>, ParseError> {
     let start = cur.pos();
     let mut name = cur.metric_name().map(Cow::Borrowed);
     // Whitespace may separate the name from its label set, or from the value.
@@ -172,10 +163,10 @@ fn sample(
     let mut exemplar = None;
     if ws > 0 && cur.peek() == Some(b'#') {
         cur.eat(b'#');
-        exemplar = Some(parse_exemplar(&mut cur, &name)?);
+        exemplar = Some(Box::new(parse_exemplar(&mut cur, &name)?));
     }
     end_of_line(&mut cur)?;
-    Ok(RawSample {
+    Ok(Sample {
         name,
         labels,
         value,
@@ -226,12 +217,12 @@ fn seconds_to_ms(tok: &str) -> Option<i64> {
 }
 
 /// After ` # `: `{labels} value [timestamp-in-seconds]`.
-fn parse_exemplar(cur: &mut Cursor<'_>, sample: &str) -> Result<Exemplar, ParseError> {
+fn parse_exemplar<'a>(cur: &mut Cursor<'a>, sample: &str) -> Result<Exemplar<'a>, ParseError> {
     cur.skip_ws();
     if cur.peek() != Some(b'{') {
         return Err(cur.unexpected("'{' starting the exemplar's labels"));
     }
-    let mut labels = Vec::new();
+    let mut labels: Labels<'a> = Vec::new();
     cur.label_set(&mut labels, None)?;
     let value = number(cur, 0, "the exemplar value", parse_value, |value| {
         ErrorKind::InvalidValue {

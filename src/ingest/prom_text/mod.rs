@@ -24,6 +24,25 @@
 //!   the line. In OpenMetrics a missing `# EOF` (a truncated body) and data after it are errors.
 //! - It is a superset of both formats: OpenMetrics rules that do not change the meaning of the
 //!   data (no blank lines, counters must end in `_total`, …) are not enforced.
+//!
+//! ```
+//! use faultline::ingest::prom_text::{MetricType, detect_format, parse};
+//! use faultline::model::histogram::{Bucket, Quantile, histogram_quantile};
+//!
+//! let body = "# TYPE rpc_seconds histogram\n\
+//!             rpc_seconds_bucket{le=\"0.1\"} 8\n\
+//!             rpc_seconds_bucket{le=\"+Inf\"} 10\n\
+//!             rpc_seconds_count 10\n";
+//! let families = parse(body, detect_format(Some("text/plain; version=0.0.4"), body))?;
+//! let rpc = &families[0];
+//! assert_eq!((&*rpc.name, rpc.kind), ("rpc_seconds", MetricType::Histogram));
+//! let buckets: Vec<Bucket> = rpc.samples.iter()
+//!     .filter_map(|s| Bucket::from_le(s.label("le")?, s.value))
+//!     .collect();
+//! assert_eq!(histogram_quantile(0.5, &buckets), Quantile::Value(0.0625));
+//! assert_eq!(histogram_quantile(0.99, &buckets), Quantile::AtLeast(0.1));
+//! # Ok::<(), faultline::ingest::prom_text::ParseError>(())
+//! ```
 
 mod error;
 mod families;
@@ -31,6 +50,10 @@ mod lexer;
 mod line;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_errors;
+
+use std::borrow::Cow;
 
 pub use error::{ErrorKind, ParseError};
 
@@ -103,60 +126,119 @@ impl MetricType {
     }
 }
 
+/// Label pairs in written order; names and values borrow from the exposition unless they had
+/// to be unescaped.
+pub type Labels<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
 /// A metric family: the samples that share one `# TYPE` name, with its metadata.
+///
+/// Strings borrow from the parsed text (`Cow::Borrowed`) unless unescaping changed them; use
+/// [`MetricFamily::into_owned`] to keep a family beyond the text's lifetime.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MetricFamily {
+pub struct MetricFamily<'a> {
     /// The name on the `# TYPE`/`# HELP` line (`foo` for `foo_bucket`); for an untyped sample
     /// without metadata, the sample's own name.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// `# HELP` text, unescaped.
-    pub help: Option<String>,
+    pub help: Option<Cow<'a, str>>,
     /// `# UNIT` (OpenMetrics), e.g. `seconds`.
-    pub unit: Option<String>,
+    pub unit: Option<Cow<'a, str>>,
     /// `# TYPE`, or [`MetricType::Unknown`].
     pub kind: MetricType,
     /// Samples in exposition order.
-    pub samples: Vec<Sample>,
+    pub samples: Vec<Sample<'a>>,
+}
+
+impl MetricFamily<'_> {
+    /// The same family owning all its strings.
+    pub fn into_owned(self) -> MetricFamily<'static> {
+        MetricFamily {
+            name: owned(self.name),
+            help: self.help.map(owned),
+            unit: self.unit.map(owned),
+            kind: self.kind,
+            samples: self.samples.into_iter().map(Sample::into_owned).collect(),
+        }
+    }
 }
 
 /// One sample line.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
+pub struct Sample<'a> {
     /// The full sample name, e.g. `http_request_duration_seconds_bucket`.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// Labels in written order, values unescaped (`le` and `quantile` included).
-    pub labels: Vec<(String, String)>,
+    pub labels: Labels<'a>,
     /// The value; may be NaN or ±Inf.
     pub value: f64,
     /// Milliseconds since the Unix epoch, if the line had a timestamp.
     pub timestamp_ms: Option<i64>,
-    /// The exemplar after ` # `, if any.
-    pub exemplar: Option<Exemplar>,
+    /// The exemplar after ` # `, if any (boxed: rare, and it keeps samples small).
+    pub exemplar: Option<Box<Exemplar<'a>>>,
 }
 
-impl Sample {
+impl Sample<'_> {
     /// The value of label `name`, if present.
     pub fn label(&self, name: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        find_label(&self.labels, name)
+    }
+
+    /// The same sample owning all its strings.
+    pub fn into_owned(self) -> Sample<'static> {
+        Sample {
+            name: owned(self.name),
+            labels: owned_labels(self.labels),
+            value: self.value,
+            timestamp_ms: self.timestamp_ms,
+            exemplar: self.exemplar.map(|e| Box::new(e.into_owned())),
+        }
     }
 }
 
 /// An OpenMetrics exemplar: a sampled observation with its own labels (usually a trace id).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Exemplar {
+pub struct Exemplar<'a> {
     /// The exemplar's labels, e.g. `trace_id`.
-    pub labels: Vec<(String, String)>,
+    pub labels: Labels<'a>,
     /// The observed value.
     pub value: f64,
     /// Milliseconds since the Unix epoch (written as float seconds), if given.
     pub timestamp_ms: Option<i64>,
 }
 
+impl Exemplar<'_> {
+    /// The value of label `name`, if present.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        find_label(&self.labels, name)
+    }
+
+    /// The same exemplar owning all its strings.
+    pub fn into_owned(self) -> Exemplar<'static> {
+        Exemplar {
+            labels: owned_labels(self.labels),
+            value: self.value,
+            timestamp_ms: self.timestamp_ms,
+        }
+    }
+}
+
+fn find_label<'l>(labels: &'l Labels<'_>, name: &str) -> Option<&'l str> {
+    labels.iter().find(|(n, _)| n == name).map(|(_, v)| &**v)
+}
+
+fn owned(s: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(s.into_owned())
+}
+
+fn owned_labels(labels: Labels<'_>) -> Labels<'static> {
+    labels
+        .into_iter()
+        .map(|(n, v)| (owned(n), owned(v)))
+        .collect()
+}
+
 /// Parses a whole exposition; fails on the first bad line, as a Prometheus scrape does.
-pub fn parse(text: &str, format: Format) -> Result<Vec<MetricFamily>, ParseError> {
+pub fn parse(text: &str, format: Format) -> Result<Vec<MetricFamily<'_>>, ParseError> {
     let (families, errors) = run(text, format, true);
     match errors.into_iter().next() {
         Some(first) => Err(first),
@@ -166,7 +248,7 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<MetricFamily>, ParseError
 
 /// Parses a whole exposition, skipping bad lines: the families of the good lines, and one
 /// error per bad line in line order.
-pub fn parse_lenient(text: &str, format: Format) -> (Vec<MetricFamily>, Vec<ParseError>) {
+pub fn parse_lenient(text: &str, format: Format) -> (Vec<MetricFamily<'_>>, Vec<ParseError>) {
     run(text, format, false)
 }
 
@@ -190,7 +272,7 @@ pub fn detect_format(content_type: Option<&str>, body: &str) -> Format {
     }
 }
 
-fn run(text: &str, format: Format, strict: bool) -> (Vec<MetricFamily>, Vec<ParseError>) {
+fn run(text: &str, format: Format, strict: bool) -> (Vec<MetricFamily<'_>>, Vec<ParseError>) {
     let mut builder = families::Builder::new();
     let mut errors = Vec::new();
     let mut label_hint = 0;
@@ -208,13 +290,14 @@ fn run(text: &str, format: Format, strict: bool) -> (Vec<MetricFamily>, Vec<Pars
         let result = match line::parse_line(line, line_no, format, label_hint) {
             Ok(Line::Skip) => Ok(()),
             Ok(Line::Sample(sample)) => {
-                label_hint = sample.labels.len();
+                // Capped: one huge label set must not make every later line over-allocate.
+                label_hint = sample.labels.len().min(16);
                 builder.sample(sample);
                 Ok(())
             }
-            Ok(Line::Help(name, text)) => builder.help(&name, text.into_owned()),
-            Ok(Line::Type(name, kind)) => builder.set_type(&name, kind),
-            Ok(Line::Unit(name, unit)) => builder.unit(&name, unit),
+            Ok(Line::Help(name, text)) => builder.help(name, text),
+            Ok(Line::Type(name, kind)) => builder.set_type(name, kind),
+            Ok(Line::Unit(name, unit)) => builder.unit(name, unit),
             Ok(Line::Eof) => {
                 eof_line = Some(line_no);
                 Ok(())

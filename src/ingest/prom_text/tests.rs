@@ -1,33 +1,34 @@
 use super::*;
+use std::borrow::Cow;
 
-const P: Format = Format::Prometheus004;
-const OM: Format = Format::OpenMetrics1;
+pub(super) const P: Format = Format::Prometheus004;
+pub(super) const OM: Format = Format::OpenMetrics1;
 
-fn ok(text: &str, format: Format) -> Vec<MetricFamily> {
+pub(super) fn ok(text: &str, format: Format) -> Vec<MetricFamily<'_>> {
     match parse(text, format) {
         Ok(f) => f,
         Err(e) => panic!("unexpected error: {e}\n--- input ---\n{text}"),
     }
 }
 
-fn err(text: &str, format: Format) -> ParseError {
+pub(super) fn err(text: &str, format: Format) -> ParseError {
     match parse(text, format) {
         Ok(f) => panic!("expected an error, parsed {f:#?}"),
         Err(e) => e,
     }
 }
 
-fn one_sample(line: &str) -> Sample {
+fn one_sample(line: &str) -> Sample<'static> {
     let fams = ok(line, P);
     assert_eq!(fams.len(), 1, "{fams:#?}");
     assert_eq!(fams[0].samples.len(), 1);
-    fams[0].samples[0].clone()
+    fams[0].samples[0].clone().into_owned()
 }
 
-fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+fn labels(pairs: &[(&'static str, &'static str)]) -> Labels<'static> {
     pairs
         .iter()
-        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .map(|&(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v)))
         .collect()
 }
 
@@ -87,7 +88,8 @@ fn every_type_word() {
         ("untyped", MetricType::Unknown),
         ("unknown", MetricType::Unknown),
     ] {
-        let fams = ok(&format!("# TYPE m {word}\n"), P);
+        let text = format!("# TYPE m {word}\n");
+        let fams = ok(&text, P);
         assert_eq!(fams[0].kind, kind, "{word}");
         assert_eq!(MetricType::from_type_word(kind.as_str()), Some(kind));
     }
@@ -242,7 +244,7 @@ fn gaugehistogram_summary_info_stateset_counter_families() {
     let fams = ok(text, OM);
     let shape: Vec<(&str, MetricType, usize)> = fams
         .iter()
-        .map(|f| (f.name.as_str(), f.kind, f.samples.len()))
+        .map(|f| (&*f.name, f.kind, f.samples.len()))
         .collect();
     assert_eq!(
         shape,
@@ -277,7 +279,7 @@ fn exemplar_on_bucket_without_timestamp_and_sample_timestamp_before_it() {
 #[test]
 fn untyped_samples_group_by_name() {
     let fams = ok("a{x=\"1\"} 1\na{x=\"2\"} 2\nb 3\na_count 4\n", P);
-    let names: Vec<&str> = fams.iter().map(|f| f.name.as_str()).collect();
+    let names: Vec<&str> = fams.iter().map(|f| &*f.name).collect();
     assert_eq!(names, ["a", "b", "a_count"]);
     assert_eq!(fams[0].samples.len(), 2);
 }
@@ -289,11 +291,11 @@ fn python_style_text_004_counter_and_created_gauge() {
     let fams = ok(text, P);
     assert_eq!(fams.len(), 2);
     assert_eq!(
-        (fams[0].name.as_str(), fams[0].kind),
+        (&*fams[0].name, fams[0].kind),
         ("c_total", MetricType::Counter)
     );
     assert_eq!(
-        (fams[1].name.as_str(), fams[1].kind),
+        (&*fams[1].name, fams[1].kind),
         ("c_created", MetricType::Gauge)
     );
 }
@@ -312,181 +314,4 @@ fn metadata_only_family_is_kept() {
     let fams = ok("# HELP idle nothing yet\n# TYPE idle counter\n", P);
     assert_eq!(fams.len(), 1);
     assert!(fams[0].samples.is_empty());
-}
-
-// ---- errors -------------------------------------------------------------------------------
-
-#[test]
-fn invalid_value_message_names_line_column_and_sample() {
-    let e = err("# TYPE foo_total counter\nfoo_total abc\n", P);
-    assert_eq!(e.line, 2);
-    assert_eq!(e.column, 11);
-    assert_eq!(
-        e.to_string(),
-        "line 2, column 11: invalid value \"abc\" for sample foo_total"
-    );
-}
-
-#[test]
-fn error_cases() {
-    let cases: &[(&str, usize, usize, &str)] = &[
-        ("m{a=\"1} 1", 1, 5, "unterminated quoted string"),
-        ("m{a=\"1\\\"} 1", 1, 5, "unterminated quoted string"),
-        ("m{a=\"1\"", 1, 8, "expected ',' or '}', found end of line"),
-        (
-            "m{a=1} 1",
-            1,
-            5,
-            "expected a quoted label value, found \"1}\"",
-        ),
-        (
-            "m{a=\"1\" b=\"2\"} 1",
-            1,
-            9,
-            "expected ',' or '}', found \"b=\\\"2\\\"}\"",
-        ),
-        (
-            "m{a=\"1\",a=\"2\"} 1",
-            1,
-            9,
-            "duplicate label \"a\" in sample m",
-        ),
-        (
-            "m{1a=\"x\"} 1",
-            1,
-            3,
-            "expected a label name or '}', found \"1a=\\\"x\\\"}\"",
-        ),
-        ("m", 1, 2, "expected the value, found end of line"),
-        ("m{}", 1, 4, "expected the value, found end of line"),
-        ("m 1 2 3", 1, 7, "expected end of line, found \"3\""),
-        ("9m 1", 1, 1, "expected a metric name, found \"9m\""),
-        (
-            "{a=\"b\"} 1",
-            1,
-            1,
-            "expected a metric name, found \"{a=\\\"b\\\"}\"",
-        ),
-        (
-            "m{} 1 # 5",
-            1,
-            9,
-            "expected '{' starting the exemplar's labels, found \"5\"",
-        ),
-        ("# TYPE m widget", 1, 10, "unknown metric type \"widget\""),
-        (
-            "# TYPE m",
-            1,
-            9,
-            "expected a metric type, found end of line",
-        ),
-        ("# HELP", 1, 7, "expected a metric name, found end of line"),
-        (
-            "# TYPE m gauge\n# TYPE m gauge",
-            2,
-            1,
-            "second TYPE line for metric m",
-        ),
-        (
-            "# HELP m a\n# HELP m b",
-            2,
-            1,
-            "second HELP line for metric m",
-        ),
-        (
-            "m 1\n# TYPE m gauge",
-            2,
-            1,
-            "TYPE line for metric m comes after its samples",
-        ),
-        (
-            "m 1 # {a=\"b\"} x",
-            1,
-            15,
-            "invalid value \"x\" for sample m (exemplar)",
-        ),
-    ];
-    for &(text, line, column, msg) in cases {
-        let e = err(text, P);
-        assert_eq!(
-            (e.line, e.column, e.kind.to_string().as_str()),
-            (line, column, msg),
-            "input: {text:?}"
-        );
-    }
-}
-
-#[test]
-fn column_counts_characters_not_bytes() {
-    let e = err("m{a=\"日本\"} x", P);
-    assert_eq!(e.column, 11);
-}
-
-#[test]
-fn openmetrics_eof_rules() {
-    let e = err("m 1\n", OM);
-    assert_eq!((e.line, e.kind.clone()), (1, ErrorKind::MissingEof));
-    let e = err("m 1\n# EOF\nm 2\n", OM);
-    assert_eq!((e.line, e.kind.clone()), (3, ErrorKind::DataAfterEof));
-    // Empty exposition: still needs # EOF in OpenMetrics, fine in text 0.0.4.
-    assert_eq!(err("", OM).kind, ErrorKind::MissingEof);
-    assert!(ok("", P).is_empty());
-    // In text 0.0.4, "# EOF" is an ordinary comment.
-    assert_eq!(ok("# EOF\nm 1\n", P).len(), 1);
-}
-
-#[test]
-fn long_tokens_are_shortened_in_messages() {
-    let long = "x".repeat(500);
-    let e = err(&format!("m {long}"), P);
-    let msg = e.to_string();
-    assert!(msg.len() < 150, "{msg}");
-    assert!(msg.contains('…'));
-}
-
-#[test]
-fn lenient_keeps_good_lines_and_reports_each_bad_one() {
-    let text = "# TYPE a counter\na_total 1\na_total{x=\"1\"} oops\nb 2\nc{ 3\nd 4\n";
-    assert_eq!(err(text, P).line, 3);
-    let (fams, errors) = parse_lenient(text, P);
-    let names: Vec<&str> = fams.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["a", "b", "d"]);
-    assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [3, 5]);
-}
-
-#[test]
-fn lenient_openmetrics_truncated_body_still_returns_families() {
-    let (fams, errors) = parse_lenient("# TYPE a gauge\na 1\nb 2", OM);
-    assert_eq!(fams.len(), 2);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].kind, ErrorKind::MissingEof);
-    assert_eq!(errors[0].line, 3);
-}
-
-// ---- format detection ---------------------------------------------------------------------
-
-#[test]
-fn detect_format_from_header_then_body() {
-    assert_eq!(
-        detect_format(
-            Some("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-            ""
-        ),
-        OM
-    );
-    assert_eq!(
-        detect_format(
-            Some("text/plain; version=0.0.4; charset=utf-8"),
-            "m 1\n# EOF\n"
-        ),
-        P
-    );
-    assert_eq!(detect_format(None, "m 1\n# EOF\n"), OM);
-    assert_eq!(
-        detect_format(Some("application/octet-stream"), "m 1\n# EOF\r\n\n"),
-        OM
-    );
-    assert_eq!(detect_format(None, "m 1\n"), P);
-    assert!(ACCEPT_HEADER.starts_with("application/openmetrics-text;version=1.0.0"));
-    assert!(ACCEPT_HEADER.contains("text/plain;version=0.0.4"));
 }
