@@ -80,7 +80,7 @@ fn real_families_have_the_expected_shapes() {
         .find(|f| f.name == "resilience4j_circuitbreaker_not_permitted_calls")
         .expect("counter family without _total");
     assert_eq!(np.kind, MetricType::Counter);
-    let names: Vec<&str> = np.samples.iter().map(|s| s.name.as_str()).collect();
+    let names: Vec<&str> = np.samples.iter().map(|s| &*s.name).collect();
     assert!(names.contains(&"resilience4j_circuitbreaker_not_permitted_calls_total"));
     assert!(names.contains(&"resilience4j_circuitbreaker_not_permitted_calls_created"));
 

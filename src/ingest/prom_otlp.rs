@@ -10,6 +10,7 @@
 //! `decode_metrics` gives them back unchanged (a counter gains `_total` if it had none). NaN
 //! and infinite sample values carry nothing faultline uses and JSON cannot hold them: skipped.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -101,7 +102,10 @@ fn when(s: &Sample, t_ns: u64) -> u64 {
     }
 }
 
-fn attrs(labels: &[(String, String)], skip: &str) -> Vec<pc::KeyValue> {
+/// Labels as the parser gives them.
+type Pairs<'a> = [(Cow<'a, str>, Cow<'a, str>)];
+
+fn attrs(labels: &Pairs<'_>, skip: &str) -> Vec<pc::KeyValue> {
     labels
         .iter()
         .filter(|(k, _)| k != skip)
@@ -110,8 +114,12 @@ fn attrs(labels: &[(String, String)], skip: &str) -> Vec<pc::KeyValue> {
 }
 
 /// Labels without `skip`, sorted: the identity of a histogram or summary point.
-fn group_key(labels: &[(String, String)], skip: &str) -> Vec<(String, String)> {
-    let mut k: Vec<(String, String)> = labels.iter().filter(|(n, _)| n != skip).cloned().collect();
+fn group_key(labels: &Pairs<'_>, skip: &str) -> Vec<(String, String)> {
+    let mut k: Vec<(String, String)> = labels
+        .iter()
+        .filter(|(n, _)| n != skip)
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
     k.sort();
     k
 }
@@ -136,8 +144,8 @@ fn counter(f: &MetricFamily, t_ns: u64, out: &mut Vec<pm::Metric>) {
         return;
     }
     out.push(pm::Metric {
-        name: f.name.clone(),
-        description: f.help.clone().unwrap_or_default(),
+        name: f.name.to_string(),
+        description: f.help.as_deref().unwrap_or_default().to_owned(),
         data: Some(Data::Sum(pm::Sum {
             data_points: points,
             aggregation_temporality: CUMULATIVE,
@@ -160,7 +168,7 @@ fn gauges(f: &MetricFamily, t_ns: u64, out: &mut Vec<pm::Metric>) {
     for (name, data_points) in by_name {
         out.push(pm::Metric {
             name: name.to_owned(),
-            description: f.help.clone().unwrap_or_default(),
+            description: f.help.as_deref().unwrap_or_default().to_owned(),
             data: Some(Data::Gauge(pm::Gauge { data_points })),
             ..Default::default()
         });
@@ -169,7 +177,7 @@ fn gauges(f: &MetricFamily, t_ns: u64, out: &mut Vec<pm::Metric>) {
 
 #[derive(Default)]
 struct Acc {
-    labels: Vec<(String, String)>,
+    labels: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     buckets: Vec<(f64, f64)>,
     quantiles: Vec<(f64, f64)>,
     count: Option<f64>,
@@ -187,11 +195,11 @@ fn accumulate(f: &MetricFamily, split: &str, t_ns: u64) -> BTreeMap<Vec<(String,
                 .labels
                 .iter()
                 .filter(|(k, _)| k != split)
-                .cloned()
+                .map(|(k, v)| (Cow::Owned(k.to_string()), Cow::Owned(v.to_string())))
                 .collect();
         }
         acc.t = acc.t.max(when(s, t_ns));
-        let suffix = s.name.strip_prefix(f.name.as_str()).unwrap_or("");
+        let suffix = s.name.strip_prefix(&*f.name).unwrap_or("");
         match suffix {
             "_bucket" => {
                 if let Some(le) = s.label("le").and_then(|v| v.trim().parse::<f64>().ok()) {
@@ -255,8 +263,8 @@ fn histogram(f: &MetricFamily, t_ns: u64, out: &mut Vec<pm::Metric>) {
     }
     if !points.is_empty() {
         out.push(pm::Metric {
-            name: f.name.clone(),
-            description: f.help.clone().unwrap_or_default(),
+            name: f.name.to_string(),
+            description: f.help.as_deref().unwrap_or_default().to_owned(),
             data: Some(Data::Histogram(pm::Histogram {
                 data_points: points,
                 aggregation_temporality: CUMULATIVE,
@@ -289,8 +297,8 @@ fn summary(f: &MetricFamily, t_ns: u64, out: &mut Vec<pm::Metric>) {
     }
     if !points.is_empty() {
         out.push(pm::Metric {
-            name: f.name.clone(),
-            description: f.help.clone().unwrap_or_default(),
+            name: f.name.to_string(),
+            description: f.help.as_deref().unwrap_or_default().to_owned(),
             data: Some(Data::Summary(pm::Summary {
                 data_points: points,
             })),

@@ -3,6 +3,7 @@
 //! `_sum`) become classic histograms, series with `quantile` summaries, native histograms
 //! exponential histograms (exact: a native schema is an OTLP scale), the rest gauges.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -162,7 +163,7 @@ pub fn to_requests(
     profiles: &ProfileSet,
     range: bool,
 ) -> Vec<ExportMetricsServiceRequest> {
-    type Group = (BTreeMap<String, MetricFamily>, Vec<pm::Metric>);
+    type Group = (BTreeMap<String, MetricFamily<'static>>, Vec<pm::Metric>);
     let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
     let hist_bases: std::collections::HashSet<String> = r
         .series
@@ -216,7 +217,7 @@ pub fn to_requests(
             continue;
         }
         let f = fams.entry(family.clone()).or_insert_with(|| MetricFamily {
-            name: family,
+            name: Cow::Owned(family),
             help: None,
             unit: None,
             kind,
@@ -226,8 +227,11 @@ pub fn to_requests(
             let ts_ms = (t * 1e3).round() as i64;
             match v {
                 QValue::Number(x) => f.samples.push(Sample {
-                    name: name.to_owned(),
-                    labels: rest.clone(),
+                    name: Cow::Owned(name.to_owned()),
+                    labels: rest
+                        .iter()
+                        .map(|(k, v)| (Cow::Owned(k.clone()), Cow::Owned(v.clone())))
+                        .collect(),
                     value: *x,
                     timestamp_ms: Some(ts_ms),
                     exemplar: None,
