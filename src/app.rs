@@ -55,6 +55,7 @@ pub struct Live {
     /// Shared counters.
     pub counters: Arc<Counters>,
     shutdown: watch::Sender<bool>,
+    drain: watch::Sender<bool>,
     servers: Vec<tokio::task::JoinHandle<Result<(), String>>>,
     sources: Vec<tokio::task::JoinHandle<()>>,
     store: tokio::task::JoinHandle<Store>,
@@ -97,9 +98,10 @@ pub async fn start_live(
     warn_if_exposed("otlp-grpc", grpc_addr);
     warn_if_exposed("otlp-http", http_addr);
     let counters = Arc::new(Counters::default());
+    let (drain, drain_rx) = watch::channel(false);
     let (writer_tx, writer) = match record {
         Some(path) => {
-            let (tx, handle) = recorder::start(path, counters.clone())?;
+            let (tx, handle) = recorder::start(path, counters.clone(), drain_rx.clone())?;
             (Some(tx), Some(handle))
         }
         None => (None, None),
@@ -107,7 +109,13 @@ pub async fn start_live(
     let (tx, rx) = mpsc::channel(DEFAULT_CAPACITY);
     let ingest = Ingest::new(tx, writer_tx, counters.clone());
     let (snap_tx, snapshots) = watch::channel(Arc::new(Snapshot::default()));
-    let store = tokio::spawn(task::run(Store::new(cfg), rx, counters.clone(), snap_tx));
+    let store = tokio::spawn(task::run(
+        Store::new(cfg),
+        rx,
+        counters.clone(),
+        snap_tx,
+        drain_rx,
+    ));
     let (shutdown, shut_rx) = watch::channel(false);
     let until = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -147,6 +155,7 @@ pub async fn start_live(
         snapshots,
         counters,
         shutdown,
+        drain,
         servers,
         sources,
         store,
@@ -163,14 +172,24 @@ impl Live {
                 eprintln!("faultline: metric source task failed: {e}");
             }
         }
-        for s in self.servers {
-            match s.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => eprintln!("faultline: {e}"),
-                Err(e) => eprintln!("faultline: receiver task failed: {e}"),
+        // Graceful shutdown waits for open requests; a client that stalls mid-request must not
+        // keep faultline alive, so after the grace period the servers are aborted. Requests that
+        // were acknowledged are already in the channels and still drain below.
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        for mut s in self.servers {
+            match tokio::time::timeout_at(deadline, &mut s).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => eprintln!("faultline: {e}"),
+                Ok(Err(e)) => eprintln!("faultline: receiver task failed: {e}"),
+                Err(_) => {
+                    s.abort();
+                    let _ = s.await;
+                }
             }
         }
-        // Receivers are gone, so every Ingest sender is dropped: the store and writer drain.
+        // Receivers are stopped; connections that stalled may still hold senders, so close the
+        // channels explicitly: the store and writer drain what was acknowledged, then finish.
+        let _ = self.drain.send(true);
         let store = self
             .store
             .await
@@ -250,6 +269,7 @@ pub fn report(args: ReportArgs) -> Result<String, AppError> {
         cfg.profiles = Arc::new(ProfileSet::load(&args.profiles)?);
     }
     let mut r = replay::load(&args.files, cfg)?;
+    r.check_clean()?;
     for w in &r.warnings {
         eprintln!("faultline: warning: {w}");
     }
@@ -261,5 +281,5 @@ pub fn report(args: ReportArgs) -> Result<String, AppError> {
     })
 }
 
-/// Default settle wait for tests and callers that need it.
-pub const SETTLE: Duration = Duration::from_secs(2);
+/// How long open requests may take to finish after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);

@@ -6,6 +6,11 @@ use clap::Parser;
 use faultline::app;
 use faultline::cli::{Cli, Command};
 
+// mimalloc: ingest allocates many small, short-lived objects; glibc malloc spent a quarter of the
+// decode path in malloc/free/consolidate (measured with perf on benches/ingest.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -15,6 +15,14 @@ pub enum ReplayError {
     /// A file could not be read.
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    /// A file has unreadable lines that are not a cut-off end (corruption, not a killed recorder).
+    #[error("{first}{}", if *.count > 1 { format!(" (and {} more bad lines)", .count - 1) } else { String::new() })]
+    Corrupt {
+        /// The first bad line.
+        first: LineError,
+        /// How many bad lines there are.
+        count: usize,
+    },
     /// A file held no readable record.
     #[error("{}: no readable OTLP record ({first})", file.display())]
     Empty {
@@ -95,6 +103,19 @@ pub fn load(files: &[impl AsRef<Path>], cfg: StoreConfig) -> Result<Replay, Repl
 }
 
 impl Replay {
+    /// Fails when a line other than a cut-off last line could not be read: `report` and `lint`
+    /// must not pass on a corrupt capture. A cut-off last line is only a warning.
+    pub fn check_clean(&self) -> Result<(), ReplayError> {
+        let mut bad = self.warnings.iter().filter(|w| !w.truncated);
+        match bad.next() {
+            Some(first) => Err(ReplayError::Corrupt {
+                first: first.clone(),
+                count: 1 + bad.count(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// A snapshot as of the newest data.
     pub fn snapshot(&mut self) -> Snapshot {
         self.store.snapshot(None)

@@ -7,7 +7,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 
 use super::channel::{CaptureRecord, Counters, Ingest, IngestMsg, Refused};
-use super::decode::decode_traces;
+use super::decode::{decode_traces, retain_valid_spans};
 use super::decode_metrics::decode_metrics;
 use crate::store::task::now_unix_ns;
 
@@ -22,8 +22,14 @@ pub struct Accepted {
 
 /// Accepts a trace export: decodes to model spans and hands them (and the request, when
 /// recording) on. Invalid spans are rejected individually (partial success).
-pub fn accept_traces(ingest: &Ingest, req: ExportTraceServiceRequest) -> Result<Accepted, Refused> {
+pub fn accept_traces(
+    ingest: &Ingest,
+    mut req: ExportTraceServiceRequest,
+) -> Result<Accepted, Refused> {
     let decoded = decode_traces(&req);
+    if decoded.rejected > 0 {
+        retain_valid_spans(&mut req);
+    }
     let n = decoded.spans.len() as u64;
     ingest.submit(IngestMsg::Spans(decoded.spans), || {
         CaptureRecord::Traces(req)

@@ -26,6 +26,8 @@ pub struct LineError {
     pub line: usize,
     /// What was wrong.
     pub message: String,
+    /// The file ends inside this line (a recorder that was killed): the rest of the file is whole.
+    pub truncated: bool,
 }
 
 /// Why a capture file could not be read at all.
@@ -120,6 +122,7 @@ fn read_stream(
                         file: path.into(),
                         line: lineno,
                         message,
+                        truncated: true,
                     });
                     continue;
                 }
@@ -136,19 +139,22 @@ fn read_stream(
                             file: path.into(),
                             line: lineno,
                             message,
+                            truncated: false,
                         }),
                     }
                     break;
                 }
-                let cut = if line.ends_with(b"\n") {
-                    ""
-                } else {
+                let truncated = !line.ends_with(b"\n");
+                let cut = if truncated {
                     " (the file ends mid-line)"
+                } else {
+                    ""
                 };
                 summary.errors.push(LineError {
                     file: path.into(),
                     line: lineno,
                     message: format!("{message}{cut}"),
+                    truncated,
                 });
             }
         }
@@ -248,6 +254,7 @@ fn read_protobuf(path: &Path, all: &[u8], sink: &mut dyn FnMut(CaptureRecord)) -
                 file: path.into(),
                 line: i + 1,
                 message: format!("invalid OTLP protobuf record: {e}"),
+                truncated: false,
             }),
         }
     }

@@ -3,13 +3,14 @@
 //! Each request gets a small interner, so the attribute keys, span names and repeated values of
 //! one batch share their allocations.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1 as pc;
 
-use crate::model::attrs::{AttrValue, Attributes, KeyValue, MAX_ATTRIBUTES, MAX_VALUE_BYTES};
+use crate::model::attrs::{
+    AttrValue, Attributes, KeySet, KeyValue, MAX_ATTRIBUTES, MAX_VALUE_BYTES,
+};
 use crate::model::span::{
     Event, Link, Resource, Span, SpanExtras, SpanId, SpanKind, StatusCode, TraceId,
 };
@@ -30,20 +31,42 @@ pub struct DecodedSpans {
     pub error: Option<String>,
 }
 
+/// Shares the allocations of equal strings, and of equal key sequences, within one request.
 #[derive(Default)]
 struct Interner {
-    map: HashMap<Box<str>, Arc<str>>,
+    set: foldhash::HashSet<Arc<str>>,
+    keysets: foldhash::HashMap<Vec<Arc<str>>, KeySet>,
+    scratch: Vec<Arc<str>>,
 }
 
 impl Interner {
+    /// The shared key set for these keys, in order.
+    fn keys<'a>(&mut self, keys: impl Iterator<Item = &'a str>) -> KeySet {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend(keys.map(|k| self.get(k)));
+        let ks = match self.keysets.get(&scratch) {
+            Some(ks) => ks.clone(),
+            None => {
+                let ks: KeySet = Arc::from(scratch.as_slice());
+                if self.keysets.len() < 256 {
+                    self.keysets.insert(scratch.clone(), ks.clone());
+                }
+                ks
+            }
+        };
+        self.scratch = scratch;
+        ks
+    }
+
     fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.map.get(s) {
+        if let Some(a) = self.set.get(s) {
             return a.clone();
         }
         let a: Arc<str> = Arc::from(s);
         // Bound the per-request table: unique values beyond this are not worth sharing.
-        if self.map.len() < 4096 {
-            self.map.insert(s.into(), a.clone());
+        if self.set.len() < 4096 {
+            self.set.insert(a.clone());
         }
         a
     }
@@ -97,12 +120,11 @@ fn resource(
     }
 }
 
-fn span(
+/// The ids of a span, validated: a 16-byte non-zero trace id, an 8-byte non-zero span id, and
+/// an empty or 8-byte parent id. The error names the span and the field.
+pub fn span_ids(
     s: &opentelemetry_proto::tonic::trace::v1::Span,
-    resource: &Arc<Resource>,
-    scope: &Arc<str>,
-    it: &mut Interner,
-) -> Result<Span, String> {
+) -> Result<(TraceId, SpanId, SpanId), String> {
     let trace_id: TraceId = s.trace_id.as_slice().try_into().map_err(|_| {
         format!(
             "span \"{}\": traceId must be 16 bytes, got {}",
@@ -133,6 +155,27 @@ fn span(
             )
         })?,
     };
+    Ok((trace_id, span_id, parent_span_id))
+}
+
+/// Removes the spans [`span_ids`] rejects, so a capture holds exactly what was accepted.
+pub fn retain_valid_spans(req: &mut ExportTraceServiceRequest) {
+    for rs in &mut req.resource_spans {
+        for ss in &mut rs.scope_spans {
+            ss.spans.retain(|s| span_ids(s).is_ok());
+        }
+        rs.scope_spans.retain(|ss| !ss.spans.is_empty());
+    }
+    req.resource_spans.retain(|rs| !rs.scope_spans.is_empty());
+}
+
+fn span(
+    s: &opentelemetry_proto::tonic::trace::v1::Span,
+    resource: &Arc<Resource>,
+    scope: &Arc<str>,
+    it: &mut Interner,
+) -> Result<Span, String> {
+    let (trace_id, span_id, parent_span_id) = span_ids(s)?;
     let (status, message) = match &s.status {
         Some(st) => (
             StatusCode::from_proto(st.code),
@@ -189,18 +232,17 @@ fn span(
     })
 }
 
-// Converts OTLP key-values, keeping at most [`MAX_ATTRIBUTES`].
+// Converts OTLP key-values, keeping at most [`MAX_ATTRIBUTES`]; the key sequence is shared
+// with every earlier list of the request that had the same keys.
 fn attrs(kvs: &[pc::KeyValue], dropped: u32, it: &mut Interner) -> Attributes {
-    let items = kvs
+    let kept = &kvs[..kvs.len().min(MAX_ATTRIBUTES)];
+    let keys = it.keys(kept.iter().map(|kv| kv.key.as_str()));
+    let values = kept
         .iter()
-        .take(MAX_ATTRIBUTES)
-        .map(|kv| KeyValue {
-            key: it.get(&kv.key),
-            value: value(kv.value.as_ref(), it, 0),
-        })
+        .map(|kv| value(kv.value.as_ref(), it, 0))
         .collect();
     let over = kvs.len().saturating_sub(MAX_ATTRIBUTES) as u32;
-    Attributes::new(items, dropped.saturating_add(over))
+    Attributes::from_parts(keys, values, dropped.saturating_add(over))
 }
 
 fn value(v: Option<&pc::AnyValue>, it: &mut Interner, depth: usize) -> AttrValue {
@@ -209,7 +251,8 @@ fn value(v: Option<&pc::AnyValue>, it: &mut Interner, depth: usize) -> AttrValue
         return AttrValue::Empty;
     };
     match v {
-        Value::StringValue(s) if s.len() <= 64 => AttrValue::Str(it.get(s)),
+        // Short values repeat (methods, hosts, codes): share them. Long ones are mostly unique.
+        Value::StringValue(s) if s.len() <= 32 => AttrValue::Str(it.get(s)),
         Value::StringValue(s) => AttrValue::Str(Arc::from(truncate(s))),
         Value::BoolValue(b) => AttrValue::Bool(*b),
         Value::IntValue(i) => AttrValue::Int(*i),

@@ -41,9 +41,11 @@ pub fn to_json_line(rec: &CaptureRecord) -> serde_json::Result<Vec<u8>> {
 
 /// Opens `path` for writing (truncating) and returns the writer task's input channel and join
 /// handle. The task ends, flushed, when every sender is dropped.
+/// When `close` turns true the channel is closed to new records and drained.
 pub fn start(
     path: &Path,
     counters: Arc<Counters>,
+    close: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(mpsc::Sender<CaptureRecord>, WriterHandle), RecordError> {
     let file = std::fs::File::create(path).map_err(|source| RecordError::Io {
         path: path.into(),
@@ -51,8 +53,9 @@ pub fn start(
     })?;
     let (tx, rx) = mpsc::channel(CAPTURE_CAPACITY);
     let path = path.to_path_buf();
-    let handle =
-        tokio::spawn(async move { run(rx, std::io::BufWriter::new(file), &path, &counters).await });
+    let handle = tokio::spawn(async move {
+        run(rx, std::io::BufWriter::new(file), &path, &counters, close).await
+    });
     Ok((tx, handle))
 }
 
@@ -63,14 +66,20 @@ async fn run(
     mut out: std::io::BufWriter<std::fs::File>,
     path: &Path,
     counters: &Counters,
+    mut close: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), RecordError> {
     let io = |source| RecordError::Io {
         path: path.into(),
         source,
     };
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut closing = false;
     loop {
         tokio::select! {
+            _ = close.wait_for(|c| *c), if !closing => {
+                rx.close();
+                closing = true;
+            }
             rec = rx.recv() => match rec {
                 Some(rec) => match to_json_line(&rec) {
                     Ok(mut line) => {

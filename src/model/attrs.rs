@@ -80,10 +80,25 @@ pub struct KeyValue {
     pub value: AttrValue,
 }
 
-/// An immutable, bounded list of attributes with lookup by key.
+/// The key sequence of an attribute list, shared by every list with the same keys in the same
+/// order (spans of one kind from one instrumentation repeat their keys).
+pub type KeySet = Arc<[Arc<str>]>;
+
+/// One attribute as a list yields it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AttrRef<'a> {
+    /// Attribute name.
+    pub key: &'a str,
+    /// Attribute value.
+    pub value: &'a AttrValue,
+}
+
+/// An immutable, bounded list of attributes with lookup by key. Keys and values are stored apart
+/// so lists with the same keys share one key array (24 bytes a value instead of 40 a pair).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Attributes {
-    items: Box<[KeyValue]>,
+    keys: Option<KeySet>,
+    values: Box<[AttrValue]>,
     dropped: u32,
 }
 
@@ -95,18 +110,39 @@ impl Attributes {
             dropped = dropped.saturating_add((items.len() - MAX_ATTRIBUTES) as u32);
             items.truncate(MAX_ATTRIBUTES);
         }
+        let keys: KeySet = items.iter().map(|kv| kv.key.clone()).collect();
+        let values = items.into_iter().map(|kv| kv.value).collect();
+        Self::from_parts(keys, values, dropped)
+    }
+
+    /// Builds a list from a (shared) key set and its values, which must be as many as the keys
+    /// (extra values or keys are cut to the shorter, and both to [`MAX_ATTRIBUTES`]).
+    pub fn from_parts(keys: KeySet, mut values: Vec<AttrValue>, dropped: u32) -> Self {
+        let n = keys.len().min(values.len()).min(MAX_ATTRIBUTES);
+        let dropped = dropped.saturating_add((values.len().max(keys.len()) - n) as u32);
+        values.truncate(n);
+        let keys = if keys.len() == n {
+            keys
+        } else {
+            keys[..n].iter().cloned().collect()
+        };
         Attributes {
-            items: items.into_boxed_slice(),
+            keys: (n > 0).then_some(keys),
+            values: values.into_boxed_slice(),
             dropped,
         }
     }
 
+    fn keys(&self) -> &[Arc<str>] {
+        self.keys.as_deref().unwrap_or(&[])
+    }
+
     /// The value of `key`, if present (first occurrence wins).
     pub fn get(&self, key: &str) -> Option<&AttrValue> {
-        self.items
+        self.keys()
             .iter()
-            .find(|kv| &*kv.key == key)
-            .map(|kv| &kv.value)
+            .position(|k| &**k == key)
+            .map(|i| &self.values[i])
     }
 
     /// The string value of `key`, if present and a non-empty string.
@@ -128,18 +164,21 @@ impl Attributes {
     }
 
     /// All attributes in order.
-    pub fn iter(&self) -> impl Iterator<Item = &KeyValue> {
-        self.items.iter()
+    pub fn iter(&self) -> impl Iterator<Item = AttrRef<'_>> {
+        self.keys()
+            .iter()
+            .zip(self.values.iter())
+            .map(|(k, v)| AttrRef { key: k, value: v })
     }
 
     /// Number of attributes kept.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.values.len()
     }
 
     /// Whether no attribute is kept.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.values.is_empty()
     }
 
     /// Attributes dropped by the sender or by our bound.
@@ -147,13 +186,13 @@ impl Attributes {
         self.dropped
     }
 
-    /// Approximate heap bytes held (keys are interned and not counted).
+    /// Approximate heap bytes held (shared key sets and interned strings are not counted).
     pub fn heap_bytes(&self) -> usize {
-        self.items.len() * std::mem::size_of::<KeyValue>()
+        self.values.len() * std::mem::size_of::<AttrValue>()
             + self
-                .items
+                .values
                 .iter()
-                .map(|kv| match &kv.value {
+                .map(|v| match v {
                     AttrValue::Str(s) => s.len() + 16,
                     AttrValue::Bytes(b) => b.len() + 16,
                     AttrValue::Array(a) => a.len() * 24 + 16,

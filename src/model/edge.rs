@@ -125,6 +125,13 @@ fn ratio(n: u64, d: u64) -> f64 {
     if d == 0 { 0.0 } else { n as f64 / d as f64 }
 }
 
+/// The merge of a window's buckets but the last, with what it was computed for.
+#[derive(Clone, Debug, Default)]
+pub struct ClosedCache {
+    key: Option<(u64, u64, u64)>,
+    closed: BucketStats,
+}
+
 /// All buckets of one edge.
 #[derive(Clone, Debug)]
 pub struct EdgeSeries {
@@ -138,6 +145,9 @@ pub struct EdgeSeries {
     pub last_ns: u64,
     /// Bumped on every change, so cached summaries know when they are stale.
     pub version: u64,
+    /// Bumped when a bucket other than the newest changes (a late span, pruning): a cached merge
+    /// of all but the newest bucket stays valid until then.
+    pub late_version: u64,
 }
 
 impl EdgeSeries {
@@ -149,11 +159,20 @@ impl EdgeSeries {
             first_ns: u64::MAX,
             last_ns: 0,
             version: 0,
+            late_version: 0,
         }
     }
 
     /// Records one call in its bucket.
     pub fn record(&mut self, c: &CallSample) {
+        let key = bucket_of(c.start_ns);
+        if self
+            .buckets
+            .last_key_value()
+            .is_some_and(|(newest, _)| key < *newest)
+        {
+            self.late_version += 1;
+        }
         let b = Arc::make_mut(&mut self.buckets)
             .entry(bucket_of(c.start_ns))
             .or_default();
@@ -177,6 +196,37 @@ impl EdgeSeries {
         }
     }
 
+    /// Like [`EdgeSeries::summary`], reusing `cache` (the merge of every bucket in the window but
+    /// the last) while no older bucket changed, so a snapshot of an active edge costs one merge.
+    pub fn summary_cached(&self, from_ns: u64, to_ns: u64, cache: &mut ClosedCache) -> EdgeSummary {
+        let from = bucket_of(from_ns);
+        let Some((&last, last_stats)) = self.buckets.range(from..to_ns).next_back() else {
+            return EdgeSummary {
+                stats: BucketStats::default(),
+                from_ns,
+                to_ns,
+            };
+        };
+        let key = (self.late_version, from, last);
+        if cache.key != Some(key) {
+            let mut closed = BucketStats::default();
+            for (_, b) in self.buckets.range(from..last) {
+                closed.merge(b);
+            }
+            *cache = ClosedCache {
+                key: Some(key),
+                closed,
+            };
+        }
+        let mut stats = cache.closed.clone();
+        stats.merge(last_stats);
+        EdgeSummary {
+            stats,
+            from_ns,
+            to_ns,
+        }
+    }
+
     /// Drops buckets that ended before `cutoff_ns`; returns how many were dropped.
     pub fn prune_before(&mut self, cutoff_ns: u64) -> usize {
         if self
@@ -191,6 +241,7 @@ impl EdgeSeries {
         let dropped = std::mem::replace(map, keep).len();
         if dropped > 0 {
             self.version += 1;
+            self.late_version += 1;
         }
         dropped
     }
@@ -223,7 +274,25 @@ mod tests {
         let later = s.summary(10_000_000_000, 30_000_000_000);
         assert_eq!(later.stats.calls, 2);
         assert!((later.max_ms().unwrap_or(0.0) - 30.0).abs() < 0.01);
+        let mut cache = ClosedCache::default();
+        assert_eq!(
+            s.summary_cached(10_000_000_000, 30_000_000_000, &mut cache),
+            later
+        );
+        s.record(&call(26, 40.0, false));
+        assert_eq!(
+            s.summary_cached(10_000_000_000, 30_000_000_000, &mut cache)
+                .stats
+                .calls,
+            3
+        );
+        s.record(&call(12, 40.0, false));
+        assert_eq!(
+            s.summary_cached(10_000_000_000, 30_000_000_000, &mut cache),
+            s.summary(10_000_000_000, 30_000_000_000),
+            "a late span into an older bucket invalidates the cache"
+        );
         assert_eq!(s.prune_before(20_000_000_000), 2);
-        assert_eq!(s.summary(0, u64::MAX).stats.calls, 1);
+        assert_eq!(s.summary(0, u64::MAX).stats.calls, 2);
     }
 }

@@ -2,19 +2,20 @@
 //!
 //! The buckets are those of OTLP `ExponentialHistogram` (base-2 family): at scale `s`, bucket `i`
 //! covers `(base^i, base^(i+1)]` with `base = 2^(2^-s)`. It is written by hand rather than taken
-//! from a DDSketch or HDR histogram crate because it must merge bucket-for-bucket, exactly, with the
-//! exponential histograms that OTel SDKs export (`*.duration` in seconds); those crates use other
-//! bucket boundaries, so merging would re-bucket and add error.
+//! from a DDSketch or HDR histogram crate because it must merge bucket-for-bucket, exactly, with
+//! the exponential histograms that OTel SDKs export (`*.duration` in seconds); those crates use
+//! other bucket boundaries, so merging would re-bucket and add error.
 //!
-//! Accuracy: a quantile is answered with the geometric midpoint of the bucket holding the sample of
-//! that rank, so its relative error is at most `sqrt(base) - 1`: 0.543% at the default scale 6,
-//! 1.09% at scale 5, 2.2% at scale 4. Exact min and max are kept, and estimates are clamped to them.
+//! Accuracy: a quantile is answered with the geometric midpoint of the bucket holding the sample
+//! of that rank, so its relative error is at most `sqrt(base) - 1`: 0.543% at the default scale 6,
+//! 1.09% at scale 5, 2.2% at scale 4. Exact min and max are kept; estimates are clamped to them.
 //!
-//! Memory: non-empty buckets are stored as sorted `(index, u32 count)` pairs (8 bytes each) while
-//! that is smaller, else as dense counters over `[lowest, highest]` index, 1 to 8 bytes wide as the
-//! largest count needs. The span is bounded by [`Sketch::MAX_BUCKETS`] (2048 buckets: 32 octaves,
-//! 1 ns to 4.3 s, at scale 6). A wider range lowers the scale until it fits, as the OTel SDK does,
-//! which doubles the error bound per step; sub-nanosecond values go to a zero bucket instead.
+//! Memory: non-empty buckets are stored as sorted `(index - lowest, count)` u16 pairs (4 bytes
+//! each) while that is smaller, else as dense counters over `[lowest, highest]` index, 1 to 8
+//! bytes wide as the largest count needs. The span is bounded by [`Sketch::MAX_BUCKETS`] (2048
+//! buckets: 32 octaves, 1 ns to 4.3 s, or 1 µs to 71 min, at scale 6). A wider range lowers the
+//! scale until it fits, as the OTel SDK does, which doubles the error bound per step (1.09% at
+//! scale 5). Values at or below 1 ns go to a zero bucket instead.
 
 mod index;
 mod store;
@@ -22,7 +23,7 @@ mod store;
 mod tests;
 
 use index::{MAX_SCALE, MIN_SCALE};
-use store::{Store, merge_sorted};
+use store::Store;
 
 /// A mergeable histogram of durations in seconds with ≤ 1% relative quantile error at scale 6.
 ///
@@ -149,7 +150,12 @@ impl Sketch {
         self.sum += other.sum;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
-        if self.scale > other.scale || !other.store.is_empty() {
+        if self.scale == other.scale {
+            // In place while the buckets fit; one rebuild with the rest otherwise.
+            if let Some(stop) = self.store.add_in_place(&other.store) {
+                self.absorb(other.store.iter().filter(move |e| e.0 >= stop), other.scale);
+            }
+        } else {
             self.absorb(other.store.iter(), other.scale);
         }
     }
@@ -211,16 +217,27 @@ impl Sketch {
         self.sum += given(h.sum).unwrap_or(est_sum);
         self.min = self.min.min(given(h.min).unwrap_or(fallback_min));
         self.max = self.max.max(given(h.max).unwrap_or(fallback_max));
-        if self.scale > s || first.is_some() {
-            self.absorb(buckets, s);
+        self.add_buckets(buckets, s);
+    }
+
+    /// Adds buckets `(index, count)` at `scale`: in place while they fit (same
+    /// scale, existing buckets, wide enough counters), else through [`Sketch::absorb`].
+    fn add_buckets<I: Iterator<Item = (i32, u64)> + Clone>(&mut self, mut buckets: I, scale: i32) {
+        if self.scale != scale {
+            return self.absorb(buckets, scale);
+        }
+        while let Some((i, c)) = buckets.next() {
+            if !self.store.try_add(i, c) {
+                return self.absorb(std::iter::once((i, c)).chain(buckets), scale);
+            }
         }
     }
 
-    /// Adds buckets `(index, count)`, sorted by index, at `extra_scale` to the store: the result is
+    /// Adds buckets `(index, count)` at `extra_scale` to the store by rebuilding it: the result is
     /// at the smaller scale, lowered further until its range fits [`Sketch::MAX_BUCKETS`].
     fn absorb<I: Iterator<Item = (i32, u64)> + Clone>(&mut self, extra: I, extra_scale: i32) {
         let own_scale = self.scale;
-        let mut scale = own_scale.min(extra_scale);
+        let scale = own_scale.min(extra_scale);
         let (d_own, d_extra) = ((own_scale - scale) as u32, (extra_scale - scale) as u32);
         let mut range = self
             .store
@@ -230,19 +247,30 @@ impl Sketch {
             let j = shr(i, d_extra);
             range = Some(range.map_or((j, j), |(l, h)| (l.min(j), h.max(j))));
         }
+        let Some((lo, hi)) = range else {
+            self.scale = scale;
+            return;
+        };
+        let span = |d| i64::from(shr(hi, d)) - i64::from(shr(lo, d)) + 1;
         let mut d = 0;
-        if let Some((lo, hi)) = range {
-            let span = |d| i64::from(shr(hi, d)) - i64::from(shr(lo, d)) + 1;
-            while span(d) > Self::MAX_BUCKETS as i64 && scale - (d as i32) > MIN_SCALE {
-                d += 1;
+        while span(d) > Self::MAX_BUCKETS as i64 && scale - (d as i32) > MIN_SCALE {
+            d += 1;
+        }
+        // Accumulate both at the final scale into one dense run over the joint range.
+        let (lo, d_own, d_extra) = (shr(lo, d), d_own + d, d_extra + d);
+        let mut acc = vec![0u64; usize::try_from(span(d)).unwrap_or(0)];
+        let own = self.store.iter().map(|(i, c)| (shr(i, d_own), c));
+        for (i, c) in own.chain(extra.map(|(i, c)| (shr(i, d_extra), c))) {
+            // Always in range: the joint range covers every bucket.
+            if let Some(slot) = usize::try_from(i64::from(i) - i64::from(lo))
+                .ok()
+                .and_then(|k| acc.get_mut(k))
+            {
+                *slot = slot.saturating_add(c);
             }
         }
-        scale -= d as i32;
-        let (d_own, d_extra) = (d_own + d, d_extra + d);
-        let own = self.store.iter().map(move |(i, c)| (shr(i, d_own), c));
-        let extra = extra.map(move |(i, c)| (shr(i, d_extra), c));
-        self.store = Store::from_sorted(merge_sorted(own, extra));
-        self.scale = scale;
+        self.store = Store::from_counts(lo, &acc);
+        self.scale = scale - d as i32;
     }
 
     /// The `q`-quantile in seconds, `None` when empty (or `q` is NaN). `q` is clamped to `[0, 1]`.
@@ -284,7 +312,7 @@ impl Sketch {
         self.count
     }
 
-    /// Sum of the samples in seconds (0 when empty).
+    /// Sum of the samples in seconds (0 when empty; estimated for OTLP points without a sum).
     pub fn sum(&self) -> f64 {
         self.sum
     }

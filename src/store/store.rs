@@ -7,11 +7,13 @@
 //! within the settle time, its own attributes name the dependency, mapped through aliases learnt
 //! from earlier pairings (so `payments:8080` becomes `payments` once a pairing showed that).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::sync::Arc;
 
 use crate::model::dependency::{DepKind, kind_of, peer_name};
-use crate::model::edge::{CallSample, EdgeKey, EdgeSeries, EdgeSummary};
+use crate::model::edge::{CallSample, ClosedCache, EdgeKey, EdgeSeries, EdgeSummary, bucket_of};
 use crate::model::profile::ProfileSet;
 use crate::model::series::{SeriesPoint, SourceStatus};
 use crate::model::span::{Span, SpanId, TraceId};
@@ -91,9 +93,11 @@ pub struct Store {
     arrivals: VecDeque<(u64, TraceId)>,
     edges: HashMap<EdgeKey, EdgeSeries>,
     summaries: HashMap<EdgeKey, CachedSummary>,
+    closed: HashMap<EdgeKey, ClosedCache>,
     pending: HashMap<(TraceId, SpanId), PendingCall>,
     pending_queue: VecDeque<(u64, TraceId, SpanId)>,
     aliases: HashMap<String, Alias>,
+    names: HashSet<Arc<str>>,
     counters: CounterValues,
     first_ns: u64,
     last_ns: u64,
@@ -114,9 +118,11 @@ impl Store {
             arrivals: VecDeque::new(),
             edges: HashMap::new(),
             summaries: HashMap::new(),
+            closed: HashMap::new(),
             pending: HashMap::new(),
             pending_queue: VecDeque::new(),
             aliases: HashMap::new(),
+            names: HashSet::default(),
             counters: CounterValues::default(),
             first_ns: u64::MAX,
             last_ns: 0,
@@ -243,11 +249,21 @@ impl Store {
         let dependency: Arc<str> = match &call.peer {
             Some((peer, _)) => match self.aliases.get(peer) {
                 Some(Alias::Service(s)) => s.clone(),
-                _ => Arc::from(peer.as_str()),
+                _ => self.name(peer),
             },
             None => Arc::from(format!("(unnamed) {}", call.span_name)),
         };
         self.record(call.caller, dependency, call.kind, &call.sample);
+    }
+
+    /// The shared allocation of a dependency name.
+    fn name(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.names.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.names.insert(a.clone());
+        a
     }
 
     /// Resolves the client calls whose settle time has passed by `now`.
@@ -288,6 +304,8 @@ impl Store {
             self.edges.retain(|_, s| !s.buckets.is_empty());
             self.metrics.prune(cutoff);
         }
+        // Names no edge, alias or pending call holds any more.
+        self.names.retain(|n| Arc::strong_count(n) > 1);
     }
 
     fn enforce_budget(&mut self) {
@@ -318,7 +336,11 @@ impl Store {
     /// The window summaries cover at event time `now_ns`.
     fn window(&self, now_ns: u64) -> (u64, u64) {
         match self.cfg.window_ns {
-            Some(w) => (now_ns.saturating_sub(w), now_ns.saturating_add(1)),
+            // From a bucket boundary, so the window moves once a bucket and caches stay valid.
+            Some(w) => (
+                bucket_of(now_ns.saturating_sub(w)),
+                now_ns.saturating_add(1),
+            ),
             None if self.last_ns == 0 => (0, 0),
             None => (self.first_ns, self.last_ns.saturating_add(1)),
         }
@@ -338,7 +360,8 @@ impl Store {
             let summary = match cached {
                 Some((_, _, s)) => s.clone(),
                 None => {
-                    let s = Arc::new(series.summary(window.0, window.1));
+                    let cache = self.closed.entry(key.clone()).or_default();
+                    let s = Arc::new(series.summary_cached(window.0, window.1, cache));
                     self.summaries
                         .insert(key.clone(), (series.version, window, s.clone()));
                     s
@@ -351,6 +374,7 @@ impl Store {
             });
         }
         self.summaries.retain(|k, _| self.edges.contains_key(k));
+        self.closed.retain(|k, _| self.edges.contains_key(k));
         edges.sort_by(|a, b| a.key.cmp(&b.key));
         if self.traces_changed {
             let mut list: Vec<Arc<Trace>> = self.traces.values().cloned().collect();

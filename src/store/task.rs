@@ -34,18 +34,26 @@ pub fn fill_counters(snap: &mut Snapshot, c: &Counters) {
     v.capture_lines = Counters::get(&c.capture_lines);
 }
 
-/// Runs the store until the ingest channel closes; publishes a final snapshot, then returns the
-/// store (so `record` and `lint --live` can report on it).
+/// Runs the store until the ingest channel closes, or `close` turns true (then the channel is
+/// closed to new messages and what it holds is drained); publishes a final snapshot and returns
+/// the store (so `record` and `lint --live` can report on it).
 pub async fn run(
     mut store: Store,
     mut rx: mpsc::Receiver<IngestMsg>,
     counters: Arc<Counters>,
     publish: watch::Sender<Arc<Snapshot>>,
+    mut close: watch::Receiver<bool>,
 ) -> Store {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut closing = false;
     loop {
         tokio::select! {
+            _ = close.wait_for(|c| *c), if !closing => {
+                // Senders now get `Closed` (a retryable refusal); queued messages still arrive.
+                rx.close();
+                closing = true;
+            }
             msg = rx.recv() => match msg {
                 Some(msg) => apply(&mut store, msg),
                 None => break,

@@ -20,7 +20,9 @@ pub struct Trace {
     pub end_ns: u64,
     /// Spans that are errors.
     pub error_count: u32,
-    index: Option<HashMap<SpanId, u32>>,
+    // Boxed: most traces never build an index, and a bare HashMap would add 40 bytes to each.
+    #[allow(clippy::box_collection)]
+    index: Option<Box<HashMap<SpanId, u32>>>,
 }
 
 impl Trace {
@@ -58,18 +60,23 @@ impl Trace {
         self.end_ns = self.end_ns.max(span.end_ns);
         self.error_count += u32::from(span.is_error());
         let i = self.spans.len() as u32;
+        // Grow 1, 2, 4, ... rather than Vec's first step of 4: most traces are small, and a
+        // span is 128 bytes.
+        if self.spans.len() == self.spans.capacity() {
+            self.spans.reserve_exact(self.spans.len().max(1));
+        }
         if let Some(ix) = &mut self.index {
             ix.insert(span.span_id, i);
         }
         self.spans.push(span);
         if self.index.is_none() && self.spans.len() > INDEX_AT {
-            self.index = Some(
-                self.spans
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| (s.span_id, i as u32))
-                    .collect(),
-            );
+            let ix: HashMap<SpanId, u32> = self
+                .spans
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.span_id, i as u32))
+                .collect();
+            self.index = Some(Box::new(ix));
         }
         true
     }

@@ -74,7 +74,38 @@ fn decompose(v: f64) -> (i32, u64) {
 }
 
 /// Bucket index of a positive finite `v` at `scale` (clamped to OTLP's `[-10, 20]`).
+#[inline]
 pub(crate) fn index(v: f64, scale: i32) -> i32 {
+    // Fast path: a normal value that is not a power of two, at a scale whose table is built.
+    let bits = v.to_bits();
+    let (e, frac) = (
+        ((bits >> FRAC_BITS) & 0x7ff) as i32 - 1023,
+        bits & FRAC_MASK,
+    );
+    if e > -1023 && frac != 0 && scale > 0 {
+        let slot = TABLES.get((scale - 1) as usize);
+        if let Some(t) = slot.and_then(OnceLock::get) {
+            return (e << scale) + t.sub_index(frac, scale);
+        }
+    }
+    index_slow(v, scale)
+}
+
+impl Table {
+    /// `j` such that `bounds[j] < frac <= bounds[j + 1]` (`bounds[n]` standing for 2.0).
+    #[inline]
+    fn sub_index(&self, frac: u64, scale: i32) -> i32 {
+        let cell = (frac >> (FRAC_BITS - (scale as u32 + 1))) as usize;
+        let mut j = self.cells.get(cell).map_or(0, |&c| usize::from(c));
+        if self.bounds.get(j + 1).is_some_and(|&b| b < frac) {
+            j += 1;
+        }
+        j as i32
+    }
+}
+
+#[cold]
+fn index_slow(v: f64, scale: i32) -> i32 {
     let scale = scale.clamp(MIN_SCALE, MAX_SCALE);
     let (e, frac) = decompose(v);
     if scale <= 0 {
@@ -85,25 +116,16 @@ pub(crate) fn index(v: f64, scale: i32) -> i32 {
     if frac == 0 {
         return (e << scale) - 1;
     }
-    match table(scale) {
-        Some(t) => {
-            let cell = (frac >> (FRAC_BITS - (scale as u32 + 1))) as usize;
-            let mut j = t.cells.get(cell).map_or(0, |&c| usize::from(c));
-            if t.bounds.get(j + 1).is_some_and(|&b| b < frac) {
-                j += 1;
-            }
-            (e << scale) + j as i32
-        }
-        None => {
-            let i = (v.log2() * f64::from(1u32 << scale)).floor() as i32;
-            if v <= lower_boundary(i, scale) {
-                i - 1
-            } else if v > lower_boundary(i + 1, scale) {
-                i + 1
-            } else {
-                i
-            }
-        }
+    if let Some(t) = table(scale) {
+        return (e << scale) + t.sub_index(frac, scale);
+    }
+    let i = (v.log2() * f64::from(1u32 << scale)).floor() as i32;
+    if v <= lower_boundary(i, scale) {
+        i - 1
+    } else if v > lower_boundary(i + 1, scale) {
+        i + 1
+    } else {
+        i
     }
 }
 

@@ -1,12 +1,11 @@
-//! Bucket counts of one sketch, kept as small as the data allows: sorted `(index, count)` pairs
-//! while that is smaller, else a dense run of counters over `[lo, hi]` whose width (u8, u16, u32,
-//! u64) is the narrowest that holds the largest count. Updates that fit happen in place; any other
-//! change rebuilds the store from a sorted stream and picks the smaller representation again.
-
-use std::iter::Peekable;
+//! Bucket counts of one sketch, kept as small as the data allows: sorted `(index - lowest, count)`
+//! pairs of u16 (4 bytes) while that is smaller, else a dense run of counters over `[lo, hi]`
+//! whose width (u8, u16, u32, u64) is the narrowest that holds the largest count. Updates that fit
+//! happen in place; any other change (new bucket, wider counter, other scale) rebuilds the store
+//! from a dense accumulator over the joint range and picks the smaller representation again.
 
 /// Size in bytes of one sparse entry.
-const SPARSE_ENTRY: usize = std::mem::size_of::<(i32, u32)>();
+const SPARSE_ENTRY: usize = std::mem::size_of::<(u16, u16)>();
 
 /// A dense counter type.
 pub(super) trait Counter: Copy + Default + Into<u64> + TryFrom<u64> {}
@@ -20,7 +19,7 @@ impl Counter for u64 {}
 /// bytes.
 #[derive(Clone, Debug)]
 pub(super) enum Store {
-    Sparse(Box<[(i32, u32)]>),
+    Sparse(i32, Box<[(u16, u16)]>),
     D8(i32, Box<[u8]>),
     D16(i32, Box<[u16]>),
     D32(i32, Box<[u32]>),
@@ -29,7 +28,7 @@ pub(super) enum Store {
 
 impl Default for Store {
     fn default() -> Self {
-        Store::Sparse(Box::default())
+        Store::Sparse(0, Box::default())
     }
 }
 
@@ -53,36 +52,58 @@ fn dense_range<T>(offset: i32, counts: &[T]) -> Option<(i32, i32)> {
     (len > 0).then(|| (offset, offset.saturating_add(len - 1)))
 }
 
-fn dense_build<T: Counter>(
-    lo: i32,
-    span: usize,
-    runs: impl Iterator<Item = (i32, u64)>,
-) -> Box<[T]> {
-    let mut counts = vec![T::default(); span];
-    for (i, c) in runs {
-        let pos = usize::try_from(i64::from(i) - i64::from(lo)).ok();
-        // Cannot miss: the width was chosen from the largest count, the span from the range.
-        if let (Some(slot), Ok(c)) = (pos.and_then(|p| counts.get_mut(p)), T::try_from(c)) {
-            *slot = c;
+/// Adds the counters `src` (of indices from `src_offset`) into `dst` (from `dst_offset`) while
+/// they fit; returns the first index not added, `None` when all were.
+fn add_slice<T: Counter, U: Counter>(
+    dst_offset: i32,
+    dst: &mut [T],
+    src_offset: i32,
+    src: &[U],
+) -> Option<i32> {
+    let start = usize::try_from(i64::from(src_offset) - i64::from(dst_offset)).ok();
+    let Some(dst) = start.and_then(|s| dst.get_mut(s..)) else {
+        return Some(src_offset);
+    };
+    for (k, (a, &b)) in dst.iter_mut().zip(src).enumerate() {
+        match T::try_from((*a).into().saturating_add(b.into())) {
+            Ok(v) => *a = v,
+            Err(_) => return Some(src_offset.saturating_add(k as i32)),
         }
     }
-    counts.into_boxed_slice()
+    // Counters of `src` past the end of `dst`, if any, remain.
+    (src.len() > dst.len()).then(|| src_offset.saturating_add(dst.len() as i32))
+}
+
+/// [`add_slice`] from any store into a dense one; other stores go bucket by bucket.
+fn add_into<T: Counter>(dst_offset: i32, dst: &mut [T], src: &Store) -> Option<i32> {
+    match src {
+        Store::D8(o, c) => add_slice(dst_offset, dst, *o, c),
+        Store::D16(o, c) => add_slice(dst_offset, dst, *o, c),
+        Store::D32(o, c) => add_slice(dst_offset, dst, *o, c),
+        Store::D64(o, c) => add_slice(dst_offset, dst, *o, c),
+        Store::Sparse(..) => src
+            .iter()
+            .find_map(|(i, c)| (!dense_add(dst_offset, dst, i, c)).then_some(i)),
+    }
 }
 
 impl Store {
     /// Adds `n` to bucket `index` in place if that needs no new bucket and no wider counter.
-    /// Returns false when the caller must rebuild (see [`Store::from_sorted`]).
+    /// Returns false when the caller must rebuild (see [`Store::from_counts`]).
     #[inline]
     pub(super) fn try_add(&mut self, index: i32, n: u64) -> bool {
         match self {
-            Store::Sparse(v) => {
-                let Ok(pos) = v.binary_search_by_key(&index, |e| e.0) else {
+            Store::Sparse(base, v) => {
+                let Ok(rel) = u16::try_from(i64::from(index) - i64::from(*base)) else {
+                    return false;
+                };
+                let Ok(pos) = v.binary_search_by_key(&rel, |e| e.0) else {
                     return false;
                 };
                 let Some(entry) = v.get_mut(pos) else {
                     return false;
                 };
-                match u64::from(entry.1).checked_add(n).map(u32::try_from) {
+                match u64::from(entry.1).checked_add(n).map(u16::try_from) {
                     Some(Ok(c)) => {
                         entry.1 = c;
                         true
@@ -97,10 +118,27 @@ impl Store {
         }
     }
 
+    /// Adds every bucket of `src` (at the same scale) in place, in index order, while they fit.
+    /// Returns the first index not added (the caller rebuilds with the rest), `None` when done.
+    pub(super) fn add_in_place(&mut self, src: &Store) -> Option<i32> {
+        match self {
+            Store::D8(o, c) => add_into(*o, c, src),
+            Store::D16(o, c) => add_into(*o, c, src),
+            Store::D32(o, c) => add_into(*o, c, src),
+            Store::D64(o, c) => add_into(*o, c, src),
+            Store::Sparse(..) => src
+                .iter()
+                .find_map(|(i, c)| (!self.try_add(i, c)).then_some(i)),
+        }
+    }
+
     /// Lowest and highest non-empty bucket index.
     pub(super) fn range(&self) -> Option<(i32, i32)> {
         match self {
-            Store::Sparse(v) => Some((v.first()?.0, v.last()?.0)),
+            Store::Sparse(b, v) => Some((
+                b.saturating_add(v.first()?.0.into()),
+                b.saturating_add(v.last()?.0.into()),
+            )),
             Store::D8(o, c) => dense_range(*o, c),
             Store::D16(o, c) => dense_range(*o, c),
             Store::D32(o, c) => dense_range(*o, c),
@@ -108,15 +146,10 @@ impl Store {
         }
     }
 
-    /// Whether no bucket holds a count.
-    pub(super) fn is_empty(&self) -> bool {
-        self.range().is_none()
-    }
-
     /// Non-empty buckets `(index, count)` in increasing index order.
     pub(super) fn iter(&self) -> Iter<'_> {
         match self {
-            Store::Sparse(v) => Iter::Sparse(v.iter()),
+            Store::Sparse(b, v) => Iter::Sparse(*b, v.iter()),
             Store::D8(o, c) => Iter::D8(DenseIter {
                 next: *o,
                 counts: c.iter(),
@@ -139,7 +172,7 @@ impl Store {
     /// Heap bytes held (exact: boxed slices).
     pub(super) fn heap_bytes(&self) -> usize {
         match self {
-            Store::Sparse(v) => std::mem::size_of_val::<[_]>(v),
+            Store::Sparse(_, v) => std::mem::size_of_val::<[_]>(v),
             Store::D8(_, c) => std::mem::size_of_val::<[_]>(c),
             Store::D16(_, c) => std::mem::size_of_val::<[_]>(c),
             Store::D32(_, c) => std::mem::size_of_val::<[_]>(c),
@@ -147,48 +180,59 @@ impl Store {
         }
     }
 
-    /// Builds the smaller store for a stream of `(index, count)` sorted by index, where equal
-    /// indices may repeat (they are summed) and zero counts are skipped. The stream is walked
-    /// twice: once to size the store, once to fill it. Allocations are exact.
-    pub(super) fn from_sorted<I: Iterator<Item = (i32, u64)> + Clone>(entries: I) -> Store {
-        let (mut lo, mut hi, mut nnz, mut max) = (0i32, 0i32, 0usize, 0u64);
-        for (i, c) in Runs(entries.clone().peekable()) {
-            if nnz == 0 {
-                lo = i;
-            }
-            hi = i;
-            nnz += 1;
-            max = max.max(c);
-        }
-        if nnz == 0 {
+    /// Builds the smaller store holding `counts[k]` in bucket `lo + k` (zeros are empty buckets).
+    /// Allocations are exact.
+    pub(super) fn from_counts(lo: i32, counts: &[u64]) -> Store {
+        let nonzero = || (0i32..).zip(counts).filter(|e| *e.1 > 0);
+        let (Some((first, _)), Some((last, _))) = (nonzero().next(), nonzero().last()) else {
             return Store::default();
-        }
-        let runs = Runs(entries.peekable());
-        let span = usize::try_from(i64::from(hi) - i64::from(lo) + 1).unwrap_or(usize::MAX);
+        };
+        let counts = counts
+            .get(first as usize..=last as usize)
+            .unwrap_or_default();
+        let lo = lo.saturating_add(first);
+        let (nnz, max) = counts
+            .iter()
+            .fold((0, 0), |(n, m), &c| (n + usize::from(c > 0), m.max(c)));
         let width = match max {
             0..=0xff => 1,
             0x100..=0xffff => 2,
             0x1_0000..=0xffff_ffff => 4,
             _ => 8,
         };
-        let sparse_bytes = if width <= 4 {
+        let span = counts.len();
+        let sparse_bytes = if width <= 2 && span <= 1 << 16 {
             nnz * SPARSE_ENTRY
         } else {
             usize::MAX
         };
         if sparse_bytes < span.saturating_mul(width) {
-            // Counts fit u32: the width check above.
+            // Cannot saturate: offsets fit u16 (span) and so do counts (width).
+            let narrow = |(k, &c): (u32, &u64)| {
+                (
+                    u16::try_from(k).unwrap_or(u16::MAX),
+                    u16::try_from(c).unwrap_or(u16::MAX),
+                )
+            };
             let mut v = Vec::with_capacity(nnz);
-            v.extend(runs.map(|(i, c)| (i, u32::try_from(c).unwrap_or(u32::MAX))));
-            return Store::Sparse(v.into_boxed_slice());
+            v.extend((0u32..).zip(counts).filter(|e| *e.1 > 0).map(narrow));
+            return Store::Sparse(lo, v.into_boxed_slice());
         }
         match width {
-            1 => Store::D8(lo, dense_build(lo, span, runs)),
-            2 => Store::D16(lo, dense_build(lo, span, runs)),
-            4 => Store::D32(lo, dense_build(lo, span, runs)),
-            _ => Store::D64(lo, dense_build(lo, span, runs)),
+            1 => Store::D8(lo, narrow(counts)),
+            2 => Store::D16(lo, narrow(counts)),
+            4 => Store::D32(lo, narrow(counts)),
+            _ => Store::D64(lo, counts.into()),
         }
     }
+}
+
+/// `counts` as counters of type `T`, which the caller checked can hold the largest.
+fn narrow<T: Counter>(counts: &[u64]) -> Box<[T]> {
+    counts
+        .iter()
+        .map(|&c| T::try_from(c).unwrap_or_default())
+        .collect()
 }
 
 /// Non-empty buckets of a dense store.
@@ -217,7 +261,7 @@ impl<T: Counter> Iterator for DenseIter<'_, T> {
 /// Iterator over the non-empty buckets of a [`Store`], in increasing index order.
 #[derive(Clone, Debug)]
 pub(super) enum Iter<'a> {
-    Sparse(std::slice::Iter<'a, (i32, u32)>),
+    Sparse(i32, std::slice::Iter<'a, (u16, u16)>),
     D8(DenseIter<'a, u8>),
     D16(DenseIter<'a, u16>),
     D32(DenseIter<'a, u32>),
@@ -229,67 +273,13 @@ impl Iterator for Iter<'_> {
     #[inline]
     fn next(&mut self) -> Option<(i32, u64)> {
         match self {
-            Iter::Sparse(it) => it.next().map(|&(i, c)| (i, u64::from(c))),
+            Iter::Sparse(b, it) => it
+                .next()
+                .map(|&(i, c)| (b.saturating_add(i.into()), u64::from(c))),
             Iter::D8(it) => it.next(),
             Iter::D16(it) => it.next(),
             Iter::D32(it) => it.next(),
             Iter::D64(it) => it.next(),
-        }
-    }
-}
-
-/// Sums adjacent entries with equal index and drops zero counts.
-struct Runs<I: Iterator<Item = (i32, u64)>>(Peekable<I>);
-
-impl<I: Iterator<Item = (i32, u64)>> Iterator for Runs<I> {
-    type Item = (i32, u64);
-    fn next(&mut self) -> Option<(i32, u64)> {
-        loop {
-            let (i, mut c) = self.0.next()?;
-            while let Some((_, more)) = self.0.next_if(|e| e.0 == i) {
-                c = c.saturating_add(more);
-            }
-            if c != 0 {
-                return Some((i, c));
-            }
-        }
-    }
-}
-
-/// Merges two streams sorted by index into one sorted stream (equal indices stay adjacent).
-pub(super) struct MergeSorted<A: Iterator, B: Iterator>(Peekable<A>, Peekable<B>);
-
-impl<A, B> Clone for MergeSorted<A, B>
-where
-    A: Iterator<Item = (i32, u64)> + Clone,
-    B: Iterator<Item = (i32, u64)> + Clone,
-{
-    fn clone(&self) -> Self {
-        MergeSorted(self.0.clone(), self.1.clone())
-    }
-}
-
-/// See [`MergeSorted`].
-pub(super) fn merge_sorted<A, B>(a: A, b: B) -> MergeSorted<A, B>
-where
-    A: Iterator<Item = (i32, u64)>,
-    B: Iterator<Item = (i32, u64)>,
-{
-    MergeSorted(a.peekable(), b.peekable())
-}
-
-impl<A, B> Iterator for MergeSorted<A, B>
-where
-    A: Iterator<Item = (i32, u64)>,
-    B: Iterator<Item = (i32, u64)>,
-{
-    type Item = (i32, u64);
-    #[inline]
-    fn next(&mut self) -> Option<(i32, u64)> {
-        match (self.0.peek(), self.1.peek()) {
-            (Some(a), Some(b)) if b.0 < a.0 => self.1.next(),
-            (Some(_), _) => self.0.next(),
-            (None, _) => self.1.next(),
         }
     }
 }

@@ -210,8 +210,14 @@ fn small_sketches_are_small() {
     let mut s = Sketch::new();
     s.insert(0.05);
     assert_eq!(s.heap_bytes(), 1); // one u8 counter
-    s.insert(2.0); // ~5.3 octaves away: two sparse pairs beat 340 dense counters
-    assert_eq!(s.heap_bytes(), 16);
+    s.insert(2.0); // ~5.3 octaves away: two 4-byte sparse pairs beat 340 dense counters
+    assert_eq!(s.heap_bytes(), 8);
+    s.insert_n(2.0, 70_000); // too many for a u16 sparse count: dense u32
+    assert_eq!(s.buckets().map(|b| b.2).collect::<Vec<_>>(), [1, 70_001]);
+    assert_eq!(
+        s.heap_bytes(),
+        4 * (index(2.0, 6) - index(0.05, 6) + 1) as usize
+    );
     let values = samples("lognormal", 10_000, 3);
     let s = sketch_of(&values, 6);
     assert!(s.heap_bytes() <= 2 * 1024, "{}", s.heap_bytes());
@@ -247,6 +253,37 @@ fn merge_equals_sketch_of_union() {
         );
         assert!((merged.sum() - union.sum()).abs() <= 1e-9 * union.sum());
     }
+}
+
+#[test]
+fn merge_in_place_widens_and_extends() {
+    // Dense u8 stores; the middle bucket overflows u8 on merge, and `b` reaches past `a`.
+    let grid = |lo: f64, n: usize| (0..n).map(move |k| lo * 1.011f64.powi(k as i32));
+    let mut a = Sketch::new();
+    let mut b = Sketch::new();
+    let mut union = Sketch::new();
+    for (s, lo, n) in [(&mut a, 0.01, 60), (&mut b, 0.012, 90)] {
+        for v in grid(lo, n) {
+            s.insert_n(v, 3);
+            union.insert_n(v, 3);
+        }
+        s.insert_n(0.015, 200);
+        union.insert_n(0.015, 200);
+    }
+    assert!(matches!(a.store, Store::D8(..)) && matches!(b.store, Store::D8(..)));
+    a.merge(&b);
+    assert!(matches!(a.store, Store::D16(..)));
+    let mut c = Sketch::new(); // starts inside `a`, ends past it, no overflow
+    for v in grid(0.03, 20) {
+        c.insert(v);
+        union.insert(v);
+    }
+    a.merge(&c);
+    assert_eq!(
+        a.buckets().collect::<Vec<_>>(),
+        union.buckets().collect::<Vec<_>>()
+    );
+    assert_eq!(a.count(), union.count());
 }
 
 #[test]

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The test command (README, CI): installs what the tests need, builds, runs every test target.
+# Exits non-zero on any failure. Safe to run again: test-deps.sh skips what is installed.
+#
+#   bash scripts/test.sh [extra `cargo test` args, e.g. a test name filter]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+start=$(date +%s)
+step() { printf '\n==> %s (%ss)\n' "$*" "$(($(date +%s) - start))" >&2; }
+
+if [[ "${CI:-}" == "true" ]]; then
+  export CARGO_TERM_COLOR=never
+fi
+export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+
+step "scripts/test-deps.sh"
+bash scripts/test-deps.sh
+
+step "cargo build"
+cargo build --locked --all-targets
+
+step "cargo test"
+cargo test --locked --no-fail-fast --all-targets "$@"
+
+step "all tests passed"
