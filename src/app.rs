@@ -120,7 +120,9 @@ pub async fn start_live(
     let until = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let mut sources = prom_scrape::spawn(metric_sources.scrape, ingest.clone(), shut_rx.clone());
+    let keep = (!args.scrape_all_series).then(|| profiles.clone());
+    let mut sources =
+        prom_scrape::spawn(metric_sources.scrape, ingest.clone(), shut_rx.clone(), keep);
     if let Some(q) = metric_sources.prometheus {
         sources.extend(prom_query::spawn(
             q,

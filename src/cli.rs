@@ -84,6 +84,9 @@ pub struct ReceiverArgs {
     /// Extra metric mapping profile directories (`*.toml`, see assets/profiles).
     #[arg(long = "profiles", env = "FAULTLINE_PROFILES", value_delimiter = ',')]
     pub profiles: Vec<PathBuf>,
+    /// Keep (and record) every scraped series, not only those a profile maps.
+    #[arg(long, env = "FAULTLINE_SCRAPE_ALL_SERIES")]
+    pub scrape_all_series: bool,
 }
 
 /// Memory bounds of the live store.

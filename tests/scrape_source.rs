@@ -118,7 +118,13 @@ async fn negotiates_openmetrics_with_gzip() {
     let url = serve(Mode::Good).await;
     let (ingest, mut rx) = ingest();
     let client = faultline::ingest::prom_scrape::client().expect("client");
-    let status = scrape_once(&client, &target(&url, "checkout", 1000, 1000), &ingest).await;
+    let status = scrape_once(
+        &client,
+        &target(&url, "checkout", 1000, 1000),
+        &ingest,
+        None,
+    )
+    .await;
     assert!(status.up && status.last_error.is_none(), "{status:?}");
     let msg = rx.recv().await.expect("metrics");
     let n = names(&msg);
@@ -138,7 +144,7 @@ async fn bad_exposition_reports_the_line_and_keeps_the_rest() {
     let url = serve(Mode::Bad).await;
     let (ingest, mut rx) = ingest();
     let client = faultline::ingest::prom_scrape::client().expect("client");
-    let status = scrape_once(&client, &target(&url, "web", 1000, 1000), &ingest).await;
+    let status = scrape_once(&client, &target(&url, "web", 1000, 1000), &ingest, None).await;
     let err = status.last_error.clone().expect("an error");
     assert!(err.contains("line 3"), "{err}");
     assert!(status.up, "the good lines were used: {status:?}");
@@ -169,6 +175,7 @@ async fn dead_and_hanging_targets_do_not_stall_a_healthy_one() {
         ],
         ingest,
         stop,
+        None,
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop_tx.send(true).expect("stop");
@@ -200,4 +207,30 @@ async fn dead_and_hanging_targets_do_not_stall_a_healthy_one() {
     );
     assert!(errors.contains_key("dead"), "{errors:?}");
     assert!(!errors.contains_key("good"), "{errors:?}");
+}
+
+#[tokio::test]
+async fn only_mapped_families_are_kept_by_default() {
+    let url = serve(Mode::Good).await;
+    let (ingest, mut rx) = ingest();
+    let client = faultline::ingest::prom_scrape::client().expect("client");
+    let profiles = faultline::model::profile::ProfileSet::builtin();
+    let status = scrape_once(
+        &client,
+        &target(&url, "checkout", 1000, 1000),
+        &ingest,
+        Some(&profiles),
+    )
+    .await;
+    assert!(status.up, "{status:?}");
+    let n = names(&rx.recv().await.expect("metrics"));
+    assert!(
+        n.contains(&"resilience4j_circuitbreaker_state".to_owned()),
+        "{n:?}"
+    );
+    assert!(n.contains(&"up".to_owned()), "{n:?}");
+    assert!(
+        !n.contains(&"negotiated".to_owned()),
+        "unmapped family kept: {n:?}"
+    );
 }

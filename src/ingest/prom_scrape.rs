@@ -18,6 +18,7 @@ use super::accept::accept_metrics;
 use super::channel::{Ingest, IngestMsg};
 use super::prom_otlp::{families_to_metrics, gauge, kv, request};
 use super::prom_text::{ACCEPT_HEADER, detect_format, parse_lenient};
+use crate::model::profile::ProfileSet;
 use crate::model::series::SourceStatus;
 use crate::store::task::now_unix_ns;
 
@@ -173,11 +174,14 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Scrapes once and submits the result; returns the target's health.
+/// Scrapes once and submits the result; returns the target's health. With `keep`, only the
+/// families some profile maps (and `up`) are submitted — and so recorded: what faultline does
+/// not show is not stored, which keeps captures small (all of them without `keep`).
 pub async fn scrape_once(
     client: &reqwest::Client,
     t: &ScrapeTarget,
     ingest: &Ingest,
+    keep: Option<&ProfileSet>,
 ) -> SourceStatus {
     let started = Instant::now();
     let t_ns = now_unix_ns();
@@ -193,10 +197,13 @@ pub async fn scrape_once(
     .await;
     let (mut metrics, up, error) = match fetched {
         Ok((ct, text)) => {
-            let (families, errors) = parse_lenient(&text, detect_format(ct.as_deref(), &text));
+            let (mut families, errors) = parse_lenient(&text, detect_format(ct.as_deref(), &text));
+            let parsed: usize = families.iter().map(|f| f.samples.len()).sum();
+            if let Some(p) = keep {
+                families.retain(|f| !p.lookup(&f.name).is_empty());
+            }
             let first = errors.first().map(|e| format!("bad exposition: {e}"));
-            let samples: usize = families.iter().map(|f| f.samples.len()).sum();
-            if samples == 0 && first.is_some() {
+            if parsed == 0 && first.is_some() {
                 (Vec::new(), false, first)
             } else {
                 (families_to_metrics(&families, t_ns), true, first)
@@ -228,11 +235,12 @@ pub async fn scrape_once(
     }
 }
 
-/// Starts one task per target; each stops when `stop` turns true.
+/// Starts one task per target; each stops when `stop` turns true. `keep`: see [`scrape_once`].
 pub fn spawn(
     targets: Vec<ScrapeTarget>,
     ingest: Ingest,
     stop: watch::Receiver<bool>,
+    keep: Option<std::sync::Arc<ProfileSet>>,
 ) -> Vec<JoinHandle<()>> {
     let client = match client() {
         Ok(c) => c,
@@ -245,6 +253,7 @@ pub fn spawn(
         .into_iter()
         .map(|t| {
             let (client, ingest, mut stop) = (client.clone(), ingest.clone(), stop.clone());
+            let keep = keep.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(t.interval.max(Duration::from_millis(100)));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -254,7 +263,7 @@ pub fn spawn(
                         _ = stop.wait_for(|s| *s) => break,
                     }
                     let status = tokio::select! {
-                        s = scrape_once(&client, &t, &ingest) => s,
+                        s = scrape_once(&client, &t, &ingest, keep.as_deref()) => s,
                         _ = stop.wait_for(|s| *s) => break,
                     };
                     if let Some(e) = &status.last_error {
