@@ -69,8 +69,8 @@ def serve(body):
     return s
 
 
-def run(binary, urls, duration, out):
-    args = [str(binary), "record", "--out", out, "--duration", f"{duration}s", "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--scrape-interval", "5s"]
+def run(binary, urls, duration, out, extra=()):
+    args = [str(binary), "record", *extra, "--out", out, "--duration", f"{duration}s", "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--scrape-interval", "5s"]
     for i, u in enumerate(urls):
         args += ["--scrape", f"svc-{i}={u}"]
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -85,16 +85,19 @@ def main():
     ap.add_argument("--duration", type=int, default=60)
     ap.add_argument("--targets", type=int, default=50)
     ap.add_argument("--binary", default=str(ROOT / "target/release/faultline"))
+    ap.add_argument("--all-series", action="store_true", help="pass --scrape-all-series (record every series)")
     a = ap.parse_args()
     servers = [serve(b) for b in bodies(a.targets)]
     urls = [f"http://127.0.0.1:{s.server_address[1]}/metrics" for s in servers]
     lines = sum(b.count(b"\n") for b in bodies(a.targets))
     with tempfile.TemporaryDirectory() as d:
         base, _ = run(a.binary, [], a.duration, os.path.join(d, "idle.jsonl"))
-        cpu, rss = run(a.binary, urls, a.duration, os.path.join(d, "scrape.jsonl"))
+        extra = ["--scrape-all-series"] if a.all_series else []
+        cpu, rss = run(a.binary, urls, a.duration, os.path.join(d, "scrape.jsonl"), extra)
         size = os.path.getsize(os.path.join(d, "scrape.jsonl"))
     pct = lambda c: c / a.duration * 100
-    print(f"perf_scrape: {a.targets} targets ({lines} lines per round), every 5 s, {a.duration} s, recording")
+    mode = "every series" if a.all_series else "mapped series"
+    print(f"perf_scrape: {a.targets} targets ({lines} lines per round), every 5 s, {a.duration} s, recording {mode}")
     print(f"  idle faultline:      {base:.2f} s CPU = {pct(base):.2f} % of one core")
     print(f"  scraping faultline:  {cpu:.2f} s CPU = {pct(cpu):.2f} % of one core (budget 5 %), max RSS {rss / 1024:.0f} MiB")
     print(f"  scraping cost:       {pct(cpu - base):.2f} % of one core; capture {size / 2**20:.1f} MiB")
