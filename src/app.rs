@@ -250,7 +250,21 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
         None => shutdown_signal().await,
     }
     let counters = live.counters.clone();
-    live.stop().await?;
+    let store = live.stop().await?;
+    for s in store.metrics().sources() {
+        let job = if s.job.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", s.job)
+        };
+        match (&s.last_error, s.up) {
+            (None, _) => eprintln!("faultline: {} {}{job}: up", s.kind, s.url),
+            (Some(e), true) => {
+                eprintln!("faultline: {} {}{job}: up, with errors: {e}", s.kind, s.url)
+            }
+            (Some(e), false) => eprintln!("faultline: {} {}{job}: down: {e}", s.kind, s.url),
+        }
+    }
     eprintln!(
         "faultline: recorded {} requests ({} spans, {} metric points, {} log records); refused {} when full, {} malformed",
         Counters::get(&counters.capture_lines),

@@ -200,7 +200,7 @@ pub async fn scrape_once(
             let (mut families, errors) = parse_lenient(&text, detect_format(ct.as_deref(), &text));
             let parsed: usize = families.iter().map(|f| f.samples.len()).sum();
             if let Some(p) = keep {
-                families.retain(|f| !p.lookup(&f.name).is_empty());
+                families.retain(|f| p.maps(&f.name));
             }
             let first = errors.first().map(|e| format!("bad exposition: {e}"));
             if parsed == 0 && first.is_some() {

@@ -305,6 +305,23 @@ impl ProfileSet {
     }
 
     /// The entries that apply to a series named `name` (exact entries win over globs).
+    /// Whether any entry maps a series named `name` (what [`ProfileSet::lookup`] would find).
+    pub fn maps(&self, name: &str) -> bool {
+        let key = match_key(name);
+        let bare = UNIT_SUFFIXES
+            .iter()
+            .find_map(|s| key.strip_suffix(s))
+            .filter(|b| !b.is_empty());
+        std::iter::once(key.as_str())
+            .chain(bare)
+            .any(|k| self.exact.contains_key(k))
+            || self
+                .globs
+                .iter()
+                .chain(&self.fallback_globs)
+                .any(|(pat, _)| glob(pat, &key))
+    }
+
     /// A name with a unit suffix also matches an entry written without it (the OTel name:
     /// `http_client_request_duration_seconds` matches `http.client.request.duration`).
     pub fn lookup(&self, name: &str) -> Vec<Matcher> {
