@@ -16,6 +16,12 @@ pub struct Cli {
     /// Options of `watch` when no subcommand is given.
     #[command(flatten)]
     pub watch: WatchArgs,
+    /// Dashboard theme file (TOML; see assets/themes/). `NO_COLOR` turns colours off.
+    #[arg(long, global = true, env = "FAULTLINE_THEME")]
+    pub theme: Option<PathBuf>,
+    /// Log file of the dashboard (default: faultline.log in the temp directory).
+    #[arg(long, global = true, env = "FAULTLINE_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
 }
 
 /// The subcommands.

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use faultline::app;
 use faultline::cli::{Cli, Command};
+use faultline::{app, tui};
 
 // mimalloc: ingest allocates many small, short-lived objects; glibc malloc spent a quarter of the
 // decode path in malloc/free/consolidate (measured with perf on benches/ingest.rs).
@@ -23,17 +23,33 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let ui = faultline::tui::UiOptions {
+        theme: cli.theme.clone(),
+        log_file: cli.log_file.clone(),
+    };
     let result: Result<ExitCode, String> = runtime.block_on(async move {
+        let done = |r: Result<(), faultline::tui::TuiError>| {
+            r.map(|()| ExitCode::SUCCESS).map_err(|e| e.to_string())
+        };
         match cli.command {
-            Some(Command::Record(args)) => app::record(args).await.map(|()| ExitCode::SUCCESS).map_err(|e| e.to_string()),
+            Some(Command::Watch(args)) => done(tui::watch(args, ui).await),
+            Some(Command::Review(args)) => done(tui::review(args, ui).await),
+            Some(Command::Demo(args)) => done(tui::demo(args, ui).await),
+            Some(Command::Record(args)) => app::record(args)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(|e| e.to_string()),
             Some(Command::Report(args)) => app::report(args)
                 .map(|out| {
                     print!("{out}");
                     ExitCode::SUCCESS
                 })
                 .map_err(|e| e.to_string()),
-            Some(other) => Err(format!("{} is not available in this build yet", command_name(&other))),
-            None => Err("watch is not available in this build yet; try `faultline record` or `faultline report`".into()),
+            Some(other) => Err(format!(
+                "{} is not available in this build yet",
+                command_name(&other)
+            )),
+            None => done(tui::watch(cli.watch, ui).await),
         }
     });
     match result {

@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use faultline::ingest::prom_text::{Format, parse, parse_lenient};
+use faultline::ingest::prom_text::{Format, LabelSet, parse, parse_lenient};
 use faultline::model::histogram::{Bucket, histogram_quantile};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -83,6 +83,12 @@ fn check(text: &str, format: Format) {
         assert!(e.line >= 1 && e.column >= 1, "{text:?}: {e:?}");
         assert!(e.to_string().len() < 400, "{text:?}: {e}");
     }
+    for s in families.iter().flat_map(|f| &f.samples) {
+        assert_eq!(s.labels.iter().count(), s.labels.len(), "{text:?}");
+    }
+    for s in families.iter().filter_map(|f| f.samples.first()) {
+        round_trip(&s.labels);
+    }
     // Whatever buckets come out of a mutant, the quantile function copes.
     for f in &families {
         let buckets: Vec<Bucket> = f
@@ -91,6 +97,26 @@ fn check(text: &str, format: Format) {
             .filter_map(|s| Bucket::from_le(s.label("le")?, s.value))
             .collect();
         let _ = histogram_quantile(0.99, &buckets);
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Rendering a label set and parsing it again gives the same pairs: the allocation-free
+/// re-scan of plain label text agrees with the parser's own reading.
+fn round_trip(labels: &LabelSet<'_>) {
+    let body: Vec<String> = labels
+        .iter()
+        .map(|(n, v)| format!("\"{}\"=\"{}\"", escape(n), escape(v)))
+        .collect();
+    let line = format!("m{{{}}} 1", body.join(","));
+    match parse(&line, Format::Prometheus004) {
+        Ok(f) => assert_eq!(&f[0].samples[0].labels, labels, "{line:?}"),
+        Err(e) => panic!("{line:?}: {e}"),
     }
 }
 

@@ -27,6 +27,9 @@ fuzz_target!(|data: &[u8]| {
             assert!(e.to_string().len() < 400, "error message too long: {e}");
         }
         for family in families {
+            for s in &family.samples {
+                assert_eq!(s.labels.iter().count(), s.labels.len());
+            }
             let _ = family.into_owned();
         }
     }

@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::common::v1 as pc;
 use opentelemetry_proto::tonic::metrics::v1::{self as pm, metric::Data};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use super::prom_text::{MetricFamily, MetricType, Sample};
+use super::prom_text::{LabelSet, MetricFamily, MetricType, Sample};
 
 /// OTLP `AGGREGATION_TEMPORALITY_CUMULATIVE`.
 const CUMULATIVE: i32 = 2;
@@ -102,23 +102,20 @@ fn when(s: &Sample, t_ns: u64) -> u64 {
     }
 }
 
-/// Labels as the parser gives them.
-type Pairs<'a> = [(Cow<'a, str>, Cow<'a, str>)];
-
-fn attrs(labels: &Pairs<'_>, skip: &str) -> Vec<pc::KeyValue> {
+fn attrs(labels: &LabelSet<'_>, skip: &str) -> Vec<pc::KeyValue> {
     labels
         .iter()
-        .filter(|(k, _)| k != skip)
+        .filter(|(k, _)| *k != skip)
         .map(|(k, v)| kv(k, v))
         .collect()
 }
 
 /// Labels without `skip`, sorted: the identity of a histogram or summary point.
-fn group_key(labels: &Pairs<'_>, skip: &str) -> Vec<(String, String)> {
+fn group_key(labels: &LabelSet<'_>, skip: &str) -> Vec<(String, String)> {
     let mut k: Vec<(String, String)> = labels
         .iter()
-        .filter(|(n, _)| n != skip)
-        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .filter(|(n, _)| *n != skip)
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
         .collect();
     k.sort();
     k
@@ -177,7 +174,7 @@ fn gauges(f: &MetricFamily, t_ns: u64, out: &mut Vec<pm::Metric>) {
 
 #[derive(Default)]
 struct Acc {
-    labels: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+    labels: LabelSet<'static>,
     buckets: Vec<(f64, f64)>,
     quantiles: Vec<(f64, f64)>,
     count: Option<f64>,
@@ -191,12 +188,13 @@ fn accumulate(f: &MetricFamily, split: &str, t_ns: u64) -> BTreeMap<Vec<(String,
     for s in &f.samples {
         let acc = groups.entry(group_key(&s.labels, split)).or_default();
         if acc.labels.is_empty() {
-            acc.labels = s
-                .labels
-                .iter()
-                .filter(|(k, _)| k != split)
-                .map(|(k, v)| (Cow::Owned(k.to_string()), Cow::Owned(v.to_string())))
-                .collect();
+            acc.labels = LabelSet::from_pairs(
+                s.labels
+                    .iter()
+                    .filter(|(k, _)| *k != split)
+                    .map(|(k, v)| (Cow::Owned(k.to_owned()), Cow::Owned(v.to_owned())))
+                    .collect(),
+            );
         }
         acc.t = acc.t.max(when(s, t_ns));
         let suffix = s.name.strip_prefix(&*f.name).unwrap_or("");

@@ -348,9 +348,20 @@ impl Store {
 
     /// Builds an immutable snapshot. `now_ns` is event-time now (`None`: the newest data seen).
     pub fn snapshot(&mut self, now_ns: Option<u64>) -> Snapshot {
-        self.seq += 1;
         let now_ns = now_ns.unwrap_or(self.last_ns);
         let window = self.window(now_ns);
+        self.snapshot_at(now_ns, window)
+    }
+
+    /// Builds a snapshot whose summaries cover the explicit window `[from_ns, to_ns)`, with "now"
+    /// at its end: the state as it was at `to_ns` (the review time cursor).
+    pub fn snapshot_window(&mut self, from_ns: u64, to_ns: u64) -> Snapshot {
+        let to_ns = to_ns.max(from_ns);
+        self.snapshot_at(to_ns, (from_ns, to_ns))
+    }
+
+    fn snapshot_at(&mut self, now_ns: u64, window: (u64, u64)) -> Snapshot {
+        self.seq += 1;
         let mut edges: Vec<EdgeView> = Vec::with_capacity(self.edges.len());
         for (key, series) in &self.edges {
             let cached = self
@@ -429,8 +440,55 @@ fn pending_call(span: &Span) -> PendingCall {
                 .attributes
                 .first_i64(&["http.request.resend_count", "http.resend_count"])
                 .is_some_and(|n| n > 0),
+            short_circuit: is_short_circuit(span),
         },
     }
+}
+
+/// Whether a failed span was rejected by an open circuit breaker: its error type, status message
+/// or exception event matches the reference's `CB_OPEN_RE` (resilience4j `CallNotPermitted`,
+/// Polly `BrokenCircuit`, Hystrix short-circuit, opossum `EOPENBREAKER`, gobreaker `ErrOpenState`).
+pub fn is_short_circuit(span: &Span) -> bool {
+    if !span.is_error() {
+        return false;
+    }
+    let a = &span.attributes;
+    let texts = a
+        .first_str(&["error.type", "exception.type"])
+        .into_iter()
+        .chain(
+            span.extras
+                .as_ref()
+                .and_then(|e| e.status_message.as_deref()),
+        )
+        .chain(
+            span.events()
+                .iter()
+                .filter(|e| &*e.name == "exception")
+                .flat_map(|e| {
+                    e.attributes
+                        .first_str(&["exception.type", "exception.message"])
+                }),
+        );
+    texts.into_iter().any(mentions_open_breaker)
+}
+
+/// The reference's `CB_OPEN_RE`, as case-insensitive substrings.
+fn mentions_open_breaker(text: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "callnotpermitted",
+        "brokencircuit",
+        "isolatedcircuit",
+        "shortcircuit",
+        "short-circuit",
+        "short circuit",
+        "short_circuit",
+        "eopenbreaker",
+        "breaker is open",
+        "erropenstate",
+    ];
+    let lower = text.to_ascii_lowercase();
+    WORDS.iter().any(|w| lower.contains(w))
 }
 
 /// Whether a span failed by timing out: HTTP 408/504, gRPC DEADLINE_EXCEEDED (4), or a timeout

@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::metrics::v1::{self as pm, metric::Data};
 use serde_json::Value;
 
 use crate::ingest::prom_otlp::{families_to_metrics, kv, request};
-use crate::ingest::prom_text::{MetricFamily, MetricType, Sample};
+use crate::ingest::prom_text::{LabelSet, MetricFamily, MetricType, Sample};
 use crate::model::profile::{Encoding, ProfileSet, Target};
 
 /// A native histogram sample: `(lower, upper, count)` buckets, with count and sum.
@@ -228,10 +228,11 @@ pub fn to_requests(
             match v {
                 QValue::Number(x) => f.samples.push(Sample {
                     name: Cow::Owned(name.to_owned()),
-                    labels: rest
-                        .iter()
-                        .map(|(k, v)| (Cow::Owned(k.clone()), Cow::Owned(v.clone())))
-                        .collect(),
+                    labels: LabelSet::from_pairs(
+                        rest.iter()
+                            .map(|(k, v)| (Cow::Owned(k.clone()), Cow::Owned(v.clone())))
+                            .collect(),
+                    ),
                     value: *x,
                     timestamp_ms: Some(ts_ms),
                     exemplar: None,

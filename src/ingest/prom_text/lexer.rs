@@ -5,12 +5,15 @@
 
 use std::borrow::Cow;
 
-use super::Labels;
 use super::error::{ErrorKind, ParseError, describe, shorten};
+use super::labels::LabelSet;
 
 /// Label sets up to this size are checked for duplicate names pair by pair as they are read;
 /// larger ones once, by sorting, so a hostile line with thousands of labels stays O(n log n).
 const PAIRWISE_DUPLICATE_CHECK: usize = 32;
+
+/// Decoded label pairs, the scratch buffer of [`Cursor::label_set`].
+pub(crate) type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
 
 /// A position in one line of the exposition.
 pub(crate) struct Cursor<'a> {
@@ -172,17 +175,21 @@ impl<'a> Cursor<'a> {
         Ok(self.metric_name().map(Cow::Borrowed))
     }
 
-    /// Parses a label set; the cursor must be on `{`. Labels are appended to `labels`.
+    /// Parses a label set; the cursor must be on `{`. `scratch` is a reusable buffer (cleared
+    /// here) so that a set without escapes costs no allocation.
     ///
     /// When `name` is `Some(None)` (no bare name before the brace), a quoted string standing
     /// alone as the first item is taken as the metric name: `{"my.metric", code="200"}`.
     pub(crate) fn label_set(
         &mut self,
-        labels: &mut Labels<'a>,
+        scratch: &mut Pairs<'a>,
         mut name: Option<&mut Option<Cow<'a, str>>>,
-    ) -> Result<(), ParseError> {
+    ) -> Result<LabelSet<'a>, ParseError> {
+        scratch.clear();
         let open = self.pos;
         self.pos += 1; // '{'
+        let mut items_start = self.pos;
+        let mut plain = true;
         let mut first = true;
         loop {
             self.skip_ws();
@@ -200,7 +207,9 @@ impl<'a> Cursor<'a> {
                     } else if let Some(slot) = name.as_mut().filter(|s| first && s.is_none()) {
                         **slot = Some(quoted);
                         first = false;
-                        if self.end_of_label()? {
+                        let closed = self.end_of_label()?;
+                        items_start = self.pos;
+                        if closed {
                             break;
                         }
                         continue;
@@ -223,24 +232,32 @@ impl<'a> Cursor<'a> {
                 return Err(self.unexpected("a quoted label value"));
             }
             let value = self.quoted()?;
-            if labels.len() < PAIRWISE_DUPLICATE_CHECK && labels.iter().any(|(n, _)| *n == *label) {
+            if scratch.len() < PAIRWISE_DUPLICATE_CHECK && scratch.iter().any(|(n, _)| *n == *label)
+            {
                 return Err(self.duplicate(name_pos, &label, name.as_deref()));
             }
-            labels.push((label, value));
+            plain &= matches!(label, Cow::Borrowed(_)) && matches!(value, Cow::Borrowed(_));
+            scratch.push((label, value));
             self.skip_ws();
             if self.end_of_label()? {
                 break;
             }
         }
-        if labels.len() > PAIRWISE_DUPLICATE_CHECK {
+        if scratch.len() > PAIRWISE_DUPLICATE_CHECK {
             // A huge label set: sort the names once instead of comparing every pair.
-            let mut names: Vec<&str> = labels.iter().map(|(n, _)| &**n).collect();
+            let mut names: Vec<&str> = scratch.iter().map(|(n, _)| &**n).collect();
             names.sort_unstable();
             if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
                 return Err(self.duplicate(open, pair[0], name.as_deref()));
             }
         }
-        Ok(())
+        if plain {
+            // From the first label to the closing brace, which is at pos - 1.
+            let text = self.line.get(items_start..self.pos - 1).unwrap_or("");
+            Ok(LabelSet::plain(text, scratch.len()))
+        } else {
+            Ok(LabelSet::from_pairs(std::mem::take(scratch)))
+        }
     }
 
     fn duplicate(

@@ -3,8 +3,9 @@
 use std::borrow::Cow;
 
 use super::error::{ErrorKind, ParseError, describe, shorten};
-use super::lexer::{Cursor, parse_value, unescape_help};
-use super::{Exemplar, Format, Labels, MetricType, Sample};
+use super::labels::LabelSet;
+use super::lexer::{Cursor, Pairs, parse_value, unescape_help};
+use super::{Exemplar, Format, MetricType, Sample};
 
 /// One classified line of the exposition.
 pub(crate) enum Line<'a> {
@@ -22,19 +23,19 @@ pub(crate) enum Line<'a> {
     Sample(Sample<'a>),
 }
 
-/// Parses line `line_no` (1-based). `label_hint` pre-sizes the label vector.
-pub(crate) fn parse_line(
-    line: &str,
+/// Parses line `line_no` (1-based). `scratch` is a reusable label buffer.
+pub(crate) fn parse_line<'a>(
+    line: &'a str,
     line_no: usize,
     format: Format,
-    label_hint: usize,
-) -> Result<Line<'_>, ParseError> {
+    scratch: &mut Pairs<'a>,
+) -> Result<Line<'a>, ParseError> {
     let mut cur = Cursor::new(line, line_no);
     cur.skip_ws();
     match cur.peek() {
         None => Ok(Line::Skip),
         Some(b'#') => comment(cur, format),
-        Some(_) => sample(cur, format, label_hint).map(Line::Sample),
+        Some(_) => sample(cur, format, scratch).map(Line::Sample),
     }
 }
 
@@ -121,18 +122,18 @@ fn end_of_line(cur: &mut Cursor<'_>) -> Result<(), ParseError> {
 }
 
 /// `name{labels} value [timestamp] [# {labels} value [timestamp]]`.
-fn sample(
-    mut cur: Cursor<'_>,
+fn sample<'a>(
+    mut cur: Cursor<'a>,
     format: Format,
-    label_hint: usize,
-) -> Result<Sample<'_>, ParseError> {
+    scratch: &mut Pairs<'a>,
+) -> Result<Sample<'a>, ParseError> {
     let start = cur.pos();
     let mut name = cur.metric_name().map(Cow::Borrowed);
     // Whitespace may separate the name from its label set, or from the value.
     let mut ws = cur.skip_ws();
-    let mut labels = Vec::with_capacity(label_hint);
+    let mut labels = LabelSet::empty();
     if cur.peek() == Some(b'{') {
-        cur.label_set(&mut labels, Some(&mut name))?;
+        labels = cur.label_set(scratch, Some(&mut name))?;
         ws = 0;
     }
     let Some(name) = name else {
@@ -163,7 +164,7 @@ fn sample(
     let mut exemplar = None;
     if ws > 0 && cur.peek() == Some(b'#') {
         cur.eat(b'#');
-        exemplar = Some(Box::new(parse_exemplar(&mut cur, &name)?));
+        exemplar = Some(Box::new(parse_exemplar(&mut cur, &name, scratch)?));
     }
     end_of_line(&mut cur)?;
     Ok(Sample {
@@ -217,13 +218,16 @@ fn seconds_to_ms(tok: &str) -> Option<i64> {
 }
 
 /// After ` # `: `{labels} value [timestamp-in-seconds]`.
-fn parse_exemplar<'a>(cur: &mut Cursor<'a>, sample: &str) -> Result<Exemplar<'a>, ParseError> {
+fn parse_exemplar<'a>(
+    cur: &mut Cursor<'a>,
+    sample: &str,
+    scratch: &mut Pairs<'a>,
+) -> Result<Exemplar<'a>, ParseError> {
     cur.skip_ws();
     if cur.peek() != Some(b'{') {
         return Err(cur.unexpected("'{' starting the exemplar's labels"));
     }
-    let mut labels: Labels<'a> = Vec::new();
-    cur.label_set(&mut labels, None)?;
+    let labels = cur.label_set(scratch, None)?;
     let value = number(cur, 0, "the exemplar value", parse_value, |value| {
         ErrorKind::InvalidValue {
             value,

@@ -46,6 +46,7 @@
 
 mod error;
 mod families;
+mod labels;
 mod lexer;
 mod line;
 #[cfg(test)]
@@ -56,6 +57,7 @@ mod tests_errors;
 use std::borrow::Cow;
 
 pub use error::{ErrorKind, ParseError};
+pub use labels::{LabelIter, LabelSet};
 
 use line::Line;
 
@@ -126,10 +128,6 @@ impl MetricType {
     }
 }
 
-/// Label pairs in written order; names and values borrow from the exposition unless they had
-/// to be unescaped.
-pub type Labels<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
-
 /// A metric family: the samples that share one `# TYPE` name, with its metadata.
 ///
 /// Strings borrow from the parsed text (`Cow::Borrowed`) unless unescaping changed them; use
@@ -168,7 +166,7 @@ pub struct Sample<'a> {
     /// The full sample name, e.g. `http_request_duration_seconds_bucket`.
     pub name: Cow<'a, str>,
     /// Labels in written order, values unescaped (`le` and `quantile` included).
-    pub labels: Labels<'a>,
+    pub labels: LabelSet<'a>,
     /// The value; may be NaN or ±Inf.
     pub value: f64,
     /// Milliseconds since the Unix epoch, if the line had a timestamp.
@@ -180,14 +178,14 @@ pub struct Sample<'a> {
 impl Sample<'_> {
     /// The value of label `name`, if present.
     pub fn label(&self, name: &str) -> Option<&str> {
-        find_label(&self.labels, name)
+        self.labels.get(name)
     }
 
     /// The same sample owning all its strings.
     pub fn into_owned(self) -> Sample<'static> {
         Sample {
             name: owned(self.name),
-            labels: owned_labels(self.labels),
+            labels: self.labels.into_owned(),
             value: self.value,
             timestamp_ms: self.timestamp_ms,
             exemplar: self.exemplar.map(|e| Box::new(e.into_owned())),
@@ -199,7 +197,7 @@ impl Sample<'_> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exemplar<'a> {
     /// The exemplar's labels, e.g. `trace_id`.
-    pub labels: Labels<'a>,
+    pub labels: LabelSet<'a>,
     /// The observed value.
     pub value: f64,
     /// Milliseconds since the Unix epoch (written as float seconds), if given.
@@ -209,32 +207,21 @@ pub struct Exemplar<'a> {
 impl Exemplar<'_> {
     /// The value of label `name`, if present.
     pub fn label(&self, name: &str) -> Option<&str> {
-        find_label(&self.labels, name)
+        self.labels.get(name)
     }
 
     /// The same exemplar owning all its strings.
     pub fn into_owned(self) -> Exemplar<'static> {
         Exemplar {
-            labels: owned_labels(self.labels),
+            labels: self.labels.into_owned(),
             value: self.value,
             timestamp_ms: self.timestamp_ms,
         }
     }
 }
 
-fn find_label<'l>(labels: &'l Labels<'_>, name: &str) -> Option<&'l str> {
-    labels.iter().find(|(n, _)| n == name).map(|(_, v)| &**v)
-}
-
 fn owned(s: Cow<'_, str>) -> Cow<'static, str> {
     Cow::Owned(s.into_owned())
-}
-
-fn owned_labels(labels: Labels<'_>) -> Labels<'static> {
-    labels
-        .into_iter()
-        .map(|(n, v)| (owned(n), owned(v)))
-        .collect()
 }
 
 /// Parses a whole exposition; fails on the first bad line, as a Prometheus scrape does.
@@ -275,7 +262,7 @@ pub fn detect_format(content_type: Option<&str>, body: &str) -> Format {
 fn run(text: &str, format: Format, strict: bool) -> (Vec<MetricFamily<'_>>, Vec<ParseError>) {
     let mut builder = families::Builder::new();
     let mut errors = Vec::new();
-    let mut label_hint = 0;
+    let mut scratch = Vec::new();
     let mut eof_line = None;
     for (i, raw) in text.split('\n').enumerate() {
         let line_no = i + 1;
@@ -287,11 +274,9 @@ fn run(text: &str, format: Format, strict: bool) -> (Vec<MetricFamily<'_>>, Vec<
             }
             continue;
         }
-        let result = match line::parse_line(line, line_no, format, label_hint) {
+        let result = match line::parse_line(line, line_no, format, &mut scratch) {
             Ok(Line::Skip) => Ok(()),
             Ok(Line::Sample(sample)) => {
-                // Capped: one huge label set must not make every later line over-allocate.
-                label_hint = sample.labels.len().min(16);
                 builder.sample(sample);
                 Ok(())
             }

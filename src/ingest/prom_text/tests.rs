@@ -25,11 +25,13 @@ fn one_sample(line: &str) -> Sample<'static> {
     fams[0].samples[0].clone().into_owned()
 }
 
-fn labels(pairs: &[(&'static str, &'static str)]) -> Labels<'static> {
-    pairs
-        .iter()
-        .map(|&(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v)))
-        .collect()
+fn labels(pairs: &[(&'static str, &'static str)]) -> LabelSet<'static> {
+    LabelSet::from_pairs(
+        pairs
+            .iter()
+            .map(|&(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v)))
+            .collect(),
+    )
 }
 
 // ---- metadata -------------------------------------------------------------------------------
@@ -314,4 +316,69 @@ fn metadata_only_family_is_kept() {
     let fams = ok("# HELP idle nothing yet\n# TYPE idle counter\n", P);
     assert_eq!(fams.len(), 1);
     assert!(fams[0].samples.is_empty());
+}
+
+// ---- label sets ---------------------------------------------------------------------------
+
+#[test]
+fn plain_label_sets_rescan_exactly_what_was_parsed() {
+    let s = one_sample(r#"m{ a = "x=1,y}" ,"q.name"="v",b="",c="日本{}" , } 1"#);
+    assert_eq!(s.labels.len(), 4);
+    let pairs: Vec<(&str, &str)> = s.labels.iter().collect();
+    assert_eq!(
+        pairs,
+        [("a", "x=1,y}"), ("q.name", "v"), ("b", ""), ("c", "日本{}")]
+    );
+    assert_eq!(s.labels.get("c"), Some("日本{}"));
+    assert_eq!(s.labels.get("zz"), None);
+    assert_eq!(
+        format!("{:?}", s.labels),
+        r#"[("a", "x=1,y}"), ("q.name", "v"), ("b", ""), ("c", "日本{}")]"#
+    );
+}
+
+#[test]
+fn escaped_label_sets_are_decoded_and_compare_equal_to_plain_ones() {
+    let escaped = one_sample(r#"m{a="1",b="x\\y"} 1"#);
+    assert_eq!(escaped.labels, labels(&[("a", "1"), ("b", "x\\y")]));
+    let plain = one_sample(r#"m{a="1",b="xy"} 1"#);
+    assert_ne!(plain.labels, escaped.labels);
+    assert_eq!(plain.labels, labels(&[("a", "1"), ("b", "xy")]));
+    assert_eq!(
+        plain.labels.to_vec(),
+        [
+            ("a".to_owned(), "1".to_owned()),
+            ("b".to_owned(), "xy".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn quoted_metric_name_is_not_a_label() {
+    for line in [r#"{"a.b"} 1"#, r#"{"a.b",} 1"#, r#"{ "a.b" , c="d"} 1"#] {
+        let s = one_sample(line);
+        assert_eq!(s.name, "a.b");
+        let pairs: Vec<(&str, &str)> = s.labels.iter().collect();
+        assert_eq!(pairs.len(), s.labels.len(), "{line}");
+        assert!(pairs.iter().all(|&(n, _)| n == "c"), "{line}: {pairs:?}");
+    }
+}
+
+#[test]
+fn owned_families_outlive_the_text() {
+    let owned = {
+        let text = String::from("# HELP m h\nm{a=\"1\"} 2 # {t=\"x\"} 1\n");
+        let fams = ok(&text, P);
+        fams.into_iter()
+            .map(MetricFamily::into_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(owned[0].help.as_deref(), Some("h"));
+    assert_eq!(owned[0].samples[0].label("a"), Some("1"));
+    let ex = owned[0].samples[0]
+        .exemplar
+        .as_deref()
+        .map(|e| e.label("t"));
+    assert_eq!(ex, Some(Some("x")));
+    assert!(LabelSet::default().is_empty());
 }
