@@ -205,7 +205,7 @@ pub struct Matcher {
     pub profile: usize,
     /// What it feeds.
     pub target: Target,
-    /// label → accepted values (`*`: present).
+    /// label → accepted values (`*`: present with any value, `!`: absent).
     pub filter: Vec<(String, Vec<String>)>,
     /// Labels naming the dependency, first present wins.
     pub dependency_labels: Arc<[String]>,
@@ -220,7 +220,7 @@ impl Matcher {
             .iter()
             .all(|(name, values)| match labels.get(name) {
                 Some(v) => values.iter().any(|w| w == "*" || w == v),
-                None => false,
+                None => values.iter().any(|w| w == "!"),
             })
     }
 

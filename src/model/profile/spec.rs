@@ -34,7 +34,8 @@ pub struct ProfileSpec {
     pub signal: Vec<SignalSpec>,
 }
 
-/// A label filter value: one value, or any of several (`"*"` = the label is present).
+/// A label filter value: one value, or any of several (`"*"`: the label is present with any
+/// value; `"!"`: the label is absent).
 #[derive(Debug, Deserialize, Clone)]
 #[serde(untagged)]
 pub enum OneOrMany {

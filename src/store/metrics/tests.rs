@@ -276,3 +276,15 @@ fn joins_metric_names_to_trace_edges() {
         vec![key("batch", "ledger"), key("checkout", "payments")]
     );
 }
+
+#[test]
+fn generic_fallback_reads_hand_made_gauges() {
+    let mut m = store();
+    let text = "# TYPE gobreaker_state gauge\ngobreaker_state{name=\"search\"} 2\n\
+        # TYPE myapp_circuit_breaker_state gauge\n\
+        myapp_circuit_breaker_state{breaker=\"ledger\",state=\"HALF_OPEN\"} 1\n\
+        myapp_circuit_breaker_state{breaker=\"ledger\",state=\"CLOSED\"} 0\n";
+    scrape(&mut m, "api", 1, text);
+    assert_eq!(view(&mut m, "api", "search").breaker, Open);
+    assert_eq!(view(&mut m, "api", "ledger").breaker, HalfOpen);
+}
