@@ -27,7 +27,12 @@ fn bad_profile_names_file_and_field() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("acme.toml") && err.contains("breaker[0].states.on") && err.contains("glowing"), "{err}");
+    assert!(
+        err.contains("acme.toml")
+            && err.contains("breaker[0].states.on")
+            && err.contains("glowing"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -50,9 +55,16 @@ fn user_profile_maps_a_custom_metric_in_a_capture() {
         .arg(&cap)
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
-    let row = rows.iter().find(|r| r["dependency"] == "billing").expect("billing row");
+    let row = rows
+        .iter()
+        .find(|r| r["dependency"] == "billing")
+        .expect("billing row");
     assert_eq!(row["caller"], "web");
     assert_eq!(row["breaker"], "open");
     assert_eq!(row["breaker_source"], "acme:acme_guard_mode");
@@ -62,15 +74,30 @@ fn user_profile_maps_a_custom_metric_in_a_capture() {
 fn bad_sources_file_names_the_field() {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = dir.path().join("sources.toml");
-    std::fs::write(&src, "[[scrape]]\nurl = \"http://127.0.0.1:9/metrics\"\ninterval = \"soon\"\n").expect("write");
+    std::fs::write(
+        &src,
+        "[[scrape]]\nurl = \"http://127.0.0.1:9/metrics\"\ninterval = \"soon\"\n",
+    )
+    .expect("write");
     let out = faultline()
         .args(["record", "--out"])
         .arg(dir.path().join("c.jsonl"))
-        .args(["--duration", "1s", "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--sources"])
+        .args([
+            "--duration",
+            "1s",
+            "--otlp-grpc",
+            "127.0.0.1:0",
+            "--otlp-http",
+            "127.0.0.1:0",
+            "--sources",
+        ])
         .arg(&src)
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("sources.toml") && err.contains("scrape[0].interval"), "{err}");
+    assert!(
+        err.contains("sources.toml") && err.contains("scrape[0].interval"),
+        "{err}"
+    );
 }

@@ -8,6 +8,10 @@ use crate::store::Snapshot;
 use crate::store::snapshot::EdgeView;
 
 use super::text::time;
+use crate::analysis::breaker;
+
+/// `breaker_source` of a state inferred from traces (no breaker series maps the edge).
+pub const INFERRED: &str = "inferred:traces";
 
 /// One row of the dependency table. JSON field names are part of the stable surface.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -43,7 +47,8 @@ pub struct EdgeRow {
     pub breaker: String,
     /// The state with its detail when it has one (`ejected 2/5`).
     pub breaker_detail: String,
-    /// The profile and metric the state came from, e.g. `resilience4j:resilience4j_circuitbreaker_state`.
+    /// The profile and metric the state came from, e.g. `resilience4j:resilience4j_circuitbreaker_state`,
+    /// or `inferred:traces` when it was inferred from fast-fail errors in the traces.
     pub breaker_source: Option<String>,
     /// When the breaker state last changed (RFC 3339).
     pub breaker_since: Option<String>,
@@ -139,6 +144,24 @@ fn row(
     let stats = edge.map(|e| &e.summary.stats);
     let default = ResilienceView::default();
     let r = res.unwrap_or(&default);
+    // No breaker series maps here: infer the state from fast-fail errors in the traces.
+    let inferred = match edge {
+        Some(e) if r.breaker_source.is_none() => {
+            let st = breaker::infer(&e.series, window.0, window.1);
+            (st.state != breaker::BreakerState::Unknown).then(|| {
+                let transitions = breaker::transitions(&e.series, window.0, window.1)
+                    .into_iter()
+                    .map(|t| TransitionRow {
+                        at: time(t.at_ns),
+                        from: t.from.key().to_owned(),
+                        to: t.to.key().to_owned(),
+                    })
+                    .collect::<Vec<_>>();
+                (st, transitions)
+            })
+        }
+        _ => None,
+    };
     EdgeRow {
         caller: key.caller.to_string(),
         dependency: key.dependency.to_string(),
@@ -154,10 +177,22 @@ fn row(
         max_ms: max.map(r3),
         latency_source: source,
         latency_at_least: at_least,
-        breaker: r.breaker.as_str().to_owned(),
-        breaker_detail: r.breaker.to_string(),
-        breaker_source: r.breaker_source.clone(),
-        breaker_since: r.since_ns.map(time),
+        breaker: inferred.as_ref().map_or_else(
+            || r.breaker.as_str().to_owned(),
+            |(st, _)| st.state.key().to_owned(),
+        ),
+        breaker_detail: inferred.as_ref().map_or_else(
+            || r.breaker.to_string(),
+            |(st, _)| st.state.key().to_owned(),
+        ),
+        breaker_source: match &inferred {
+            Some(_) => Some(INFERRED.to_owned()),
+            None => r.breaker_source.clone(),
+        },
+        breaker_since: match &inferred {
+            Some((st, _)) => st.since_ns.map(time),
+            None => r.since_ns.map(time),
+        },
         queue_depth: r.queue_depth.map(r3),
         queue_capacity: r.queue_capacity.map(r3),
         pool_utilisation: r.pool_utilisation.map(r3),
@@ -170,14 +205,17 @@ fn row(
             .map(r3)
             .or_else(|| per_sec(stats.map_or(0, |s| s.timeouts))),
         rejected_rate: r.rejected_rate.map(r3),
-        breaker_transitions: r
-            .transitions
-            .iter()
-            .map(|t| TransitionRow {
-                at: time(t.at_ns),
-                from: t.from.as_str().to_owned(),
-                to: t.to.as_str().to_owned(),
-            })
-            .collect(),
+        breaker_transitions: match inferred {
+            Some((_, t)) => t,
+            None => r
+                .transitions
+                .iter()
+                .map(|t| TransitionRow {
+                    at: time(t.at_ns),
+                    from: t.from.as_str().to_owned(),
+                    to: t.to.as_str().to_owned(),
+                })
+                .collect(),
+        },
     }
 }
