@@ -7,10 +7,13 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::cli::{ReceiverArgs, RecordArgs, ReportArgs, ReportFormat};
+use crate::cli::{
+    FailOn, LintArgs, LintFormat, ReceiverArgs, RecordArgs, ReportArgs, ReportFormat, RulesArgs,
+};
 use crate::ingest::channel::{Counters, DEFAULT_CAPACITY, Ingest};
 use crate::ingest::sources::{MetricSources, SourcesError};
 use crate::ingest::{otlp_grpc, otlp_http, prom_query, prom_scrape, recorder};
+use crate::model::finding::Severity;
 use crate::model::profile::{ProfileError, ProfileSet};
 use crate::replay;
 use crate::report;
@@ -39,6 +42,9 @@ pub enum AppError {
     /// The metric sources file could not be used.
     #[error(transparent)]
     Sources(#[from] SourcesError),
+    /// Rule files are invalid (one line per problem).
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Rules(Vec<crate::rules::RuleError>),
     /// Something else went wrong at run time.
     #[error("{0}")]
     Runtime(String),
@@ -73,8 +79,19 @@ fn warn_if_exposed(what: &str, addr: SocketAddr) {
 /// `--profiles` (and the sources file) replace `cfg.profiles`.
 pub async fn start_live(
     args: &ReceiverArgs,
+    cfg: StoreConfig,
+    record: Option<&std::path::Path>,
+) -> Result<Live, AppError> {
+    start_live_with(args, cfg, record, None).await
+}
+
+/// [`start_live`], with a findings hook (see [`crate::rules::live_hook`]) that the store task
+/// runs every couple of seconds to attach findings to the snapshots it publishes.
+pub async fn start_live_with(
+    args: &ReceiverArgs,
     mut cfg: StoreConfig,
     record: Option<&std::path::Path>,
+    findings: Option<task::FindingsHook>,
 ) -> Result<Live, AppError> {
     let metric_sources = MetricSources::from_args(args)?;
     if !metric_sources.profile_dirs.is_empty() {
@@ -109,12 +126,13 @@ pub async fn start_live(
     let (tx, rx) = mpsc::channel(DEFAULT_CAPACITY);
     let ingest = Ingest::new(tx, writer_tx, counters.clone());
     let (snap_tx, snapshots) = watch::channel(Arc::new(Snapshot::default()));
-    let store = tokio::spawn(task::run(
+    let store = tokio::spawn(task::run_with_findings(
         Store::new(cfg),
         rx,
         counters.clone(),
         snap_tx,
         drain_rx,
+        findings,
     ));
     let (shutdown, shut_rx) = watch::channel(false);
     let until = |mut rx: watch::Receiver<bool>| async move {
@@ -294,6 +312,84 @@ pub fn report(args: ReportArgs) -> Result<String, AppError> {
     Ok(match args.format {
         ReportFormat::Json => report::json::render(&rows) + "\n",
         ReportFormat::Text => report::text::render(&rows, snap.window),
+    })
+}
+
+/// What `faultline lint` prints, and its exit code (0 clean, 1 findings at `--fail-on`).
+#[derive(Debug)]
+pub struct LintOutcome {
+    /// The rendered report.
+    pub output: String,
+    /// 0 or 1.
+    pub exit: u8,
+}
+
+/// `faultline lint`: replays the files (or listens for `--duration`), runs the rules, renders.
+pub async fn lint(args: LintArgs) -> Result<LintOutcome, AppError> {
+    let rules = crate::rules::load(args.rules.as_deref()).map_err(AppError::Rules)?;
+    let snap = if args.live {
+        if !args.files.is_empty() {
+            return Err(AppError::Runtime(
+                "lint --live takes no capture files".into(),
+            ));
+        }
+        let live = start_live(&args.receivers, StoreConfig::default(), None).await?;
+        eprintln!("faultline: listening otlp-grpc={}", live.grpc_addr);
+        eprintln!("faultline: listening otlp-http={}", live.http_addr);
+        match args.duration {
+            Some(d) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(d) => {},
+                    _ = shutdown_signal() => {},
+                }
+            }
+            None => shutdown_signal().await,
+        }
+        let mut store = live.stop().await?;
+        store.snapshot(None)
+    } else {
+        if args.files.is_empty() {
+            return Err(AppError::Runtime(
+                "lint needs capture files, or --live to listen".into(),
+            ));
+        }
+        let mut r = replay::load(&args.files, StoreConfig::replay(usize::MAX))?;
+        r.check_clean()?;
+        for w in &r.warnings {
+            eprintln!("faultline: warning: {w}");
+        }
+        r.snapshot()
+    };
+    let engine = crate::rules::Engine::new(rules);
+    let report = engine.run(&snap);
+    let output = match args.format {
+        LintFormat::Text => report::lint::text::render(&report),
+        LintFormat::Json => report::lint::json::render(&report),
+        LintFormat::Sarif => report::lint::sarif::render(&report, &engine.rules),
+        LintFormat::Markdown => report::lint::markdown::render(&report),
+    };
+    let min = match args.fail_on {
+        FailOn::Info => Severity::Info,
+        FailOn::Warning => Severity::Warning,
+        FailOn::Error => Severity::Error,
+    };
+    Ok(LintOutcome {
+        output,
+        exit: u8::from(report.count_at_least(min) > 0),
+    })
+}
+
+/// `faultline rules list|check`.
+pub fn rules(args: RulesArgs) -> Result<String, AppError> {
+    let set = crate::rules::load(args.rules.as_deref()).map_err(AppError::Rules)?;
+    Ok(match args.action.as_str() {
+        "check" => format!(
+            "{}: {} rules OK ({} enabled)\n",
+            set.origin,
+            set.rules.len(),
+            set.rules.iter().filter(|r| r.spec.enabled).count()
+        ),
+        _ => crate::rules::describe(&set),
     })
 }
 

@@ -164,8 +164,18 @@ pub enum FailOn {
 /// `faultline lint`.
 #[derive(Debug, Args)]
 pub struct LintArgs {
-    /// Capture files.
+    /// Capture files (none with `--live`).
     pub files: Vec<PathBuf>,
+    /// Lint live telemetry: run the receivers for `--duration` (or until SIGINT/SIGTERM), then
+    /// lint what arrived.
+    #[arg(long)]
+    pub live: bool,
+    /// How long `--live` listens.
+    #[arg(long, value_parser = parse_duration, requires = "live")]
+    pub duration: Option<Duration>,
+    /// Receivers for `--live`.
+    #[command(flatten)]
+    pub receivers: ReceiverArgs,
     /// Rules directory.
     #[arg(long)]
     pub rules: Option<PathBuf>,

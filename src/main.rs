@@ -45,30 +45,29 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 })
                 .map_err(|e| e.to_string()),
-            Some(other) => Err(format!(
-                "{} is not available in this build yet",
-                command_name(&other)
-            )),
+            Some(Command::Lint(args)) => app::lint(args)
+                .await
+                .map(|out| {
+                    print!("{}", out.output);
+                    ExitCode::from(out.exit)
+                })
+                .map_err(|e| e.to_string()),
+            Some(Command::Rules(args)) => app::rules(args)
+                .map(|out| {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                })
+                .map_err(|e| e.to_string()),
             None => done(tui::watch(cli.watch, ui).await),
         }
     });
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("faultline: error: {e}");
+            for line in e.lines() {
+                eprintln!("faultline: error: {line}");
+            }
             ExitCode::from(2)
         }
-    }
-}
-
-fn command_name(c: &Command) -> &'static str {
-    match c {
-        Command::Watch(_) => "watch",
-        Command::Review(_) => "review",
-        Command::Lint(_) => "lint",
-        Command::Report(_) => "report",
-        Command::Record(_) => "record",
-        Command::Demo(_) => "demo",
-        Command::Rules(_) => "rules",
     }
 }

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::ingest::capture::{self, CaptureError, LineError};
+use crate::ingest::capture::{self, CaptureError, LineError, Loaded};
 use crate::ingest::channel::CaptureRecord;
-use crate::ingest::decode::decode_traces;
+use crate::ingest::decode::{DecodedSpans, decode_traces};
 use crate::ingest::decode_metrics::decode_metrics;
 use crate::store::{Snapshot, Store, StoreConfig};
 
@@ -55,17 +55,21 @@ pub fn load(files: &[impl AsRef<Path>], cfg: StoreConfig) -> Result<Replay, Repl
     let mut clock = 0u64;
     for file in files {
         let file = file.as_ref();
-        let summary = capture::read_file(file, |rec| {
+        let summary = capture::read_file(file, |loaded| {
             clock += 1;
+            store.counters_mut().requests += 1;
+            let rec = match loaded {
+                Loaded::Request(rec) => rec,
+                // Trace records of protobuf files come decoded (no prost tree).
+                Loaded::Spans(d) => {
+                    rejected += apply_spans(&mut store, d, clock);
+                    return;
+                }
+            };
             let c = store.counters_mut();
-            c.requests += 1;
             match rec {
                 CaptureRecord::Traces(req) => {
-                    let d = decode_traces(&req);
-                    rejected += d.rejected;
-                    store.counters_mut().spans += d.spans.len() as u64;
-                    store.counters_mut().spans_rejected += d.rejected;
-                    store.apply(d.spans, clock);
+                    rejected += apply_spans(&mut store, decode_traces(&req), clock);
                 }
                 // Points without a time get the newest time seen so far (there is no clock).
                 CaptureRecord::Metrics(req) => {
@@ -100,6 +104,15 @@ pub fn load(files: &[impl AsRef<Path>], cfg: StoreConfig) -> Result<Replay, Repl
         records,
         rejected_spans: rejected,
     })
+}
+
+/// Applies decoded spans at `clock`, counting them; returns how many were rejected.
+fn apply_spans(store: &mut Store, d: DecodedSpans, clock: u64) -> u64 {
+    let c = store.counters_mut();
+    c.spans += d.spans.len() as u64;
+    c.spans_rejected += d.rejected;
+    store.apply(d.spans, clock);
+    d.rejected
 }
 
 impl Replay {

@@ -30,18 +30,7 @@ pub fn accept_traces(
     if decoded.rejected > 0 {
         retain_valid_spans(&mut req);
     }
-    let n = decoded.spans.len() as u64;
-    ingest.submit(IngestMsg::Spans(decoded.spans), || {
-        CaptureRecord::Traces(req)
-    })?;
-    let c = &ingest.counters;
-    Counters::add(&c.requests, 1);
-    Counters::add(&c.spans, n);
-    Counters::add(&c.spans_rejected, decoded.rejected);
-    Ok(Accepted {
-        rejected: decoded.rejected,
-        message: decoded.error,
-    })
+    accept_spans(ingest, decoded, || CaptureRecord::Traces(req))
 }
 
 /// Accepts a metrics export: decodes it into series points for the store (and hands the
@@ -88,4 +77,59 @@ pub fn metric_points(req: &ExportMetricsServiceRequest) -> u64 {
             None => 0,
         } as u64)
         .sum()
+}
+
+/// Why a protobuf trace export was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceExportError {
+    /// The bytes are not an `ExportTraceServiceRequest`.
+    #[error("invalid protobuf payload: {0}")]
+    Malformed(#[from] super::wire::WireError),
+    /// The bytes decoded, but not with `prost` for the capture: the two decoders disagree
+    /// (a bug; the request is refused rather than recorded wrong).
+    #[error("invalid protobuf payload: {0}")]
+    MalformedForCapture(prost::DecodeError),
+    /// A consumer is full or closing.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+}
+
+/// Accepts a trace export given as protobuf bytes (OTLP/HTTP and gRPC bodies): decodes them
+/// straight into model spans with [`wire::decode`](super::wire::decode), and builds the `prost`
+/// request tree only when recording, for the capture line.
+pub fn accept_protobuf_traces(ingest: &Ingest, body: &[u8]) -> Result<Accepted, TraceExportError> {
+    let decoded = super::wire::decode(body)?;
+    let req = match ingest.is_recording() {
+        true => {
+            let mut req = <ExportTraceServiceRequest as prost::Message>::decode(body)
+                .map_err(TraceExportError::MalformedForCapture)?;
+            if decoded.rejected > 0 {
+                retain_valid_spans(&mut req);
+            }
+            Some(req)
+        }
+        false => None,
+    };
+    // `submit` asks for the record only when recording, and then `req` is `Some`.
+    let record = move || CaptureRecord::Traces(req.unwrap_or_default());
+    Ok(accept_spans(ingest, decoded, record)?)
+}
+
+/// Hands decoded spans on (with the request for the capture, when recording) and counts them.
+/// Invalid spans were rejected individually (partial success).
+fn accept_spans(
+    ingest: &Ingest,
+    decoded: super::decode::DecodedSpans,
+    record: impl FnOnce() -> CaptureRecord,
+) -> Result<Accepted, Refused> {
+    let n = decoded.spans.len() as u64;
+    ingest.submit(IngestMsg::Spans(decoded.spans), record)?;
+    let c = &ingest.counters;
+    Counters::add(&c.requests, 1);
+    Counters::add(&c.spans, n);
+    Counters::add(&c.spans_rejected, decoded.rejected);
+    Ok(Accepted {
+        rejected: decoded.rejected,
+        message: decoded.error,
+    })
 }

@@ -1,7 +1,7 @@
 //! Reading capture files: OTLP/JSON lines written by `faultline record` or an OpenTelemetry
 //! Collector `file` exporter (`.jsonl`, `.json`, optionally gzip-compressed), a pretty-printed
 //! single request (`.json`), and OTLP protobuf files (the Collector's length-prefixed `proto`
-//! format, or one bare message). A line that cannot be read is reported with its number and the
+//! format, or one bare message; trace records decoded straight to spans by `wire`). A line that cannot be read is reported with its number and the
 //! rest of the file still loads.
 
 use std::fs::File;
@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
 use super::channel::CaptureRecord;
-use super::otlp_json;
+use super::decode::DecodedSpans;
+use super::{otlp_json, wire};
 
 /// A problem with one line (or record) of a capture file.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -52,11 +52,18 @@ pub struct ReadSummary {
     pub errors: Vec<LineError>,
 }
 
+/// One record of a capture file, as the reader hands it over.
+#[derive(Debug)]
+pub enum Loaded {
+    /// A request: OTLP/JSON lines, and metrics or logs protobuf files.
+    Request(CaptureRecord),
+    /// A trace request of a protobuf file, decoded straight from its bytes by `wire`: the spans
+    /// `decode_traces` would give, without building the `prost` tree.
+    Spans(DecodedSpans),
+}
+
 /// Reads every record of `path`, calling `sink` for each in file order.
-pub fn read_file(
-    path: &Path,
-    mut sink: impl FnMut(CaptureRecord),
-) -> Result<ReadSummary, CaptureError> {
+pub fn read_file(path: &Path, mut sink: impl FnMut(Loaded)) -> Result<ReadSummary, CaptureError> {
     let io = |source| CaptureError::Io {
         file: path.into(),
         source,
@@ -80,7 +87,7 @@ pub fn read_file(
 fn read_stream(
     path: &Path,
     mut r: Box<dyn BufRead>,
-    sink: &mut dyn FnMut(CaptureRecord),
+    sink: &mut dyn FnMut(Loaded),
 ) -> Result<ReadSummary, CaptureError> {
     let io = |source| CaptureError::Io {
         file: path.into(),
@@ -114,7 +121,7 @@ fn read_stream(
         match parse_record(text) {
             Ok(rec) => {
                 summary.records += 1;
-                sink(rec);
+                sink(Loaded::Request(rec));
             }
             Err(message) => {
                 if lineno == 1 && !line.ends_with(b"\n") {
@@ -133,7 +140,7 @@ fn read_stream(
                     match parse_record(trim(&pending)) {
                         Ok(rec) => {
                             summary.records += 1;
-                            sink(rec);
+                            sink(Loaded::Request(rec));
                         }
                         Err(_) => summary.errors.push(LineError {
                             file: path.into(),
@@ -215,18 +222,24 @@ pub fn parse_record(text: &[u8]) -> Result<CaptureRecord, String> {
 
 /// Protobuf captures: the Collector's `proto` format (each message prefixed by a 4-byte
 /// big-endian length) or one bare message. Traces are assumed unless the name says metrics/logs.
-fn read_protobuf(path: &Path, all: &[u8], sink: &mut dyn FnMut(CaptureRecord)) -> ReadSummary {
+fn read_protobuf(path: &Path, all: &[u8], sink: &mut dyn FnMut(Loaded)) -> ReadSummary {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    let decode = |b: &[u8]| -> Result<CaptureRecord, prost::DecodeError> {
+    let decode = |b: &[u8]| -> Result<Loaded, String> {
         if name.contains("metric") {
-            ExportMetricsServiceRequest::decode(b).map(CaptureRecord::Metrics)
+            ExportMetricsServiceRequest::decode(b)
+                .map(|r| Loaded::Request(CaptureRecord::Metrics(r)))
+                .map_err(|e| e.to_string())
         } else if name.contains("log") {
-            ExportLogsServiceRequest::decode(b).map(CaptureRecord::Logs)
+            ExportLogsServiceRequest::decode(b)
+                .map(|r| Loaded::Request(CaptureRecord::Logs(r)))
+                .map_err(|e| e.to_string())
         } else {
-            ExportTraceServiceRequest::decode(b).map(CaptureRecord::Traces)
+            wire::decode(b)
+                .map(Loaded::Spans)
+                .map_err(|e| e.to_string())
         }
     };
     let mut summary = ReadSummary::default();
@@ -319,6 +332,34 @@ mod tests {
         }
         assert_eq!(count(&write(&dir, "t.binpb", &framed)).0, 3);
         assert_eq!(count(&write(&dir, "bare.pb", &msg)).0, 1);
+    }
+
+    #[test]
+    fn protobuf_trace_records_decode_like_prost() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let Ok(CaptureRecord::Traces(req)) = parse_record(LINE.as_bytes()) else {
+            panic!("traces")
+        };
+        let msg = req.encode_to_vec();
+        let mut got = Vec::new();
+        read_file(&write(&dir, "t.pb", &msg), |l| got.push(l)).expect("readable");
+        match got.as_slice() {
+            [Loaded::Spans(d)] => {
+                assert_eq!(d, &crate::ingest::decode::decode_traces(&req));
+                assert_eq!(d.spans.len(), 1);
+            }
+            other => panic!("expected one decoded trace record, got {other:?}"),
+        }
+        let cut = &msg[..msg.len() - 3];
+        let s = read_file(&write(&dir, "cut.pb", cut), |_| {}).expect("readable");
+        assert_eq!(s.records, 0);
+        assert!(
+            s.errors[0]
+                .message
+                .starts_with("invalid OTLP protobuf record: resource_spans"),
+            "{}",
+            s.errors[0]
+        );
     }
 
     #[test]

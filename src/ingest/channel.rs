@@ -123,6 +123,12 @@ impl Ingest {
         })
     }
 
+    /// Whether accepted requests also go to a capture writer (which needs them as request
+    /// trees, for their OTLP/JSON lines).
+    pub fn is_recording(&self) -> bool {
+        self.capture.is_some()
+    }
+
     /// Hands one accepted request to the store (and the capture writer), or refuses it without
     /// side effects when either is full.
     pub fn submit(

@@ -1,27 +1,22 @@
 //! OTLP protobuf types → faultline's model. Wire types stop here.
 //!
 //! Each request gets a small interner, so the attribute keys, span names and repeated values of
-//! one batch share their allocations.
+//! one batch share their allocations, and attribute lists with the same keys one key set. The bounds and the span assembly live in `bounds`, shared
+//! with `wire`, which decodes protobuf bytes straight into the same spans.
 
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1 as pc;
 
-use crate::model::attrs::{
-    AttrValue, Attributes, KeySet, KeyValue, MAX_ATTRIBUTES, MAX_VALUE_BYTES,
-};
-use crate::model::span::{
-    Event, Link, Resource, Span, SpanExtras, SpanId, SpanKind, StatusCode, TraceId,
-};
+use super::bounds::{self, Counted, Interner, MAX_DEPTH, SpanParts};
+use crate::model::attrs::{AttrValue, Attributes, KeyValue, MAX_ATTRIBUTES};
+use crate::model::span::{Resource, Span, SpanId, TraceId};
 
-/// Most events or links kept per span.
-pub const MAX_EVENTS: usize = 128;
-/// Deepest nesting of array/map attribute values kept.
-const MAX_DEPTH: usize = 8;
+pub use super::bounds::MAX_EVENTS;
 
 /// The spans of one request, plus what was rejected and why.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct DecodedSpans {
     /// Valid spans.
     pub spans: Vec<Span>,
@@ -31,51 +26,9 @@ pub struct DecodedSpans {
     pub error: Option<String>,
 }
 
-/// Shares the allocations of equal strings, and of equal key sequences, within one request.
-#[derive(Default)]
-struct Interner {
-    set: foldhash::HashSet<Arc<str>>,
-    keysets: foldhash::HashMap<Vec<Arc<str>>, KeySet>,
-    scratch: Vec<Arc<str>>,
-}
-
-impl Interner {
-    /// The shared key set for these keys, in order.
-    fn keys<'a>(&mut self, keys: impl Iterator<Item = &'a str>) -> KeySet {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        scratch.extend(keys.map(|k| self.get(k)));
-        let ks = match self.keysets.get(&scratch) {
-            Some(ks) => ks.clone(),
-            None => {
-                let ks: KeySet = Arc::from(scratch.as_slice());
-                if self.keysets.len() < 256 {
-                    self.keysets.insert(scratch.clone(), ks.clone());
-                }
-                ks
-            }
-        };
-        self.scratch = scratch;
-        ks
-    }
-
-    fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.set.get(s) {
-            return a.clone();
-        }
-        let a: Arc<str> = Arc::from(s);
-        // Bound the per-request table: unique values beyond this are not worth sharing.
-        if self.set.len() < 4096 {
-            self.set.insert(a.clone());
-        }
-        a
-    }
-}
-
 /// Converts a trace export request into model spans, validating ids and bounding sizes.
 pub fn decode_traces(req: &ExportTraceServiceRequest) -> DecodedSpans {
     let mut out = DecodedSpans::default();
-    let mut it = Interner::default();
     let n: usize = req
         .resource_spans
         .iter()
@@ -83,6 +36,8 @@ pub fn decode_traces(req: &ExportTraceServiceRequest) -> DecodedSpans {
         .map(|ss| ss.spans.len())
         .sum();
     out.spans.reserve(n);
+    // About two distinct short strings per span in realistic batches.
+    let mut it = Interner::with_capacity(n * 2);
     for rs in &req.resource_spans {
         let resource = Arc::new(resource(rs.resource.as_ref(), &mut it));
         for ss in &rs.scope_spans {
@@ -109,15 +64,7 @@ fn resource(
         Some(r) => attrs(&r.attributes, r.dropped_attributes_count, it),
         None => Attributes::default(),
     };
-    let service_name = it.get(attributes.str("service.name").unwrap_or("unknown_service"));
-    let instance = attributes
-        .first_str(&["service.instance.id", "k8s.pod.name", "host.name"])
-        .map(|s| it.get(s));
-    Resource {
-        service_name,
-        instance,
-        attributes,
-    }
+    bounds::resource(attributes, it)
 }
 
 /// The ids of a span, validated: a 16-byte non-zero trace id, an 8-byte non-zero span id, and
@@ -125,37 +72,7 @@ fn resource(
 pub fn span_ids(
     s: &opentelemetry_proto::tonic::trace::v1::Span,
 ) -> Result<(TraceId, SpanId, SpanId), String> {
-    let trace_id: TraceId = s.trace_id.as_slice().try_into().map_err(|_| {
-        format!(
-            "span \"{}\": traceId must be 16 bytes, got {}",
-            s.name,
-            s.trace_id.len()
-        )
-    })?;
-    if trace_id == [0; 16] {
-        return Err(format!("span \"{}\": traceId is all zero", s.name));
-    }
-    let span_id: SpanId = s.span_id.as_slice().try_into().map_err(|_| {
-        format!(
-            "span \"{}\": spanId must be 8 bytes, got {}",
-            s.name,
-            s.span_id.len()
-        )
-    })?;
-    if span_id == [0; 8] {
-        return Err(format!("span \"{}\": spanId is all zero", s.name));
-    }
-    let parent_span_id: SpanId = match s.parent_span_id.len() {
-        0 => [0; 8],
-        _ => s.parent_span_id.as_slice().try_into().map_err(|_| {
-            format!(
-                "span \"{}\": parentSpanId must be 8 bytes, got {}",
-                s.name,
-                s.parent_span_id.len()
-            )
-        })?,
-    };
-    Ok((trace_id, span_id, parent_span_id))
+    bounds::span_ids(&s.name, &s.trace_id, &s.span_id, &s.parent_span_id)
 }
 
 /// Removes the spans [`span_ids`] rejects, so a capture holds exactly what was accepted.
@@ -175,74 +92,59 @@ fn span(
     scope: &Arc<str>,
     it: &mut Interner,
 ) -> Result<Span, String> {
-    let (trace_id, span_id, parent_span_id) = span_ids(s)?;
-    let (status, message) = match &s.status {
-        Some(st) => (
-            StatusCode::from_proto(st.code),
-            (!st.message.is_empty()).then(|| truncate(&st.message).into()),
-        ),
-        None => (StatusCode::Unset, None),
+    let ids = span_ids(s)?;
+    let events = Counted {
+        kept: s
+            .events
+            .iter()
+            .take(MAX_EVENTS)
+            .map(|e| {
+                let a = attrs(&e.attributes, e.dropped_attributes_count, it);
+                bounds::event(e.time_unix_nano, &e.name, a, it)
+            })
+            .collect(),
+        seen: s.events.len(),
+        dropped: s.dropped_events_count,
     };
-    let extras = if s.events.is_empty() && s.links.is_empty() && message.is_none() {
-        None
-    } else {
-        Some(Box::new(SpanExtras {
-            events: s
-                .events
-                .iter()
-                .take(MAX_EVENTS)
-                .map(|e| Event {
-                    time_ns: e.time_unix_nano,
-                    name: it.get(&e.name),
-                    attributes: attrs(&e.attributes, e.dropped_attributes_count, it),
-                })
-                .collect(),
-            links: s
-                .links
-                .iter()
-                .take(MAX_EVENTS)
-                .filter_map(|l| {
-                    Some(Link {
-                        trace_id: l.trace_id.as_slice().try_into().ok()?,
-                        span_id: l.span_id.as_slice().try_into().ok()?,
-                        attributes: attrs(&l.attributes, l.dropped_attributes_count, it),
-                    })
-                })
-                .collect(),
-            status_message: message,
-            dropped_events: s.dropped_events_count
-                + s.events.len().saturating_sub(MAX_EVENTS) as u32,
-            dropped_links: s.dropped_links_count + s.links.len().saturating_sub(MAX_EVENTS) as u32,
-        }))
+    let links = Counted {
+        kept: s
+            .links
+            .iter()
+            .take(MAX_EVENTS)
+            .filter(|l| l.trace_id.len() == 16 && l.span_id.len() == 8)
+            .filter_map(|l| {
+                let a = attrs(&l.attributes, l.dropped_attributes_count, it);
+                bounds::link(&l.trace_id, &l.span_id, a)
+            })
+            .collect(),
+        seen: s.links.len(),
+        dropped: s.dropped_links_count,
     };
-    Ok(Span {
-        trace_id,
-        span_id,
-        parent_span_id,
-        kind: SpanKind::from_proto(s.kind),
-        status,
-        name: it.get(&s.name),
+    let parts = SpanParts {
+        ids,
+        name: &s.name,
+        kind: s.kind,
         start_ns: s.start_time_unix_nano,
-        // A span that ends before it starts (clock skew between threads) is clamped to 0 length.
-        end_ns: s.end_time_unix_nano.max(s.start_time_unix_nano),
+        end_ns: s.end_time_unix_nano,
+        status_code: s.status.as_ref().map_or(0, |st| st.code),
+        status_message: s.status.as_ref().map_or("", |st| st.message.as_str()),
         attributes: attrs(&s.attributes, s.dropped_attributes_count, it),
-        resource: resource.clone(),
-        scope: scope.clone(),
-        extras,
-    })
+        events,
+        links,
+    };
+    Ok(parts.build(resource, scope, it))
 }
 
 // Converts OTLP key-values, keeping at most [`MAX_ATTRIBUTES`]; the key sequence is shared
 // with every earlier list of the request that had the same keys.
 fn attrs(kvs: &[pc::KeyValue], dropped: u32, it: &mut Interner) -> Attributes {
     let kept = &kvs[..kvs.len().min(MAX_ATTRIBUTES)];
-    let keys = it.keys(kept.iter().map(|kv| kv.key.as_str()));
+    let keys = it.key_set_of(kept.iter().map(|kv| kv.key.as_str()));
     let values = kept
         .iter()
         .map(|kv| value(kv.value.as_ref(), it, 0))
         .collect();
-    let over = kvs.len().saturating_sub(MAX_ATTRIBUTES) as u32;
-    Attributes::from_parts(keys, values, dropped.saturating_add(over))
+    bounds::attributes(keys, values, kvs.len(), dropped)
 }
 
 fn value(v: Option<&pc::AnyValue>, it: &mut Interner, depth: usize) -> AttrValue {
@@ -251,13 +153,11 @@ fn value(v: Option<&pc::AnyValue>, it: &mut Interner, depth: usize) -> AttrValue
         return AttrValue::Empty;
     };
     match v {
-        // Short values repeat (methods, hosts, codes): share them. Long ones are mostly unique.
-        Value::StringValue(s) if s.len() <= 32 => AttrValue::Str(it.get(s)),
-        Value::StringValue(s) => AttrValue::Str(Arc::from(truncate(s))),
+        Value::StringValue(s) => bounds::str_value(s, it),
         Value::BoolValue(b) => AttrValue::Bool(*b),
         Value::IntValue(i) => AttrValue::Int(*i),
         Value::DoubleValue(d) => AttrValue::Double(*d),
-        Value::BytesValue(b) => AttrValue::Bytes(Arc::from(&b[..b.len().min(MAX_VALUE_BYTES)])),
+        Value::BytesValue(b) => bounds::bytes_value(b),
         Value::ArrayValue(a) if depth < MAX_DEPTH => AttrValue::Array(
             a.values
                 .iter()
@@ -279,21 +179,10 @@ fn value(v: Option<&pc::AnyValue>, it: &mut Interner, depth: usize) -> AttrValue
     }
 }
 
-/// Cuts a string to at most [`MAX_VALUE_BYTES`] at a char boundary.
-fn truncate(s: &str) -> &str {
-    if s.len() <= MAX_VALUE_BYTES {
-        return s;
-    }
-    let mut end = MAX_VALUE_BYTES;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::span::SpanKind;
     use opentelemetry_proto::tonic::trace::v1 as pt;
 
     fn req(spans: Vec<pt::Span>) -> ExportTraceServiceRequest {

@@ -1,10 +1,12 @@
 //! Getting data in: OTLP receivers, capture files, and the decode from wire types to the model.
 
 pub mod accept;
+mod bounds;
 pub mod capture;
 pub mod channel;
 pub mod decode;
 pub mod decode_metrics;
+pub mod grpc_raw;
 pub mod limits;
 pub mod otlp_grpc;
 pub mod otlp_http;
@@ -15,3 +17,4 @@ pub mod prom_scrape;
 pub mod prom_text;
 pub mod recorder;
 pub mod sources;
+pub mod wire;

@@ -1,9 +1,12 @@
 //! OTLP/gRPC receiver: `TraceService`, `MetricsService` and `LogsService` on one port, gzip in
-//! and out, TCP_NODELAY on accepted sockets, an optional bearer token.
+//! and out, TCP_NODELAY on accepted sockets, an optional bearer token. Traces take the raw-bytes
+//! path of `grpc_raw` (decoded by `wire`, no `prost` tree); metrics and logs the generated
+//! servers.
 
 use std::future::Future;
 use std::net::SocketAddr;
 
+use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
 };
@@ -16,19 +19,19 @@ use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
 use tokio::net::TcpListener;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
-use super::accept::{Accepted, accept_logs, accept_metrics, accept_traces};
+use super::accept::{
+    Accepted, TraceExportError, accept_logs, accept_metrics, accept_protobuf_traces,
+};
 use super::channel::{Counters, Ingest, Refused};
+use super::grpc_raw::RawTraceServer;
 use super::limits::MAX_BODY_BYTES;
 
 /// The gRPC services' shared state.
@@ -70,14 +73,21 @@ fn partial(a: &Accepted) -> (i64, String) {
     (a.rejected as i64, a.message.clone().unwrap_or_default())
 }
 
-#[tonic::async_trait]
-impl TraceService for GrpcReceiver {
-    async fn export(
+impl GrpcReceiver {
+    /// `TraceService/Export` on the request's protobuf bytes (see `grpc_raw`): decoded straight
+    /// into model spans; malformed bytes are `INVALID_ARGUMENT`.
+    pub(crate) fn export_traces(
         &self,
-        req: Request<ExportTraceServiceRequest>,
+        req: Request<Bytes>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         self.check(&req)?;
-        let a = accept_traces(&self.ingest, req.into_inner()).map_err(refused)?;
+        let a = accept_protobuf_traces(&self.ingest, req.get_ref()).map_err(|e| match e {
+            TraceExportError::Refused(r) => refused(r),
+            malformed => {
+                Counters::add(&self.ingest.counters.bad_requests, 1);
+                Status::invalid_argument(malformed.to_string())
+            }
+        })?;
         let partial_success = (a.rejected > 0).then(|| {
             let (rejected_spans, error_message) = partial(&a);
             ExportTracePartialSuccess {
@@ -139,12 +149,8 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
-        .add_service(
-            TraceServiceServer::new(receiver.clone())
-                .accept_compressed(CompressionEncoding::Gzip)
-                .send_compressed(CompressionEncoding::Gzip)
-                .max_decoding_message_size(MAX_BODY_BYTES),
-        )
+        // Traces on raw bytes (gzip, size limit and answers as the generated server's).
+        .add_service(RawTraceServer::new(receiver.clone()))
         .add_service(
             MetricsServiceServer::new(receiver.clone())
                 .accept_compressed(CompressionEncoding::Gzip)

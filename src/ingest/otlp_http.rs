@@ -19,7 +19,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use tokio::net::TcpListener;
 
-use super::accept::{Accepted, accept_logs, accept_metrics, accept_traces};
+use super::accept::{
+    Accepted, TraceExportError, accept_logs, accept_metrics, accept_protobuf_traces, accept_traces,
+};
 use super::channel::{Counters, Ingest, Refused};
 use super::limits::{InflateError, MAX_BODY_BYTES, gunzip_bounded};
 use super::otlp_json;
@@ -320,9 +322,21 @@ async fn traces(
     body: Bytes,
 ) -> Result<Response, Failure> {
     let (enc, body) = prepare(&r, &headers, body).inspect_err(|_| bad(&r))?;
-    let req: ExportTraceServiceRequest =
-        decode(enc, &body, otlp_json::parse_traces).inspect_err(|_| bad(&r))?;
-    let a = accept_traces(&r.ingest, req).map_err(|e| refused(e, enc))?;
+    let a = match enc {
+        // Protobuf goes straight to model spans (no prost tree unless recording).
+        Encoding::Protobuf => accept_protobuf_traces(&r.ingest, &body).map_err(|e| match e {
+            TraceExportError::Refused(e) => refused(e, enc),
+            malformed => {
+                bad(&r);
+                Failure::new(StatusCode::BAD_REQUEST, enc, malformed.to_string())
+            }
+        })?,
+        Encoding::Json => {
+            let req: ExportTraceServiceRequest =
+                decode(enc, &body, otlp_json::parse_traces).inspect_err(|_| bad(&r))?;
+            accept_traces(&r.ingest, req).map_err(|e| refused(e, enc))?
+        }
+    };
     Ok(success(enc, &a, "rejected_spans"))
 }
 

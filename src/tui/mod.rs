@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::app::{AppError, start_live};
+use crate::app::{AppError, start_live_with};
 use crate::cli::{DemoArgs, ReviewArgs, StoreArgs, WatchArgs};
 use crate::replay;
 use crate::store::StoreConfig;
@@ -107,11 +107,15 @@ async fn run_live(
     opts: &UiOptions,
 ) -> Result<(), TuiError> {
     let theme = theme(opts)?;
+    // The rule engine runs in the store task every couple of seconds; its findings ride on the
+    // snapshots (the findings panel).
+    let rules = crate::rules::load(args.rules.as_deref()).map_err(AppError::Rules)?;
     let log = init_logging(opts.log_file.as_deref())?;
-    let live = start_live(
+    let live = start_live_with(
         &args.receivers,
         store_config(&args.store),
         args.record.as_deref(),
+        Some(crate::rules::live_hook(crate::rules::Engine::new(rules))),
     )
     .await?;
     tracing::info!(grpc = %live.grpc_addr, http = %live.http_addr, log = %log.display(), "dashboard starting");
@@ -137,12 +141,9 @@ async fn run_live(
 
 /// `faultline` / `faultline watch`.
 pub async fn watch(args: WatchArgs, opts: UiOptions) -> Result<(), TuiError> {
-    if args.rules.is_some()
-        || !args.receivers.scrape.is_empty()
-        || args.receivers.prometheus.is_some()
-    {
+    if !args.receivers.scrape.is_empty() || args.receivers.prometheus.is_some() {
         eprintln!(
-            "faultline: note: --rules, --scrape and --prometheus are not used by this build's dashboard yet"
+            "faultline: note: --scrape and --prometheus are not used by this build's dashboard yet"
         );
     }
     run_live(Mode::Live, &args, None, &opts).await
@@ -166,6 +167,8 @@ pub async fn demo(args: DemoArgs, opts: UiOptions) -> Result<(), TuiError> {
 /// `faultline review FILE...`.
 pub async fn review(args: ReviewArgs, opts: UiOptions) -> Result<(), TuiError> {
     let theme = theme(&opts)?;
+    let rules = crate::rules::load(args.rules.as_deref()).map_err(AppError::Rules)?;
+    let engine = Arc::new(crate::rules::Engine::new(rules));
     init_logging(opts.log_file.as_deref())?;
     eprintln!("faultline: loading {} file(s)…", args.files.len());
     let files = args.files.clone();
@@ -178,7 +181,9 @@ pub async fn review(args: ReviewArgs, opts: UiOptions) -> Result<(), TuiError> {
         tracing::warn!("{w}");
     }
     let mut store = loaded.store;
-    let whole = Arc::new(store.snapshot(None));
+    let mut whole = store.snapshot(None);
+    whole.findings = Arc::from(engine.findings(&whole));
+    let whole = Arc::new(whole);
     let (snap_tx, snap_rx) = watch::channel(whole.clone());
     let (win_tx, win_rx) = std::sync::mpsc::channel::<(u64, u64)>();
     // The review store lives on its own thread: window changes never block the UI.
@@ -187,7 +192,8 @@ pub async fn review(args: ReviewArgs, opts: UiOptions) -> Result<(), TuiError> {
             while let Ok(newer) = win_rx.try_recv() {
                 w = newer;
             }
-            let snap = store.snapshot_window(w.0, w.1);
+            let mut snap = store.snapshot_window(w.0, w.1);
+            snap.findings = Arc::from(engine.findings(&snap));
             if snap_tx.send(Arc::new(snap)).is_err() {
                 break;
             }
