@@ -11,8 +11,10 @@ use crate::cli::{
     FailOn, LintArgs, LintFormat, ReceiverArgs, RecordArgs, ReportArgs, ReportFormat, RulesArgs,
 };
 use crate::ingest::channel::{Counters, DEFAULT_CAPACITY, Ingest};
-use crate::ingest::{otlp_grpc, otlp_http, recorder};
+use crate::ingest::sources::{MetricSources, SourcesError};
+use crate::ingest::{otlp_grpc, otlp_http, prom_query, prom_scrape, recorder};
 use crate::model::finding::Severity;
+use crate::model::profile::{ProfileError, ProfileSet};
 use crate::replay;
 use crate::report;
 use crate::store::{Snapshot, Store, StoreConfig, task};
@@ -34,6 +36,12 @@ pub enum AppError {
     /// A capture could not be replayed.
     #[error(transparent)]
     Replay(#[from] replay::ReplayError),
+    /// A metric mapping profile could not be loaded.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// The metric sources file could not be used.
+    #[error(transparent)]
+    Sources(#[from] SourcesError),
     /// Rule files are invalid (one line per problem).
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Rules(Vec<crate::rules::RuleError>),
@@ -55,6 +63,7 @@ pub struct Live {
     shutdown: watch::Sender<bool>,
     drain: watch::Sender<bool>,
     servers: Vec<tokio::task::JoinHandle<Result<(), String>>>,
+    sources: Vec<tokio::task::JoinHandle<()>>,
     store: tokio::task::JoinHandle<Store>,
     writer: Option<recorder::WriterHandle>,
 }
@@ -65,7 +74,9 @@ fn warn_if_exposed(what: &str, addr: SocketAddr) {
     }
 }
 
-/// Binds both receivers, starts the store task and (with `record`) the capture writer.
+/// Binds both receivers, starts the store task, the metric sources (`--scrape`,
+/// `--prometheus`, `--sources`) and (with `record`) the capture writer. Profiles from
+/// `--profiles` (and the sources file) replace `cfg.profiles`.
 pub async fn start_live(
     args: &ReceiverArgs,
     cfg: StoreConfig,
@@ -78,10 +89,15 @@ pub async fn start_live(
 /// runs every couple of seconds to attach findings to the snapshots it publishes.
 pub async fn start_live_with(
     args: &ReceiverArgs,
-    cfg: StoreConfig,
+    mut cfg: StoreConfig,
     record: Option<&std::path::Path>,
     findings: Option<task::FindingsHook>,
 ) -> Result<Live, AppError> {
+    let metric_sources = MetricSources::from_args(args)?;
+    if !metric_sources.profile_dirs.is_empty() {
+        cfg.profiles = Arc::new(ProfileSet::load(&metric_sources.profile_dirs)?);
+    }
+    let profiles = cfg.profiles.clone();
     let (grpc_l, grpc_addr) =
         otlp_grpc::bind(args.otlp_grpc)
             .await
@@ -122,6 +138,17 @@ pub async fn start_live_with(
     let until = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    let keep = (!args.scrape_all_series).then(|| profiles.clone());
+    let mut sources =
+        prom_scrape::spawn(metric_sources.scrape, ingest.clone(), shut_rx.clone(), keep);
+    if let Some(q) = metric_sources.prometheus {
+        sources.extend(prom_query::spawn(
+            q,
+            profiles,
+            ingest.clone(),
+            shut_rx.clone(),
+        ));
+    }
     let grpc = otlp_grpc::GrpcReceiver::new(ingest.clone(), args.auth_token.clone());
     let http = otlp_http::HttpReceiver::new(ingest, args.auth_token.clone());
     let servers = vec![
@@ -150,6 +177,7 @@ pub async fn start_live_with(
         shutdown,
         drain,
         servers,
+        sources,
         store,
         writer,
     })
@@ -159,6 +187,11 @@ impl Live {
     /// Stops accepting, lets the store drain and the capture flush; returns the final store.
     pub async fn stop(self) -> Result<Store, AppError> {
         let _ = self.shutdown.send(true);
+        for s in self.sources {
+            if let Err(e) = s.await {
+                eprintln!("faultline: metric source task failed: {e}");
+            }
+        }
         // Graceful shutdown waits for open requests; a client that stalls mid-request must not
         // keep faultline alive, so after the grace period the servers are aborted. Requests that
         // were acknowledged are already in the channels and still drain below.
@@ -219,6 +252,12 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
     eprintln!("faultline: listening otlp-grpc={}", live.grpc_addr);
     eprintln!("faultline: listening otlp-http={}", live.http_addr);
     eprintln!("faultline: recording to {}", args.out.display());
+    for s in &args.receivers.scrape {
+        eprintln!("faultline: scraping {s}");
+    }
+    if let Some(p) = &args.receivers.prometheus {
+        eprintln!("faultline: querying {p}");
+    }
     match args.duration {
         Some(d) => {
             tokio::select! {
@@ -229,7 +268,21 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
         None => shutdown_signal().await,
     }
     let counters = live.counters.clone();
-    live.stop().await?;
+    let store = live.stop().await?;
+    for s in store.metrics().sources() {
+        let job = if s.job.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", s.job)
+        };
+        match (&s.last_error, s.up) {
+            (None, _) => eprintln!("faultline: {} {}{job}: up", s.kind, s.url),
+            (Some(e), true) => {
+                eprintln!("faultline: {} {}{job}: up, with errors: {e}", s.kind, s.url)
+            }
+            (Some(e), false) => eprintln!("faultline: {} {}{job}: down: {e}", s.kind, s.url),
+        }
+    }
     eprintln!(
         "faultline: recorded {} requests ({} spans, {} metric points, {} log records); refused {} when full, {} malformed",
         Counters::get(&counters.capture_lines),
@@ -246,6 +299,9 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
 pub fn report(args: ReportArgs) -> Result<String, AppError> {
     let mut cfg = StoreConfig::replay(usize::MAX);
     cfg.window_ns = args.window.map(|d| d.as_nanos() as u64);
+    if !args.profiles.is_empty() {
+        cfg.profiles = Arc::new(ProfileSet::load(&args.profiles)?);
+    }
     let mut r = replay::load(&args.files, cfg)?;
     r.check_clean()?;
     for w in &r.warnings {

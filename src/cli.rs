@@ -61,6 +61,38 @@ pub struct ReceiverArgs {
     /// A Prometheus-compatible server to query with PromQL.
     #[arg(long, env = "FAULTLINE_PROMETHEUS")]
     pub prometheus: Option<String>,
+    /// Time between scrapes of each `--scrape` target.
+    #[arg(long, env = "FAULTLINE_SCRAPE_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub scrape_interval: Duration,
+    /// Longest a scrape may take (at most the interval).
+    #[arg(long, env = "FAULTLINE_SCRAPE_TIMEOUT", default_value = "4s", value_parser = parse_duration)]
+    pub scrape_timeout: Duration,
+    /// Bearer token sent to `--scrape` targets.
+    #[arg(long, env = "FAULTLINE_SCRAPE_BEARER_TOKEN", hide_env_values = true)]
+    pub scrape_bearer_token: Option<String>,
+    /// Time between PromQL queries.
+    #[arg(long, env = "FAULTLINE_PROMETHEUS_INTERVAL", default_value = "15s", value_parser = parse_duration)]
+    pub prometheus_interval: Duration,
+    /// How far back the start-up PromQL range query reaches ("0s": none).
+    #[arg(long, env = "FAULTLINE_PROMETHEUS_LOOKBACK", default_value = "15m", value_parser = parse_duration)]
+    pub prometheus_lookback: Duration,
+    /// Bearer token sent to the `--prometheus` server.
+    #[arg(
+        long,
+        env = "FAULTLINE_PROMETHEUS_BEARER_TOKEN",
+        hide_env_values = true
+    )]
+    pub prometheus_bearer_token: Option<String>,
+    /// A TOML file of metric sources (scrape targets with their own interval, timeout, token
+    /// and headers; the PromQL server; profile directories).
+    #[arg(long, env = "FAULTLINE_SOURCES")]
+    pub sources: Option<PathBuf>,
+    /// Extra metric mapping profile directories (`*.toml`, see assets/profiles).
+    #[arg(long = "profiles", env = "FAULTLINE_PROFILES", value_delimiter = ',')]
+    pub profiles: Vec<PathBuf>,
+    /// Keep (and record) every scraped series, not only those a profile maps.
+    #[arg(long, env = "FAULTLINE_SCRAPE_ALL_SERIES")]
+    pub scrape_all_series: bool,
 }
 
 /// Memory bounds of the live store.
@@ -176,6 +208,9 @@ pub struct ReportArgs {
     /// Only the last DUR before the capture's end (default: the whole capture).
     #[arg(long, value_parser = parse_duration)]
     pub window: Option<Duration>,
+    /// Extra metric mapping profile directories (`*.toml`, see assets/profiles).
+    #[arg(long = "profiles", env = "FAULTLINE_PROFILES", value_delimiter = ',')]
+    pub profiles: Vec<PathBuf>,
 }
 
 /// `faultline record`.

@@ -129,6 +129,8 @@ pub async fn run_with_findings(
 pub fn apply(store: &mut Store, msg: IngestMsg) {
     match msg {
         IngestMsg::Spans(spans) => store.apply(spans, now_unix_ns()),
-        IngestMsg::MetricPoints(_) | IngestMsg::LogRecords(_) => {}
+        IngestMsg::Metrics(points) => store.apply_metrics(points),
+        IngestMsg::Source(status) => store.set_source(status),
+        IngestMsg::LogRecords(_) => {}
     }
 }
