@@ -107,4 +107,7 @@ if [[ "$nwant" != "$nhave" ]]; then
 fi
 (cd "$NODE_DIR" && node -e 'require.resolve("@opentelemetry/exporter-trace-otlp-http"); require.resolve("@opentelemetry/sdk-trace-base")')
 
+# ---------------------------------------------------------------- metric tests
+bash "$ROOT/scripts/test-deps-metrics.sh"
+
 log "ok"

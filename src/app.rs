@@ -7,9 +7,14 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::cli::{ReceiverArgs, RecordArgs, ReportArgs, ReportFormat};
+use crate::cli::{
+    FailOn, LintArgs, LintFormat, ReceiverArgs, RecordArgs, ReportArgs, ReportFormat, RulesArgs,
+};
 use crate::ingest::channel::{Counters, DEFAULT_CAPACITY, Ingest};
-use crate::ingest::{otlp_grpc, otlp_http, recorder};
+use crate::ingest::sources::{MetricSources, SourcesError};
+use crate::ingest::{otlp_grpc, otlp_http, prom_query, prom_scrape, recorder};
+use crate::model::finding::Severity;
+use crate::model::profile::{ProfileError, ProfileSet};
 use crate::replay;
 use crate::report;
 use crate::store::{Snapshot, Store, StoreConfig, task};
@@ -31,6 +36,15 @@ pub enum AppError {
     /// A capture could not be replayed.
     #[error(transparent)]
     Replay(#[from] replay::ReplayError),
+    /// A metric mapping profile could not be loaded.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// The metric sources file could not be used.
+    #[error(transparent)]
+    Sources(#[from] SourcesError),
+    /// Rule files are invalid (one line per problem).
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Rules(Vec<crate::rules::RuleError>),
     /// Something else went wrong at run time.
     #[error("{0}")]
     Runtime(String),
@@ -49,6 +63,7 @@ pub struct Live {
     shutdown: watch::Sender<bool>,
     drain: watch::Sender<bool>,
     servers: Vec<tokio::task::JoinHandle<Result<(), String>>>,
+    sources: Vec<tokio::task::JoinHandle<()>>,
     store: tokio::task::JoinHandle<Store>,
     writer: Option<recorder::WriterHandle>,
 }
@@ -59,12 +74,30 @@ fn warn_if_exposed(what: &str, addr: SocketAddr) {
     }
 }
 
-/// Binds both receivers, starts the store task and (with `record`) the capture writer.
+/// Binds both receivers, starts the store task, the metric sources (`--scrape`,
+/// `--prometheus`, `--sources`) and (with `record`) the capture writer. Profiles from
+/// `--profiles` (and the sources file) replace `cfg.profiles`.
 pub async fn start_live(
     args: &ReceiverArgs,
     cfg: StoreConfig,
     record: Option<&std::path::Path>,
 ) -> Result<Live, AppError> {
+    start_live_with(args, cfg, record, None).await
+}
+
+/// [`start_live`], with a findings hook (see [`crate::rules::live_hook`]) that the store task
+/// runs every couple of seconds to attach findings to the snapshots it publishes.
+pub async fn start_live_with(
+    args: &ReceiverArgs,
+    mut cfg: StoreConfig,
+    record: Option<&std::path::Path>,
+    findings: Option<task::FindingsHook>,
+) -> Result<Live, AppError> {
+    let metric_sources = MetricSources::from_args(args)?;
+    if !metric_sources.profile_dirs.is_empty() {
+        cfg.profiles = Arc::new(ProfileSet::load(&metric_sources.profile_dirs)?);
+    }
+    let profiles = cfg.profiles.clone();
     let (grpc_l, grpc_addr) =
         otlp_grpc::bind(args.otlp_grpc)
             .await
@@ -93,17 +126,29 @@ pub async fn start_live(
     let (tx, rx) = mpsc::channel(DEFAULT_CAPACITY);
     let ingest = Ingest::new(tx, writer_tx, counters.clone());
     let (snap_tx, snapshots) = watch::channel(Arc::new(Snapshot::default()));
-    let store = tokio::spawn(task::run(
+    let store = tokio::spawn(task::run_with_findings(
         Store::new(cfg),
         rx,
         counters.clone(),
         snap_tx,
         drain_rx,
+        findings,
     ));
     let (shutdown, shut_rx) = watch::channel(false);
     let until = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    let keep = (!args.scrape_all_series).then(|| profiles.clone());
+    let mut sources =
+        prom_scrape::spawn(metric_sources.scrape, ingest.clone(), shut_rx.clone(), keep);
+    if let Some(q) = metric_sources.prometheus {
+        sources.extend(prom_query::spawn(
+            q,
+            profiles,
+            ingest.clone(),
+            shut_rx.clone(),
+        ));
+    }
     let grpc = otlp_grpc::GrpcReceiver::new(ingest.clone(), args.auth_token.clone());
     let http = otlp_http::HttpReceiver::new(ingest, args.auth_token.clone());
     let servers = vec![
@@ -132,6 +177,7 @@ pub async fn start_live(
         shutdown,
         drain,
         servers,
+        sources,
         store,
         writer,
     })
@@ -141,6 +187,11 @@ impl Live {
     /// Stops accepting, lets the store drain and the capture flush; returns the final store.
     pub async fn stop(self) -> Result<Store, AppError> {
         let _ = self.shutdown.send(true);
+        for s in self.sources {
+            if let Err(e) = s.await {
+                eprintln!("faultline: metric source task failed: {e}");
+            }
+        }
         // Graceful shutdown waits for open requests; a client that stalls mid-request must not
         // keep faultline alive, so after the grace period the servers are aborted. Requests that
         // were acknowledged are already in the channels and still drain below.
@@ -206,6 +257,12 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
         Some(path) => eprintln!("faultline: recording to {}", path.display()),
         None => eprintln!("faultline: --out -: not recording (receivers and store only)"),
     }
+    for s in &args.receivers.scrape {
+        eprintln!("faultline: scraping {s}");
+    }
+    if let Some(p) = &args.receivers.prometheus {
+        eprintln!("faultline: querying {p}");
+    }
     match args.duration {
         Some(d) => {
             tokio::select! {
@@ -216,7 +273,21 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
         None => shutdown_signal().await,
     }
     let counters = live.counters.clone();
-    live.stop().await?;
+    let store = live.stop().await?;
+    for s in store.metrics().sources() {
+        let job = if s.job.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", s.job)
+        };
+        match (&s.last_error, s.up) {
+            (None, _) => eprintln!("faultline: {} {}{job}: up", s.kind, s.url),
+            (Some(e), true) => {
+                eprintln!("faultline: {} {}{job}: up, with errors: {e}", s.kind, s.url)
+            }
+            (Some(e), false) => eprintln!("faultline: {} {}{job}: down: {e}", s.kind, s.url),
+        }
+    }
     eprintln!(
         "faultline: recorded {} requests ({} spans, {} metric points, {} log records); refused {} when full, {} malformed",
         Counters::get(&counters.capture_lines),
@@ -233,6 +304,9 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
 pub fn report(args: ReportArgs) -> Result<String, AppError> {
     let mut cfg = StoreConfig::replay(usize::MAX);
     cfg.window_ns = args.window.map(|d| d.as_nanos() as u64);
+    if !args.profiles.is_empty() {
+        cfg.profiles = Arc::new(ProfileSet::load(&args.profiles)?);
+    }
     let mut r = replay::load(&args.files, cfg)?;
     r.check_clean()?;
     for w in &r.warnings {
@@ -243,6 +317,84 @@ pub fn report(args: ReportArgs) -> Result<String, AppError> {
     Ok(match args.format {
         ReportFormat::Json => report::json::render(&rows) + "\n",
         ReportFormat::Text => report::text::render(&rows, snap.window),
+    })
+}
+
+/// What `faultline lint` prints, and its exit code (0 clean, 1 findings at `--fail-on`).
+#[derive(Debug)]
+pub struct LintOutcome {
+    /// The rendered report.
+    pub output: String,
+    /// 0 or 1.
+    pub exit: u8,
+}
+
+/// `faultline lint`: replays the files (or listens for `--duration`), runs the rules, renders.
+pub async fn lint(args: LintArgs) -> Result<LintOutcome, AppError> {
+    let rules = crate::rules::load(args.rules.as_deref()).map_err(AppError::Rules)?;
+    let snap = if args.live {
+        if !args.files.is_empty() {
+            return Err(AppError::Runtime(
+                "lint --live takes no capture files".into(),
+            ));
+        }
+        let live = start_live(&args.receivers, StoreConfig::default(), None).await?;
+        eprintln!("faultline: listening otlp-grpc={}", live.grpc_addr);
+        eprintln!("faultline: listening otlp-http={}", live.http_addr);
+        match args.duration {
+            Some(d) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(d) => {},
+                    _ = shutdown_signal() => {},
+                }
+            }
+            None => shutdown_signal().await,
+        }
+        let mut store = live.stop().await?;
+        store.snapshot(None)
+    } else {
+        if args.files.is_empty() {
+            return Err(AppError::Runtime(
+                "lint needs capture files, or --live to listen".into(),
+            ));
+        }
+        let mut r = replay::load(&args.files, StoreConfig::replay(usize::MAX))?;
+        r.check_clean()?;
+        for w in &r.warnings {
+            eprintln!("faultline: warning: {w}");
+        }
+        r.snapshot()
+    };
+    let engine = crate::rules::Engine::new(rules);
+    let report = engine.run(&snap);
+    let output = match args.format {
+        LintFormat::Text => report::lint::text::render(&report),
+        LintFormat::Json => report::lint::json::render(&report),
+        LintFormat::Sarif => report::lint::sarif::render(&report, &engine.rules),
+        LintFormat::Markdown => report::lint::markdown::render(&report),
+    };
+    let min = match args.fail_on {
+        FailOn::Info => Severity::Info,
+        FailOn::Warning => Severity::Warning,
+        FailOn::Error => Severity::Error,
+    };
+    Ok(LintOutcome {
+        output,
+        exit: u8::from(report.count_at_least(min) > 0),
+    })
+}
+
+/// `faultline rules list|check`.
+pub fn rules(args: RulesArgs) -> Result<String, AppError> {
+    let set = crate::rules::load(args.rules.as_deref()).map_err(AppError::Rules)?;
+    Ok(match args.action.as_str() {
+        "check" => format!(
+            "{}: {} rules OK ({} enabled)\n",
+            set.origin,
+            set.rules.len(),
+            set.rules.iter().filter(|r| r.spec.enabled).count()
+        ),
+        _ => crate::rules::describe(&set),
     })
 }
 

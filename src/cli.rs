@@ -16,6 +16,12 @@ pub struct Cli {
     /// Options of `watch` when no subcommand is given.
     #[command(flatten)]
     pub watch: WatchArgs,
+    /// Dashboard theme file (TOML; see assets/themes/). `NO_COLOR` turns colours off.
+    #[arg(long, global = true, env = "FAULTLINE_THEME")]
+    pub theme: Option<PathBuf>,
+    /// Log file of the dashboard (default: faultline.log in the temp directory).
+    #[arg(long, global = true, env = "FAULTLINE_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
 }
 
 /// The subcommands.
@@ -55,6 +61,38 @@ pub struct ReceiverArgs {
     /// A Prometheus-compatible server to query with PromQL.
     #[arg(long, env = "FAULTLINE_PROMETHEUS")]
     pub prometheus: Option<String>,
+    /// Time between scrapes of each `--scrape` target.
+    #[arg(long, env = "FAULTLINE_SCRAPE_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub scrape_interval: Duration,
+    /// Longest a scrape may take (at most the interval).
+    #[arg(long, env = "FAULTLINE_SCRAPE_TIMEOUT", default_value = "4s", value_parser = parse_duration)]
+    pub scrape_timeout: Duration,
+    /// Bearer token sent to `--scrape` targets.
+    #[arg(long, env = "FAULTLINE_SCRAPE_BEARER_TOKEN", hide_env_values = true)]
+    pub scrape_bearer_token: Option<String>,
+    /// Time between PromQL queries.
+    #[arg(long, env = "FAULTLINE_PROMETHEUS_INTERVAL", default_value = "15s", value_parser = parse_duration)]
+    pub prometheus_interval: Duration,
+    /// How far back the start-up PromQL range query reaches ("0s": none).
+    #[arg(long, env = "FAULTLINE_PROMETHEUS_LOOKBACK", default_value = "15m", value_parser = parse_duration)]
+    pub prometheus_lookback: Duration,
+    /// Bearer token sent to the `--prometheus` server.
+    #[arg(
+        long,
+        env = "FAULTLINE_PROMETHEUS_BEARER_TOKEN",
+        hide_env_values = true
+    )]
+    pub prometheus_bearer_token: Option<String>,
+    /// A TOML file of metric sources (scrape targets with their own interval, timeout, token
+    /// and headers; the PromQL server; profile directories).
+    #[arg(long, env = "FAULTLINE_SOURCES")]
+    pub sources: Option<PathBuf>,
+    /// Extra metric mapping profile directories (`*.toml`, see assets/profiles).
+    #[arg(long = "profiles", env = "FAULTLINE_PROFILES", value_delimiter = ',')]
+    pub profiles: Vec<PathBuf>,
+    /// Keep (and record) every scraped series, not only those a profile maps.
+    #[arg(long, env = "FAULTLINE_SCRAPE_ALL_SERIES")]
+    pub scrape_all_series: bool,
 }
 
 /// Memory bounds of the live store.
@@ -126,8 +164,18 @@ pub enum FailOn {
 /// `faultline lint`.
 #[derive(Debug, Args)]
 pub struct LintArgs {
-    /// Capture files.
+    /// Capture files (none with `--live`).
     pub files: Vec<PathBuf>,
+    /// Lint live telemetry: run the receivers for `--duration` (or until SIGINT/SIGTERM), then
+    /// lint what arrived.
+    #[arg(long)]
+    pub live: bool,
+    /// How long `--live` listens.
+    #[arg(long, value_parser = parse_duration, requires = "live")]
+    pub duration: Option<Duration>,
+    /// Receivers for `--live`.
+    #[command(flatten)]
+    pub receivers: ReceiverArgs,
     /// Rules directory.
     #[arg(long)]
     pub rules: Option<PathBuf>,
@@ -160,6 +208,9 @@ pub struct ReportArgs {
     /// Only the last DUR before the capture's end (default: the whole capture).
     #[arg(long, value_parser = parse_duration)]
     pub window: Option<Duration>,
+    /// Extra metric mapping profile directories (`*.toml`, see assets/profiles).
+    #[arg(long = "profiles", env = "FAULTLINE_PROFILES", value_delimiter = ',')]
+    pub profiles: Vec<PathBuf>,
 }
 
 /// `faultline record`.

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use faultline::app;
 use faultline::cli::{Cli, Command};
+use faultline::{app, tui};
 
 // mimalloc: ingest allocates many small, short-lived objects; glibc malloc spent a quarter of the
 // decode path in malloc/free/consolidate (measured with perf on benches/ingest.rs).
@@ -23,36 +23,51 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let ui = faultline::tui::UiOptions {
+        theme: cli.theme.clone(),
+        log_file: cli.log_file.clone(),
+    };
     let result: Result<ExitCode, String> = runtime.block_on(async move {
+        let done = |r: Result<(), faultline::tui::TuiError>| {
+            r.map(|()| ExitCode::SUCCESS).map_err(|e| e.to_string())
+        };
         match cli.command {
-            Some(Command::Record(args)) => app::record(args).await.map(|()| ExitCode::SUCCESS).map_err(|e| e.to_string()),
+            Some(Command::Watch(args)) => done(tui::watch(args, ui).await),
+            Some(Command::Review(args)) => done(tui::review(args, ui).await),
+            Some(Command::Demo(args)) => done(tui::demo(args, ui).await),
+            Some(Command::Record(args)) => app::record(args)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(|e| e.to_string()),
             Some(Command::Report(args)) => app::report(args)
                 .map(|out| {
                     print!("{out}");
                     ExitCode::SUCCESS
                 })
                 .map_err(|e| e.to_string()),
-            Some(other) => Err(format!("{} is not available in this build yet", command_name(&other))),
-            None => Err("watch is not available in this build yet; try `faultline record` or `faultline report`".into()),
+            Some(Command::Lint(args)) => app::lint(args)
+                .await
+                .map(|out| {
+                    print!("{}", out.output);
+                    ExitCode::from(out.exit)
+                })
+                .map_err(|e| e.to_string()),
+            Some(Command::Rules(args)) => app::rules(args)
+                .map(|out| {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                })
+                .map_err(|e| e.to_string()),
+            None => done(tui::watch(cli.watch, ui).await),
         }
     });
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("faultline: error: {e}");
+            for line in e.lines() {
+                eprintln!("faultline: error: {line}");
+            }
             ExitCode::from(2)
         }
-    }
-}
-
-fn command_name(c: &Command) -> &'static str {
-    match c {
-        Command::Watch(_) => "watch",
-        Command::Review(_) => "review",
-        Command::Lint(_) => "lint",
-        Command::Report(_) => "report",
-        Command::Record(_) => "record",
-        Command::Demo(_) => "demo",
-        Command::Rules(_) => "rules",
     }
 }

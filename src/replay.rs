@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::ingest::accept::metric_points;
 use crate::ingest::capture::{self, CaptureError, LineError, Loaded};
 use crate::ingest::channel::CaptureRecord;
 use crate::ingest::decode::{DecodedSpans, decode_traces};
+use crate::ingest::decode_metrics::decode_metrics;
 use crate::store::{Snapshot, Store, StoreConfig};
 
 /// Why a replay failed as a whole.
@@ -71,7 +71,11 @@ pub fn load(files: &[impl AsRef<Path>], cfg: StoreConfig) -> Result<Replay, Repl
                 CaptureRecord::Traces(req) => {
                     rejected += apply_spans(&mut store, decode_traces(&req), clock);
                 }
-                CaptureRecord::Metrics(req) => c.metric_points += metric_points(&req),
+                // Points without a time get the newest time seen so far (there is no clock).
+                CaptureRecord::Metrics(req) => {
+                    let now = store.metrics().range.1;
+                    store.apply_metrics(decode_metrics(&req, now));
+                }
                 CaptureRecord::Logs(req) => {
                     c.log_records += req
                         .resource_logs

@@ -30,6 +30,19 @@ fn rows() -> Vec<Row> {
         p95_ms: q[1],
         p99_ms: q[2],
         max_ms: q[3],
+        latency_source: Some("traces".into()),
+        latency_at_least: Vec::new(),
+        breaker: "unknown".into(),
+        breaker_detail: "unknown".into(),
+        breaker_source: None,
+        breaker_since: None,
+        queue_depth: None,
+        queue_capacity: None,
+        pool_utilisation: None,
+        retry_rate: None,
+        timeout_rate: None,
+        rejected_rate: None,
+        breaker_transitions: Vec::new(),
     };
     vec![
         row(

@@ -8,6 +8,8 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 
 use super::channel::{CaptureRecord, Counters, Ingest, IngestMsg, Refused};
 use super::decode::{decode_traces, retain_valid_spans};
+use super::decode_metrics::decode_metrics;
+use crate::store::task::now_unix_ns;
 
 /// The outcome of an accepted request, for OTLP's partial-success response.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -31,15 +33,16 @@ pub fn accept_traces(
     accept_spans(ingest, decoded, || CaptureRecord::Traces(req))
 }
 
-/// Accepts a metrics export (data points are counted; see `IngestMsg::MetricPoints`).
+/// Accepts a metrics export: decodes it into series points for the store (and hands the
+/// request to the capture writer when recording). Scrapes and PromQL answers come this way
+/// too, converted to OTLP first, so they are recorded like any export.
 pub fn accept_metrics(
     ingest: &Ingest,
     req: ExportMetricsServiceRequest,
 ) -> Result<Accepted, Refused> {
-    let points = metric_points(&req);
-    ingest.submit(IngestMsg::MetricPoints(points), || {
-        CaptureRecord::Metrics(req)
-    })?;
+    let decoded = decode_metrics(&req, now_unix_ns());
+    let points = decoded.len() as u64;
+    ingest.submit(IngestMsg::Metrics(decoded), || CaptureRecord::Metrics(req))?;
     Counters::add(&ingest.counters.requests, 1);
     Counters::add(&ingest.counters.metric_points, points);
     Ok(Accepted::default())

@@ -12,6 +12,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::sync::mpsc;
 
+use crate::model::series::{SeriesPoint, SourceStatus};
 use crate::model::span::Span;
 
 /// Default capacity of the store's ingest channel, in messages (requests).
@@ -22,8 +23,10 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 pub enum IngestMsg {
     /// Decoded spans of one request.
     Spans(Vec<Span>),
-    /// Metric data points of one request (counted; the series model lands with the metrics work).
-    MetricPoints(u64),
+    /// Decoded metric points of one request (OTLP, a scrape, or a PromQL answer).
+    Metrics(Vec<SeriesPoint>),
+    /// The health of a metric source after an attempt (scrape target, PromQL server).
+    Source(SourceStatus),
     /// Log records of one request (accepted and counted only).
     LogRecords(u64),
 }
@@ -106,6 +109,18 @@ impl Ingest {
             capture,
             counters,
         }
+    }
+
+    /// Sends a message to the store only (not to the capture): source health and the like.
+    /// Never waits; a full channel refuses it (and counts it).
+    pub fn notify(&self, msg: IngestMsg) -> Result<(), Refused> {
+        self.store.try_send(msg).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                Counters::add(&self.counters.refused_full, 1);
+                Refused::Full
+            }
+            mpsc::error::TrySendError::Closed(_) => Refused::Closed,
+        })
     }
 
     /// Whether accepted requests also go to a capture writer (which needs them as request

@@ -41,6 +41,9 @@ pub struct CallSample {
     pub timeout: bool,
     /// Whether the call was a retry attempt (`http.request.resend_count` > 0 and the like).
     pub retry: bool,
+    /// Whether the call was rejected by an open circuit breaker without reaching the dependency
+    /// (a fast-fail error matching the reference's `CB_OPEN_RE`).
+    pub short_circuit: bool,
 }
 
 /// Aggregates of the calls whose start falls in one bucket.
@@ -54,6 +57,8 @@ pub struct BucketStats {
     pub timeouts: u64,
     /// Calls that were retry attempts.
     pub retries: u64,
+    /// Calls rejected by an open circuit breaker (fast-fail errors).
+    pub short_circuits: u64,
     /// Latency sketch in seconds.
     pub latency: Sketch,
 }
@@ -65,6 +70,7 @@ impl BucketStats {
         self.errors += u64::from(c.error);
         self.timeouts += u64::from(c.timeout);
         self.retries += u64::from(c.retry);
+        self.short_circuits += u64::from(c.short_circuit);
         self.latency.insert(c.duration_secs);
     }
 
@@ -74,6 +80,7 @@ impl BucketStats {
         self.errors += o.errors;
         self.timeouts += o.timeouts;
         self.retries += o.retries;
+        self.short_circuits += o.short_circuits;
         self.latency.merge(&o.latency);
     }
 }
@@ -101,6 +108,10 @@ impl EdgeSummary {
     /// Retry attempts ÷ calls.
     pub fn retry_ratio(&self) -> f64 {
         ratio(self.stats.retries, self.stats.calls)
+    }
+    /// Short-circuited (breaker-rejected) calls ÷ calls.
+    pub fn short_circuit_ratio(&self) -> f64 {
+        ratio(self.stats.short_circuits, self.stats.calls)
     }
     /// Calls per second over the window.
     pub fn rate(&self) -> f64 {
@@ -258,6 +269,7 @@ mod tests {
             error,
             timeout: false,
             retry: false,
+            short_circuit: false,
         }
     }
 

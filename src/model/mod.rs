@@ -6,5 +6,8 @@ pub mod dependency;
 pub mod edge;
 pub mod finding;
 pub mod histogram;
+pub mod profile;
+pub mod resilience;
+pub mod series;
 pub mod sketch;
 pub mod span;

@@ -22,7 +22,36 @@ pub fn time(ns: u64) -> String {
         )
 }
 
-/// Renders the table; `range` is the [from, to) window in Unix nanoseconds.
+fn num(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
+        Some(v) if v.abs() >= 100.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.2}"),
+        None => "-".into(),
+    }
+}
+
+fn queue(r: &EdgeRow) -> String {
+    match (r.queue_depth, r.queue_capacity) {
+        (None, None) => "-".into(),
+        (d, None) => num(d),
+        (d, c) => format!("{}/{}", num(d), num(c)),
+    }
+}
+
+fn latency(r: &EdgeRow, name: &str, v: Option<f64>) -> String {
+    let s = ms(v);
+    if r.latency_at_least.iter().any(|q| q == name) {
+        format!("≥{s}")
+    } else {
+        s
+    }
+}
+
+const COLUMNS: usize = 15;
+
+/// Renders the table; `range` is the [from, to) window in Unix nanoseconds. Breaker
+/// transitions follow the table, one line each.
 pub fn render(rows: &[EdgeRow], range: (u64, u64)) -> String {
     let header = [
         "CALLER",
@@ -35,8 +64,13 @@ pub fn render(rows: &[EdgeRow], range: (u64, u64)) -> String {
         "P95ms",
         "P99ms",
         "MAXms",
+        "BREAKER",
+        "QUEUE",
+        "RETRY/s",
+        "TMO/s",
+        "REJ/s",
     ];
-    let cells: Vec<[String; 10]> = rows
+    let cells: Vec<[String; COLUMNS]> = rows
         .iter()
         .map(|r| {
             [
@@ -46,10 +80,15 @@ pub fn render(rows: &[EdgeRow], range: (u64, u64)) -> String {
                 r.calls.to_string(),
                 r.errors.to_string(),
                 format!("{:.1}", r.error_ratio * 100.0),
-                ms(r.p50_ms),
-                ms(r.p95_ms),
-                ms(r.p99_ms),
+                latency(r, "p50", r.p50_ms),
+                latency(r, "p95", r.p95_ms),
+                latency(r, "p99", r.p99_ms),
                 ms(r.max_ms),
+                r.breaker_detail.clone(),
+                queue(r),
+                num(r.retry_rate),
+                num(r.timeout_rate),
+                num(r.rejected_rate),
             ]
         })
         .collect();
@@ -66,10 +105,14 @@ pub fn render(rows: &[EdgeRow], range: (u64, u64)) -> String {
     let line = |cols: &[String]| -> String {
         let mut s = String::new();
         for (i, (c, w)) in cols.iter().zip(widths).enumerate() {
-            if i < 3 {
-                s.push_str(&format!("{c:<w$}  "));
+            let pad = w.saturating_sub(c.chars().count());
+            if i < 3 || i == 10 {
+                s.push_str(c);
+                s.push_str(&" ".repeat(pad + 2));
             } else {
-                s.push_str(&format!("{c:>w$}  "));
+                s.push_str(&" ".repeat(pad));
+                s.push_str(c);
+                s.push_str("  ");
             }
         }
         s.trim_end().to_string() + "\n"
@@ -80,6 +123,22 @@ pub fn render(rows: &[EdgeRow], range: (u64, u64)) -> String {
     }
     if rows.is_empty() {
         out.push_str("(no dependency calls in the window)\n");
+    }
+    let with_transitions: Vec<&EdgeRow> = rows
+        .iter()
+        .filter(|r| !r.breaker_transitions.is_empty())
+        .collect();
+    if !with_transitions.is_empty() {
+        out.push_str("\nbreaker transitions\n");
+        for r in with_transitions {
+            let source = r.breaker_source.as_deref().unwrap_or("-");
+            for t in &r.breaker_transitions {
+                out.push_str(&format!(
+                    "{}  {} -> {}  {} -> {}  ({source})\n",
+                    t.at, r.caller, r.dependency, t.from, t.to
+                ));
+            }
+        }
     }
     out
 }

@@ -2,6 +2,7 @@
 //! (pure and synchronous, so replay and live share it); `task` runs it behind the ingest channel
 //! and publishes snapshots; `snapshot` holds the immutable views every front end reads.
 
+pub mod metrics;
 pub mod snapshot;
 #[allow(clippy::module_inception)]
 pub mod store;

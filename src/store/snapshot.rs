@@ -2,10 +2,13 @@
 //! `lint`. Cloning is cheap: bucket maps and traces are shared (`Arc`) with the store, which
 //! copies on write.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::model::edge::{EdgeKey, EdgeSeries, EdgeSummary};
 use crate::model::finding::Finding;
+use crate::model::resilience::ResilienceView;
+use crate::model::series::SourceStatus;
 
 use super::trace::Trace;
 
@@ -70,6 +73,11 @@ pub struct Snapshot {
     pub findings: Arc<[Finding]>,
     /// Counters.
     pub counters: CounterValues,
+    /// What metrics say per (caller, dependency), keyed like `edges` where they joined a trace
+    /// edge; keys with no edge are dependencies seen only in metrics.
+    pub resilience: Arc<BTreeMap<EdgeKey, ResilienceView>>,
+    /// Health of the metric sources (scrape targets, PromQL servers).
+    pub sources: Arc<[SourceStatus]>,
 }
 
 impl Snapshot {
@@ -79,5 +87,13 @@ impl Snapshot {
             .binary_search_by(|e| (&*e.key.caller, &*e.key.dependency).cmp(&(caller, dependency)))
             .ok()
             .map(|i| &self.edges[i])
+    }
+
+    /// What metrics say about this caller and dependency.
+    pub fn resilience(&self, caller: &str, dependency: &str) -> Option<&ResilienceView> {
+        self.resilience.get(&EdgeKey {
+            caller: Arc::from(caller),
+            dependency: Arc::from(dependency),
+        })
     }
 }

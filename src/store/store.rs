@@ -14,8 +14,11 @@ use std::sync::Arc;
 
 use crate::model::dependency::{DepKind, kind_of, peer_name};
 use crate::model::edge::{CallSample, ClosedCache, EdgeKey, EdgeSeries, EdgeSummary, bucket_of};
+use crate::model::profile::ProfileSet;
+use crate::model::series::{SeriesPoint, SourceStatus};
 use crate::model::span::{Span, SpanId, TraceId};
 
+use super::metrics::{MetricStore, join_to_edges};
 use super::snapshot::{CounterValues, EdgeView, Snapshot};
 use super::trace::Trace;
 
@@ -32,6 +35,8 @@ pub struct StoreConfig {
     pub aggregate_retention_ns: Option<u64>,
     /// The summary window: the last `window_ns` before "now"; `None` covers all data.
     pub window_ns: Option<u64>,
+    /// Metric mapping profiles (shipped ones plus the user's).
+    pub profiles: Arc<ProfileSet>,
 }
 
 impl Default for StoreConfig {
@@ -42,6 +47,7 @@ impl Default for StoreConfig {
             settle_ns: 2_000_000_000,
             aggregate_retention_ns: Some(6 * 3600 * 1_000_000_000),
             window_ns: Some(5 * 60 * 1_000_000_000),
+            profiles: ProfileSet::builtin(),
         }
     }
 }
@@ -98,12 +104,15 @@ pub struct Store {
     seq: u64,
     traces_changed: bool,
     trace_list: Arc<[Arc<Trace>]>,
+    metrics: MetricStore,
 }
 
 impl Store {
     /// An empty store.
     pub fn new(cfg: StoreConfig) -> Self {
+        let metrics = MetricStore::new(cfg.profiles.clone());
         Store {
+            metrics,
             cfg,
             traces: HashMap::new(),
             arrivals: VecDeque::new(),
@@ -134,6 +143,27 @@ impl Store {
             self.apply_one(span, now);
         }
         self.enforce_budget();
+    }
+
+    /// Applies decoded metric points (any source: OTLP, scrape, PromQL, capture).
+    pub fn apply_metrics(&mut self, points: Vec<SeriesPoint>) {
+        self.counters.metric_points += points.len() as u64;
+        self.metrics.apply(points);
+        let (first, last) = self.metrics.range;
+        if last > 0 {
+            self.first_ns = self.first_ns.min(first);
+            self.last_ns = self.last_ns.max(last);
+        }
+    }
+
+    /// Records the health of a metric source.
+    pub fn set_source(&mut self, status: SourceStatus) {
+        self.metrics.set_source(status);
+    }
+
+    /// The metric part of the store.
+    pub fn metrics(&self) -> &MetricStore {
+        &self.metrics
     }
 
     fn apply_one(&mut self, span: Span, now: u64) {
@@ -272,6 +302,7 @@ impl Store {
                 series.prune_before(cutoff);
             }
             self.edges.retain(|_, s| !s.buckets.is_empty());
+            self.metrics.prune(cutoff);
         }
         // Names no edge, alias or pending call holds any more.
         self.names.retain(|n| Arc::strong_count(n) > 1);
@@ -317,9 +348,20 @@ impl Store {
 
     /// Builds an immutable snapshot. `now_ns` is event-time now (`None`: the newest data seen).
     pub fn snapshot(&mut self, now_ns: Option<u64>) -> Snapshot {
-        self.seq += 1;
         let now_ns = now_ns.unwrap_or(self.last_ns);
         let window = self.window(now_ns);
+        self.snapshot_at(now_ns, window)
+    }
+
+    /// Builds a snapshot whose summaries cover the explicit window `[from_ns, to_ns)`, with "now"
+    /// at its end: the state as it was at `to_ns` (the review time cursor).
+    pub fn snapshot_window(&mut self, from_ns: u64, to_ns: u64) -> Snapshot {
+        let to_ns = to_ns.max(from_ns);
+        self.snapshot_at(to_ns, (from_ns, to_ns))
+    }
+
+    fn snapshot_at(&mut self, now_ns: u64, window: (u64, u64)) -> Snapshot {
+        self.seq += 1;
         let mut edges: Vec<EdgeView> = Vec::with_capacity(self.edges.len());
         for (key, series) in &self.edges {
             let cached = self
@@ -351,6 +393,13 @@ impl Store {
             self.trace_list = Arc::from(list);
             self.traces_changed = false;
         }
+        let keys: Vec<EdgeKey> = edges.iter().map(|e| e.key.clone()).collect();
+        let views = self.metrics.views(window);
+        let resilience = if views.is_empty() {
+            Arc::default()
+        } else {
+            Arc::new(join_to_edges(&views, &keys, &self.cfg.profiles.aliases))
+        };
         let mut counters = self.counters.clone();
         counters.pending_calls = self.pending.len() as u64;
         Snapshot {
@@ -366,6 +415,8 @@ impl Store {
             traces: self.trace_list.clone(),
             findings: Arc::from(Vec::new()),
             counters,
+            resilience,
+            sources: Arc::from(self.metrics.sources()),
         }
     }
 }
@@ -389,8 +440,55 @@ fn pending_call(span: &Span) -> PendingCall {
                 .attributes
                 .first_i64(&["http.request.resend_count", "http.resend_count"])
                 .is_some_and(|n| n > 0),
+            short_circuit: is_short_circuit(span),
         },
     }
+}
+
+/// Whether a failed span was rejected by an open circuit breaker: its error type, status message
+/// or exception event matches the reference's `CB_OPEN_RE` (resilience4j `CallNotPermitted`,
+/// Polly `BrokenCircuit`, Hystrix short-circuit, opossum `EOPENBREAKER`, gobreaker `ErrOpenState`).
+pub fn is_short_circuit(span: &Span) -> bool {
+    if !span.is_error() {
+        return false;
+    }
+    let a = &span.attributes;
+    let texts = a
+        .first_str(&["error.type", "exception.type"])
+        .into_iter()
+        .chain(
+            span.extras
+                .as_ref()
+                .and_then(|e| e.status_message.as_deref()),
+        )
+        .chain(
+            span.events()
+                .iter()
+                .filter(|e| &*e.name == "exception")
+                .flat_map(|e| {
+                    e.attributes
+                        .first_str(&["exception.type", "exception.message"])
+                }),
+        );
+    texts.into_iter().any(mentions_open_breaker)
+}
+
+/// The reference's `CB_OPEN_RE`, as case-insensitive substrings.
+fn mentions_open_breaker(text: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "callnotpermitted",
+        "brokencircuit",
+        "isolatedcircuit",
+        "shortcircuit",
+        "short-circuit",
+        "short circuit",
+        "short_circuit",
+        "eopenbreaker",
+        "breaker is open",
+        "erropenstate",
+    ];
+    let lower = text.to_ascii_lowercase();
+    WORDS.iter().any(|w| lower.contains(w))
 }
 
 /// Whether a span failed by timing out: HTTP 408/504, gRPC DEADLINE_EXCEEDED (4), or a timeout

@@ -376,6 +376,20 @@ pub struct Row {
     pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    // Metric columns (issue 3): breaker state and transitions, queues, rates.
+    pub latency_source: Option<String>,
+    pub latency_at_least: Vec<String>,
+    pub breaker: String,
+    pub breaker_detail: String,
+    pub breaker_source: Option<String>,
+    pub breaker_since: Option<String>,
+    pub queue_depth: Option<f64>,
+    pub queue_capacity: Option<f64>,
+    pub pool_utilisation: Option<f64>,
+    pub retry_rate: Option<f64>,
+    pub timeout_rate: Option<f64>,
+    pub rejected_rate: Option<f64>,
+    pub breaker_transitions: Vec<serde_json::Value>,
 }
 
 /// Runs `faultline report FILES... ARGS...` with a deadline.
@@ -399,8 +413,10 @@ pub fn report_json(files: &[&Path]) -> Vec<Row> {
         out.status
     );
     let rows: Vec<Row> = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!("report --format json is not an array of rows with exactly the fields \
-                caller, dependency, kind, calls, errors, error_ratio, p50_ms, p95_ms, p99_ms, max_ms: {e}\n{stdout}")
+        panic!(
+            "report --format json is not an array of rows with exactly the fields \
+                of report::EdgeRow: {e}\n{stdout}"
+        )
     });
     let keys: Vec<(String, String)> = rows
         .iter()

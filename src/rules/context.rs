@@ -1,0 +1,342 @@
+//! The shared analysis every detector reads: one pass over the snapshot's traces that resolves
+//! each CLIENT/PRODUCER span to its edge (the same evidence order as the store: the SERVER child's
+//! `service.name`, else the span's own attributes through aliases learnt from pairings) and
+//! indexes calls by edge and by parent, and SERVER/CONSUMER spans by service.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
+
+use crate::model::dependency::{DepKind, kind_of, operation, peer_name};
+use crate::model::span::{Span, SpanId, TraceId};
+use crate::store::Snapshot;
+use crate::store::store::is_timeout;
+use crate::store::trace::Trace;
+
+use super::detectors::retry_chains::{self, Chain};
+
+/// One outbound call (a CLIENT or PRODUCER span) in the window.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// Index of the trace in `snapshot.traces`.
+    pub trace: u32,
+    /// Index of the span in its trace.
+    pub span: u32,
+    /// Calling service.
+    pub caller: Arc<str>,
+    /// Caller instance (`service.instance.id`, pod, host).
+    pub caller_instance: Option<Arc<str>>,
+    /// Resolved dependency.
+    pub dep: Arc<str>,
+    /// Kind of dependency.
+    pub kind: DepKind,
+    /// Operation (`METHOD route`, rpc method, db operation, span name).
+    pub op: Arc<str>,
+    /// Parent span id.
+    pub parent: SpanId,
+    /// Start, Unix ns.
+    pub start: u64,
+    /// End, Unix ns.
+    pub end: u64,
+    /// Failed (status ERROR, 5xx, gRPC non-OK).
+    pub error: bool,
+    /// Timed out (TIMEOUT_RE, 408/504, gRPC 4).
+    pub timeout: bool,
+    /// HTTP response status code.
+    pub http_status: Option<i64>,
+    /// `http.request.resend_count`.
+    pub resend: Option<i64>,
+    /// Index (in `inbound`) of the SERVER/CONSUMER span that answered it, when seen.
+    pub answered_by: Option<u32>,
+}
+
+impl Call {
+    /// Duration in nanoseconds.
+    pub fn dur(&self) -> u64 {
+        self.end.saturating_sub(self.start)
+    }
+    /// Duration in milliseconds.
+    pub fn ms(&self) -> f64 {
+        self.dur() as f64 / 1e6
+    }
+}
+
+/// One inbound span (SERVER or CONSUMER) in the window.
+#[derive(Clone, Debug)]
+pub struct Inbound {
+    /// Trace index.
+    pub trace: u32,
+    /// Span index in the trace.
+    pub span: u32,
+    /// Serving service.
+    pub service: Arc<str>,
+    /// Serving instance.
+    pub instance: Option<Arc<str>>,
+    /// Start, Unix ns.
+    pub start: u64,
+    /// End, Unix ns.
+    pub end: u64,
+    /// Failed.
+    pub error: bool,
+    /// Index (in `calls`) of the client call it answers, when seen.
+    pub caller_call: Option<u32>,
+}
+
+/// The analysis context. See the module docs.
+#[derive(Debug)]
+pub struct Context<'a> {
+    /// The snapshot analysed.
+    pub snap: &'a Snapshot,
+    /// The window, [from, to) Unix ns.
+    pub window: (u64, u64),
+    /// Outbound calls, ordered by (trace, parent, start, span id) so siblings are contiguous.
+    pub calls: Vec<Call>,
+    /// Inbound spans, in trace order.
+    pub inbound: Vec<Inbound>,
+    /// Call indices per edge (caller, dependency), each list in start order.
+    pub by_edge: BTreeMap<(Arc<str>, Arc<str>), Vec<u32>>,
+    /// Inbound indices per service, each list in start order.
+    pub by_service: BTreeMap<Arc<str>, Vec<u32>>,
+    chains: OnceLock<Vec<Chain>>,
+}
+
+fn intern(pool: &mut HashMap<String, Arc<str>>, s: String) -> Arc<str> {
+    if let Some(a) = pool.get(&s) {
+        return a.clone();
+    }
+    let a: Arc<str> = Arc::from(s.as_str());
+    pool.insert(s, a.clone());
+    a
+}
+
+impl<'a> Context<'a> {
+    /// Builds the context over the snapshot's retained traces inside its window.
+    pub fn build(snap: &'a Snapshot) -> Context<'a> {
+        let window = if snap.window.1 > snap.window.0 {
+            snap.window
+        } else {
+            (snap.range.0, snap.range.1.saturating_add(1))
+        };
+        let in_window = |s: &Span| s.start_ns >= window.0 && s.start_ns < window.1;
+        let mut pool: HashMap<String, Arc<str>> = HashMap::new();
+        // Pass 1: inbound spans, keyed by (trace, parent) for pairing, and aliases.
+        let mut inbound = Vec::new();
+        let mut inbound_by_parent: HashMap<(u32, SpanId), u32> = HashMap::new();
+        for (ti, t) in snap.traces.iter().enumerate() {
+            for (si, s) in t.spans.iter().enumerate() {
+                if !s.kind.is_inbound() || !in_window(s) {
+                    continue;
+                }
+                let idx = inbound.len() as u32;
+                if s.has_parent() {
+                    inbound_by_parent
+                        .entry((ti as u32, s.parent_span_id))
+                        .or_insert(idx);
+                }
+                inbound.push(Inbound {
+                    trace: ti as u32,
+                    span: si as u32,
+                    service: s.resource.service_name.clone(),
+                    instance: s.resource.instance.clone(),
+                    start: s.start_ns,
+                    end: s.end_ns,
+                    error: s.is_error(),
+                    caller_call: None,
+                });
+            }
+        }
+        let mut aliases: HashMap<String, Option<Arc<str>>> = HashMap::new();
+        let mut calls = Vec::new();
+        let mut unpaired_peer: Vec<Option<String>> = Vec::new();
+        for (ti, t) in snap.traces.iter().enumerate() {
+            for (si, s) in t.spans.iter().enumerate() {
+                if !s.kind.is_outbound() || !in_window(s) {
+                    continue;
+                }
+                let peer = peer_name(&s.attributes);
+                let answered_by = inbound_by_parent.get(&(ti as u32, s.span_id)).copied();
+                let kind = peer
+                    .as_ref()
+                    .map_or_else(|| kind_of(&s.attributes), |p| p.kind);
+                let dep =
+                    match answered_by {
+                        Some(ib) => {
+                            let svc = inbound[ib as usize].service.clone();
+                            if let Some(p) = &peer {
+                                let e = aliases
+                                    .entry(p.name.clone())
+                                    .or_insert_with(|| Some(svc.clone()));
+                                if e.as_ref().is_some_and(|a| *a != svc) {
+                                    *e = None;
+                                }
+                            }
+                            unpaired_peer.push(None);
+                            svc
+                        }
+                        None => {
+                            unpaired_peer.push(Some(peer.as_ref().map_or_else(
+                                || format!("(unnamed) {}", s.name),
+                                |p| p.name.clone(),
+                            )));
+                            Arc::from("")
+                        }
+                    };
+                let op = intern(&mut pool, operation(&s.attributes, &s.name));
+                calls.push(Call {
+                    trace: ti as u32,
+                    span: si as u32,
+                    caller: s.resource.service_name.clone(),
+                    caller_instance: s.resource.instance.clone(),
+                    dep,
+                    kind,
+                    op,
+                    parent: s.parent_span_id,
+                    start: s.start_ns,
+                    end: s.end_ns,
+                    error: s.is_error(),
+                    timeout: is_timeout(s),
+                    http_status: s
+                        .attributes
+                        .first_i64(&["http.response.status_code", "http.status_code"]),
+                    resend: s
+                        .attributes
+                        .first_i64(&["http.request.resend_count", "http.resend_count"]),
+                    answered_by,
+                });
+            }
+        }
+        // Pass 2: name unpaired calls, through learnt aliases.
+        for (c, peer) in calls.iter_mut().zip(unpaired_peer) {
+            if let Some(peer) = peer {
+                c.dep = match aliases.get(&peer) {
+                    Some(Some(svc)) => svc.clone(),
+                    _ => intern(&mut pool, peer),
+                };
+            }
+        }
+        calls.sort_by(|a, b| {
+            (a.trace, a.parent, a.start, a.span).cmp(&(b.trace, b.parent, b.start, b.span))
+        });
+        for (ci, c) in calls.iter().enumerate() {
+            if let Some(ib) = c.answered_by {
+                inbound[ib as usize].caller_call = Some(ci as u32);
+            }
+        }
+        let mut by_edge: BTreeMap<(Arc<str>, Arc<str>), Vec<u32>> = BTreeMap::new();
+        for (i, c) in calls.iter().enumerate() {
+            by_edge
+                .entry((c.caller.clone(), c.dep.clone()))
+                .or_default()
+                .push(i as u32);
+        }
+        for v in by_edge.values_mut() {
+            v.sort_by_key(|&i| (calls[i as usize].start, i));
+        }
+        let mut by_service: BTreeMap<Arc<str>, Vec<u32>> = BTreeMap::new();
+        for (i, s) in inbound.iter().enumerate() {
+            by_service
+                .entry(s.service.clone())
+                .or_default()
+                .push(i as u32);
+        }
+        for v in by_service.values_mut() {
+            v.sort_by_key(|&i| (inbound[i as usize].start, i));
+        }
+        Context {
+            snap,
+            window,
+            calls,
+            inbound,
+            by_edge,
+            by_service,
+            chains: OnceLock::new(),
+        }
+    }
+
+    /// Retry attempt chains (computed once, shared by the retry detectors).
+    pub fn chains(&self) -> &[Chain] {
+        self.chains.get_or_init(|| retry_chains::chains(self))
+    }
+
+    /// The trace of a call or inbound span.
+    pub fn trace(&self, trace: u32) -> &Trace {
+        &self.snap.traces[trace as usize]
+    }
+
+    /// The span of a call.
+    pub fn span(&self, c: &Call) -> &Span {
+        &self.snap.traces[c.trace as usize].spans[c.span as usize]
+    }
+
+    /// The span of an inbound entry.
+    pub fn inbound_span(&self, s: &Inbound) -> &Span {
+        &self.snap.traces[s.trace as usize].spans[s.span as usize]
+    }
+
+    /// The trace id of a trace index.
+    pub fn trace_id(&self, trace: u32) -> TraceId {
+        self.snap.traces[trace as usize].trace_id
+    }
+
+    /// Contiguous runs of sibling calls (same trace and parent), in start order.
+    pub fn sibling_groups(&self) -> impl Iterator<Item = &[Call]> {
+        self.calls
+            .chunk_by(|a, b| a.trace == b.trace && a.parent == b.parent)
+    }
+
+    /// The position in `calls` of the first element of a sibling group slice.
+    pub fn offset_of(&self, group: &[Call]) -> usize {
+        // Groups are sub-slices of `self.calls`, so the pointer difference is the index.
+        (group.as_ptr() as usize - self.calls.as_ptr() as usize) / std::mem::size_of::<Call>()
+    }
+
+    /// Whether the dependency is a service that serves inbound spans.
+    pub fn is_service(&self, name: &str) -> bool {
+        self.by_service.contains_key(name)
+    }
+}
+
+/// Hex of up to `n` distinct trace ids, in the given order.
+pub fn exemplars(cx: &Context<'_>, traces: impl IntoIterator<Item = u32>, n: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in traces {
+        let h = hex::encode(cx.trace_id(t));
+        if !out.contains(&h) {
+            out.push(h);
+            if out.len() == n {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Median of a slice (sorted in place); `None` when empty.
+pub fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// Nearest-rank quantile of a sorted slice.
+pub fn quantile_sorted(v: &[f64], q: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    Some(v[rank - 1])
+}
+
+/// Robust spread: 1.4826 × median absolute deviation.
+pub fn robust_spread(v: &[f64]) -> Option<f64> {
+    let mut w = v.to_vec();
+    let m = median(&mut w)?;
+    let mut dev: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
+    median(&mut dev).map(|mad| 1.4826 * mad)
+}

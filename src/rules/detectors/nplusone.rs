@@ -1,0 +1,504 @@
+//! N1-001 / N1-002 (`n-plus-one`): one query or API call per item of a list.
+//!
+//! `calls = "db"` (N1-001, after Sentry's NPlusOneDBSpanDetector): under one parent, ≥
+//! `min_repeats` consecutive, non-overlapping sibling database calls with the same normalized
+//! statement (literals → `?`, IN-lists collapsed), no non-database sibling in between, the
+//! statement parameterized and not truncated, and Σ duration ≥ `min_total`. Redis and other
+//! key-value stores are skipped. Concurrent batches (DataLoader) overlap, so they never match.
+//!
+//! `calls = "api"` (N1-002): a concurrent burst (≥ `api_min_repeats` GET siblings to the same
+//! host and parameterized path, each starting within `burst_gap` of the previous, Σ ≥
+//! `api_min_total`; GraphQL, static assets and pagination excluded), or sequential chattiness
+//! (the median request of a service calls one dependency ≥ `chatty_per_request` times).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::model::dependency::DepKind;
+use crate::model::finding::{Evidence, EvidenceExt};
+
+use super::super::context::{Call, Context, exemplars, median};
+use super::super::params::{ParamDef, ParamKind, Params};
+use super::{Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, fmt_ms};
+
+/// `n-plus-one` (N1-001, N1-002).
+pub const N_PLUS_ONE: DetectorDef = DetectorDef {
+    name: "n-plus-one",
+    implements: "N1-001, N1-002",
+    summary: "repeated identical queries or API calls per item (N+1), chatty dependencies",
+    params: &[
+        ParamDef {
+            name: "calls",
+            kind: ParamKind::Text,
+            default: "\"db\"",
+            doc: "\"db\" (N1-001) or \"api\" (N1-002)",
+        },
+        ParamDef {
+            name: "min_repeats",
+            kind: ParamKind::Count,
+            default: "5",
+            doc: "consecutive repeats of one statement (db)",
+        },
+        ParamDef {
+            name: "min_total",
+            kind: ParamKind::Duration,
+            default: "\"50ms\"",
+            doc: "Σ duration of the repeats (db)",
+        },
+        ParamDef {
+            name: "skip_systems",
+            kind: ParamKind::TextList,
+            default: "[\"redis\", \"memcached\"]",
+            doc: "db systems not judged (key-value lookups)",
+        },
+        ParamDef {
+            name: "api_min_repeats",
+            kind: ParamKind::Count,
+            default: "10",
+            doc: "siblings in a burst (api)",
+        },
+        ParamDef {
+            name: "burst_gap",
+            kind: ParamKind::Duration,
+            default: "\"5ms\"",
+            doc: "max start gap inside a burst (api)",
+        },
+        ParamDef {
+            name: "api_min_total",
+            kind: ParamKind::Duration,
+            default: "\"300ms\"",
+            doc: "Σ duration of a burst (api)",
+        },
+        ParamDef {
+            name: "chatty_per_request",
+            kind: ParamKind::Count,
+            default: "10",
+            doc: "median calls to one dependency per request (api)",
+        },
+        ParamDef {
+            name: "min_requests",
+            kind: ParamKind::Count,
+            default: "20",
+            doc: "requests of a service needed for chattiness (api)",
+        },
+    ],
+    build,
+};
+
+/// Calls per request, keyed by (trace, SERVER span id).
+type CallsPerRequest = BTreeMap<(u32, [u8; 8]), usize>;
+
+#[derive(Debug)]
+struct NPlusOne {
+    api: bool,
+    min_repeats: usize,
+    min_total_ms: f64,
+    skip: Vec<String>,
+    api_min: usize,
+    burst_gap: u64,
+    api_total_ms: f64,
+    chatty: f64,
+    min_requests: usize,
+}
+
+fn build(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
+    let api = match p.text("calls") {
+        "db" => false,
+        "api" => true,
+        other => {
+            return Err(vec![(
+                "params.calls".into(),
+                format!("expected \"db\" or \"api\", got \"{other}\""),
+            )]);
+        }
+    };
+    Ok(Box::new(NPlusOne {
+        api,
+        min_repeats: p.count("min_repeats").max(2) as usize,
+        min_total_ms: p.secs("min_total") * 1e3,
+        skip: p
+            .list("skip_systems")
+            .iter()
+            .map(|s| s.to_ascii_lowercase())
+            .collect(),
+        api_min: p.count("api_min_repeats").max(2) as usize,
+        burst_gap: p.duration_ns("burst_gap"),
+        api_total_ms: p.secs("api_min_total") * 1e3,
+        chatty: p.count("chatty_per_request") as f64,
+        min_requests: p.count("min_requests").max(1) as usize,
+    }))
+}
+
+/// Normalizes a statement: string and number literals → `?`, `IN (?, ?, …)` → `IN (?)`,
+/// whitespace collapsed.
+pub fn normalize_sql(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    let mut prev_word = false;
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            for d in chars.by_ref() {
+                if d == '\'' {
+                    break;
+                }
+            }
+            out.push('?');
+            prev_word = false;
+        } else if c.is_ascii_digit() && !prev_word {
+            while chars
+                .peek()
+                .is_some_and(|d| d.is_ascii_alphanumeric() || *d == '.')
+            {
+                chars.next();
+            }
+            out.push('?');
+        } else if c.is_whitespace() {
+            if !out.ends_with(' ') {
+                out.push(' ');
+            }
+            prev_word = false;
+        } else {
+            prev_word = c.is_alphanumeric() || c == '_' || c == '$' || c == ':';
+            out.push(c);
+        }
+    }
+    // Collapse IN-lists of placeholders.
+    let mut s = out.trim().to_string();
+    while let Some(i) = s.find("?, ?").or_else(|| s.find("?,?")) {
+        let j = if s[i..].starts_with("?, ?") {
+            i + 4
+        } else {
+            i + 3
+        };
+        s.replace_range(i..j, "?");
+    }
+    s
+}
+
+/// Whether a normalized statement takes parameters and is complete.
+fn parameterized(s: &str) -> bool {
+    let placeholder = s.contains('?')
+        || s.contains("%s")
+        || s.split(|c: char| !(c.is_alphanumeric() || c == '$' || c == ':' || c == '_'))
+            .any(|w| (w.starts_with('$') || w.starts_with(':')) && w.len() > 1);
+    placeholder && !s.ends_with("...") && !s.ends_with('…')
+}
+
+/// Replaces numeric, UUID-like and long hex path segments with `{id}`; returns the pattern and
+/// whether anything was replaced.
+pub fn parameterize_path(path: &str) -> (String, bool) {
+    let mut changed = false;
+    let segs: Vec<String> = path
+        .split('/')
+        .map(|seg| {
+            let id = !seg.is_empty()
+                && (seg.chars().all(|c| c.is_ascii_digit())
+                    || (seg.len() >= 8
+                        && seg.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+                        && seg.chars().any(|c| c.is_ascii_digit())));
+            if id {
+                changed = true;
+                "{id}".to_string()
+            } else {
+                seg.to_string()
+            }
+        })
+        .collect();
+    (segs.join("/"), changed)
+}
+
+const PAGINATION: &[&str] = &[
+    "page",
+    "offset",
+    "cursor",
+    "limit",
+    "after",
+    "before",
+    "start",
+    "pagetoken",
+    "page_token",
+    "next",
+];
+
+impl NPlusOne {
+    fn statement(&self, cx: &Context<'_>, c: &Call) -> Option<String> {
+        let a = &cx.span(c).attributes;
+        if let Some(sys) = a.first_str(&["db.system.name", "db.system"])
+            && self.skip.iter().any(|s| s == &sys.to_ascii_lowercase())
+        {
+            return None;
+        }
+        a.first_str(&["db.query.text", "db.statement"])
+            .map(normalize_sql)
+    }
+
+    fn run_db(&self, rule: RuleCtx<'_>, cx: &Context<'_>, out: &mut Output) {
+        // (caller, dependency, parent op, statement) → (traces, max repeats, total ms)
+        type Key = (Arc<str>, Arc<str>, String, String);
+        let mut found: BTreeMap<Key, (Vec<u32>, usize, f64, Option<String>)> = BTreeMap::new();
+        let mut judged = 0usize;
+        for group in cx.sibling_groups() {
+            let stmts: Vec<Option<String>> = group
+                .iter()
+                .map(|c| {
+                    (c.kind == DepKind::Db && rule.edge(&c.caller, &c.dep, c.kind))
+                        .then(|| self.statement(cx, c))
+                        .flatten()
+                })
+                .collect();
+            if stmts.iter().all(Option::is_none) {
+                continue;
+            }
+            judged += 1;
+            let mut i = 0;
+            while i < group.len() {
+                let Some(s) = &stmts[i] else {
+                    i += 1;
+                    continue;
+                };
+                let mut j = i + 1;
+                while j < group.len()
+                    && stmts[j].as_ref() == Some(s)
+                    && group[j].start >= group[j - 1].end
+                {
+                    j += 1;
+                }
+                let n = j - i;
+                let total: f64 = group[i..j].iter().map(Call::ms).sum();
+                if n >= self.min_repeats && total >= self.min_total_ms && parameterized(s) {
+                    let c = &group[i];
+                    let t = cx.trace(c.trace);
+                    let parent = t
+                        .get(&c.parent)
+                        .map_or_else(|| "(root)".to_string(), |p| p.name.to_string());
+                    let source = (i > 0).then(|| stmts[i - 1].clone()).flatten();
+                    let e = found
+                        .entry((c.caller.clone(), c.dep.clone(), parent, s.clone()))
+                        .or_insert((Vec::new(), 0, 0.0, source));
+                    e.0.push(c.trace);
+                    e.1 = e.1.max(n);
+                    e.2 = e.2.max(total);
+                }
+                i = j;
+            }
+        }
+        out.checked += judged;
+        for ((caller, dep, parent, stmt), (traces, max_n, max_ms, source)) in found {
+            let mut ev = Evidence::default();
+            ev.add("parent", parent.as_str());
+            ev.add("repeated_statement", stmt.as_str());
+            if let Some(s) = &source {
+                ev.add("source_statement", s.as_str());
+            }
+            ev.add("max_repeats", max_n);
+            ev.add("max_total_ms", max_ms);
+            ev.add("traces", traces.len());
+            out.hits.push(Hit {
+                subject: Subject::edge(&caller, &dep),
+                adjust: Adjust::Keep,
+                message: format!(
+                    "N+1 queries under \"{parent}\": `{stmt}` run {max_n}× in a row ({}) in {} trace(s); batch it or join",
+                    fmt_ms(max_ms),
+                    traces.len()
+                ),
+                evidence: ev,
+                trace_ids: exemplars(cx, traces.iter().copied(), 5),
+                samples: traces.len() as u64,
+            });
+        }
+        if judged == 0 {
+            out.missing = Some("no database calls with db.query.text/db.statement in scope".into());
+        }
+    }
+
+    fn run_api(&self, rule: RuleCtx<'_>, cx: &Context<'_>, out: &mut Output) {
+        type Key = (Arc<str>, Arc<str>, String);
+        let mut bursts: BTreeMap<Key, (Vec<u32>, usize, Vec<String>)> = BTreeMap::new();
+        let mut judged = 0usize;
+        for group in cx.sibling_groups() {
+            let http: Vec<(&Call, String, String)> = group
+                .iter()
+                .filter(|c| c.kind == DepKind::Http && rule.edge(&c.caller, &c.dep, c.kind))
+                .filter_map(|c| {
+                    let a = &cx.span(c).attributes;
+                    let method = a.first_str(&["http.request.method", "http.method"])?;
+                    let url = a
+                        .first_str(&["url.full", "http.url"])
+                        .map(str::to_string)
+                        .or_else(|| {
+                            a.first_str(&["url.path", "http.target"])
+                                .map(|p| p.to_string())
+                        })?;
+                    (method == "GET").then_some((c, url, String::new()))
+                })
+                .map(|(c, url, _)| {
+                    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+                    let path_q = rest.find('/').map_or("/", |i| &rest[i..]).to_string();
+                    let (path, query) = path_q
+                        .split_once('?')
+                        .map_or((path_q.clone(), String::new()), |(p, q)| {
+                            (p.to_string(), q.to_string())
+                        });
+                    (c, path, query)
+                })
+                .collect();
+            if http.len() < self.api_min {
+                continue;
+            }
+            judged += 1;
+            let mut i = 0;
+            while i < http.len() {
+                let (c0, p0, _) = &http[i];
+                let (pat, _) = parameterize_path(p0);
+                let mut j = i + 1;
+                while j < http.len()
+                    && http[j].0.dep == c0.dep
+                    && parameterize_path(&http[j].1).0 == pat
+                    && http[j].0.start.saturating_sub(http[j - 1].0.start) <= self.burst_gap
+                {
+                    j += 1;
+                }
+                let run = &http[i..j];
+                let total: f64 = run.iter().map(|r| r.0.ms()).sum();
+                let varying: Vec<String> = run
+                    .iter()
+                    .map(|r| {
+                        if r.2.is_empty() {
+                            r.1.clone()
+                        } else {
+                            format!("{}?{}", r.1, r.2)
+                        }
+                    })
+                    .collect();
+                let distinct = {
+                    let mut v = varying.clone();
+                    v.sort();
+                    v.dedup();
+                    v.len()
+                };
+                let lower = pat.to_ascii_lowercase();
+                let excluded = lower.contains("graphql")
+                    || [
+                        ".js", ".css", ".png", ".jpg", ".svg", ".ico", ".woff", ".woff2", ".map",
+                    ]
+                    .iter()
+                    .any(|x| lower.ends_with(x))
+                    || run.iter().any(|r| {
+                        r.2.split('&').any(|kv| {
+                            PAGINATION.contains(
+                                &kv.split('=')
+                                    .next()
+                                    .unwrap_or("")
+                                    .to_ascii_lowercase()
+                                    .as_str(),
+                            )
+                        })
+                    });
+                if run.len() >= self.api_min
+                    && total >= self.api_total_ms
+                    && distinct > 1
+                    && !excluded
+                {
+                    let e = bursts
+                        .entry((c0.caller.clone(), c0.dep.clone(), format!("GET {pat}")))
+                        .or_insert((Vec::new(), 0, Vec::new()));
+                    e.0.push(c0.trace);
+                    e.1 = e.1.max(run.len());
+                    if e.2.is_empty() {
+                        e.2 = varying.into_iter().take(3).collect();
+                    }
+                }
+                i = j;
+            }
+        }
+        for ((caller, dep, pat), (traces, n, examples)) in bursts {
+            let mut ev = Evidence::default();
+            ev.add("pattern", pat.as_str());
+            ev.add("calls_per_request_max", n);
+            ev.add("traces", traces.len());
+            ev.add("examples", examples.join(" "));
+            out.hits.push(Hit {
+                subject: Subject::edge(&caller, &dep),
+                adjust: Adjust::Keep,
+                message: format!("N+1 API calls: {n} concurrent `{pat}` calls per request in {} trace(s); use a batch endpoint", traces.len()),
+                evidence: ev,
+                trace_ids: exemplars(cx, traces, 5),
+                samples: n as u64,
+            });
+        }
+        // Sequential chattiness: calls per request to one dependency.
+        let mut per_req: BTreeMap<(Arc<str>, Arc<str>), CallsPerRequest> = BTreeMap::new();
+        let mut reqs: BTreeMap<Arc<str>, usize> = BTreeMap::new();
+        for ib in &cx.inbound {
+            *reqs.entry(ib.service.clone()).or_default() += 1;
+        }
+        for c in &cx.calls {
+            if !rule.edge(&c.caller, &c.dep, c.kind) {
+                continue;
+            }
+            // The nearest inbound ancestor of the caller's service.
+            let t = cx.trace(c.trace);
+            let mut parent = c.parent;
+            let mut hops = 0;
+            while parent != [0; 8] && hops < 64 {
+                hops += 1;
+                let Some(p) = t.get(&parent) else { break };
+                if p.kind.is_inbound() {
+                    if p.resource.service_name == c.caller {
+                        *per_req
+                            .entry((c.caller.clone(), c.dep.clone()))
+                            .or_default()
+                            .entry((c.trace, p.span_id))
+                            .or_default() += 1;
+                    }
+                    break;
+                }
+                parent = p.parent_span_id;
+            }
+        }
+        for ((caller, dep), m) in per_req {
+            let total = reqs.get(&caller).copied().unwrap_or(0);
+            if total < self.min_requests {
+                continue;
+            }
+            judged += 1;
+            let mut counts: Vec<f64> = m.values().map(|&n| n as f64).collect();
+            counts.extend(std::iter::repeat_n(0.0, total.saturating_sub(m.len())));
+            let p50 = median(&mut counts).unwrap_or(0.0);
+            if p50 >= self.chatty {
+                let mut ev = Evidence::default();
+                ev.add("median_calls_per_request", p50);
+                ev.add("requests", total);
+                let mut top: Vec<(&(u32, [u8; 8]), &usize)> = m.iter().collect();
+                top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                out.hits.push(Hit {
+                    subject: Subject::edge(&caller, &dep),
+                    adjust: Adjust::Lower,
+                    message: format!("chatty dependency: the median request of {caller} calls {dep} {p50:.0} times"),
+                    evidence: ev,
+                    trace_ids: exemplars(cx, top.iter().map(|(k, _)| k.0), 5),
+                    samples: total as u64,
+                });
+            }
+        }
+        out.checked += judged;
+        if judged == 0 {
+            out.missing = Some(format!(
+                "no parent span with ≥ {} GET calls and no service with {} requests in scope",
+                self.api_min, self.min_requests
+            ));
+        }
+    }
+}
+
+impl Detector for NPlusOne {
+    fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
+        let mut out = Output::default();
+        if self.api {
+            self.run_api(rule, cx, &mut out);
+        } else {
+            self.run_db(rule, cx, &mut out);
+        }
+        out
+    }
+}

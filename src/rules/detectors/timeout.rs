@@ -1,0 +1,489 @@
+//! TMO-001 (`missing-timeout`): calls on an edge with an unbounded tail and no sign of any
+//! timeout. TMO-002 (`default-timeout`): the timeout that does fire sits at a platform default
+//! (Envoy 15 s, nginx 60 s, .NET 100 s, Linux connect 127/131 s, ...), i.e. nobody chose it.
+//!
+//! Timeout evidence (reference §2, TMO-001 step 2): an explicit timeout error on the edge
+//! (`error.type`/exception/status message matching TIMEOUT_RE, HTTP 408/504, gRPC 4), or an
+//! implicit ceiling: C = median of the top 1 % of durations, and ≥ 60 % of the calls slower than
+//! 0.9·max end in error within ±max(2 %, 20 ms) of C.
+
+use std::sync::Arc;
+
+use crate::model::dependency::DepKind;
+use crate::model::finding::{Evidence, EvidenceExt};
+
+use super::super::context::{Call, Context, exemplars, quantile_sorted};
+use super::super::params::{ParamDef, ParamKind, Params};
+use super::{
+    Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided, fmt_ms,
+};
+use crate::rules::compile::{Globs, globs};
+
+/// `missing-timeout` (TMO-001).
+pub const MISSING: DetectorDef = DetectorDef {
+    name: "missing-timeout",
+    implements: "TMO-001",
+    summary: "calls with an unbounded latency tail and no timeout evidence",
+    params: &[
+        ParamDef {
+            name: "min_calls",
+            kind: ParamKind::Count,
+            default: "200",
+            doc: "calls needed on an edge (or `min_slow` calls above the floor)",
+        },
+        ParamDef {
+            name: "min_slow",
+            kind: ParamKind::Count,
+            default: "20",
+            doc: "calls above the hard floor that suffice instead of `min_calls`",
+        },
+        ParamDef {
+            name: "hard_floor",
+            kind: ParamKind::Duration,
+            default: "\"30s\"",
+            doc: "the slowest call must reach this (HTTP, RPC, messaging)",
+        },
+        ParamDef {
+            name: "db_hard_floor",
+            kind: ParamKind::Duration,
+            default: "\"10s\"",
+            doc: "the floor for database and cache calls",
+        },
+        ParamDef {
+            name: "tail_factor",
+            kind: ParamKind::Number,
+            default: "10.0",
+            doc: "max must reach this multiple of p50",
+        },
+        ParamDef {
+            name: "tail_margin",
+            kind: ParamKind::Duration,
+            default: "\"5s\"",
+            doc: "... and p50 plus this",
+        },
+        ParamDef {
+            name: "exclude_operations",
+            kind: ParamKind::TextList,
+            default: "[]",
+            doc: "operations that are long by design (globs), e.g. exports",
+        },
+    ],
+    build: build_missing,
+};
+
+/// `default-timeout` (TMO-002).
+pub const DEFAULT: DetectorDef = DetectorDef {
+    name: "default-timeout",
+    implements: "TMO-002",
+    summary: "the timeout that fires equals a platform or library default",
+    params: &[
+        ParamDef {
+            name: "min_timeouts",
+            kind: ParamKind::Count,
+            default: "5",
+            doc: "timed-out calls needed at the ceiling",
+        },
+        ParamDef {
+            name: "tolerance",
+            kind: ParamKind::Ratio,
+            default: "0.03",
+            doc: "relative distance from a default that counts as equal",
+        },
+        ParamDef {
+            name: "far_factor",
+            kind: ParamKind::Number,
+            default: "5.0",
+            doc: "keep the rule's severity only when the ceiling exceeds this multiple of the p99 of other calls; else info",
+        },
+    ],
+    build: build_default,
+};
+
+/// Known default timeouts (seconds) and where they come from (reference §2, TMO-002).
+pub const PLATFORM_DEFAULTS: &[(f64, &str)] = &[
+    (
+        1.0,
+        "Hystrix execution timeout / resilience4j TimeLimiter default (1 s)",
+    ),
+    (
+        10.0,
+        "opossum timeout / Microsoft.Extensions.Http.Resilience attempt timeout (10 s)",
+    ),
+    (15.0, "Envoy route timeout default (15 s)"),
+    (
+        30.0,
+        "Microsoft.Extensions.Http.Resilience total timeout (30 s)",
+    ),
+    (
+        60.0,
+        "nginx proxy_read/connect/send_timeout / resilience4j slow-call threshold (60 s)",
+    ),
+    (100.0, ".NET HttpClient.Timeout default (100 s)"),
+    (
+        127.0,
+        "Linux connect giving up after tcp_syn_retries=6 (127 s): there is no connect timeout",
+    ),
+    (
+        131.0,
+        "Linux connect with tcp_syn_linear_timeouts (131 s): there is no connect timeout",
+    ),
+    (
+        924.6,
+        "Linux tcp_retries2=15 on an established connection (≈924.6 s): there is no read timeout",
+    ),
+];
+
+#[derive(Debug)]
+struct Missing {
+    min_calls: u64,
+    min_slow: u64,
+    floor_ms: f64,
+    db_floor_ms: f64,
+    tail_factor: f64,
+    tail_margin_ms: f64,
+    exclude: Globs,
+}
+
+#[derive(Debug)]
+struct Default_ {
+    min_timeouts: u64,
+    tolerance: f64,
+    far_factor: f64,
+}
+
+fn build_missing(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
+    Ok(Box::new(Missing {
+        min_calls: p.count("min_calls"),
+        min_slow: p.count("min_slow").max(1),
+        floor_ms: p.secs("hard_floor") * 1e3,
+        db_floor_ms: p.secs("db_hard_floor") * 1e3,
+        tail_factor: p.number("tail_factor"),
+        tail_margin_ms: p.secs("tail_margin") * 1e3,
+        exclude: globs("params.exclude_operations", p.list("exclude_operations"))?,
+    }))
+}
+
+fn build_default(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
+    Ok(Box::new(Default_ {
+        min_timeouts: p.count("min_timeouts").max(1),
+        tolerance: p.number("tolerance"),
+        far_factor: p.number("far_factor"),
+    }))
+}
+
+/// Whether a call is a long-lived interaction by design: protocol switch (101), server-sent
+/// events, streaming RPC, messaging receive/process.
+pub fn long_lived(cx: &Context<'_>, c: &Call) -> bool {
+    if c.http_status == Some(101) {
+        return true;
+    }
+    let a = &cx.span(c).attributes;
+    if a.first_str(&[
+        "http.response.header.content-type",
+        "http.response.header.content_type",
+    ])
+    .is_some_and(|v| v.contains("text/event-stream"))
+    {
+        return true;
+    }
+    if a.get("rpc.grpc.streaming").is_some()
+        || c.op.to_ascii_lowercase().contains("stream") && c.kind == DepKind::Rpc
+    {
+        return true;
+    }
+    c.kind == DepKind::Messaging
+        && a.first_str(&["messaging.operation.type", "messaging.operation"])
+            .is_some_and(|op| matches!(op, "receive" | "process" | "deliver" | "consume" | "poll"))
+}
+
+/// An edge, its kind and the calls a timeout rule judges.
+pub type EdgeCalls<'c> = ((Arc<str>, Arc<str>), DepKind, Vec<&'c Call>);
+
+/// The calls of each in-scope edge that a timeout rule should judge.
+pub fn edges<'c>(
+    rule: RuleCtx<'_>,
+    cx: &'c Context<'_>,
+    exclude: Option<&Globs>,
+) -> Vec<EdgeCalls<'c>> {
+    let mut out = Vec::new();
+    for ((caller, dep), idx) in &cx.by_edge {
+        let Some(first) = idx.first() else { continue };
+        let kind = cx.calls[*first as usize].kind;
+        if !rule.edge(caller, dep, kind) {
+            continue;
+        }
+        let calls: Vec<&Call> = idx
+            .iter()
+            .map(|&i| &cx.calls[i as usize])
+            .filter(|c| rule.op(&c.op) && !exclude.is_some_and(|g| g.matches_some(&c.op)))
+            .filter(|c| !long_lived(cx, c))
+            .collect();
+        if !calls.is_empty() {
+            out.push(((caller.clone(), dep.clone()), kind, calls));
+        }
+    }
+    out
+}
+
+/// What an edge's calls say about timeouts.
+#[derive(Debug)]
+pub struct TimeoutEvidence {
+    /// Calls that timed out (client side: TIMEOUT_RE, gRPC 4).
+    pub client_timeouts: usize,
+    /// Calls answered 408/504 (a proxy or the server timed out).
+    pub proxy_timeouts: usize,
+    /// Implicit ceiling C in ms, with the calls near it.
+    pub ceiling: Option<(f64, usize)>,
+    /// Durations in ms, sorted.
+    pub sorted_ms: Vec<f64>,
+}
+
+/// Step 2 of TMO-001.
+pub fn timeout_evidence(calls: &[&Call]) -> TimeoutEvidence {
+    let mut sorted_ms: Vec<f64> = calls.iter().map(|c| c.ms()).collect();
+    sorted_ms.sort_by(f64::total_cmp);
+    let proxy_timeouts = calls
+        .iter()
+        .filter(|c| matches!(c.http_status, Some(408 | 504)))
+        .count();
+    let client_timeouts = calls
+        .iter()
+        .filter(|c| c.timeout && !matches!(c.http_status, Some(408 | 504)))
+        .count();
+    TimeoutEvidence {
+        client_timeouts,
+        proxy_timeouts,
+        ceiling: ceiling(calls, &sorted_ms),
+        sorted_ms,
+    }
+}
+
+/// The implicit ceiling: C = median of the top 1 %; ≥ 60 % of the calls ≥ 0.9·max lie within
+/// ±max(2 %·C, 20 ms) of C and ended in error; at least 3 such calls.
+fn ceiling(calls: &[&Call], sorted_ms: &[f64]) -> Option<(f64, usize)> {
+    let n = sorted_ms.len();
+    let max = *sorted_ms.last()?;
+    let top = (n / 100).max(1);
+    let tail = &sorted_ms[n - top..];
+    let c = tail[tail.len() / 2];
+    let tol = (0.02 * c).max(20.0);
+    let slow: Vec<&&Call> = calls.iter().filter(|k| k.ms() >= 0.9 * max).collect();
+    let at = slow
+        .iter()
+        .filter(|k| (k.ms() - c).abs() <= tol && k.error)
+        .count();
+    (at >= 3 && at as f64 >= 0.6 * slow.len() as f64).then_some((c, at))
+}
+
+/// p99 of the caller's own SERVER spans, ms.
+fn caller_server_p99(cx: &Context<'_>, caller: &str) -> Option<f64> {
+    let idx = cx.by_service.get(caller)?;
+    let mut v: Vec<f64> = idx
+        .iter()
+        .map(|&i| {
+            let s = &cx.inbound[i as usize];
+            s.end.saturating_sub(s.start) as f64 / 1e6
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    quantile_sorted(&v, 0.99)
+}
+
+impl Detector for Missing {
+    fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
+        let mut out = Output::default();
+        for ((caller, dep), kind, calls) in edges(rule, cx, Some(&self.exclude)) {
+            let subject = Subject::edge(&caller, &dep);
+            let ev = timeout_evidence(&calls);
+            let n = calls.len() as u64;
+            if ev.client_timeouts + ev.proxy_timeouts > 0 || ev.ceiling.is_some() {
+                out.checked += 1;
+                continue;
+            }
+            let s = &ev.sorted_ms;
+            let (Some(p50), Some(p99), Some(p999)) = (
+                quantile_sorted(s, 0.5),
+                quantile_sorted(s, 0.99),
+                quantile_sorted(s, 0.999),
+            ) else {
+                continue;
+            };
+            let max = s[s.len() - 1];
+            let floor = if kind == DepKind::Db {
+                self.db_floor_ms
+            } else {
+                self.floor_ms
+            };
+            let slow = s.iter().filter(|&&d| d >= floor).count() as u64;
+            let unbounded =
+                max >= (self.tail_factor * p50).max(p50 + self.tail_margin_ms) && max >= floor;
+            if n < self.min_calls && slow < self.min_slow {
+                out.undecided.push(Undecided {
+                    subject,
+                    missing: format!(
+                        "{n} calls, needs {} (or {} calls ≥ {}){}",
+                        self.min_calls,
+                        self.min_slow,
+                        fmt_ms(floor),
+                        if unbounded {
+                            format!("; slowest {} and no timeout seen", fmt_ms(max))
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    samples: n,
+                });
+                continue;
+            }
+            out.checked += 1;
+            if !unbounded {
+                continue;
+            }
+            let server_p99 = caller_server_p99(cx, &caller);
+            // The calls run inside the caller's requests, so "exceeds the caller's p99" is read as
+            // "makes up ≥ 90 % of it": the edge dominates the caller's latency.
+            let dominates = server_p99.is_some_and(|sp| p99 >= 0.9 * sp);
+            let mut slowest: Vec<&&Call> = calls.iter().collect();
+            slowest.sort_by(|a, b| b.dur().cmp(&a.dur()).then(a.trace.cmp(&b.trace)));
+            let mut evidence = Evidence::default();
+            evidence.add("calls", n);
+            evidence.add("p50_ms", p50);
+            evidence.add("p99_ms", p99);
+            evidence.add("p999_ms", p999);
+            evidence.add("max_ms", max);
+            evidence.add("calls_above_floor", slow);
+            evidence.add("floor_ms", floor);
+            evidence.add("timeout_errors", 0u64);
+            evidence.add("ceiling", "none");
+            if let Some(sp) = server_p99 {
+                evidence.add("caller_server_p99_ms", sp);
+            }
+            if dominates {
+                evidence.add(
+                    "escalated",
+                    "the edge's p99 is at or above the caller's own p99",
+                );
+            }
+            out.hits.push(Hit {
+                subject,
+                adjust: if dominates { Adjust::Raise } else { Adjust::Keep },
+                message: format!(
+                    "no effective timeout: slowest call {} (p50 {}, p99 {}), {} call(s) ≥ {}, and no timeout error or latency ceiling in {n} calls",
+                    fmt_ms(max), fmt_ms(p50), fmt_ms(p99), slow, fmt_ms(floor)
+                ),
+                evidence,
+                trace_ids: exemplars(cx, slowest.iter().map(|c| c.trace), 5),
+                samples: n,
+            });
+        }
+        if out.checked == 0 && out.undecided.is_empty() {
+            out.missing = Some("no client calls in scope".into());
+        }
+        out
+    }
+}
+
+impl Detector for Default_ {
+    fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
+        let mut out = Output::default();
+        for ((caller, dep), _kind, calls) in edges(rule, cx, None) {
+            let ev = timeout_evidence(&calls);
+            // C: the implicit ceiling, else the median duration of client-side timeouts.
+            let mut timed: Vec<f64> = calls
+                .iter()
+                .filter(|c| c.timeout && !matches!(c.http_status, Some(408 | 504)))
+                .map(|c| c.ms())
+                .collect();
+            timed.sort_by(f64::total_cmp);
+            let (c_ms, hits, source) = match ev.ceiling {
+                Some((c, at)) => (c, at, "latency ceiling"),
+                None if !timed.is_empty() => {
+                    (timed[timed.len() / 2], timed.len(), "timeout errors")
+                }
+                None => continue,
+            };
+            let subject = Subject::edge(&caller, &dep);
+            if (hits as u64) < self.min_timeouts {
+                out.undecided.push(Undecided {
+                    subject,
+                    missing: format!("{hits} timed-out calls, needs {}", self.min_timeouts),
+                    samples: hits as u64,
+                });
+                continue;
+            }
+            out.checked += 1;
+            let secs = c_ms / 1e3;
+            let Some((d, origin)) = PLATFORM_DEFAULTS
+                .iter()
+                .find(|(d, _)| (secs - d).abs() <= self.tolerance * d)
+            else {
+                continue;
+            };
+            let tol = (0.02 * c_ms).max(20.0);
+            let mut others: Vec<f64> = calls
+                .iter()
+                .filter(|c| (c.ms() - c_ms).abs() > tol && !c.timeout)
+                .map(|c| c.ms())
+                .collect();
+            others.sort_by(f64::total_cmp);
+            let p99 = quantile_sorted(&others, 0.99);
+            let far = p99.is_some_and(|p| c_ms > self.far_factor * p);
+            let mut types: Vec<String> = calls
+                .iter()
+                .filter(|c| (c.ms() - c_ms).abs() <= tol && c.error)
+                .filter_map(|c| {
+                    let a = &cx.span(c).attributes;
+                    a.first_str(&["error.type", "exception.type"])
+                        .map(str::to_string)
+                })
+                .collect();
+            types.sort();
+            types.dedup();
+            let near: Vec<&&Call> = calls
+                .iter()
+                .filter(|c| (c.ms() - c_ms).abs() <= tol)
+                .collect();
+            let mut evidence = Evidence::default();
+            evidence.add("ceiling_ms", c_ms);
+            evidence.add("ceiling_from", source);
+            evidence.add("matches_default_s", *d);
+            evidence.add("default_origin", *origin);
+            evidence.add("calls_at_ceiling", near.len());
+            evidence.add("share_at_ceiling", near.len() as f64 / calls.len() as f64);
+            if let Some(p) = p99 {
+                evidence.add("p99_other_calls_ms", p);
+            }
+            evidence.add(
+                "error_types",
+                if types.is_empty() {
+                    "-".to_string()
+                } else {
+                    types.join(", ")
+                },
+            );
+            out.hits.push(Hit {
+                subject,
+                adjust: if far { Adjust::Keep } else { Adjust::Info },
+                message: format!(
+                    "timeout of {} equals a default: {origin}{}",
+                    fmt_ms(c_ms),
+                    match p99 {
+                        Some(p) if far =>
+                            format!("; {:.0}× the p99 of other calls ({})", c_ms / p, fmt_ms(p)),
+                        _ => String::new(),
+                    }
+                ),
+                evidence,
+                trace_ids: exemplars(cx, near.iter().map(|c| c.trace), 5),
+                samples: calls.len() as u64,
+            });
+        }
+        if out.checked == 0 && out.undecided.is_empty() {
+            out.missing = Some(
+                "no timeout fired on any edge in scope, so no configured timeout could be measured"
+                    .into(),
+            );
+        }
+        out
+    }
+}

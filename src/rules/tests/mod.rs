@@ -1,0 +1,10 @@
+//! Detector tests on constructed traces: each anti-pattern, its correct twin, and the
+//! reference's false-positive cases.
+
+mod builder;
+mod detectors_graph;
+mod detectors_retry;
+mod detectors_state;
+mod detectors_timeout;
+mod engine_spec;
+mod live;

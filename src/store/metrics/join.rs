@@ -1,0 +1,86 @@
+//! Joining metric (caller, dependency) keys to the trace edges: the dependency by exact name,
+//! then by normalised name (`outbound|80||payments.prod.svc.cluster.local` = `payments`), then
+//! through the profiles' alias map; the caller must match too unless only one trace edge has
+//! that dependency. What joins nothing keeps its metric key: a metrics-only row.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::model::edge::EdgeKey;
+use crate::model::resilience::{ResilienceView, normalise_dependency};
+
+/// Re-keys `views` onto trace edges where they join; two views landing on one edge are merged
+/// (the worse breaker, summed queues and rates).
+pub fn join_to_edges(
+    views: &BTreeMap<EdgeKey, ResilienceView>,
+    edges: &[EdgeKey],
+    aliases: &HashMap<String, String>,
+) -> BTreeMap<EdgeKey, ResilienceView> {
+    let mut by_exact: HashMap<&str, Vec<&EdgeKey>> = HashMap::new();
+    let mut by_norm: HashMap<String, Vec<&EdgeKey>> = HashMap::new();
+    for e in edges {
+        by_exact.entry(&e.dependency).or_default().push(e);
+        by_norm
+            .entry(normalise_dependency(&e.dependency))
+            .or_default()
+            .push(e);
+    }
+    let mut out: BTreeMap<EdgeKey, ResilienceView> = BTreeMap::new();
+    for (key, view) in views {
+        let dep = &*key.dependency;
+        let alias = aliases.get(dep).map(String::as_str);
+        let candidates = by_exact
+            .get(dep)
+            .cloned()
+            .or_else(|| by_norm.get(&normalise_dependency(dep)).cloned())
+            .or_else(|| alias.and_then(|a| by_exact.get(a).cloned()))
+            .or_else(|| alias.and_then(|a| by_norm.get(&normalise_dependency(a)).cloned()))
+            .unwrap_or_default();
+        let same_caller = |e: &&&EdgeKey| {
+            e.caller == key.caller
+                || normalise_dependency(&e.caller) == normalise_dependency(&key.caller)
+        };
+        let target = match candidates.iter().find(same_caller) {
+            Some(e) => (**e).clone(),
+            None if candidates.len() == 1 => candidates[0].clone(),
+            None => EdgeKey {
+                caller: key.caller.clone(),
+                dependency: alias.map_or_else(|| key.dependency.clone(), Arc::from),
+            },
+        };
+        match out.get_mut(&target) {
+            Some(existing) => merge(existing, view),
+            None => {
+                out.insert(target, view.clone());
+            }
+        }
+    }
+    out
+}
+
+fn merge(a: &mut ResilienceView, b: &ResilienceView) {
+    if b.breaker.severity() > a.breaker.severity() {
+        a.breaker = b.breaker;
+        a.breaker_source = b.breaker_source.clone();
+        a.since_ns = b.since_ns;
+    }
+    a.transitions.extend(b.transitions.iter().cloned());
+    a.transitions.sort_by_key(|t| t.at_ns);
+    let add = |x: Option<f64>, y: Option<f64>| match (x, y) {
+        (Some(x), Some(y)) => Some(x + y),
+        (x, y) => x.or(y),
+    };
+    a.queue_depth = add(a.queue_depth, b.queue_depth);
+    a.queue_capacity = add(a.queue_capacity, b.queue_capacity);
+    a.pool_utilisation = match (a.pool_utilisation, b.pool_utilisation) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    };
+    a.retry_rate = add(a.retry_rate, b.retry_rate);
+    a.timeout_rate = add(a.timeout_rate, b.timeout_rate);
+    a.rejected_rate = add(a.rejected_rate, b.rejected_rate);
+    if a.latency.is_none() {
+        a.latency = b.latency.clone();
+    }
+    a.last_ns = a.last_ns.max(b.last_ns);
+}

@@ -1,0 +1,220 @@
+//! Window answers for one dependency's mapped series: rates of counters, latest gauges, and
+//! latency percentiles from histograms (classic buckets by `histogram_quantile`, exponential
+//! buckets exactly through the sketch, summaries as given).
+
+use std::collections::HashMap;
+
+use crate::model::histogram::{Bucket, Quantile, histogram_quantile};
+use crate::model::profile::{Role, name_unit_factor};
+use crate::model::resilience::{LatencySource, MetricLatency, MetricQuantile, ResilienceView};
+use crate::model::series::{ClassicHistogram, ExponentialHistogram, PointValue};
+use crate::model::sketch::{ExpBuckets, Sketch};
+
+use super::SeriesId;
+use super::history::{SeriesTrack, classic_diff, exponential_diff, number, same_bounds};
+
+/// Quantiles shown.
+const QS: [f64; 3] = [0.5, 0.95, 0.99];
+
+/// The signal part of a view (breaker fields are filled by the caller).
+pub fn signals(
+    signals: &HashMap<(SeriesId, Role), Option<f64>>,
+    series: &HashMap<SeriesId, SeriesTrack>,
+    (from, to): (u64, u64),
+) -> ResilienceView {
+    let to_incl = to.saturating_sub(1);
+    let mut sums: HashMap<Role, f64> = HashMap::new();
+    let mut classic: Vec<ClassicHistogram> = Vec::new();
+    let mut expo: Vec<(ExponentialHistogram, f64)> = Vec::new();
+    let mut summaries: Vec<(f64, Vec<(f64, f64)>)> = Vec::new();
+    for ((id, role), factor) in signals {
+        let Some(track) = series.get(id) else {
+            continue;
+        };
+        let factor = factor.unwrap_or_else(|| name_unit_factor(&id.0));
+        if role.is_counter() {
+            if let Some(r) = track.rate(from, to_incl) {
+                *sums.entry(*role).or_default() += r;
+            }
+            continue;
+        }
+        if *role == Role::Latency {
+            let Some((a, b)) = track.window(from, to_incl) else {
+                continue;
+            };
+            match (&a.value, &b.value) {
+                (PointValue::Histogram(x), PointValue::Histogram(y)) => {
+                    let mut d = if std::ptr::eq(a, b) {
+                        y.clone()
+                    } else {
+                        classic_diff(x, y)
+                    };
+                    for bk in &mut d.buckets {
+                        bk.0 *= factor;
+                    }
+                    classic.push(d);
+                }
+                (PointValue::Exponential(x), PointValue::Exponential(y)) => {
+                    let d = if std::ptr::eq(a, b) {
+                        y.clone()
+                    } else {
+                        exponential_diff(x, y)
+                    };
+                    expo.push((d, factor));
+                }
+                (_, PointValue::Summary(s)) => summaries.push((
+                    s.count,
+                    s.quantiles.iter().map(|(q, v)| (*q, v * factor)).collect(),
+                )),
+                _ => {}
+            }
+            continue;
+        }
+        if let Some(v) = track
+            .latest(to_incl)
+            .filter(|p| p.t_ns >= from)
+            .and_then(|p| number(&p.value))
+            && v.is_finite()
+        {
+            *sums.entry(*role).or_default() += v;
+        }
+    }
+    let get = |r: Role| sums.get(&r).copied();
+    let queue_capacity = get(Role::QueueCapacity).or_else(|| {
+        get(Role::QueueRemaining).map(|rem| rem + get(Role::QueueDepth).unwrap_or(0.0))
+    });
+    let max = get(Role::PoolMax)
+        .or_else(|| get(Role::PoolAvailable).map(|a| a + get(Role::PoolUsed).unwrap_or(0.0)));
+    let used = get(Role::PoolUsed)
+        .or_else(|| Some(max? - get(Role::PoolAvailable)?))
+        .or_else(|| Some(max? - get(Role::PoolIdle)?));
+    let pool_utilisation = match (used, max) {
+        (Some(u), Some(m)) if m > 0.0 => Some((u / m).clamp(0.0, 1.0)),
+        _ => None,
+    };
+    ResilienceView {
+        queue_depth: get(Role::QueueDepth),
+        queue_capacity,
+        pool_utilisation,
+        retry_rate: get(Role::Retry),
+        timeout_rate: get(Role::Timeout),
+        rejected_rate: get(Role::Rejected),
+        latency: latency(expo, classic, summaries),
+        ..ResilienceView::default()
+    }
+}
+
+/// Percentiles from the window's histograms: exponential first (exact), then classic, then
+/// summaries. `expo` pairs each histogram with its unit in seconds.
+fn latency(
+    expo: Vec<(ExponentialHistogram, f64)>,
+    classic: Vec<ClassicHistogram>,
+    summaries: Vec<(f64, Vec<(f64, f64)>)>,
+) -> Option<MetricLatency> {
+    if !expo.is_empty() {
+        let mut sk = Sketch::new();
+        for (e, factor) in &expo {
+            if *factor != 1.0 {
+                // Not in seconds: re-bucketed through the bucket midpoints, scaled (≤ 1 bucket
+                // width of error instead of exact).
+                let base = 2f64.powf(2f64.powi(-e.scale));
+                for (i, c) in e.counts.iter().enumerate() {
+                    let lo = base.powi(e.offset + i as i32);
+                    sk.insert_n(lo * (1.0 + base) / 2.0 * *factor, *c);
+                }
+                sk.insert_n(0.0, e.zero_count);
+                continue;
+            }
+            sk.merge_exponential(&ExpBuckets {
+                scale: e.scale,
+                zero_count: e.zero_count,
+                zero_threshold: e.zero_threshold,
+                offset: e.offset,
+                counts: &e.counts,
+                sum: e.sum,
+                min: e.min,
+                max: e.max,
+            });
+        }
+        if sk.count() > 0 {
+            let q = |q: f64| {
+                sk.quantile(q).map(|s| MetricQuantile {
+                    ms: s * 1e3,
+                    at_least: false,
+                })
+            };
+            return Some(MetricLatency {
+                source: LatencySource::Exponential,
+                count: sk.count() as f64,
+                p50: q(QS[0]),
+                p95: q(QS[1]),
+                p99: q(QS[2]),
+            });
+        }
+    }
+    if !classic.is_empty() {
+        // Sum the histograms that share the bounds of the busiest one (PromQL sums by `le`).
+        let busiest = classic
+            .iter()
+            .max_by(|a, b| a.count.total_cmp(&b.count))?
+            .clone();
+        let mut total = busiest.clone();
+        total.buckets.iter_mut().for_each(|b| b.1 = 0.0);
+        total.count = 0.0;
+        for h in classic.iter().filter(|h| same_bounds(h, &busiest)) {
+            total.count += h.count;
+            for (t, b) in total.buckets.iter_mut().zip(&h.buckets) {
+                t.1 += b.1;
+            }
+        }
+        if total.count <= 0.0 {
+            return None;
+        }
+        let buckets: Vec<Bucket> = total
+            .buckets
+            .iter()
+            .map(|(ub, c)| Bucket {
+                upper_bound: *ub,
+                count: *c,
+            })
+            .collect();
+        let q = |q: f64| match histogram_quantile(q, &buckets) {
+            Quantile::Value(v) => Some(MetricQuantile {
+                ms: v * 1e3,
+                at_least: false,
+            }),
+            Quantile::AtLeast(v) => Some(MetricQuantile {
+                ms: v * 1e3,
+                at_least: true,
+            }),
+            Quantile::NoData => None,
+        };
+        return Some(MetricLatency {
+            source: LatencySource::Histogram,
+            count: total.count,
+            p50: q(QS[0]),
+            p95: q(QS[1]),
+            p99: q(QS[2]),
+        });
+    }
+    let (count, qs) = summaries.into_iter().max_by(|a, b| a.0.total_cmp(&b.0))?;
+    let q = |want: f64| {
+        qs.iter()
+            .find(|(q, v)| (q - want).abs() < 1e-9 && v.is_finite())
+            .map(|(_, v)| MetricQuantile {
+                ms: v * 1e3,
+                at_least: false,
+            })
+    };
+    let (p50, p95, p99) = (q(QS[0]), q(QS[1]), q(QS[2]));
+    if p50.is_none() && p95.is_none() && p99.is_none() {
+        return None;
+    }
+    Some(MetricLatency {
+        source: LatencySource::Summary,
+        count,
+        p50,
+        p95,
+        p99,
+    })
+}

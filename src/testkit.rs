@@ -1,0 +1,389 @@
+//! Deterministic spans and stores for tests, view snapshots and benchmarks: a small builder of
+//! model spans and a fixture system (a few services, one flaky dependency behind a breaker, a slow
+//! one, retries) applied to a real [`Store`]. Not used by the binary.
+
+use std::sync::Arc;
+
+use crate::model::attrs::{AttrValue, Attributes, KeyValue};
+use crate::model::span::{Event, Resource, Span, SpanExtras, SpanKind, StatusCode};
+use crate::store::{Snapshot, Store, StoreConfig};
+
+/// Fixture epoch: 2025-01-01T12:00:00Z, in Unix nanoseconds.
+pub const T0: u64 = 1_735_732_800_000_000_000;
+/// One millisecond in nanoseconds.
+pub const MS: u64 = 1_000_000;
+/// One second in nanoseconds.
+pub const SEC: u64 = 1_000_000_000;
+
+/// A span under construction.
+#[derive(Clone, Debug)]
+pub struct SpanBuilder {
+    span: Span,
+    attrs: Vec<KeyValue>,
+}
+
+/// A resource with just `service.name`.
+pub fn resource(service: &str) -> Arc<Resource> {
+    Arc::new(Resource {
+        service_name: service.into(),
+        instance: None,
+        attributes: Attributes::new(
+            vec![KeyValue {
+                key: "service.name".into(),
+                value: AttrValue::Str(service.into()),
+            }],
+            0,
+        ),
+    })
+}
+
+/// A span of `trace` with id `id` (parent 0 = root), from `start_ns` lasting `dur_ns`.
+#[allow(clippy::too_many_arguments)]
+pub fn span(
+    trace: u64,
+    id: u64,
+    parent: u64,
+    service: &str,
+    name: &str,
+    kind: SpanKind,
+    start_ns: u64,
+    dur_ns: u64,
+) -> SpanBuilder {
+    let mut tid = [0u8; 16];
+    tid[8..].copy_from_slice(&trace.max(1).to_be_bytes());
+    SpanBuilder {
+        span: Span {
+            trace_id: tid,
+            span_id: id.to_be_bytes(),
+            parent_span_id: parent.to_be_bytes(),
+            kind,
+            status: StatusCode::Unset,
+            name: name.into(),
+            start_ns,
+            end_ns: start_ns + dur_ns,
+            attributes: Attributes::default(),
+            resource: resource(service),
+            scope: "testkit".into(),
+            extras: None,
+        },
+        attrs: Vec::new(),
+    }
+}
+
+impl SpanBuilder {
+    /// Adds a string attribute.
+    pub fn attr(mut self, key: &str, value: &str) -> Self {
+        self.attrs.push(KeyValue {
+            key: key.into(),
+            value: AttrValue::Str(value.into()),
+        });
+        self
+    }
+
+    /// Adds an integer attribute.
+    pub fn int(mut self, key: &str, value: i64) -> Self {
+        self.attrs.push(KeyValue {
+            key: key.into(),
+            value: AttrValue::Int(value),
+        });
+        self
+    }
+
+    /// Marks the span failed, with `error.type`.
+    pub fn error(mut self, error_type: &str) -> Self {
+        self.span.status = StatusCode::Error;
+        self.attr("error.type", error_type)
+    }
+
+    /// Adds an event at `time_ns`.
+    pub fn event(mut self, name: &str, time_ns: u64) -> Self {
+        let ex = self
+            .span
+            .extras
+            .get_or_insert_with(Box::<SpanExtras>::default);
+        ex.events.push(Event {
+            time_ns,
+            name: name.into(),
+            attributes: Attributes::default(),
+        });
+        self
+    }
+
+    /// The finished span.
+    pub fn build(mut self) -> Span {
+        self.span.attributes = Attributes::new(self.attrs, 0);
+        self.span
+    }
+}
+
+/// The fixture system over `seconds` of traffic: `frontend → checkout`, `checkout → payments`
+/// (fails from 30 s to 60 s, with breaker short-circuits from 35 s to 55 s), `checkout →
+/// inventory` (slow, no timeout), `checkout → postgres` (db) and retried calls to `shipping`.
+/// One trace every 250 ms; deterministic.
+pub fn fixture_spans(seconds: u64) -> Vec<Span> {
+    let mut out = Vec::new();
+    let n = seconds * 4;
+    for i in 0..n {
+        let t = T0 + i * 250 * MS;
+        let trace = i + 1;
+        let el = i * 250 * MS;
+        let slow = i % 17 == 0;
+        let inv_ms = if slow { 1800 } else { 20 + (i % 7) * 3 };
+        let failing = (30 * SEC..60 * SEC).contains(&el);
+        let open = (35 * SEC..55 * SEC).contains(&el);
+        let pay_ms = if open {
+            0
+        } else if failing {
+            300
+        } else {
+            40 + (i % 5) * 4
+        };
+        let total = 5 + inv_ms + 5 + pay_ms + 5 + 30;
+        out.push(
+            span(
+                trace,
+                1,
+                0,
+                "frontend",
+                "GET /checkout",
+                SpanKind::Server,
+                t,
+                total * MS,
+            )
+            .attr("http.request.method", "GET")
+            .int(
+                "http.response.status_code",
+                if failing && !open { 500 } else { 200 },
+            )
+            .build(),
+        );
+        out.push(
+            span(
+                trace,
+                2,
+                1,
+                "frontend",
+                "POST",
+                SpanKind::Client,
+                t + MS,
+                (total - 2) * MS,
+            )
+            .attr("http.request.method", "POST")
+            .attr("server.address", "checkout")
+            .build(),
+        );
+        out.push(
+            span(
+                trace,
+                3,
+                2,
+                "checkout",
+                "POST /checkout",
+                SpanKind::Server,
+                t + 2 * MS,
+                (total - 4) * MS,
+            )
+            .build(),
+        );
+        let mut at = t + 3 * MS;
+        out.push(
+            span(
+                trace,
+                4,
+                3,
+                "checkout",
+                "GET /stock",
+                SpanKind::Client,
+                at,
+                inv_ms * MS,
+            )
+            .attr("http.request.method", "GET")
+            .attr("peer.service", "inventory")
+            .build(),
+        );
+        out.push(
+            span(
+                trace,
+                5,
+                4,
+                "inventory",
+                "GET /stock",
+                SpanKind::Server,
+                at + MS,
+                (inv_ms - 2).max(1) * MS,
+            )
+            .build(),
+        );
+        at += (inv_ms + 1) * MS;
+        if open {
+            out.push(
+                span(
+                    trace,
+                    6,
+                    3,
+                    "checkout",
+                    "POST /charge",
+                    SpanKind::Client,
+                    at,
+                    50_000,
+                )
+                .attr("peer.service", "payments")
+                .error("CallNotPermittedException")
+                .build(),
+            );
+        } else {
+            let mut c = span(
+                trace,
+                6,
+                3,
+                "checkout",
+                "POST /charge",
+                SpanKind::Client,
+                at,
+                pay_ms * MS,
+            )
+            .attr("peer.service", "payments")
+            .attr("http.request.method", "POST");
+            let mut s = span(
+                trace,
+                7,
+                6,
+                "payments",
+                "POST /charge",
+                SpanKind::Server,
+                at + MS,
+                (pay_ms - 2) * MS,
+            );
+            if failing {
+                c = c.int("http.response.status_code", 503).error("503");
+                s = s.int("http.response.status_code", 503).error("503");
+            }
+            out.push(c.build());
+            out.push(s.build());
+        }
+        at += (pay_ms + 1) * MS;
+        out.push(
+            span(
+                trace,
+                8,
+                3,
+                "checkout",
+                "SELECT orders",
+                SpanKind::Client,
+                at,
+                4 * MS,
+            )
+            .attr("db.system.name", "postgresql")
+            .attr("server.address", "orders-db")
+            .attr("db.namespace", "orders")
+            .build(),
+        );
+        at += 5 * MS;
+        let retried = i % 10 == 3;
+        let first = span(
+            trace,
+            9,
+            3,
+            "checkout",
+            "POST /ship",
+            SpanKind::Client,
+            at,
+            10 * MS,
+        )
+        .attr("peer.service", "shipping");
+        out.push(if retried {
+            first
+                .int("http.response.status_code", 503)
+                .error("503")
+                .build()
+        } else {
+            first.build()
+        });
+        if retried {
+            out.push(
+                span(
+                    trace,
+                    10,
+                    3,
+                    "checkout",
+                    "POST /ship",
+                    SpanKind::Client,
+                    at + 15 * MS,
+                    10 * MS,
+                )
+                .attr("peer.service", "shipping")
+                .int("http.request.resend_count", 1)
+                .build(),
+            );
+        }
+    }
+    out
+}
+
+/// A store holding [`fixture_spans`] of `seconds`, settled, with a replay configuration.
+pub fn fixture_store(seconds: u64) -> Store {
+    let mut store = Store::new(StoreConfig::replay(usize::MAX));
+    store.apply(fixture_spans(seconds), T0);
+    store.flush_pending();
+    store
+}
+
+/// A snapshot of the fixture after 90 s, whole capture in the window.
+pub fn fixture_snapshot() -> Snapshot {
+    fixture_store(90).snapshot(None)
+}
+
+/// A large synthetic snapshot for benchmarks: `edges` edges (100 callers) over 5 minutes and
+/// `traces` traces of three spans each.
+pub fn large_snapshot(edges: usize, traces: usize) -> Snapshot {
+    let mut store = Store::new(StoreConfig::replay(usize::MAX));
+    let mut batch = Vec::with_capacity(4096);
+    let per_trace = traces.max(1);
+    for i in 0..per_trace.max(edges) {
+        let e = i % edges.max(1);
+        let caller = format!("svc-{:03}", e % 100);
+        let dep = format!("dep-{:05}", e);
+        let t = T0 + (i as u64 % 300) * SEC + (i as u64 % 997) * MS;
+        let dur = (5 + (i * 7919) % 400) as u64 * MS;
+        let trace = i as u64 + 1;
+        let mut root = span(
+            trace,
+            1,
+            0,
+            &caller,
+            "GET /",
+            SpanKind::Server,
+            t,
+            dur + 2 * MS,
+        );
+        let mut client = span(trace, 2, 1, &caller, "GET", SpanKind::Client, t + MS, dur)
+            .attr("peer.service", &dep);
+        if i % 23 == 0 {
+            root = root.error("500");
+            client = client.error("500");
+        }
+        batch.push(root.build());
+        batch.push(client.build());
+        if i < traces {
+            batch.push(
+                span(
+                    trace,
+                    3,
+                    2,
+                    &dep,
+                    "GET /",
+                    SpanKind::Server,
+                    t + 2 * MS,
+                    dur.saturating_sub(2 * MS).max(MS),
+                )
+                .build(),
+            );
+        }
+        if batch.len() >= 4000 {
+            store.apply(std::mem::take(&mut batch), T0);
+        }
+    }
+    store.apply(batch, T0);
+    store.flush_pending();
+    store.snapshot(None)
+}

@@ -1,0 +1,198 @@
+//! The UI loop: terminal events at `biased` priority, then snapshots, then a 1 Hz tick; draws
+//! after anything that changed the screen. Snapshots come over a `watch` channel, so a busy store
+//! never delays a key press, and the store never waits for the UI.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{
+    Event, EventStream, KeyCode, KeyEventKind, MouseButton, MouseEventKind,
+};
+use tokio::sync::watch;
+use tokio_stream::StreamExt;
+
+use super::app::{Action, Command, UiState, update};
+use super::keymap;
+use super::term;
+use super::theme::Theme;
+use super::view;
+use crate::store::Snapshot;
+
+/// Where snapshots come from and where review windows go.
+pub struct Feed {
+    /// Published snapshots.
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// Review only: requests for the snapshot of a window `[from, to)`.
+    pub windows: Option<std::sync::mpsc::Sender<(u64, u64)>>,
+}
+
+/// Maps a terminal event to an action (None: nothing to do, e.g. mouse motion).
+pub fn to_action(s: &UiState, ev: Event) -> Option<Action> {
+    match ev {
+        Event::Key(k) if k.kind != KeyEventKind::Release => {
+            if s.input.is_some() {
+                return match k.code {
+                    KeyCode::Enter => Some(Action::Submit),
+                    KeyCode::Esc => Some(Action::Cancel),
+                    KeyCode::Backspace => Some(Action::Backspace),
+                    KeyCode::Char(c)
+                        if !k
+                            .modifiers
+                            .contains(ratatui::crossterm::event::KeyModifiers::CONTROL) =>
+                    {
+                        Some(Action::Char(c))
+                    }
+                    _ => keymap::lookup(k, &[]).map(Action::Cmd),
+                };
+            }
+            keymap::lookup(k, &s.contexts()).map(Action::Cmd)
+        }
+        Event::Mouse(m) => match m.kind {
+            MouseEventKind::ScrollDown => Some(Action::Scroll(3)),
+            MouseEventKind::ScrollUp => Some(Action::Scroll(-3)),
+            MouseEventKind::Down(MouseButton::Left) => Some(Action::Click(m.column, m.row)),
+            _ => None,
+        },
+        Event::Resize(_, _) => Some(Action::Resize),
+        _ => None,
+    }
+}
+
+/// Resident memory of this process (Linux; None elsewhere).
+pub fn rss_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// Runs the dashboard until the user quits or SIGTERM/SIGHUP arrives.
+pub async fn run(mut state: UiState, mut feed: Feed, theme: Theme) -> std::io::Result<()> {
+    view::widgets::use_local_time();
+    let mut guard = term::enter()?;
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let started = Instant::now();
+    let mut signals = Signals::new();
+    let mut store_open = true;
+    let mut dirty = true;
+    state.rss_bytes = rss_bytes();
+    loop {
+        if dirty {
+            let mut hits = Default::default();
+            guard
+                .terminal
+                .draw(|f| hits = view::render(f, &state, &theme))?;
+            after_draw(&mut state, hits);
+            dirty = false;
+        }
+        let action = tokio::select! {
+            biased;
+            ev = events.next() => match ev {
+                Some(Ok(ev)) => to_action(&state, ev),
+                Some(Err(e)) => return Err(e),
+                None => break,
+            },
+            _ = signals.recv() => break,
+            changed = feed.snapshots.changed(), if store_open => match changed {
+                Ok(()) => Some(Action::Snapshot(feed.snapshots.borrow_and_update().clone())),
+                Err(_) => {
+                    store_open = false;
+                    None
+                }
+            },
+            _ = tick.tick() => Some(Action::Tick(started.elapsed().as_secs_f64(), rss_bytes())),
+        };
+        let Some(action) = action else { continue };
+        match update(&mut state, action) {
+            Some(Command::Quit) => break,
+            Some(Command::Window(from, to)) => {
+                if let Some(tx) = &feed.windows {
+                    let _ = tx.send((from, to));
+                }
+            }
+            None => {}
+        }
+        dirty = true;
+    }
+    drop(guard);
+    Ok(())
+}
+
+/// Stores what the frame drew: mouse regions, and the scroll offset of the current list.
+pub fn after_draw(s: &mut UiState, hits: super::app::Hits) {
+    use super::app::Screen;
+    let off = hits.list_offset;
+    if let Some(list) = hits.list {
+        s.page = list.height.max(1) as usize;
+    }
+    match s.screen() {
+        Screen::Dependencies => s.deps.nav.offset = off,
+        Screen::Traces => s.traces.nav.offset = off,
+        Screen::Findings => s.findings.offset = off,
+        Screen::Detail(_) => {
+            if let Some(d) = &mut s.detail {
+                d.nav.offset = off;
+            }
+        }
+        Screen::Waterfall(_) => {
+            if let Some(w) = &mut s.waterfall {
+                w.nav.offset = off;
+            }
+        }
+    }
+    s.hits = hits;
+}
+
+/// SIGTERM, SIGHUP and SIGINT as one stream (Unix); never fires elsewhere.
+struct Signals {
+    #[cfg(unix)]
+    sigs: Vec<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let sigs = [
+                SignalKind::terminate(),
+                SignalKind::hangup(),
+                SignalKind::interrupt(),
+            ]
+            .into_iter()
+            .filter_map(|k| signal(k).ok())
+            .collect();
+            Signals { sigs }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            if self.sigs.is_empty() {
+                return std::future::pending().await;
+            }
+            let futs = self.sigs.iter_mut().map(|s| Box::pin(s.recv()));
+            let _ = futures_select_all(futs).await;
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await
+    }
+}
+
+/// Waits for the first of several futures (a tiny `select_all`).
+async fn futures_select_all<F: std::future::Future + Unpin>(futs: impl Iterator<Item = F>) {
+    let mut futs: Vec<F> = futs.collect();
+    std::future::poll_fn(move |cx| {
+        for f in futs.iter_mut() {
+            if std::pin::Pin::new(f).poll(cx).is_ready() {
+                return std::task::Poll::Ready(());
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}

@@ -1,0 +1,476 @@
+//! `update(state, action)`: the one place UI state changes. Pure apart from the state itself.
+
+use crate::model::edge::BUCKET_NS;
+
+use super::app::{Action, Command, Cursor, Input, Mode, Screen, Trend, UiState};
+use super::keymap::Cmd;
+use super::rows::{DepRow, SortKey};
+
+/// Applies `action` to `s`; returns what the loop must do, if anything.
+pub fn update(s: &mut UiState, action: Action) -> Option<Command> {
+    s.message = None;
+    match action {
+        Action::Snapshot(snap) => {
+            if s.paused {
+                s.latest = Some(snap);
+            } else {
+                s.apply_snapshot(snap);
+            }
+            None
+        }
+        Action::Tick(secs, rss) => {
+            let c = &s.snapshot.counters;
+            let (spans, points) = (c.spans, c.metric_points);
+            s.rates.observe(secs, spans, points);
+            s.rss_bytes = rss;
+            None
+        }
+        Action::Resize => None,
+        Action::Char(c) => edit_input(s, |t| t.push(c)),
+        Action::Backspace => edit_input(s, |t| {
+            t.pop();
+        }),
+        Action::Submit => {
+            s.input = None;
+            None
+        }
+        Action::Cancel => {
+            if let Some(i) = s.input.take() {
+                set_filter(s, &i.target, i.before);
+            }
+            None
+        }
+        Action::Scroll(rows) => {
+            move_selection(s, rows as isize);
+            None
+        }
+        Action::Click(x, y) => click(s, x, y),
+        Action::Cmd(cmd) => command(s, cmd),
+    }
+}
+
+fn edit_input(s: &mut UiState, f: impl FnOnce(&mut String)) -> Option<Command> {
+    if let Some(input) = &mut s.input {
+        f(&mut input.text);
+        let (target, text) = (input.target.clone(), input.text.clone());
+        set_filter(s, &target, text);
+    }
+    None
+}
+
+fn set_filter(s: &mut UiState, target: &Screen, text: String) {
+    match target {
+        Screen::Traces => {
+            s.traces.filter = text;
+            s.rebuild_traces();
+        }
+        _ => {
+            s.deps.filter = text;
+            s.rebuild_deps();
+        }
+    }
+}
+
+/// Length of the current list.
+fn list_len(s: &UiState) -> usize {
+    match s.screen() {
+        Screen::Dependencies => s.dep_rows.len(),
+        Screen::Traces => s.trace_rows.len(),
+        Screen::Findings => s.finding_rows.len(),
+        Screen::Detail(_) => s
+            .detail
+            .as_ref()
+            .map_or(0, |d| d.calls.recent.len() + d.calls.slowest.len()),
+        Screen::Waterfall(_) => s.waterfall.as_ref().map_or(0, |w| w.visible.len()),
+    }
+}
+
+fn move_selection(s: &mut UiState, delta: isize) {
+    let len = list_len(s);
+    match s.screen().clone() {
+        Screen::Dependencies => {
+            s.deps.nav.move_by(delta, len);
+            s.remember_dep();
+        }
+        Screen::Traces => {
+            s.traces.nav.move_by(delta, len);
+            s.remember_trace();
+        }
+        Screen::Findings => s.findings.move_by(delta, len),
+        Screen::Detail(_) => {
+            if let Some(d) = &mut s.detail {
+                d.nav.move_by(delta, len);
+            }
+        }
+        Screen::Waterfall(_) => {
+            if let Some(w) = &mut s.waterfall {
+                w.nav.move_by(delta, len);
+            }
+        }
+    }
+}
+
+fn go_tab(s: &mut UiState, n: usize) {
+    if let Some(tab) = Screen::TABS.get(n) {
+        s.stack = vec![tab.clone()];
+        s.input = None;
+        if *tab == Screen::Traces {
+            s.rebuild_traces();
+        }
+    }
+}
+
+fn command(s: &mut UiState, cmd: Cmd) -> Option<Command> {
+    let page = s.page.max(1) as isize;
+    match cmd {
+        Cmd::Quit => {
+            s.quit = true;
+            return Some(Command::Quit);
+        }
+        Cmd::Help => s.help = !s.help,
+        Cmd::Back => back(s),
+        Cmd::Up => move_selection(s, -1),
+        Cmd::Down => move_selection(s, 1),
+        Cmd::PageUp => move_selection(s, -page),
+        Cmd::PageDown => move_selection(s, page),
+        Cmd::Top => move_selection(s, isize::MIN / 2),
+        Cmd::Bottom => move_selection(s, isize::MAX / 2),
+        Cmd::NextTab | Cmd::PrevTab => {
+            let cur = Screen::TABS
+                .iter()
+                .position(|t| *t == s.stack[0])
+                .unwrap_or(0);
+            let n = Screen::TABS.len();
+            go_tab(
+                s,
+                if cmd == Cmd::NextTab {
+                    (cur + 1) % n
+                } else {
+                    (cur + n - 1) % n
+                },
+            );
+        }
+        Cmd::Tab(n) => go_tab(s, (n as usize).saturating_sub(1)),
+        Cmd::Enter => return enter(s),
+        Cmd::Filter => {
+            let target = s.stack[0].clone();
+            let before = match target {
+                Screen::Dependencies => s.deps.filter.clone(),
+                Screen::Traces => s.traces.filter.clone(),
+                _ => return None,
+            };
+            s.stack.truncate(1);
+            s.input = Some(Input {
+                target,
+                text: before.clone(),
+                before,
+            });
+        }
+        Cmd::Pause => {
+            s.paused = !s.paused;
+            if !s.paused
+                && let Some(snap) = s.latest.take()
+            {
+                s.apply_snapshot(snap);
+            }
+        }
+        Cmd::SortNext | Cmd::Right | Cmd::Left if matches!(s.screen(), Screen::Dependencies) => {
+            s.deps.order.sort = s.deps.order.sort.step(cmd != Cmd::Left);
+            s.deps.order.descending = s.deps.order.sort != SortKey::Name;
+            s.rebuild_deps();
+        }
+        Cmd::SortReverse => {
+            s.deps.order.descending = !s.deps.order.descending;
+            s.rebuild_deps();
+        }
+        Cmd::Group => {
+            s.deps.order.group = !s.deps.order.group;
+            s.rebuild_deps();
+        }
+        Cmd::Spark => {
+            s.deps.trend = match s.deps.trend {
+                Trend::P99 => Trend::Errors,
+                Trend::Errors => Trend::P99,
+            }
+        }
+        Cmd::Left | Cmd::Right | Cmd::Toggle => fold(s, cmd),
+        Cmd::Details => {
+            if let Some(w) = &mut s.waterfall {
+                w.details = !w.details;
+            }
+        }
+        Cmd::JumpToEdge => jump_to_edge(s),
+        Cmd::ErrorsOnly => {
+            let mut words: Vec<String> = s
+                .traces
+                .filter
+                .split_whitespace()
+                .map(String::from)
+                .collect();
+            let before = words.len();
+            words.retain(|w| !matches!(w.as_str(), "errors" | "error" | "err"));
+            if words.len() == before {
+                words.push("errors".into());
+            }
+            s.traces.filter = words.join(" ");
+            s.rebuild_traces();
+        }
+        Cmd::TimeBack | Cmd::TimeForward | Cmd::Narrow | Cmd::Widen => return time(s, cmd),
+        Cmd::SortNext => {}
+    }
+    None
+}
+
+fn back(s: &mut UiState) {
+    if s.help {
+        s.help = false;
+    } else if s.stack.len() > 1 {
+        match s.stack.pop() {
+            Some(Screen::Waterfall(_)) => s.waterfall = None,
+            Some(Screen::Detail(_)) => s.detail = None,
+            _ => {}
+        }
+    } else {
+        match s.screen() {
+            Screen::Dependencies if !s.deps.filter.is_empty() => {
+                s.deps.filter.clear();
+                s.rebuild_deps();
+            }
+            Screen::Traces if !s.traces.filter.is_empty() => {
+                s.traces.filter.clear();
+                s.rebuild_traces();
+            }
+            _ => {}
+        }
+    }
+}
+
+fn enter(s: &mut UiState) -> Option<Command> {
+    match s.screen().clone() {
+        Screen::Dependencies => match s.dep_rows.get(s.deps.nav.selected) {
+            Some(DepRow::Edge(i)) => {
+                let key = s.snapshot.edges[*i as usize].key.clone();
+                s.open_detail(key.clone());
+                s.stack.push(Screen::Detail(key));
+            }
+            Some(DepRow::Group { caller, .. }) => {
+                s.deps.filter = format!("service={caller}");
+                s.rebuild_deps();
+            }
+            None => {}
+        },
+        Screen::Traces => {
+            if let Some(&t) = s.trace_rows.get(s.traces.nav.selected) {
+                let id = s.snapshot.traces[t as usize].trace_id;
+                open_trace(s, id);
+            }
+        }
+        Screen::Detail(_) => {
+            let id = s.detail.as_ref().and_then(|d| {
+                let i = d.nav.selected;
+                let call = d.calls.recent.iter().chain(d.calls.slowest.iter()).nth(i)?;
+                let span = call.span_id;
+                s.snapshot
+                    .traces
+                    .get(call.trace)
+                    .map(|t| (t.trace_id, span))
+            });
+            if let Some((id, span)) = id {
+                open_trace(s, id);
+                select_span(s, span);
+            }
+        }
+        Screen::Waterfall(_) => {
+            if let Some(w) = &mut s.waterfall {
+                w.details = !w.details;
+            }
+        }
+        Screen::Findings => open_finding(s),
+    }
+    None
+}
+
+fn open_trace(s: &mut UiState, id: crate::model::span::TraceId) {
+    s.open_waterfall(id);
+    s.stack.push(Screen::Waterfall(id));
+}
+
+fn select_span(s: &mut UiState, span: crate::model::span::SpanId) {
+    if let Some(w) = &mut s.waterfall
+        && let Some(t) = &w.trace
+        && let Some(row) = w
+            .visible
+            .iter()
+            .position(|&n| t.spans[w.tree.nodes[n as usize].span as usize].span_id == span)
+    {
+        w.nav.selected = row;
+        w.details = true;
+    }
+}
+
+fn open_finding(s: &mut UiState) {
+    let Some(&fi) = s.finding_rows.get(s.findings.selected) else {
+        return;
+    };
+    let f = s.snapshot.findings[fi as usize].clone();
+    let known: Vec<crate::model::span::TraceId> = f
+        .trace_ids
+        .iter()
+        .filter_map(|h| {
+            let bytes = hex::decode(h).ok()?;
+            let id: crate::model::span::TraceId = bytes.try_into().ok()?;
+            s.snapshot
+                .traces
+                .iter()
+                .any(|t| t.trace_id == id)
+                .then_some(id)
+        })
+        .collect();
+    match known.as_slice() {
+        [one] => open_trace(s, *one),
+        [] => match (&f.caller, &f.dependency) {
+            (Some(c), Some(d)) => {
+                let key = crate::model::edge::EdgeKey {
+                    caller: c.as_str().into(),
+                    dependency: d.as_str().into(),
+                };
+                s.open_detail(key.clone());
+                s.stack.push(Screen::Detail(key));
+                if f.trace_ids.is_empty() {
+                    s.message = Some("this finding cites no trace; showing its dependency".into());
+                } else {
+                    s.message = Some("its traces were evicted; showing its dependency".into());
+                }
+            }
+            _ => s.message = Some("the traces this finding cites are not retained".into()),
+        },
+        _ => {
+            go_tab(s, 1);
+            s.traces.filter = format!("id={}", f.trace_ids.join(","));
+            s.rebuild_traces();
+        }
+    }
+}
+
+fn fold(s: &mut UiState, cmd: Cmd) {
+    let Some(w) = &mut s.waterfall else { return };
+    let Some(t) = w.trace.clone() else { return };
+    let Some(&node_ix) = w.visible.get(w.nav.selected) else {
+        return;
+    };
+    let node = w.tree.nodes[node_ix as usize].clone();
+    let id = t.spans[node.span as usize].span_id;
+    let collapsed = w.collapsed.contains(&id);
+    match cmd {
+        Cmd::Left if node.descendants > 0 && !collapsed => {
+            w.collapsed.insert(id);
+        }
+        Cmd::Left => {
+            // Go to the parent row: the nearest earlier visible row with a smaller depth.
+            let sel = w.nav.selected;
+            if let Some(p) = (0..sel)
+                .rev()
+                .find(|&r| w.tree.nodes[w.visible[r] as usize].depth < node.depth)
+            {
+                w.nav.selected = p;
+            }
+            return;
+        }
+        Cmd::Right => {
+            w.collapsed.remove(&id);
+        }
+        _ if node.descendants > 0 => {
+            if !w.collapsed.remove(&id) {
+                w.collapsed.insert(id);
+            }
+        }
+        _ => return,
+    }
+    w.refresh_visible();
+}
+
+fn jump_to_edge(s: &mut UiState) {
+    let Some(w) = &s.waterfall else { return };
+    let (Some(t), Some(ix)) = (w.trace.clone(), w.selected_span()) else {
+        return;
+    };
+    match s.edge_of_span(&t, ix) {
+        Some(key) => {
+            s.open_detail(key.clone());
+            s.stack.push(Screen::Detail(key));
+        }
+        None => s.message = Some("this span is not a call between services".into()),
+    }
+}
+
+fn time(s: &mut UiState, cmd: Cmd) -> Option<Command> {
+    if s.mode != Mode::Review {
+        return None;
+    }
+    let c = s.cursor.as_mut()?;
+    let full = (c.range.1.saturating_sub(c.range.0) + 1).max(BUCKET_NS);
+    let step = (c.width_ns / 10).max(BUCKET_NS);
+    match cmd {
+        Cmd::TimeBack => c.end_ns = c.end_ns.saturating_sub(step),
+        Cmd::TimeForward => c.end_ns = c.end_ns.saturating_add(step),
+        Cmd::Narrow => c.width_ns = (c.width_ns / 2).max(BUCKET_NS),
+        Cmd::Widen => c.width_ns = (c.width_ns.saturating_mul(2)).min(full),
+        _ => {}
+    }
+    // Keep the window over the capture: its end between first data + width and last data.
+    let lo = c.range.0.saturating_add(c.width_ns);
+    let hi = c.range.1.saturating_add(1);
+    c.end_ns = c.end_ns.clamp(lo.min(hi), hi);
+    let (from, to) = c.window();
+    Some(Command::Window(from, to))
+}
+
+fn click(s: &mut UiState, x: u16, y: u16) -> Option<Command> {
+    let inside =
+        |r: &ratatui::layout::Rect| x >= r.x && x < r.right() && y >= r.y && y < r.bottom();
+    if let Some((_, n)) = s.hits.tabs.iter().find(|(r, _)| inside(r)) {
+        go_tab(s, *n as usize - 1);
+        return None;
+    }
+    if let Some((row, cols)) = &s.hits.columns
+        && *row == y
+        && let Some((_, _, key)) = cols.iter().find(|(x0, x1, _)| x >= *x0 && x < *x1)
+    {
+        if s.deps.order.sort == *key {
+            s.deps.order.descending = !s.deps.order.descending;
+        } else {
+            s.deps.order.sort = *key;
+            s.deps.order.descending = *key != SortKey::Name;
+        }
+        s.rebuild_deps();
+        return None;
+    }
+    if let Some(list) = s.hits.list
+        && inside(&list)
+    {
+        let row = s.hits.list_offset + (y - list.y) as usize;
+        if row < list_len(s) {
+            let current = match s.screen() {
+                Screen::Dependencies => s.deps.nav.selected,
+                Screen::Traces => s.traces.nav.selected,
+                Screen::Findings => s.findings.selected,
+                Screen::Detail(_) => s.detail.as_ref().map_or(0, |d| d.nav.selected),
+                Screen::Waterfall(_) => s.waterfall.as_ref().map_or(0, |w| w.nav.selected),
+            };
+            if row == current {
+                return enter(s);
+            }
+            move_selection(s, row as isize - current as isize);
+        }
+    }
+    None
+}
+
+/// Sets the review window cursor (used by tests and the review loop at start).
+pub fn set_cursor(s: &mut UiState, cursor: Cursor) {
+    s.cursor = Some(cursor);
+}
+
+#[cfg(test)]
+#[path = "update_tests.rs"]
+mod tests;

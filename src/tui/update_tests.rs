@@ -1,0 +1,275 @@
+//! `update(state, action)` tests: navigation, filters, pause, the waterfall and the time cursor.
+
+use std::sync::Arc;
+
+use crate::analysis::breaker::BreakerState;
+use crate::testkit::{self, SEC, T0};
+use crate::tui::app::{Action, Command, Mode, Screen, Sources, UiState, update};
+use crate::tui::keymap::Cmd;
+use crate::tui::rows::{DepRow, SortKey};
+
+fn live() -> UiState {
+    let mut store = testkit::fixture_store(90);
+    let snap = store.snapshot_window(T0 + 40 * SEC, T0 + 50 * SEC);
+    UiState::new(Mode::Live, Sources::default(), Arc::new(snap))
+}
+
+fn cmd(s: &mut UiState, c: Cmd) -> Option<Command> {
+    update(s, Action::Cmd(c))
+}
+
+fn type_text(s: &mut UiState, t: &str) {
+    for c in t.chars() {
+        update(s, Action::Char(c));
+    }
+}
+
+fn selected_dep(s: &UiState) -> String {
+    match &s.dep_rows[s.deps.nav.selected] {
+        DepRow::Edge(i) => s.snapshot.edges[*i as usize].key.dependency.to_string(),
+        DepRow::Group { caller, .. } => format!("[{caller}]"),
+    }
+}
+
+#[test]
+fn navigation_clamps_and_tabs_switch() {
+    let mut s = live();
+    let n = s.dep_rows.len();
+    assert!(n >= 5);
+    cmd(&mut s, Cmd::Up);
+    assert_eq!(s.deps.nav.selected, 0);
+    for _ in 0..n + 3 {
+        cmd(&mut s, Cmd::Down);
+    }
+    assert_eq!(s.deps.nav.selected, n - 1);
+    cmd(&mut s, Cmd::Top);
+    assert_eq!(s.deps.nav.selected, 0);
+    cmd(&mut s, Cmd::PageDown);
+    assert_eq!(s.deps.nav.selected, n - 1, "page larger than the list");
+    cmd(&mut s, Cmd::NextTab);
+    assert_eq!(s.screen(), &Screen::Traces);
+    cmd(&mut s, Cmd::PrevTab);
+    cmd(&mut s, Cmd::PrevTab);
+    assert_eq!(s.screen(), &Screen::Findings);
+    cmd(&mut s, Cmd::Tab(1));
+    assert_eq!(s.screen(), &Screen::Dependencies);
+    assert_eq!(cmd(&mut s, Cmd::Quit), Some(Command::Quit));
+    assert!(s.quit);
+}
+
+#[test]
+fn enter_drills_in_and_esc_comes_back() {
+    let mut s = live();
+    assert_eq!(selected_dep(&s), "payments", "open breaker sorts first");
+    cmd(&mut s, Cmd::Enter);
+    let Screen::Detail(key) = s.screen().clone() else {
+        panic!("detail")
+    };
+    assert_eq!(&*key.dependency, "payments");
+    let d = s.detail.as_ref().expect("detail");
+    assert_eq!(d.breaker.state, BreakerState::Open);
+    assert!(d.calls.total > 0);
+    cmd(&mut s, Cmd::Down);
+    cmd(&mut s, Cmd::Enter);
+    assert!(matches!(s.screen(), Screen::Waterfall(_)));
+    let w = s.waterfall.as_ref().expect("waterfall");
+    assert!(
+        w.details,
+        "opening a call selects its span and shows details"
+    );
+    cmd(&mut s, Cmd::Back);
+    cmd(&mut s, Cmd::Back);
+    assert_eq!(s.screen(), &Screen::Dependencies);
+    assert!(s.detail.is_none() && s.waterfall.is_none());
+    cmd(&mut s, Cmd::Back);
+    assert_eq!(s.stack.len(), 1, "esc on a top-level view stays");
+}
+
+#[test]
+fn dependency_filter_live_applies_and_esc_restores() {
+    let mut s = live();
+    let all = s.dep_rows.len();
+    cmd(&mut s, Cmd::Filter);
+    type_text(&mut s, "dep=inv");
+    assert_eq!(s.dep_rows.len(), 1);
+    assert_eq!(selected_dep(&s), "inventory");
+    update(&mut s, Action::Backspace);
+    update(&mut s, Action::Backspace);
+    update(&mut s, Action::Backspace);
+    assert!(s.dep_rows.len() > 1);
+    update(&mut s, Action::Cancel);
+    assert_eq!(s.dep_rows.len(), all);
+    assert!(s.input.is_none());
+    cmd(&mut s, Cmd::Filter);
+    type_text(&mut s, "state=open");
+    update(&mut s, Action::Submit);
+    assert_eq!(s.dep_rows.len(), 1);
+    assert_eq!(s.deps.filter, "state=open");
+    cmd(&mut s, Cmd::Back);
+    assert_eq!(s.dep_rows.len(), all, "esc clears a filter");
+}
+
+#[test]
+fn sorting_grouping_and_selection_follows_the_edge() {
+    let mut s = live();
+    cmd(&mut s, Cmd::Down);
+    let chosen = selected_dep(&s);
+    cmd(&mut s, Cmd::SortNext);
+    assert_eq!(s.deps.order.sort, SortKey::Rps);
+    assert_eq!(
+        selected_dep(&s),
+        chosen,
+        "selection follows the edge across re-sorts"
+    );
+    cmd(&mut s, Cmd::SortReverse);
+    assert_eq!(selected_dep(&s), chosen);
+    cmd(&mut s, Cmd::Left);
+    cmd(&mut s, Cmd::Left);
+    assert_eq!(s.deps.order.sort, SortKey::Name);
+    cmd(&mut s, Cmd::Group);
+    assert!(matches!(s.dep_rows[0], DepRow::Group { .. }));
+    // A new snapshot keeps the chosen edge selected.
+    let snap = s.snapshot.clone();
+    update(&mut s, Action::Snapshot(snap));
+    assert_eq!(selected_dep(&s), chosen);
+}
+
+#[test]
+fn pause_holds_snapshots_until_resumed() {
+    let mut s = live();
+    let before = s.snapshot.seq;
+    cmd(&mut s, Cmd::Pause);
+    let mut store = testkit::fixture_store(30);
+    let newer = Arc::new(store.snapshot(None));
+    update(&mut s, Action::Snapshot(newer.clone()));
+    assert_eq!(s.snapshot.seq, before);
+    cmd(&mut s, Cmd::Pause);
+    assert!(Arc::ptr_eq(&s.snapshot, &newer));
+}
+
+#[test]
+fn trace_filters_and_errors_toggle() {
+    let mut s = live();
+    cmd(&mut s, Cmd::Tab(2));
+    let all = s.trace_rows.len();
+    assert!(all > 100);
+    cmd(&mut s, Cmd::ErrorsOnly);
+    let errs = s.trace_rows.len();
+    assert!(errs > 0 && errs < all);
+    assert_eq!(s.traces.filter, "errors");
+    cmd(&mut s, Cmd::ErrorsOnly);
+    assert_eq!(s.trace_rows.len(), all);
+    cmd(&mut s, Cmd::Filter);
+    type_text(&mut s, "service=inventory min=1s");
+    update(&mut s, Action::Submit);
+    let slow = s.trace_rows.len();
+    assert!(slow > 0 && slow < all / 4, "{slow} of {all}");
+    for &t in &s.trace_rows {
+        assert!(s.snapshot.traces[t as usize].duration_ns() >= SEC);
+    }
+}
+
+#[test]
+fn waterfall_folds_and_jumps_to_the_edge() {
+    let mut s = live();
+    cmd(&mut s, Cmd::Tab(2));
+    cmd(&mut s, Cmd::Enter);
+    let rows = s.waterfall.as_ref().expect("open").visible.len();
+    assert!(rows >= 6);
+    cmd(&mut s, Cmd::Left);
+    assert_eq!(
+        s.waterfall.as_ref().expect("open").visible.len(),
+        1,
+        "root collapsed"
+    );
+    cmd(&mut s, Cmd::Right);
+    assert_eq!(s.waterfall.as_ref().expect("open").visible.len(), rows);
+    cmd(&mut s, Cmd::Bottom);
+    let w = s.waterfall.as_ref().expect("open");
+    let (leaf_row, leaf_depth) = (
+        w.nav.selected,
+        w.tree.nodes[w.visible[w.nav.selected] as usize].depth,
+    );
+    cmd(&mut s, Cmd::Left);
+    let w = s.waterfall.as_ref().expect("open");
+    assert!(w.nav.selected < leaf_row, "h on a leaf goes to the parent");
+    assert_eq!(
+        w.tree.nodes[w.visible[w.nav.selected] as usize].depth + 1,
+        leaf_depth
+    );
+    cmd(&mut s, Cmd::Top);
+    cmd(&mut s, Cmd::Down);
+    cmd(&mut s, Cmd::JumpToEdge);
+    let Screen::Detail(key) = s.screen().clone() else {
+        panic!("jumped to {:?}", s.screen())
+    };
+    assert_eq!((&*key.caller, &*key.dependency), ("frontend", "checkout"));
+}
+
+#[test]
+fn time_cursor_moves_resizes_and_stays_in_the_capture() {
+    let whole = Arc::new(testkit::fixture_snapshot());
+    let mut s = UiState::review(Sources::default(), whole.clone());
+    let (r0, r1) = whole.range;
+    let c = s.cursor.expect("cursor");
+    assert_eq!(c.window(), (r0, r1 + 1));
+    assert_eq!(
+        cmd(&mut s, Cmd::TimeForward),
+        Some(Command::Window(r0, r1 + 1)),
+        "already at the end"
+    );
+    let Some(Command::Window(a, b)) = cmd(&mut s, Cmd::Narrow) else {
+        panic!()
+    };
+    assert_eq!(b, r1 + 1);
+    assert!((b - a).abs_diff((r1 + 1 - r0) / 2) <= 1);
+    let Some(Command::Window(a2, b2)) = cmd(&mut s, Cmd::TimeBack) else {
+        panic!()
+    };
+    assert!(b2 < b && a2 < a && b2 - a2 == b - a);
+    for _ in 0..100 {
+        cmd(&mut s, Cmd::TimeBack);
+    }
+    let (a3, _) = s.cursor.expect("cursor").window();
+    assert_eq!(a3, r0, "never before the capture");
+    for _ in 0..10 {
+        cmd(&mut s, Cmd::Narrow);
+    }
+    assert_eq!(
+        s.cursor.expect("cursor").width_ns,
+        crate::model::edge::BUCKET_NS
+    );
+    for _ in 0..10 {
+        cmd(&mut s, Cmd::Widen);
+    }
+    assert_eq!(s.cursor.expect("cursor").window(), (r0, r1 + 1));
+    let mut live = live();
+    assert_eq!(cmd(&mut live, Cmd::TimeBack), None, "no cursor live");
+    assert!(s.timeline.is_some());
+}
+
+#[test]
+fn findings_open_their_cited_trace() {
+    let mut store = testkit::fixture_store(90);
+    let mut snap = store.snapshot(None);
+    let id = hex::encode(snap.traces[5].trace_id);
+    snap.findings = Arc::from(vec![crate::model::finding::Finding {
+        rule: "TMO-001".into(),
+        detector: "missing-timeout".into(),
+        severity: crate::model::finding::Severity::Error,
+        outcome: crate::model::finding::Outcome::Finding,
+        caller: Some("checkout".into()),
+        dependency: Some("inventory".into()),
+        service: None,
+        message: "no timeout".into(),
+        evidence: vec![],
+        trace_ids: vec![id],
+        window: (0, 0),
+        samples: 1,
+        remediation: String::new(),
+    }]);
+    let mut s = UiState::new(Mode::Live, Sources::default(), Arc::new(snap));
+    cmd(&mut s, Cmd::Tab(3));
+    cmd(&mut s, Cmd::Enter);
+    assert!(matches!(s.screen(), Screen::Waterfall(_)));
+}

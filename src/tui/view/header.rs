@@ -1,0 +1,170 @@
+//! The two header lines.
+//!
+//! ```text
+//!  faultline LIVE  ● grpc 127.0.0.1:4317 ● http 127.0.0.1:4318  spans/s 1.2k  samples/s 30
+//!  refused 0  dropped 0  window 5m  mem 45 MiB
+//!  1 Dependencies  2 Traces  3 Findings (2)                  sort breaker↓  filter pay  PAUSED
+//! ```
+//! (one line each when wide enough; the status line wraps nothing, it is cut at the right edge).
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::widgets;
+use crate::tui::app::{Hits, Mode, Screen, UiState};
+use crate::tui::theme::Theme;
+
+/// Renders the status line and the tab line.
+pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hits) {
+    let status = Rect { height: 1, ..area };
+    let tabs = Rect {
+        y: area.y + 1,
+        height: 1,
+        ..area
+    };
+    f.render_widget(
+        Paragraph::new(status_line(s, theme)).style(theme.header),
+        status,
+    );
+    tab_line(f, tabs, s, theme, hits);
+}
+
+fn status_line(s: &UiState, theme: &Theme) -> Line<'static> {
+    let snap = &s.snapshot;
+    let c = &snap.counters;
+    let mode = match s.mode {
+        Mode::Live => "LIVE",
+        Mode::Review => "REVIEW",
+        Mode::Demo => "DEMO",
+    };
+    let mut v = vec![
+        Span::styled(" faultline ", theme.accent),
+        Span::styled(
+            format!("{mode}{} ", if s.paused { " ⏸" } else { "" }),
+            if s.paused { theme.warn } else { theme.ok },
+        ),
+    ];
+    for (label, addr, up) in &s.sources.items {
+        v.push(Span::styled(" ●", if *up { theme.ok } else { theme.bad }));
+        v.push(Span::styled(format!(" {label} {addr}"), theme.text));
+    }
+    let kv = |v: &mut Vec<Span<'static>>, k: &str, val: String, style| {
+        v.push(Span::styled(format!("  {k} "), theme.dim));
+        v.push(Span::styled(val, style));
+    };
+    if s.mode == Mode::Review {
+        if let Some(cur) = &s.cursor {
+            let (from, to) = cur.window();
+            kv(
+                &mut v,
+                "window",
+                format!(
+                    "{}–{} ({}) of {}–{}",
+                    widgets::clock(from),
+                    widgets::clock(to),
+                    widgets::span_of(cur.width_ns),
+                    widgets::clock(cur.range.0),
+                    widgets::clock(cur.range.1)
+                ),
+                theme.text,
+            );
+        }
+    } else {
+        kv(
+            &mut v,
+            "spans/s",
+            widgets::rate(s.rates.spans_per_s),
+            theme.text,
+        );
+        kv(
+            &mut v,
+            "samples/s",
+            widgets::rate(s.rates.points_per_s),
+            theme.text,
+        );
+        let window = snap.window.1.saturating_sub(snap.window.0);
+        kv(&mut v, "window", widgets::span_of(window), theme.text);
+    }
+    let red_if = |n: u64| if n > 0 { theme.bad } else { theme.text };
+    kv(
+        &mut v,
+        "refused",
+        widgets::count(c.refused_full),
+        red_if(c.refused_full),
+    );
+    let dropped = c.bad_requests + c.spans_rejected;
+    kv(&mut v, "dropped", widgets::count(dropped), red_if(dropped));
+    kv(
+        &mut v,
+        "traces",
+        format!(
+            "{} ({} spans)",
+            widgets::count(snap.traces.len() as u64),
+            widgets::count(c.retained_spans)
+        ),
+        theme.text,
+    );
+    if let Some(rss) = s.rss_bytes {
+        kv(&mut v, "mem", widgets::bytes(rss), theme.text);
+    }
+    Line::from(v)
+}
+
+fn tab_line(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hits) {
+    let nf = s.snapshot.findings.len();
+    let names = [
+        "Dependencies".to_string(),
+        "Traces".to_string(),
+        if nf > 0 {
+            format!("Findings ({nf})")
+        } else {
+            "Findings".into()
+        },
+    ];
+    let mut x = area.x + 1;
+    let mut spans = vec![Span::raw(" ")];
+    for (i, name) in names.iter().enumerate() {
+        let label = format!(" {} {} ", i + 1, name);
+        let w = label.chars().count() as u16;
+        let active = s.stack[0] == Screen::TABS[i];
+        let style = if active { theme.selected } else { theme.dim };
+        hits.tabs.push((Rect::new(x, area.y, w, 1), i as u8 + 1));
+        spans.push(Span::styled(label, style));
+        spans.push(Span::raw(" "));
+        x += w + 1;
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    let mut right: Vec<Span> = Vec::new();
+    if matches!(s.screen(), Screen::Dependencies) {
+        let o = &s.deps.order;
+        right.push(Span::styled(
+            format!(
+                "sort {}{} ",
+                o.sort.label(),
+                if o.descending { "↓" } else { "↑" }
+            ),
+            theme.dim,
+        ));
+        if o.group {
+            right.push(Span::styled("grouped ", theme.dim));
+        }
+    }
+    let filter = match s.stack[0] {
+        Screen::Dependencies => &s.deps.filter,
+        Screen::Traces => &s.traces.filter,
+        _ => "",
+    };
+    if !filter.is_empty() && s.input.is_none() {
+        right.push(Span::styled("filter ", theme.dim));
+        right.push(Span::styled(format!("{filter} "), theme.accent));
+    }
+    if s.paused {
+        right.push(Span::styled(" PAUSED (p resumes) ", theme.warn));
+    }
+    f.render_widget(
+        Paragraph::new(Line::from(right)).alignment(Alignment::Right),
+        area,
+    );
+}

@@ -1,0 +1,268 @@
+//! View tests: every screen rendered on ratatui's `TestBackend` at two sizes and compared with
+//! insta snapshots (text only: `TestBackend`'s `Display` drops styles), plus explicit style
+//! assertions where colour carries meaning (breaker states, severities).
+
+use std::sync::Arc;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+
+use super::render;
+use crate::model::finding::{Finding, Outcome, Severity};
+use crate::testkit::{self, SEC, T0};
+use crate::tui::app::{Action, Hits, Mode, Sources, UiState, update};
+use crate::tui::keymap::Cmd;
+use crate::tui::theme::Theme;
+
+const SIZES: [(u16, u16); 2] = [(120, 36), (80, 24)];
+
+fn finding(sev: Severity, rule: &str, dep: &str, traces: Vec<String>) -> Finding {
+    Finding {
+        rule: rule.into(),
+        detector: "test".into(),
+        severity: sev,
+        outcome: Outcome::Finding,
+        caller: Some("checkout".into()),
+        dependency: Some(dep.into()),
+        service: Some("checkout".into()),
+        message: format!("{rule} fired on checkout → {dep}"),
+        evidence: vec![("p99".into(), "1.8s".into())],
+        trace_ids: traces,
+        window: (T0, T0 + 90 * SEC),
+        samples: 360,
+        remediation: "set a client timeout".into(),
+    }
+}
+
+/// The fixture during the payments incident (breaker open), with two findings.
+fn state() -> UiState {
+    let mut store = testkit::fixture_store(90);
+    let mut snap = store.snapshot_window(T0 + 40 * SEC, T0 + 50 * SEC);
+    let id = hex::encode(snap.traces[170].trace_id);
+    snap.findings = Arc::from(vec![
+        finding(Severity::Warning, "RTY-001", "shipping", vec![]),
+        finding(Severity::Error, "TMO-001", "inventory", vec![id]),
+    ]);
+    let sources = Sources {
+        items: vec![
+            ("grpc".into(), "127.0.0.1:4317".into(), true),
+            ("http".into(), "127.0.0.1:4318".into(), true),
+        ],
+    };
+    UiState::new(Mode::Live, sources, Arc::new(snap))
+}
+
+fn draw(s: &mut UiState, w: u16, h: u16) -> Buffer {
+    let theme = Theme::default();
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    let mut hits = Hits::default();
+    t.draw(|f| hits = render(f, s, &theme)).expect("draw");
+    crate::tui::runner::after_draw(s, hits);
+    t.backend().buffer().clone()
+}
+
+fn text(b: &Buffer) -> String {
+    let w = b.area.width as usize;
+    b.content
+        .chunks(w)
+        .map(|row| {
+            row.iter()
+                .map(|c| c.symbol())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn snap_all(name: &str, mut setup: impl FnMut(&mut UiState)) {
+    for (w, h) in SIZES {
+        let mut s = state();
+        setup(&mut s);
+        let b = draw(&mut s, w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), text(&b));
+    }
+}
+
+fn key(s: &mut UiState, cmd: Cmd) {
+    update(s, Action::Cmd(cmd));
+}
+
+#[test]
+fn dependencies() {
+    snap_all("dependencies", |_| {});
+}
+
+#[test]
+fn dependencies_grouped_and_filtered() {
+    snap_all("dependencies_grouped", |s| {
+        key(s, Cmd::Group);
+        key(s, Cmd::Filter);
+        for c in "kind=http".chars() {
+            update(s, Action::Char(c));
+        }
+        update(s, Action::Submit);
+    });
+}
+
+#[test]
+fn dependency_detail() {
+    snap_all("detail", |s| key(s, Cmd::Enter));
+}
+
+#[test]
+fn traces_list() {
+    snap_all("traces", |s| key(s, Cmd::Tab(2)));
+}
+
+#[test]
+fn waterfall_with_span_panel() {
+    snap_all("waterfall", |s| {
+        key(s, Cmd::Tab(2));
+        key(s, Cmd::Enter);
+        key(s, Cmd::Down);
+        key(s, Cmd::Details);
+    });
+}
+
+#[test]
+fn findings() {
+    snap_all("findings", |s| key(s, Cmd::Tab(3)));
+}
+
+#[test]
+fn help_overlay() {
+    snap_all("help", |s| key(s, Cmd::Help));
+}
+
+#[test]
+fn review_with_timeline() {
+    for (w, h) in SIZES {
+        let whole = Arc::new(testkit::fixture_snapshot());
+        let mut s = UiState::review(
+            Sources {
+                items: vec![("file".into(), "capture.jsonl".into(), true)],
+            },
+            whole,
+        );
+        let b = draw(&mut s, w, h);
+        insta::assert_snapshot!(format!("review_{w}x{h}"), text(&b));
+    }
+}
+
+#[test]
+fn too_small_terminal_says_so_and_never_panics() {
+    let mut s = state();
+    let b = draw(&mut s, 40, 10);
+    assert!(text(&b).contains("at least"), "{}", text(&b));
+    for w in [0u16, 1, 2, 10, 59, 60, 61, 200] {
+        for h in [0u16, 1, 3, 14, 15, 16, 60] {
+            for tab in 1..=3 {
+                let mut s = state();
+                key(&mut s, Cmd::Tab(tab));
+                key(&mut s, Cmd::Enter);
+                key(&mut s, Cmd::Details);
+                key(&mut s, Cmd::Help);
+                let _ = draw(&mut s, w, h);
+            }
+        }
+    }
+}
+
+fn find(b: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    let w = b.area.width;
+    for y in 0..b.area.height {
+        let row: String = (0..w).map(|x| b[(x, y)].symbol().to_string()).collect();
+        if let Some(pos) = row.find(needle) {
+            let x = row[..pos].chars().count() as u16;
+            return Some((x, y));
+        }
+    }
+    None
+}
+
+#[test]
+fn breaker_states_are_coloured() {
+    let mut s = state();
+    let b = draw(&mut s, 120, 36);
+    let (x, y) = find(&b, "OPEN~").expect("an open breaker");
+    assert_eq!(b[(x, y)].fg, Color::Red, "OPEN is red");
+    // Later in the fixture the breaker half-opens and closes.
+    let mut store = testkit::fixture_store(90);
+    for (from, to, label, colour) in [
+        (50, 60, "HALF-OPEN~", Color::Yellow),
+        (60, 90, "CLOSED~", Color::Green),
+    ] {
+        let snap = store.snapshot_window(T0 + from * SEC, T0 + to * SEC);
+        let mut s = UiState::new(Mode::Live, Sources::default(), Arc::new(snap));
+        let b = draw(&mut s, 120, 36);
+        let (x, y) = find(&b, label).unwrap_or_else(|| panic!("{label} in\n{}", text(&b)));
+        assert_eq!(b[(x, y)].fg, colour, "{label}");
+    }
+    let s = crate::tui::view::widgets::breaker(
+        &crate::analysis::breaker::BreakerStatus {
+            state: crate::analysis::breaker::BreakerState::Ejected {
+                ejected: 2,
+                total: 5,
+            },
+            inferred: false,
+            since_ns: None,
+        },
+        &Theme::default(),
+    );
+    assert_eq!(s.content, "EJECTED 2/5");
+    assert_eq!(s.style.fg, Some(Color::LightMagenta));
+}
+
+#[test]
+fn severities_are_coloured_and_no_color_drops_colours() {
+    let mut s = state();
+    key(&mut s, Cmd::Tab(3));
+    let b = draw(&mut s, 120, 36);
+    let (x, y) = find(&b, "error ").expect("error row");
+    assert_eq!(b[(x, y)].fg, Color::Red);
+    let (x, y) = find(&b, "warning").expect("warning row");
+    assert_eq!(b[(x, y)].fg, Color::Yellow);
+    let mono = Theme::default().without_colour();
+    let mut t = Terminal::new(TestBackend::new(120, 36)).expect("terminal");
+    t.draw(|f| {
+        render(f, &s, &mono);
+    })
+    .expect("draw");
+    let buf = t.backend().buffer();
+    assert!(
+        buf.content
+            .iter()
+            .all(|c| c.fg == Color::Reset && c.bg == Color::Reset)
+    );
+}
+
+#[test]
+fn clicking_a_tab_and_a_header_and_a_row() {
+    let mut s = state();
+    let _ = draw(&mut s, 120, 36);
+    let (tab, _) = s.hits.tabs[1];
+    update(&mut s, Action::Click(tab.x + 1, tab.y));
+    assert_eq!(s.stack[0], crate::tui::app::Screen::Traces);
+    key(&mut s, Cmd::Tab(1));
+    let _ = draw(&mut s, 120, 36);
+    let (row, cols) = s.hits.columns.clone().expect("header");
+    let (x0, _, k) = cols
+        .iter()
+        .find(|c| c.2 == crate::tui::rows::SortKey::P99)
+        .copied()
+        .expect("p99");
+    update(&mut s, Action::Click(x0, row));
+    assert_eq!(s.deps.order.sort, k);
+    let list = s.hits.list.expect("rows");
+    update(&mut s, Action::Click(list.x + 2, list.y + 2));
+    assert_eq!(s.deps.nav.selected, 2);
+    update(&mut s, Action::Click(list.x + 2, list.y + 2));
+    assert!(
+        matches!(s.screen(), crate::tui::app::Screen::Detail(_)),
+        "second click opens"
+    );
+}
