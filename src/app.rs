@@ -288,9 +288,12 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
             (Some(e), false) => eprintln!("faultline: {} {}{job}: down: {e}", s.kind, s.url),
         }
     }
+    let (verb, requests) = match capture {
+        Some(_) => ("recorded", Counters::get(&counters.capture_lines)),
+        None => ("accepted", Counters::get(&counters.requests)),
+    };
     eprintln!(
-        "faultline: recorded {} requests ({} spans, {} metric points, {} log records); refused {} when full, {} malformed",
-        Counters::get(&counters.capture_lines),
+        "faultline: {verb} {requests} requests ({} spans, {} metric points, {} log records); refused {} when full, {} malformed",
         Counters::get(&counters.spans),
         Counters::get(&counters.metric_points),
         Counters::get(&counters.log_records),
