@@ -4,9 +4,7 @@
 //! Two shapes: the load generator's corpus as is (every span its own trace: the worst case for
 //! per-trace overhead) and the same spans grouped 16 to a trace (closer to real traces).
 
-use faultline::ingest::decode::decode_traces;
 use faultline::store::{Store, StoreConfig};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
 #[path = "../benches/common/corpus.rs"]
@@ -47,10 +45,10 @@ fn run(group: usize) {
         }
         let bytes = req.encode_to_vec();
         wire += bytes.len();
-        let Ok(req) = ExportTraceServiceRequest::decode(bytes.as_slice()) else {
+        // The receivers' path: protobuf bytes straight to model spans (ingest::wire).
+        let Ok(d) = faultline::ingest::wire::decode(&bytes) else {
             continue;
         };
-        let d = decode_traces(&req);
         spans += d.spans.len();
         store.apply(d.spans, i as u64);
     }
