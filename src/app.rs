@@ -292,14 +292,19 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// `faultline record`.
+/// `faultline record`. `--out -` (not in `--help`; docs/performance.md) runs the receivers and
+/// the store without a capture writer: how ingest throughput is measured.
 pub async fn record(args: RecordArgs) -> Result<(), AppError> {
     // Handlers first: a SIGTERM right after the "listening" lines must stop us cleanly.
     let mut signals = Signals::install();
-    let live = start_live(&args.receivers, StoreConfig::default(), Some(&args.out)).await?;
+    let capture = (args.out.as_os_str() != "-").then_some(args.out.as_path());
+    let live = start_live(&args.receivers, StoreConfig::default(), capture).await?;
     eprintln!("faultline: listening otlp-grpc={}", live.grpc_addr);
     eprintln!("faultline: listening otlp-http={}", live.http_addr);
-    eprintln!("faultline: recording to {}", args.out.display());
+    match capture {
+        Some(path) => eprintln!("faultline: recording to {}", path.display()),
+        None => eprintln!("faultline: --out -: not recording (receivers and store only)"),
+    }
     for s in &args.receivers.scrape {
         eprintln!("faultline: scraping {s}");
     }

@@ -94,25 +94,51 @@ pub enum TraceExportError {
     Refused(#[from] Refused),
 }
 
-/// Accepts a trace export given as protobuf bytes (OTLP/HTTP and gRPC bodies): decodes them
-/// straight into model spans with [`wire::decode`](super::wire::decode), and builds the `prost`
-/// request tree only when recording, for the capture line.
-pub fn accept_protobuf_traces(ingest: &Ingest, body: &[u8]) -> Result<Accepted, TraceExportError> {
-    let decoded = super::wire::decode(body)?;
-    let req = match ingest.is_recording() {
+/// A trace export decoded from protobuf bytes: model spans, and the `prost` request tree only
+/// when recording (the capture writer needs it for its JSON line).
+#[derive(Debug)]
+pub struct ProtobufTraces {
+    /// The spans, as `decode_traces` would give them.
+    pub spans: super::decode::DecodedSpans,
+    /// The request without its rejected spans, when recording.
+    pub request: Option<ExportTraceServiceRequest>,
+}
+
+/// Decodes a protobuf trace export straight into model spans with
+/// [`wire::decode`](super::wire::decode); builds the `prost` tree only when `recording`.
+pub fn decode_protobuf_traces(
+    body: &[u8],
+    recording: bool,
+) -> Result<ProtobufTraces, TraceExportError> {
+    let spans = super::wire::decode(body)?;
+    let request = match recording {
         true => {
             let mut req = <ExportTraceServiceRequest as prost::Message>::decode(body)
                 .map_err(TraceExportError::MalformedForCapture)?;
-            if decoded.rejected > 0 {
+            if spans.rejected > 0 {
                 retain_valid_spans(&mut req);
             }
             Some(req)
         }
         false => None,
     };
-    // `submit` asks for the record only when recording, and then `req` is `Some`.
-    let record = move || CaptureRecord::Traces(req.unwrap_or_default());
-    Ok(accept_spans(ingest, decoded, record)?)
+    Ok(ProtobufTraces { spans, request })
+}
+
+/// Accepts a trace export decoded by [`decode_protobuf_traces`] (with `ingest.is_recording()`).
+pub fn accept_decoded_traces(ingest: &Ingest, t: ProtobufTraces) -> Result<Accepted, Refused> {
+    let request = t.request;
+    // `submit` asks for the record only when recording, and then `request` is `Some`.
+    accept_spans(ingest, t.spans, move || {
+        CaptureRecord::Traces(request.unwrap_or_default())
+    })
+}
+
+/// Accepts a trace export given as protobuf bytes (the OTLP/HTTP body): decoded straight into
+/// model spans, the `prost` tree built only when recording.
+pub fn accept_protobuf_traces(ingest: &Ingest, body: &[u8]) -> Result<Accepted, TraceExportError> {
+    let t = decode_protobuf_traces(body, ingest.is_recording())?;
+    Ok(accept_decoded_traces(ingest, t)?)
 }
 
 /// Hands decoded spans on (with the request for the capture, when recording) and counts them.

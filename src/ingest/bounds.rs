@@ -28,7 +28,11 @@ const KEYSET_CAPACITY: usize = 256;
 #[derive(Default)]
 pub(crate) struct Interner {
     set: foldhash::HashSet<Interned>,
-    keysets: foldhash::HashMap<Vec<Arc<str>>, KeySet>,
+    /// Key sets by the addresses of their (interned) keys: equal key sequences of one request
+    /// are the same `Arc`s, so comparing addresses is comparing keys. The sets hold the `Arc`s,
+    /// so an address stays theirs while the table lives.
+    keysets: foldhash::HashMap<Box<[usize]>, KeySet>,
+    addrs: Vec<usize>,
     scratch: Vec<Arc<str>>,
 }
 
@@ -79,12 +83,16 @@ impl Interner {
 
     /// The shared key set for these (interned) keys, in order.
     pub(crate) fn key_set(&mut self, keys: &[Arc<str>]) -> KeySet {
-        if let Some(ks) = self.keysets.get(keys) {
+        self.addrs.clear();
+        self.addrs
+            .extend(keys.iter().map(|k| Arc::as_ptr(k).cast::<u8>() as usize));
+        if let Some(ks) = self.keysets.get(self.addrs.as_slice()) {
             return ks.clone();
         }
         let ks: KeySet = Arc::from(keys);
         if self.keysets.len() < KEYSET_CAPACITY {
-            self.keysets.insert(keys.to_vec(), ks.clone());
+            self.keysets
+                .insert(self.addrs.as_slice().into(), ks.clone());
         }
         ks
     }

@@ -1,6 +1,6 @@
-//! OTLP/gRPC `TraceService/Export` on raw bytes: a tonic codec whose decoder hands the request's
-//! protobuf bytes over as they are (so `wire` decodes them into model spans, with no `prost`
-//! tree), and the tower service routing the method to it. It replaces the generated
+//! OTLP/gRPC `TraceService/Export` on raw bytes: a tonic codec whose decoder turns the request's
+//! protobuf bytes, in tonic's buffer, straight into model spans with `wire` (no `prost` tree
+//! unless recording), and the tower service routing the method to it. It replaces the generated
 //! `TraceServiceServer`, which hard-codes the `prost` codec, and answers as it did: gzip in and
 //! out, the [`MAX_BODY_BYTES`] decoding limit, partial success, the bearer token, `UNAVAILABLE`
 //! when full. Two answers differ, as the receivers document them: a malformed request is
@@ -11,7 +11,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes};
+use bytes::Buf;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -19,6 +19,8 @@ use tonic::codegen::{Body, BoxFuture, Service, StdError, http};
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
+use super::accept::{ProtobufTraces, decode_protobuf_traces};
+use super::channel::Counters;
 use super::limits::MAX_BODY_BYTES;
 use super::otlp_grpc::GrpcReceiver;
 
@@ -27,27 +29,31 @@ pub const TRACE_SERVICE: &str = "opentelemetry.proto.collector.trace.v1.TraceSer
 /// Path of the `Export` method.
 pub const TRACE_EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
-/// Decodes a request message to its bytes (after tonic has removed the framing and inflated
-/// it); encodes the response with `prost`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RawCodec;
+/// Decodes a request message (after tonic has removed the framing and inflated it) straight
+/// into model spans, from tonic's own buffer: no copy, no `prost` tree unless recording.
+/// Encodes the response with `prost`.
+#[derive(Clone, Debug)]
+pub struct TraceCodec {
+    recording: bool,
+    counters: Arc<Counters>,
+}
 
-impl Codec for RawCodec {
+impl Codec for TraceCodec {
     type Encode = ExportTraceServiceResponse;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
+    type Decode = ProtobufTraces;
+    type Encoder = TraceCodec;
+    type Decoder = TraceCodec;
 
     fn encoder(&mut self) -> Self::Encoder {
-        *self
+        self.clone()
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        *self
+        self.clone()
     }
 }
 
-impl Encoder for RawCodec {
+impl Encoder for TraceCodec {
     type Item = ExportTraceServiceResponse;
     type Error = Status;
 
@@ -57,13 +63,27 @@ impl Encoder for RawCodec {
     }
 }
 
-impl Decoder for RawCodec {
-    type Item = Bytes;
+impl Decoder for TraceCodec {
+    type Item = ProtobufTraces;
     type Error = Status;
 
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        // Splits the bytes off tonic's buffer; no copy.
-        Ok(Some(src.copy_to_bytes(src.remaining())))
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<ProtobufTraces>, Status> {
+        let len = src.remaining();
+        // tonic buffers a whole message in one contiguous buffer; copy only if it ever did not.
+        let decoded = if src.chunk().len() == len {
+            let d = decode_protobuf_traces(src.chunk(), self.recording);
+            src.advance(len);
+            d
+        } else {
+            decode_protobuf_traces(&src.copy_to_bytes(len), self.recording)
+        };
+        match decoded {
+            Ok(t) => Ok(Some(t)),
+            Err(e) => {
+                Counters::add(&self.counters.bad_requests, 1);
+                Err(Status::invalid_argument(e.to_string()))
+            }
+        }
     }
 }
 
@@ -89,11 +109,11 @@ impl NamedService for RawTraceServer {
 /// The `Export` method as tonic's unary handler sees it.
 struct Export(Arc<GrpcReceiver>);
 
-impl UnaryService<Bytes> for Export {
+impl UnaryService<ProtobufTraces> for Export {
     type Response = ExportTraceServiceResponse;
     type Future = std::future::Ready<Result<Response<Self::Response>, Status>>;
 
-    fn call(&mut self, request: Request<Bytes>) -> Self::Future {
+    fn call(&mut self, request: Request<ProtobufTraces>) -> Self::Future {
         std::future::ready(self.0.export_traces(request))
     }
 }
@@ -116,8 +136,13 @@ where
             return Box::pin(async { Ok(unimplemented()) });
         }
         let method = Export(self.receiver.clone());
+        let ingest = self.receiver.ingest();
+        let codec = TraceCodec {
+            recording: ingest.is_recording(),
+            counters: ingest.counters.clone(),
+        };
         Box::pin(async move {
-            let mut grpc = Grpc::new(RawCodec)
+            let mut grpc = Grpc::new(codec)
                 .accept_compressed(CompressionEncoding::Gzip)
                 .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(MAX_BODY_BYTES);

@@ -6,7 +6,6 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
-use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
 };
@@ -27,9 +26,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
-use super::accept::{
-    Accepted, TraceExportError, accept_logs, accept_metrics, accept_protobuf_traces,
-};
+use super::accept::{Accepted, ProtobufTraces, accept_decoded_traces, accept_logs, accept_metrics};
 use super::channel::{Counters, Ingest, Refused};
 use super::grpc_raw::RawTraceServer;
 use super::limits::MAX_BODY_BYTES;
@@ -74,20 +71,19 @@ fn partial(a: &Accepted) -> (i64, String) {
 }
 
 impl GrpcReceiver {
-    /// `TraceService/Export` on the request's protobuf bytes (see `grpc_raw`): decoded straight
-    /// into model spans; malformed bytes are `INVALID_ARGUMENT`.
+    /// The ingest handle.
+    pub(crate) fn ingest(&self) -> &Ingest {
+        &self.ingest
+    }
+
+    /// `TraceService/Export`, its body already decoded by `grpc_raw`'s codec (malformed bodies
+    /// were answered `INVALID_ARGUMENT` there).
     pub(crate) fn export_traces(
         &self,
-        req: Request<Bytes>,
+        req: Request<ProtobufTraces>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         self.check(&req)?;
-        let a = accept_protobuf_traces(&self.ingest, req.get_ref()).map_err(|e| match e {
-            TraceExportError::Refused(r) => refused(r),
-            malformed => {
-                Counters::add(&self.ingest.counters.bad_requests, 1);
-                Status::invalid_argument(malformed.to_string())
-            }
-        })?;
+        let a = accept_decoded_traces(&self.ingest, req.into_inner()).map_err(refused)?;
         let partial_success = (a.rejected > 0).then(|| {
             let (rejected_spans, error_message) = partial(&a);
             ExportTracePartialSuccess {

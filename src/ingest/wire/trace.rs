@@ -370,6 +370,7 @@ impl AttrList {
         self.seen - 1
     }
 
+    #[inline]
     fn push(&mut self, kv: KeyValue) {
         self.keys.push(kv.key);
         self.values.push(kv.value);

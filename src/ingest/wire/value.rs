@@ -161,8 +161,10 @@ impl Decoder {
                 }
             };
             let old = std::mem::replace(any, next);
-            // A replaced array or kvlist is not kept, but prost parsed it: validate it.
-            discard(old, budget)?;
+            // A replaced string, array or kvlist is not kept, but prost parsed it: validate it.
+            if matches!(old, Any::Str(_) | Any::Array(_) | Any::Kvlist(_)) {
+                discard(old, budget)?;
+            }
         }
         Ok(())
     }
