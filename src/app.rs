@@ -222,6 +222,52 @@ impl Live {
     }
 }
 
+/// SIGINT and SIGTERM handlers installed when created (not on first poll, as
+/// [`shutdown_signal`]'s are), so a signal that arrives before the wait begins is not lost.
+pub struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Installs the handlers (needs a running tokio runtime).
+    pub fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// Resolves when SIGINT or SIGTERM arrives (or has arrived since [`Signals::install`]).
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                _ = one(&mut self.term) => {},
+                _ = one(&mut self.int) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        shutdown_signal().await
+    }
+}
+
 /// Resolves when SIGINT or SIGTERM arrives.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -249,6 +295,8 @@ pub async fn shutdown_signal() {
 /// `faultline record`. `--out -` (not in `--help`; docs/performance.md) runs the receivers and
 /// the store without a capture writer: how ingest throughput is measured.
 pub async fn record(args: RecordArgs) -> Result<(), AppError> {
+    // Handlers first: a SIGTERM right after the "listening" lines must stop us cleanly.
+    let mut signals = Signals::install();
     let capture = (args.out.as_os_str() != "-").then_some(args.out.as_path());
     let live = start_live(&args.receivers, StoreConfig::default(), capture).await?;
     eprintln!("faultline: listening otlp-grpc={}", live.grpc_addr);
@@ -267,10 +315,10 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
         Some(d) => {
             tokio::select! {
                 _ = tokio::time::sleep(d) => {},
-                _ = shutdown_signal() => {},
+                _ = signals.recv() => {},
             }
         }
-        None => shutdown_signal().await,
+        None => signals.recv().await,
     }
     let counters = live.counters.clone();
     let store = live.stop().await?;

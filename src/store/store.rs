@@ -452,9 +452,14 @@ pub fn is_short_circuit(span: &Span) -> bool {
     if !span.is_error() {
         return false;
     }
-    let a = &span.attributes;
-    let texts = a
-        .first_str(&["error.type", "exception.type"])
+    error_texts(span, &["error.type", "exception.type"]).any(mentions_open_breaker)
+}
+
+/// The texts that describe a span's failure: the first of `type_keys` present, the status
+/// message, and the type or message of each exception event.
+fn error_texts<'a>(span: &'a Span, type_keys: &'a [&'a str]) -> impl Iterator<Item = &'a str> + 'a {
+    span.attributes
+        .first_str(type_keys)
         .into_iter()
         .chain(
             span.extras
@@ -469,8 +474,7 @@ pub fn is_short_circuit(span: &Span) -> bool {
                     e.attributes
                         .first_str(&["exception.type", "exception.message"])
                 }),
-        );
-    texts.into_iter().any(mentions_open_breaker)
+        )
 }
 
 /// The reference's `CB_OPEN_RE`, as case-insensitive substrings.
@@ -504,24 +508,11 @@ pub fn is_timeout(span: &Span) -> bool {
     if a.first_i64(&["rpc.grpc.status_code"]) == Some(4) {
         return true;
     }
-    let texts = a
-        .first_str(&["error.type", "exception.type", "rpc.response.status_code"])
-        .into_iter()
-        .chain(
-            span.extras
-                .as_ref()
-                .and_then(|e| e.status_message.as_deref()),
-        )
-        .chain(
-            span.events()
-                .iter()
-                .filter(|e| &*e.name == "exception")
-                .flat_map(|e| {
-                    e.attributes
-                        .first_str(&["exception.type", "exception.message"])
-                }),
-        );
-    texts.into_iter().any(mentions_timeout)
+    error_texts(
+        span,
+        &["error.type", "exception.type", "rpc.response.status_code"],
+    )
+    .any(mentions_timeout)
 }
 
 /// The reference's `TIMEOUT_RE`, as case-insensitive substrings.
