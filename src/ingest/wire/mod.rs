@@ -13,7 +13,7 @@
 //! `prost`'s limit of 100 are errors), and accepted requests give equal spans. The shared parts
 //! (bounds, id checks, interning, span assembly) live in `ingest::bounds`. The tests in
 //! `tests.rs` hold both paths to that, on the benchmark corpus and on random and mutated
-//! requests.
+//! requests; `fuzz/fuzz_targets/otlp_wire.rs` fuzzes the same comparison.
 //!
 //! A request cut short is an error unless the cut falls between two top-level fields, where
 //! protobuf cannot tell it from a shorter request: that prefix decodes (as with `prost`).
