@@ -298,20 +298,29 @@ impl Decoder {
             match k {
                 TIME => time_ns = r.fixed64(k)?,
                 NAME => name = r.str(k)?,
-                ATTRIBUTES => {
-                    let b = r.bytes(k)?;
-                    let inner = r.nest(budget, k)?;
-                    let i = self.inner.next();
-                    if let Some(kv) = self.attribute(b, inner, i)? {
-                        self.inner.push(kv);
-                    }
-                }
+                ATTRIBUTES => self.inner_attribute(&mut r, k, budget)?,
                 DROPPED => self.inner.dropped = r.varint_value(k)? as u32,
                 _ => r.other(k, &EVENT, budget)?,
             }
         }
         let attributes = self.inner.finish(&mut self.it);
         Ok(bounds::event(time_ns, name, attributes, &mut self.it))
+    }
+
+    /// Reads one `KeyValue` of an event or link into the scratch list `self.inner`.
+    fn inner_attribute(
+        &mut self,
+        r: &mut Reader<'_>,
+        k: u32,
+        budget: u32,
+    ) -> Result<(), WireError> {
+        let b = r.bytes(k)?;
+        let inner = r.nest(budget, k)?;
+        let i = self.inner.next();
+        if let Some(kv) = self.attribute(b, inner, i)? {
+            self.inner.push(kv);
+        }
+        Ok(())
     }
 
     /// A link, or `None` when its ids have the wrong length.
@@ -327,14 +336,7 @@ impl Decoder {
             match k {
                 TRACE_ID => trace_id = r.bytes(k)?,
                 SPAN_ID => span_id = r.bytes(k)?,
-                ATTRIBUTES => {
-                    let b = r.bytes(k)?;
-                    let inner = r.nest(budget, k)?;
-                    let i = self.inner.next();
-                    if let Some(kv) = self.attribute(b, inner, i)? {
-                        self.inner.push(kv);
-                    }
-                }
+                ATTRIBUTES => self.inner_attribute(&mut r, k, budget)?,
                 DROPPED => self.inner.dropped = r.varint_value(k)? as u32,
                 _ => r.other(k, &LINK, budget)?,
             }
