@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::cli::sources::{SourcesError, metric_sources};
 use crate::cli::{
     FailOn, LintArgs, LintFormat, ReceiverArgs, RecordArgs, ReportArgs, ReportFormat, RulesArgs,
 };
 use crate::ingest::channel::{Counters, DEFAULT_CAPACITY, Ingest};
-use crate::ingest::sources::{MetricSources, SourcesError};
 use crate::ingest::{otlp_grpc, otlp_http, prom_query, prom_scrape, recorder};
 use crate::model::finding::Severity;
 use crate::model::profile::{ProfileError, ProfileSet};
@@ -93,7 +93,7 @@ pub async fn start_live_with(
     record: Option<&std::path::Path>,
     findings: Option<task::FindingsHook>,
 ) -> Result<Live, AppError> {
-    let metric_sources = MetricSources::from_args(args)?;
+    let metric_sources = metric_sources(args)?;
     if !metric_sources.profile_dirs.is_empty() {
         cfg.profiles = Arc::new(ProfileSet::load(&metric_sources.profile_dirs)?);
     }

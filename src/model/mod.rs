@@ -2,6 +2,7 @@
 //! `ingest::decode` converts them at the edge.
 
 pub mod attrs;
+pub mod classify;
 pub mod dependency;
 pub mod edge;
 pub mod finding;

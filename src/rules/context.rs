@@ -6,10 +6,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
+use crate::model::classify::is_timeout;
 use crate::model::dependency::{DepKind, kind_of, operation, peer_name};
 use crate::model::span::{Span, SpanId, TraceId};
 use crate::store::Snapshot;
-use crate::store::store::is_timeout;
 use crate::store::trace::Trace;
 
 use super::detectors::retry_chains::{self, Chain};

@@ -2,12 +2,15 @@
 //! (pure and synchronous, so replay and live share it); `task` runs it behind the ingest channel
 //! and publishes snapshots; `snapshot` holds the immutable views every front end reads.
 
+pub mod calls;
+pub mod edges;
 pub mod metrics;
 pub mod snapshot;
 #[allow(clippy::module_inception)]
 pub mod store;
 pub mod task;
 pub mod trace;
+pub mod traces;
 
 pub use snapshot::Snapshot;
 pub use store::{Store, StoreConfig};

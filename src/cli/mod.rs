@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod sources;
+
 /// faultline: a terminal dashboard and linter for the resilience of distributed backends.
 #[derive(Debug, Parser)]
 #[command(name = "faultline", version, about, propagate_version = true)]
