@@ -152,7 +152,7 @@ mod tests {
     #[test]
     fn metric_breakers_mark_the_timeline_and_their_buckets() {
         let mut store = testkit::fixture_store(90);
-        crate::tui::fixtures::scrape_metrics(&mut store);
+        testkit::fixture_metrics(&mut store);
         let snap = store.snapshot(None);
         let tl = Timeline::build(&snap);
         let pay: Vec<_> = tl

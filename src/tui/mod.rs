@@ -10,8 +10,6 @@
 pub mod app;
 mod drill;
 pub mod filter;
-#[cfg(test)]
-pub(crate) mod fixtures;
 pub mod keymap;
 pub mod rows;
 pub mod runner;

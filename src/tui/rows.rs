@@ -318,7 +318,7 @@ mod tests {
     #[test]
     fn rows_read_metric_states_queues_and_metrics_only_dependencies() {
         let mut store = testkit::fixture_store(90);
-        crate::tui::fixtures::scrape_metrics(&mut store);
+        testkit::fixture_metrics(&mut store);
         let snap = store.snapshot_window(
             testkit::T0 + 40 * testkit::SEC,
             testkit::T0 + 50 * testkit::SEC,

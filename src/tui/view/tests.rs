@@ -13,7 +13,6 @@ use super::render;
 use crate::model::finding::{Finding, Outcome, Severity};
 use crate::testkit::{self, SEC, T0};
 use crate::tui::app::{Action, Hits, Mode, Sources, UiState, update};
-use crate::tui::fixtures::scrape_metrics;
 use crate::tui::keymap::Cmd;
 use crate::tui::theme::Theme;
 
@@ -41,7 +40,7 @@ fn finding(sev: Severity, rule: &str, dep: &str, traces: Vec<String>) -> Finding
 /// at 7/100), with two findings.
 fn state() -> UiState {
     let mut store = testkit::fixture_store(90);
-    scrape_metrics(&mut store);
+    testkit::fixture_metrics(&mut store);
     let mut snap = store.snapshot_window(T0 + 40 * SEC, T0 + 50 * SEC);
     let id = hex::encode(snap.traces[170].trace_id);
     snap.findings = Arc::from(vec![
@@ -145,7 +144,7 @@ fn help_overlay() {
 fn review_with_timeline() {
     for (w, h) in SIZES {
         let mut store = testkit::fixture_store(90);
-        scrape_metrics(&mut store);
+        testkit::fixture_metrics(&mut store);
         let whole = Arc::new(store.snapshot(None));
         let mut s = UiState::review(
             Sources {
