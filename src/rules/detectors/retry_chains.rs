@@ -170,7 +170,7 @@ fn grpc_chains(cx: &Context<'_>, mut members: Vec<u32>, out: &mut Vec<Chain>) {
             .span(c)
             .attributes
             .get("transparent-retry")
-            .is_some_and(|v| matches!(v, crate::model::attrs::AttrValue::Bool(true)));
+            .is_some_and(|v| v.as_bool() == Some(true));
         let ord = grpc_ordinal(cx, c).unwrap_or(0);
         let follows = cur.last().is_some_and(|&p| {
             grpc_ordinal(cx, &cx.calls[p as usize]).unwrap_or(0) + 1 == ord && links(cx, p, i)
