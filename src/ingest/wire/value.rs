@@ -232,8 +232,9 @@ impl Decoder<'_> {
         let inner = budget.saturating_sub(1);
         Ok(match any {
             Any::None | Any::Strindex => AttrValue::Empty,
-            Any::Str(b) => bounds::str_value_utf8(b, self.it)
-                .map_err(|e| utf8_error(b, e, STRING_VALUE))?,
+            Any::Str(b) => {
+                bounds::str_value_utf8(b, self.it).map_err(|e| utf8_error(b, e, STRING_VALUE))?
+            }
             Any::Bool(b) => AttrValue::Bool(b),
             Any::Int(i) => AttrValue::Int(i),
             Any::Double(d) => AttrValue::Double(d),
