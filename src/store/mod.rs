@@ -5,6 +5,7 @@
 pub mod calls;
 pub mod edges;
 pub mod metrics;
+pub mod retries;
 pub mod snapshot;
 #[allow(clippy::module_inception)]
 pub mod store;
@@ -12,6 +13,7 @@ pub mod task;
 pub mod trace;
 pub mod trace_list;
 pub mod traces;
+pub mod view;
 
 pub use snapshot::Snapshot;
 pub use store::{Store, StoreConfig};
@@ -19,3 +21,5 @@ pub use trace_list::TraceList;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod view_tests;

@@ -3,16 +3,19 @@
 //! gives the same snapshots. Its parts: `traces` (retained traces, eviction), `calls` (which
 //! dependency a call belongs to), `edges` (bucketed aggregates) and `metrics`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::model::edge::{CallSample, EdgeKey, bucket_of};
 use crate::model::profile::ProfileSet;
+use crate::model::resilience::ResilienceView;
 use crate::model::series::{SeriesPoint, SourceStatus};
 use crate::model::span::Span;
 
-use super::calls::{Calls, Resolved};
+use super::calls::{CallRecord, Calls, Resolved};
 use super::edges::EdgeTable;
 use super::metrics::{MetricStore, join_to_edges};
+use super::retries;
 use super::snapshot::{CounterValues, Snapshot};
 use super::traces::{Evicted, TraceTable};
 
@@ -161,17 +164,40 @@ impl Store {
         }
     }
 
-    /// Records a resolved call in its edge.
+    /// Records a resolved call: in its trace (the call record every front end reads, with its
+    /// attempt number among its siblings) and in its edge's aggregates.
     fn record(&mut self, r: Resolved) {
+        let edge = self.edges.id(r.caller, r.dependency);
+        let mut retry = r.outcome.resend.is_some_and(|n| n > 0);
+        if let Some(trace) = self.traces.get_mut(&r.trace_id)
+            && let Some(i) = trace.position(&r.span_id)
+        {
+            let s = &trace.spans[i];
+            let rec = CallRecord {
+                span: i as u32,
+                edge,
+                kind: r.kind,
+                outcome: r.outcome,
+                attempt: 1,
+                chain: None,
+                paired: r.paired,
+                op_key: retries::op_key(&s.attributes, &s.name),
+            };
+            let (rec, changes) = retries::record(trace, rec);
+            retry = rec.is_retry();
+            for c in changes {
+                self.edges.add_retries(c.edge, c.start_ns, c.delta);
+            }
+        }
         let sample = CallSample {
             start_ns: r.start_ns,
             duration_secs: r.end_ns.saturating_sub(r.start_ns) as f64 / 1e9,
             error: r.outcome.error,
             timeout: r.outcome.timeout,
-            retry: r.outcome.resend.is_some_and(|n| n > 0),
+            retry,
             short_circuit: r.outcome.short_circuit,
         };
-        self.edges.record(r.caller, r.dependency, r.kind, &sample);
+        self.edges.record(edge, r.kind, &sample);
     }
 
     /// Resolves the client calls whose settle time has passed by `now`.
@@ -245,11 +271,12 @@ impl Store {
         let edges = self.edges.views(window);
         let keys: Vec<EdgeKey> = edges.iter().map(|e| e.key.clone()).collect();
         let views = self.metrics.views(window);
-        let resilience = if views.is_empty() {
+        let resilience: Arc<BTreeMap<EdgeKey, ResilienceView>> = if views.is_empty() {
             Arc::default()
         } else {
             Arc::new(join_to_edges(&views, &keys, &self.cfg.profiles.aliases))
         };
+        let deps = super::view::build(&edges, &resilience, window);
         let mut counters = self.counters.clone();
         counters.pending_calls = self.calls.pending() as u64;
         Snapshot {
@@ -261,6 +288,8 @@ impl Store {
             } else {
                 (self.first_ns, self.last_ns)
             },
+            deps: Arc::from(deps),
+            edge_keys: self.edges.keys(),
             edges: Arc::from(edges),
             traces: self.traces.published(),
             findings: Arc::from(Vec::new()),
