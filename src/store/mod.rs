@@ -5,16 +5,19 @@
 pub mod calls;
 pub mod edges;
 pub mod metrics;
+pub mod retries;
 pub mod snapshot;
 #[allow(clippy::module_inception)]
 pub mod store;
 pub mod task;
 pub mod trace;
+pub mod trace_list;
 pub mod traces;
 pub mod view;
 
 pub use snapshot::Snapshot;
 pub use store::{Store, StoreConfig};
+pub use trace_list::TraceList;
 
 #[cfg(test)]
 mod tests;
