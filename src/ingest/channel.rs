@@ -63,6 +63,10 @@ pub struct Counters {
     pub capture_lines: AtomicU64,
     /// Capture write failures.
     pub capture_errors: AtomicU64,
+    /// Plain-text connections refused on a TLS receiver port.
+    pub tls_plaintext_refused: AtomicU64,
+    /// TLS handshakes that failed (bad or missing client certificate, unknown CA, timeout).
+    pub tls_handshake_failed: AtomicU64,
 }
 
 impl Counters {

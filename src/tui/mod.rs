@@ -159,7 +159,6 @@ pub async fn demo(args: DemoArgs, opts: UiOptions) -> Result<(), TuiError> {
         },
         rules: None,
         record: None,
-        config: None,
     };
     run_live(Mode::Demo, &watch_args, Some(args.seed), &opts).await
 }
