@@ -42,7 +42,12 @@ fn start(pki: &Pki, verify_clients: bool) -> Recorder {
 }
 
 /// Runs the Python scenario against `endpoint` with the exporter's standard TLS variables.
-fn scenario(exporter: &str, endpoint: &str, truth: &Path, env: &[(&str, &Path)]) -> std::process::Output {
+fn scenario(
+    exporter: &str,
+    endpoint: &str,
+    truth: &Path,
+    env: &[(&str, &Path)],
+) -> std::process::Output {
     let mut cmd = Command::new(venv_python());
     cmd.arg(root().join("tests/py/scenario.py"))
         .args([exporter, endpoint])
@@ -72,7 +77,10 @@ fn sdk_over_tls(exporter: &str, verify_clients: bool) {
     let truth_path = work.path().join("truth.json");
     let mut env = vec![("OTEL_EXPORTER_OTLP_CERTIFICATE", pki.ca_file.as_path())];
     if verify_clients {
-        env.push(("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", pki.client_cert.as_path()));
+        env.push((
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            pki.client_cert.as_path(),
+        ));
         env.push(("OTEL_EXPORTER_OTLP_CLIENT_KEY", pki.client_key.as_path()));
     }
     let out = scenario(exporter, &endpoint, &truth_path, &env);
@@ -92,7 +100,10 @@ fn sdk_over_tls(exporter: &str, verify_clients: bool) {
         stopped.stderr
     );
     let cap = read_capture(&stopped.out);
-    assert_eq!(cap.spans as u64, truth.spans, "every exported span is in the capture");
+    assert_eq!(
+        cap.spans as u64, truth.spans,
+        "every exported span is in the capture"
+    );
     assert_report_matches(&report_json(&[&stopped.out]), &truth);
 }
 
@@ -158,11 +169,15 @@ fn client_without_certificate_is_refused_when_verification_is_on() {
         err.to_lowercase().contains("certificate") || err.contains("alert"),
         "the refusal should be a TLS alert about the certificate: {err}"
     );
-    assert_eq!(post_empty_traces(&https_client(&pki, true), rec.http), Ok(200));
+    assert_eq!(
+        post_empty_traces(&https_client(&pki, true), rec.http),
+        Ok(200)
+    );
     let stopped = rec.stop();
     stopped.assert_clean();
     assert!(
-        stopped.stderr.contains("failed handshakes") && stopped.stderr.contains(", 1 failed handshakes"),
+        stopped.stderr.contains("failed handshakes")
+            && stopped.stderr.contains(", 1 failed handshakes"),
         "the failed handshake is counted:\n{}",
         stopped.stderr
     );
@@ -192,7 +207,8 @@ fn plaintext_clients_are_refused_and_the_receivers_keep_serving() {
 
     // A gRPC exporter without TLS: HTTP/2 with prior knowledge.
     let mut s = TcpStream::connect(rec.grpc).unwrap();
-    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0").unwrap();
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .unwrap();
     let answer = read_all(s);
     let goaway = answer
         .windows(4)
@@ -214,10 +230,16 @@ fn plaintext_clients_are_refused_and_the_receivers_keep_serving() {
             .env("NO_PROXY", "*"),
         Duration::from_secs(120),
     );
-    assert!(!out.status.success(), "a plain-text export must not succeed");
+    assert!(
+        !out.status.success(),
+        "a plain-text export must not succeed"
+    );
 
     // The receivers still serve TLS clients.
-    assert_eq!(post_empty_traces(&https_client(&pki, false), rec.http), Ok(200));
+    assert_eq!(
+        post_empty_traces(&https_client(&pki, false), rec.http),
+        Ok(200)
+    );
     let stopped = rec.stop();
     stopped.assert_clean();
     let line = stopped
@@ -231,9 +253,14 @@ fn plaintext_clients_are_refused_and_the_receivers_keep_serving() {
         .and_then(|r| r.split_whitespace().next())
         .and_then(|x| x.parse().ok())
         .unwrap_or(0);
-    assert!(n >= 3, "two raw clients and the SDK's connections are counted: {line}");
     assert!(
-        stopped.stderr.contains("refused a plain-text (non-TLS) connection from 127.0.0.1"),
+        n >= 3,
+        "two raw clients and the SDK's connections are counted: {line}"
+    );
+    assert!(
+        stopped
+            .stderr
+            .contains("refused a plain-text (non-TLS) connection from 127.0.0.1"),
         "each refusal is logged:\n{}",
         stopped.stderr
     );
@@ -262,7 +289,9 @@ fn certificate_files_are_reloaded_when_they_change() {
     let seen = server_certificate(rec.http, client_config(&pki.ca_file, None)).unwrap();
     assert_eq!(seen, pem_der(&first));
 
-    let (cert2, key2) = pki.ca.issue("localhost", &["127.0.0.1", "localhost"], false);
+    let (cert2, key2) = pki
+        .ca
+        .issue("localhost", &["127.0.0.1", "localhost"], false);
     replace(&pki.server_key, &key2);
     replace(&pki.server_cert, &cert2);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -285,11 +314,19 @@ fn certificate_files_are_reloaded_when_they_change() {
     replace(&pki.server_key, "not a key\n");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !rec.stderr_so_far().contains("do not load") {
-        assert!(Instant::now() < deadline, "no reload warning:\n{}", rec.stderr_so_far());
+        assert!(
+            Instant::now() < deadline,
+            "no reload warning:\n{}",
+            rec.stderr_so_far()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let got = server_certificate(rec.http, client_config(&pki.ca_file, None)).unwrap();
-    assert_eq!(got, pem_der(&cert2), "the last good certificate is still served");
+    assert_eq!(
+        got,
+        pem_der(&cert2),
+        "the last good certificate is still served"
+    );
     rec.stop().assert_clean();
 }
 
@@ -330,4 +367,3 @@ fn unusable_certificate_files_are_named_at_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("do not make a server certificate"), "{err}");
 }
-

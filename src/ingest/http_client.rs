@@ -244,10 +244,33 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
         }
         cur = c.source();
     }
+    let https = e
+        .downcast_ref::<reqwest::Error>()
+        .and_then(|r| r.url())
+        .is_some_and(|u| u.scheme() == "https");
     match tls {
         Some(t) => format!("TLS: {t} ({chain})"),
+        // With TLS 1.3 a server that wants a client certificate finishes the handshake and
+        // then closes: the client sees a closed connection, not the alert.
+        None if https && closed_early(&chain) => format!(
+            "TLS: the server closed the connection right after the handshake: it may require a \
+             client certificate (cert_file and key_file) signed by a CA it trusts ({chain})"
+        ),
         None => chain,
     }
+}
+
+fn closed_early(chain: &str) -> bool {
+    let c = chain.to_ascii_lowercase();
+    [
+        "broken pipe",
+        "connection reset",
+        "connection closed",
+        "unexpected eof",
+        "stream closed",
+    ]
+    .iter()
+    .any(|p| c.contains(p))
 }
 
 /// The rustls error in `e`, also when an `io::Error` wraps it (its `source()` skips the inner
@@ -256,9 +279,9 @@ fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rust
     if let Some(r) = e.downcast_ref::<rustls::Error>() {
         return Some(r);
     }
-    e.downcast_ref::<std::io::Error>()
-        .and_then(|io| io.get_ref())
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    let io = e.downcast_ref::<std::io::Error>()?;
+    let inner: &(dyn std::error::Error + 'static) = io.get_ref()?;
+    rustls_error(inner)
 }
 
 fn tls_problem(e: &rustls::Error) -> String {
@@ -298,5 +321,67 @@ fn tls_problem(e: &rustls::Error) -> String {
             "the server did not answer with TLS (is it plain http://?)".into()
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server whose certificate no trusted CA signed: the message says so in words.
+    #[tokio::test]
+    async fn unknown_issuer_is_named() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (c, k) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        let cfg = crate::ingest::server_tls::build(
+            &crate::ingest::receivers::ServerTls {
+                cert_file: c.clone(),
+                key_file: k,
+                client_ca_file: None,
+            },
+            &[b"http/1.1".to_vec()],
+        )
+        .unwrap();
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let acc = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(cfg));
+            while let Ok((s, _)) = l.accept().await {
+                let _ = acc.accept(s).await;
+            }
+        });
+        let client = build(&ClientSettings::default(), "test").unwrap();
+        let e = client
+            .get(format!("https://{addr}/"))
+            .send()
+            .await
+            .unwrap_err();
+        let msg = describe(&e);
+        assert!(
+            msg.contains("not signed by a trusted CA (unknown issuer)"),
+            "{msg}"
+        );
+        // With that certificate as the CA it connects (and fails later, at HTTP).
+        let trusting = ClientSettings {
+            tls: ClientTls {
+                ca_file: Some(c),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let e = build(&trusting, "test")
+            .unwrap()
+            .get(format!("https://{addr}/"))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(!describe(&e).contains("unknown issuer"), "{}", describe(&e));
     }
 }

@@ -145,20 +145,21 @@ pub fn client_config(ca: &Path, client: Option<(&Path, &Path)>) -> rustls::Clien
 }
 
 /// Connects to `addr` over TLS and returns the server's leaf certificate (DER), or the error.
-pub fn server_certificate(addr: std::net::SocketAddr, cfg: rustls::ClientConfig) -> Result<Vec<u8>, String> {
+pub fn server_certificate(
+    addr: std::net::SocketAddr,
+    cfg: rustls::ClientConfig,
+) -> Result<Vec<u8>, String> {
     use std::io::Write;
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
-    let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name)
-        .map_err(|e| e.to_string())?;
+    let mut conn =
+        rustls::ClientConnection::new(std::sync::Arc::new(cfg), name).map_err(|e| e.to_string())?;
     let mut sock = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
     sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
     let mut tls = rustls::Stream::new(&mut conn, &mut sock);
     tls.flush().map_err(|e| e.to_string())?;
     while tls.conn.is_handshaking() {
-        tls.conn
-            .complete_io(tls.sock)
-            .map_err(|e| e.to_string())?;
+        tls.conn.complete_io(tls.sock).map_err(|e| e.to_string())?;
     }
     let cert = tls
         .conn
