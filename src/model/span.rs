@@ -204,30 +204,9 @@ impl Span {
             .unwrap_or(&[])
     }
 
-    /// Whether this call failed: status ERROR, HTTP status ≥ 500 (client and server spans; 4xx
-    /// counts only as the client's concern and is not an error of the dependency), or a non-OK
-    /// gRPC status code on an RPC span.
+    /// Whether this call failed (see [`super::classify::is_error`], the one definition).
     pub fn is_error(&self) -> bool {
-        if self.status == StatusCode::Error {
-            return true;
-        }
-        let a = &self.attributes;
-        if let Some(code) = a.first_i64(&["http.response.status_code", "http.status_code"])
-            && code >= 500
-        {
-            return true;
-        }
-        if let Some(code) = a.first_i64(&["rpc.grpc.status_code"]) {
-            return code != 0;
-        }
-        // semconv v1.39+: rpc.response.status_code holds the gRPC code name or number.
-        match a.get("rpc.response.status_code") {
-            Some(v) => match v.as_i64() {
-                Some(code) => code != 0,
-                None => v.as_str().is_some_and(|s| !s.eq_ignore_ascii_case("OK")),
-            },
-            None => false,
-        }
+        super::classify::is_error(self)
     }
 
     /// Approximate bytes held by this span (struct plus owned heap; shared parts not counted).
