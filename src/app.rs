@@ -412,7 +412,7 @@ pub fn report(args: ReportArgs) -> Result<String, AppError> {
     if !args.profiles.is_empty() {
         cfg.profiles = Arc::new(ProfileSet::load(&args.profiles)?);
     }
-    let mut r = replay::load(&args.files, cfg)?;
+    let mut r = load_captures(&args.files, cfg)?;
     r.check_clean()?;
     for w in &r.warnings {
         eprintln!("faultline: warning: {w}");
@@ -423,6 +423,38 @@ pub fn report(args: ReportArgs) -> Result<String, AppError> {
         ReportFormat::Json => report::json::render(&rows) + "\n",
         ReportFormat::Text => report::text::render(&rows, snap.window),
     })
+}
+
+/// Captures at least this large get a progress bar (smaller ones load in well under a second).
+pub const PROGRESS_MIN_BYTES: u64 = 8 << 20;
+
+/// Replays capture files, with a progress bar on stderr when stderr is a terminal and the files
+/// are large; quiet otherwise (CI, pipes).
+pub fn load_captures(
+    files: &[std::path::PathBuf],
+    cfg: StoreConfig,
+) -> Result<replay::Replay, AppError> {
+    use std::io::IsTerminal;
+    let total = replay::total_bytes(files);
+    if !std::io::stderr().is_terminal() || total < PROGRESS_MIN_BYTES {
+        return Ok(replay::load(files, cfg)?);
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "faultline: loading {msg} [{bar:30}] {bytes}/{total_bytes} ({eta} left)",
+        )
+        // The template is a constant; it parses (and a test loads a large capture with it).
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(match files {
+        [one] => one.display().to_string(),
+        many => format!("{} files", many.len()),
+    });
+    let result = replay::load_with_progress(files, cfg, &|n| bar.inc(n));
+    bar.finish_and_clear();
+    Ok(result?)
 }
 
 /// What `faultline lint` prints, and its exit code (0 clean, 1 findings at `--fail-on`).
@@ -463,7 +495,7 @@ pub async fn lint(args: LintArgs) -> Result<LintOutcome, AppError> {
                 "lint needs capture files, or --live to listen".into(),
             ));
         }
-        let mut r = replay::load(&args.files, StoreConfig::replay(usize::MAX))?;
+        let mut r = load_captures(&args.files, StoreConfig::replay(usize::MAX))?;
         r.check_clean()?;
         for w in &r.warnings {
             eprintln!("faultline: warning: {w}");

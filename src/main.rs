@@ -12,6 +12,7 @@ use faultline::{app, tui};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    faultline::ingest::tls_files::install_default_provider();
     let cli = match parse_from(std::env::args_os().collect()) {
         Ok((cli, _)) => cli,
         Err(LayerError::Clap(e)) => e.exit(),

@@ -472,8 +472,7 @@ pub fn parse_from(args: Vec<OsString>) -> Result<(Cli, FileLayer), LayerError> {
     {
         return Ok((Cli::from_arg_matches(m)?, FileLayer::default()));
     }
-    let layer = load_layer(&args, &Cli::command())?;
-    let matches = apply(Cli::command(), &layer).try_get_matches_from(&args)?;
+    let (matches, layer) = matches_from(&args)?;
     let mut cli = Cli::from_arg_matches(&matches)?;
     let receivers = match &mut cli.command {
         Some(Sub::Watch(a)) => Some(&mut a.receivers),
@@ -487,6 +486,14 @@ pub fn parse_from(args: Vec<OsString>) -> Result<(Cli, FileLayer), LayerError> {
         r.scrape_targets = layer.scrape.clone();
     }
     Ok((cli, layer))
+}
+
+/// clap's matches after every layer: each flag's values and where they came from (a file value
+/// is a `DefaultValue`).
+pub fn matches_from(args: &[OsString]) -> Result<(clap::ArgMatches, FileLayer), LayerError> {
+    let layer = load_layer(args, &Cli::command())?;
+    let m = apply(Cli::command(), &layer).try_get_matches_from(args)?;
+    Ok((m, layer))
 }
 
 /// Checks a file for `faultline config check`: every problem, one per line.

@@ -66,6 +66,14 @@ pub fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
     std::sync::Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Makes ring the process-wide rustls provider (once; later calls do nothing). reqwest is built
+/// without a provider of its own (no aws-lc), so any client built without
+/// [`http_client::build`](super::http_client::build)'s configuration — a plain
+/// `reqwest::Client::new()`, in tests say — needs this first.
+pub fn install_default_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// TLS 1.2 and 1.3: the minimum is TLS 1.2.
 pub const VERSIONS: &[&rustls::SupportedProtocolVersion] =
     &[&rustls::version::TLS13, &rustls::version::TLS12];
