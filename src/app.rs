@@ -12,7 +12,7 @@ use crate::cli::{
     FailOn, LintArgs, LintFormat, ReceiverArgs, RecordArgs, ReportArgs, ReportFormat, RulesArgs,
 };
 use crate::ingest::channel::{Counters, DEFAULT_CAPACITY, Ingest};
-use crate::ingest::server_tls::{ReloadingConfig, TlsIncoming};
+use crate::ingest::server_tls::{ReloadingConfig, TlsCounters, TlsIncoming};
 use crate::ingest::{otlp_grpc, otlp_http, prom_query, prom_scrape, recorder};
 use crate::model::finding::Severity;
 use crate::model::profile::{ProfileError, ProfileSet};
@@ -69,6 +69,8 @@ pub struct Live {
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     /// Shared counters.
     pub counters: Arc<Counters>,
+    /// TLS refusals and failed handshakes (zero without TLS).
+    pub tls_counters: Arc<TlsCounters>,
     shutdown: watch::Sender<bool>,
     drain: watch::Sender<bool>,
     servers: Vec<tokio::task::JoinHandle<Result<(), String>>>,
@@ -140,6 +142,7 @@ pub async fn start_live_with(
     warn_if_exposed("otlp-grpc", grpc_addr, tls.is_some());
     warn_if_exposed("otlp-http", http_addr, tls.is_some());
     let counters = Arc::new(Counters::default());
+    let tls_counters = Arc::new(TlsCounters::default());
     let (drain, drain_rx) = watch::channel(false);
     let (writer_tx, writer) = match record {
         Some(path) => {
@@ -192,9 +195,9 @@ pub async fn start_live_with(
         ],
         Some((grpc_tls, http_tls)) => {
             let bind = |addr, source| AppError::Bind { addr, source };
-            let grpc_in = TlsIncoming::start(grpc_l, grpc_tls, counters.clone(), "otlp-grpc")
+            let grpc_in = TlsIncoming::start(grpc_l, grpc_tls, tls_counters.clone(), "otlp-grpc")
                 .map_err(|e| bind(grpc_addr, e))?;
-            let http_in = TlsIncoming::start(http_l, http_tls, counters.clone(), "otlp-http")
+            let http_in = TlsIncoming::start(http_l, http_tls, tls_counters.clone(), "otlp-http")
                 .map_err(|e| bind(http_addr, e))?;
             vec![
                 tokio::spawn(async move {
@@ -216,6 +219,7 @@ pub async fn start_live_with(
         tls: rc.tls.is_some(),
         snapshots,
         counters,
+        tls_counters,
         shutdown,
         drain,
         servers,
@@ -366,6 +370,7 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
         None => signals.recv().await,
     }
     let counters = live.counters.clone();
+    let tls_counters = live.tls_counters.clone();
     let store = live.stop().await?;
     for s in store.metrics().sources() {
         let job = if s.job.is_empty() {
@@ -393,10 +398,7 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
         Counters::get(&counters.refused_full),
         Counters::get(&counters.bad_requests),
     );
-    let (plain, failed) = (
-        Counters::get(&counters.tls_plaintext_refused),
-        Counters::get(&counters.tls_handshake_failed),
-    );
+    let (plain, failed) = tls_counters.get();
     if plain + failed > 0 {
         eprintln!(
             "faultline: TLS: refused {plain} plain-text connections, {failed} failed handshakes"

@@ -4,12 +4,13 @@
 //! verification; and the accept loop both receivers share ([`TlsIncoming`]): TCP_NODELAY on
 //! every socket, handshakes in their own tasks (a slow client never holds up the others), and a
 //! plain-text client on the TLS port answered in its own protocol — HTTP/1.1 `400` with a
-//! sentence, or an HTTP/2 `GOAWAY` with one for prior-knowledge gRPC — then closed, counted in
-//! `tls_plaintext_refused` and logged. Failed handshakes are counted in `tls_handshake_failed`.
+//! sentence, or an HTTP/2 `GOAWAY` with one for prior-knowledge gRPC — then closed, counted
+//! ([`TlsCounters`]) and logged. Failed handshakes are counted too.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
@@ -20,7 +21,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
 
-use super::channel::Counters;
 use super::receivers::ServerTls;
 use super::tls_files;
 
@@ -33,6 +33,29 @@ pub const PLAINTEXT_MESSAGE: &str =
     "faultline: this port speaks TLS; connect with https:// (or the exporter's TLS settings)";
 
 type Stamp = Vec<Option<(SystemTime, u64)>>;
+
+/// What the TLS accept loops count (shared by both receivers).
+#[derive(Debug, Default)]
+pub struct TlsCounters {
+    /// Plain-text connections refused on a TLS port.
+    pub plaintext_refused: AtomicU64,
+    /// TLS handshakes that failed (missing or untrusted client certificate, timeout, …).
+    pub handshake_failed: AtomicU64,
+}
+
+impl TlsCounters {
+    fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (plain-text refused, handshakes failed).
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.plaintext_refused.load(Ordering::Relaxed),
+            self.handshake_failed.load(Ordering::Relaxed),
+        )
+    }
+}
 
 /// A server configuration that follows its files.
 pub struct ReloadingConfig {
@@ -213,7 +236,7 @@ impl TlsIncoming {
     pub fn start(
         listener: TcpListener,
         tls: Arc<ReloadingConfig>,
-        counters: Arc<Counters>,
+        counters: Arc<TlsCounters>,
         what: &'static str,
     ) -> std::io::Result<TlsIncoming> {
         let local = listener.local_addr()?;
@@ -226,7 +249,7 @@ impl TlsIncoming {
 async fn accept_loop(
     listener: TcpListener,
     tls: Arc<ReloadingConfig>,
-    counters: Arc<Counters>,
+    counters: Arc<TlsCounters>,
     what: &'static str,
     tx: mpsc::Sender<(TlsConn, SocketAddr)>,
 ) {
@@ -269,7 +292,7 @@ async fn handshake(
     tcp: TcpStream,
     peer: SocketAddr,
     cfg: Arc<rustls::ServerConfig>,
-    counters: &Counters,
+    counters: &TlsCounters,
     what: &str,
 ) -> Option<TlsConn> {
     if let Err(e) = tcp.set_nodelay(true) {
@@ -284,7 +307,7 @@ async fn handshake(
         return None;
     }
     if first[0] != TLS_HANDSHAKE {
-        Counters::add(&counters.tls_plaintext_refused, 1);
+        TlsCounters::bump(&counters.plaintext_refused);
         tracing::warn!("{what}: refused a plain-text (non-TLS) connection from {peer}");
         refuse_plaintext(tcp, &first[..n]).await;
         return None;
@@ -293,12 +316,12 @@ async fn handshake(
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await {
         Ok(Ok(s)) => Some(TlsConn(s)),
         Ok(Err(e)) => {
-            Counters::add(&counters.tls_handshake_failed, 1);
+            TlsCounters::bump(&counters.handshake_failed);
             tracing::warn!("{what}: TLS handshake with {peer} failed: {e}");
             None
         }
         Err(_) => {
-            Counters::add(&counters.tls_handshake_failed, 1);
+            TlsCounters::bump(&counters.handshake_failed);
             tracing::warn!("{what}: TLS handshake with {peer} timed out");
             None
         }
