@@ -32,6 +32,8 @@ fn samples(arg: &clap::Arg) -> [String; 3] {
         [pv[0].clone(), pv[1].clone(), pv[0].clone()]
     } else if id.ends_with("_headers") {
         f(&|i| format!("X-Scope-OrgID: team-{}", n(i)))
+    } else if id == "from" || id == "to" {
+        f(&|i| format!("+{}s", n(i)))
     } else if id == "prometheus" {
         f(&|i| format!("https://mimir-{}.test/prometheus", n(i)))
     } else if is::<Duration>(arg) {
