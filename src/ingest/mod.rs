@@ -7,6 +7,7 @@ pub mod channel;
 pub mod decode;
 pub mod decode_metrics;
 pub mod grpc_raw;
+pub mod json;
 pub mod limits;
 pub mod otlp_grpc;
 pub mod otlp_http;

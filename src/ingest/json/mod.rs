@@ -1,0 +1,242 @@
+//! OTLP/JSON trace requests → faultline's model, without the `opentelemetry-proto` tree.
+//!
+//! `otlp_json` reads a request into mirror types, `opentelemetry-proto` types and then
+//! `decode::decode_traces` copies what the model keeps: a `String` or `Vec` for every key, value,
+//! id and list, all dropped again. This decoder runs `serde_json` with seeds
+//! ([`serde::de::DeserializeSeed`]) that build the spans as the JSON goes by: strings are borrowed
+//! from the input (unless escaped), ids decoded into stack buffers, and only what the model keeps
+//! is allocated, interned per request through `ingest::bounds`, which also assembles the spans.
+//! It is `serde_json` rather than a hand-written lexer: `serde_json`'s own parsing is what is
+//! left of the time, and it also gives the same syntax errors, nesting limit and number reading
+//! as `otlp_json`.
+//!
+//! Semantics are exactly those of `otlp_json::parse_traces` followed by `decode_traces`: the same
+//! requests are accepted and rejected (the same leniency: hex or base64 ids, enum names or
+//! numbers, 64-bit integers as strings or numbers, camelCase or snake_case names, unknown fields
+//! ignored; and the same strictness of serde's derive: duplicate fields are errors, a struct may
+//! also be an array of its fields in declaration order), and accepted ones give equal spans.
+//! `tests.rs` holds both paths to that on generated captures, random and mutated requests;
+//! `fuzz/fuzz_targets/otlp_json.rs` fuzzes the same comparison.
+//!
+//! Field order is free in JSON: spans read before their `resource` (or `scope`) are built with
+//! the default one and given the real one when it arrives.
+
+mod attrs;
+mod scalar;
+mod spans;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::bounds::Interner;
+use super::decode::{DecodedSpans, decode_traces};
+use super::otlp_json;
+use crate::model::attrs::AttrValue;
+use crate::model::span::Resource;
+
+/// Decodes an OTLP/JSON `ExportTraceServiceRequest` into model spans, as
+/// `decode_traces(&otlp_json::parse_traces(bytes)?)` would. Spans with bad ids are rejected one
+/// by one (partial success); a malformed request is an error.
+///
+/// A rejected request is read again by `otlp_json`, whose error is returned, so messages (and
+/// their columns) are the ones that path has always given; errors are rare, so this costs
+/// nothing in practice.
+pub fn decode(bytes: &[u8]) -> Result<DecodedSpans, serde_json::Error> {
+    decode_direct(bytes).or_else(|_| reference(bytes))
+}
+
+/// The reference path: mirror types → `opentelemetry-proto` → model. The tests and the fuzz
+/// target hold [`decode_direct`] to it; on a request the direct decoder rejects, its answer
+/// stands (the error to report, or — were the two ever to disagree — the spans).
+#[cold]
+fn reference(bytes: &[u8]) -> Result<DecodedSpans, serde_json::Error> {
+    otlp_json::parse_traces(bytes).map(|r| decode_traces(&r))
+}
+
+/// [`decode`] without the second reading of rejected requests: its errors name what this
+/// decoder saw, in `serde_json`'s words. For the equivalence tests and the fuzz target.
+pub fn decode_direct(bytes: &[u8]) -> Result<DecodedSpans, serde_json::Error> {
+    let mut cx = Cx::new(bytes.len());
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    spans::request(&mut de, &mut cx)?;
+    de.end()?;
+    Ok(cx.out)
+}
+
+/// Decoder state of one request.
+pub(super) struct Cx {
+    it: Interner,
+    out: DecodedSpans,
+    /// Scratch for the attribute list being read (reused from list to list).
+    keys: Vec<Arc<str>>,
+    values: Vec<AttrValue>,
+    /// The resource of the `ResourceSpans` being read, once known.
+    resource: Option<Arc<Resource>>,
+    /// The scope name of the `ScopeSpans` being read, once known.
+    scope: Option<Arc<str>>,
+}
+
+impl Cx {
+    fn new(len: usize) -> Self {
+        Cx {
+            // Realistic batches hold about one distinct short string per 256 bytes of JSON.
+            it: Interner::with_capacity(len / 256),
+            out: DecodedSpans::default(),
+            keys: Vec::new(),
+            values: Vec::new(),
+            resource: None,
+            scope: None,
+        }
+    }
+}
+
+/// Where the values of a struct's fields come from: a JSON object, or (as serde's derive also
+/// accepts, so `otlp_json` does) an array holding the fields in declaration order.
+pub(super) trait Src<'de> {
+    /// The deserializer's error.
+    type Error: de::Error;
+    /// The next field value, read with `seed`; `None` past the end of an array.
+    fn value<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Self::Error>;
+}
+
+struct MapSrc<'a, A>(&'a mut A);
+
+impl<'de, A: MapAccess<'de>> Src<'de> for MapSrc<'_, A> {
+    type Error = A::Error;
+    fn value<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, A::Error> {
+        self.0.next_value_seed(seed).map(Some)
+    }
+}
+
+struct SeqSrc<'a, A>(&'a mut A);
+
+impl<'de, A: SeqAccess<'de>> Src<'de> for SeqSrc<'_, A> {
+    type Error = A::Error;
+    fn value<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, A::Error> {
+        self.0.next_element_seed(seed)
+    }
+}
+
+/// A struct being read, as serde's derive reads one with `#[serde(default)]`: missing fields
+/// keep their defaults, unknown ones are skipped, a field given twice is an error.
+pub(super) trait Fields<'de>: Sized {
+    /// Field names in declaration order (the camelCase ones, as the derive names them).
+    const FIELDS: &'static [&'static str];
+    /// The field a key names (name or alias), if any.
+    fn index(key: &str) -> Option<usize>;
+    /// Reads field `i` from `src`; `false` when `src` had no more values.
+    fn field<S: Src<'de>>(&mut self, i: usize, src: &mut S) -> Result<bool, S::Error>;
+}
+
+/// Reads a struct (a JSON object, or an array of its fields) into `f`.
+pub(super) fn read<'de, D: Deserializer<'de>, F: Fields<'de>>(d: D, f: F) -> Result<F, D::Error> {
+    d.deserialize_struct("", F::FIELDS, Struct(f, PhantomData))
+}
+
+/// Stores a value read into `slot`; whether there was one.
+#[inline]
+pub(super) fn set<T>(slot: &mut T, v: Option<T>) -> bool {
+    match v {
+        Some(v) => {
+            *slot = v;
+            true
+        }
+        None => false,
+    }
+}
+
+struct Struct<'de, F>(F, PhantomData<&'de ()>);
+
+impl<'de, F: Fields<'de>> Visitor<'de> for Struct<'de, F> {
+    type Value = F;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an OTLP/JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<F, A::Error> {
+        let mut seen = 0u32;
+        while let Some(key) = map.next_key_seed(Key(F::index))? {
+            let Some(i) = key else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let bit = 1u32 << i;
+            if seen & bit != 0 {
+                return Err(de::Error::duplicate_field(F::FIELDS[i]));
+            }
+            seen |= bit;
+            self.0.field(i, &mut MapSrc(&mut map))?;
+        }
+        Ok(self.0)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<F, A::Error> {
+        for i in 0..F::FIELDS.len() {
+            if !self.0.field(i, &mut SeqSrc(&mut seq))? {
+                break;
+            }
+        }
+        Ok(self.0)
+    }
+}
+
+/// An object key: the index of the field it names, `None` for an unknown one.
+struct Key(fn(&str) -> Option<usize>);
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Option<usize>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_identifier(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok((self.0)(v))
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+        Ok(std::str::from_utf8(v).ok().and_then(self.0))
+    }
+}
+
+/// A JSON array whose elements `&mut E` reads in turn (keeping what it needs).
+pub(super) struct List<'e, E>(pub &'e mut E);
+
+impl<'de, E> DeserializeSeed<'de> for List<'_, E>
+where
+    for<'a> &'a mut E: DeserializeSeed<'de, Value = ()>,
+{
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, E> Visitor<'de> for List<'_, E>
+where
+    for<'a> &'a mut E: DeserializeSeed<'de, Value = ()>,
+{
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(&mut *self.0)?.is_some() {}
+        Ok(())
+    }
+}
