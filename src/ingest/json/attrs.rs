@@ -101,15 +101,13 @@ fn key_value<'de, D: Deserializer<'de>>(
     cx: &mut Cx,
     depth: usize,
 ) -> Result<KeyValue, D::Error> {
-    let f = read(
-        d,
-        KvFields {
-            cx,
-            depth,
-            key: Cow::Borrowed(""),
-            value: None,
-        },
-    )?;
+    let mut f = KvFields {
+        cx,
+        depth,
+        key: Cow::Borrowed(""),
+        value: None,
+    };
+    read(d, &mut f)?;
     Ok(KeyValue {
         key: f.cx.it.get(&f.key),
         value: f.value.unwrap_or(AttrValue::Empty),
@@ -126,10 +124,10 @@ struct KvFields<'c, 'de> {
 impl<'de> Fields<'de> for KvFields<'_, 'de> {
     const FIELDS: &'static [&'static str] = &["key", "value"];
 
-    fn index(key: &str) -> Option<usize> {
+    fn index(key: &[u8]) -> Option<usize> {
         match key {
-            "key" => Some(0),
-            "value" => Some(1),
+            b"key" => Some(0),
+            b"value" => Some(1),
             _ => None,
         }
     }
@@ -142,10 +140,7 @@ impl<'de> Fields<'de> for KvFields<'_, 'de> {
                     cx: &mut *self.cx,
                     depth: self.depth,
                 });
-                set(
-                    &mut self.value,
-                    src.value(seed)?.map(|v| v.map(AnyRead::finish)),
-                )
+                set(&mut self.value, src.value(seed)?)
             }
         })
     }
@@ -157,23 +152,22 @@ struct AnyValueSeed<'c> {
     depth: usize,
 }
 
-impl<'de, 'c> DeserializeSeed<'de> for AnyValueSeed<'c> {
-    type Value = AnyRead<'c, 'de>;
+impl<'de> DeserializeSeed<'de> for AnyValueSeed<'_> {
+    type Value = AttrValue;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        read(
-            d,
-            AnyRead {
-                cx: self.cx,
-                depth: self.depth,
-                string: None,
-                boolean: None,
-                int: None,
-                double: None,
-                array: None,
-                kvlist: None,
-                bytes: None,
-            },
-        )
+        let mut f = AnyRead {
+            cx: self.cx,
+            depth: self.depth,
+            string: None,
+            boolean: None,
+            int: None,
+            double: None,
+            array: None,
+            kvlist: None,
+            bytes: None,
+        };
+        read(d, &mut f)?;
+        Ok(f.finish())
     }
 }
 
@@ -234,15 +228,15 @@ impl<'de> Fields<'de> for AnyRead<'_, 'de> {
         "bytesValue",
     ];
 
-    fn index(key: &str) -> Option<usize> {
+    fn index(key: &[u8]) -> Option<usize> {
         match key {
-            "stringValue" | "string_value" => Some(0),
-            "boolValue" | "bool_value" => Some(1),
-            "intValue" | "int_value" => Some(2),
-            "doubleValue" | "double_value" => Some(3),
-            "arrayValue" | "array_value" => Some(4),
-            "kvlistValue" | "kvlist_value" => Some(5),
-            "bytesValue" | "bytes_value" => Some(6),
+            b"stringValue" | b"string_value" => Some(0),
+            b"boolValue" | b"bool_value" => Some(1),
+            b"intValue" | b"int_value" => Some(2),
+            b"doubleValue" | b"double_value" => Some(3),
+            b"arrayValue" | b"array_value" => Some(4),
+            b"kvlistValue" | b"kvlist_value" => Some(5),
+            b"bytesValue" | b"bytes_value" => Some(6),
             _ => None,
         }
     }
@@ -271,14 +265,12 @@ struct ValuesSeed<'c> {
 impl<'de> DeserializeSeed<'de> for ValuesSeed<'_> {
     type Value = Vec<AttrValue>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        let f = read(
-            d,
-            Wrapper(Elements {
-                cx: self.cx,
-                depth: self.depth + 1,
-                kept: Vec::new(),
-            }),
-        )?;
+        let mut f = Wrapper(Elements {
+            cx: self.cx,
+            depth: self.depth + 1,
+            kept: Vec::new(),
+        });
+        read(d, &mut f)?;
         Ok(f.0.kept)
     }
 }
@@ -293,14 +285,12 @@ struct KvListSeed<'c> {
 impl<'de> DeserializeSeed<'de> for KvListSeed<'_> {
     type Value = Vec<KeyValue>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        let f = read(
-            d,
-            Wrapper(Elements {
-                cx: self.cx,
-                depth: self.depth + 1,
-                kept: Vec::new(),
-            }),
-        )?;
+        let mut f = Wrapper(Elements {
+            cx: self.cx,
+            depth: self.depth + 1,
+            kept: Vec::new(),
+        });
+        read(d, &mut f)?;
         Ok(f.0.kept)
     }
 }
@@ -322,8 +312,8 @@ where
 {
     const FIELDS: &'static [&'static str] = &["values"];
 
-    fn index(key: &str) -> Option<usize> {
-        (key == "values").then_some(0)
+    fn index(key: &[u8]) -> Option<usize> {
+        (key == b"values").then_some(0)
     }
 
     fn field<S: Src<'de>>(&mut self, _: usize, src: &mut S) -> Result<bool, S::Error> {
@@ -338,7 +328,7 @@ impl<'de> DeserializeSeed<'de> for &mut Elements<'_, AttrValue> {
             cx: &mut *self.cx,
             depth: self.depth,
         };
-        let v = seed.deserialize(d)?.finish();
+        let v = seed.deserialize(d)?;
         if self.kept.len() < MAX_ATTRIBUTES {
             self.kept.push(v);
         }

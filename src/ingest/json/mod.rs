@@ -128,13 +128,17 @@ pub(super) trait Fields<'de>: Sized {
     /// Field names in declaration order (the camelCase ones, as the derive names them).
     const FIELDS: &'static [&'static str];
     /// The field a key names (name or alias), if any.
-    fn index(key: &str) -> Option<usize>;
+    fn index(key: &[u8]) -> Option<usize>;
     /// Reads field `i` from `src`; `false` when `src` had no more values.
     fn field<S: Src<'de>>(&mut self, i: usize, src: &mut S) -> Result<bool, S::Error>;
 }
 
-/// Reads a struct (a JSON object, or an array of its fields) into `f`.
-pub(super) fn read<'de, D: Deserializer<'de>, F: Fields<'de>>(d: D, f: F) -> Result<F, D::Error> {
+/// Reads a struct (a JSON object, or an array of its fields) into `f` (in place: the field
+/// states are too large to move around for every value).
+pub(super) fn read<'de, D: Deserializer<'de>, F: Fields<'de>>(
+    d: D,
+    f: &mut F,
+) -> Result<(), D::Error> {
     d.deserialize_struct("", F::FIELDS, Struct(f, PhantomData))
 }
 
@@ -150,16 +154,16 @@ pub(super) fn set<T>(slot: &mut T, v: Option<T>) -> bool {
     }
 }
 
-struct Struct<'de, F>(F, PhantomData<&'de ()>);
+struct Struct<'f, 'de, F>(&'f mut F, PhantomData<&'de ()>);
 
-impl<'de, F: Fields<'de>> Visitor<'de> for Struct<'de, F> {
-    type Value = F;
+impl<'de, F: Fields<'de>> Visitor<'de> for Struct<'_, 'de, F> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an OTLP/JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<F, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut seen = 0u32;
         while let Some(key) = map.next_key_seed(Key(F::index))? {
             let Some(i) = key else {
@@ -173,26 +177,31 @@ impl<'de, F: Fields<'de>> Visitor<'de> for Struct<'de, F> {
             seen |= bit;
             self.0.field(i, &mut MapSrc(&mut map))?;
         }
-        Ok(self.0)
+        Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<F, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         for i in 0..F::FIELDS.len() {
             if !self.0.field(i, &mut SeqSrc(&mut seq))? {
                 break;
             }
         }
-        Ok(self.0)
+        Ok(())
     }
 }
 
 /// An object key: the index of the field it names, `None` for an unknown one.
-struct Key(fn(&str) -> Option<usize>);
+///
+/// Keys are read as raw bytes (escapes decoded, no UTF-8 or control-character check: checking
+/// every string was a tenth of the decoding time), which spares the check for the keys that
+/// name a field: those are ASCII names, which the strict reading would have given the same way.
+/// An unknown key gets the strict reading's checks with [`strict_str`].
+struct Key(fn(&[u8]) -> Option<usize>);
 
 impl<'de> DeserializeSeed<'de> for Key {
     type Value = Option<usize>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_identifier(self)
+        d.deserialize_bytes(self)
     }
 }
 
@@ -203,13 +212,34 @@ impl<'de> Visitor<'de> for Key {
         f.write_str("a field name")
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok((self.0)(v))
+    fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Self::Value, E> {
+        match (self.0)(v) {
+            Some(i) => Ok(Some(i)),
+            None => strict_str(v).map(|_| None),
+        }
     }
 
     fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
-        Ok(std::str::from_utf8(v).ok().and_then(self.0))
+        match (self.0)(v) {
+            Some(i) => Ok(Some(i)),
+            None => strict_str(v).map(|_| None),
+        }
     }
+}
+
+/// What [`strict_str`] says when it refuses a control character.
+pub(super) const REFUSED_CONTROL: &str = "control character in a field name or id";
+
+/// A string read raw (`deserialize_bytes`), held to what `serde_json`'s strict reading
+/// accepts: UTF-8 (a lone surrogate escape decodes to bytes that are not), no control
+/// characters. Exact for a string without escapes; one with escapes that decodes to a control
+/// character cannot be told from a raw one and is refused (`decode` then hands the request to
+/// the reference path; no sender writes such field names).
+pub(super) fn strict_str<E: de::Error>(v: &[u8]) -> Result<&str, E> {
+    if v.iter().any(|b| *b < 0x20) {
+        return Err(E::custom(REFUSED_CONTROL));
+    }
+    std::str::from_utf8(v).map_err(|_| E::custom("invalid unicode in a string"))
 }
 
 /// A JSON array whose elements `&mut E` reads in turn (keeping what it needs).

@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 
+use super::strict_str;
 use crate::ingest::otlp_json::{self, EnumNames, Scalar};
 
 /// A JSON string (serde's `String`), borrowed from the input unless it had escapes.
@@ -238,20 +239,17 @@ impl Id {
         }
     }
 
-    fn parse(s: &str) -> Result<Id, String> {
+    /// Hex of up to 16 bytes, decoded in place (every valid trace or span id).
+    fn hex(v: &[u8]) -> Option<Id> {
         let mut id = Id::default();
-        let n = s.len() / 2;
-        // The common case, hex of up to 16 bytes, decoded in place; anything else (and what
-        // `decode_to_slice` refuses, which `hex::decode` refuses too) as `otlp_json` does.
-        if s.len().is_multiple_of(2)
+        let n = v.len() / 2;
+        (v.len().is_multiple_of(2)
             && n <= id.small.len()
-            && hex::decode_to_slice(s, &mut id.small[..n]).is_ok()
-        {
+            && hex::decode_to_slice(v, &mut id.small[..n]).is_ok())
+        .then(|| {
             id.len = n as u8;
-            return Ok(id);
-        }
-        id.heap = Some(otlp_json::id_from_str(s)?);
-        Ok(id)
+            id
+        })
     }
 }
 
@@ -271,7 +269,8 @@ struct IdStr;
 impl<'de> DeserializeSeed<'de> for IdStr {
     type Value = Id;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Id, D::Error> {
-        d.deserialize_str(self)
+        // Raw bytes: hex ids need no UTF-8 check (see `Key` in the parent module).
+        d.deserialize_bytes(self)
     }
 }
 
@@ -282,14 +281,17 @@ impl<'de> Visitor<'de> for IdStr {
         f.write_str("a hex or base64 id")
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
-        Id::parse(v).map_err(E::custom)
-    }
-
     fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Id, E> {
-        match std::str::from_utf8(v) {
-            Ok(s) => self.visit_str(s),
-            Err(_) => Err(de::Error::invalid_value(de::Unexpected::Bytes(v), &self)),
+        // Hex is ASCII: the strict reading would have given the same string.
+        if let Some(id) = Id::hex(v) {
+            return Ok(id);
         }
+        // Anything else as `otlp_json` reads it. A control character, escaped or not, is
+        // neither hex nor base64, so refusing it here is what the reference ends up doing.
+        let s = strict_str(v)?;
+        Ok(Id {
+            heap: Some(otlp_json::id_from_str(s).map_err(E::custom)?),
+            ..Id::default()
+        })
     }
 }

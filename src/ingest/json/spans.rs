@@ -17,7 +17,7 @@ use crate::model::span::{Event, Link};
 
 /// Reads a whole request into `cx.out`.
 pub(super) fn request<'de, D: Deserializer<'de>>(d: D, cx: &mut Cx) -> Result<(), D::Error> {
-    read(d, Request(cx)).map(drop)
+    read(d, &mut Request(cx))
 }
 
 /// `ExportTraceServiceRequest`.
@@ -26,8 +26,8 @@ struct Request<'c>(&'c mut Cx);
 impl<'de> Fields<'de> for Request<'_> {
     const FIELDS: &'static [&'static str] = &["resourceSpans"];
 
-    fn index(key: &str) -> Option<usize> {
-        matches!(key, "resourceSpans" | "resource_spans").then_some(0)
+    fn index(key: &[u8]) -> Option<usize> {
+        matches!(key, b"resourceSpans" | b"resource_spans").then_some(0)
     }
 
     fn field<S: Src<'de>>(&mut self, _: usize, src: &mut S) -> Result<bool, S::Error> {
@@ -46,7 +46,7 @@ impl<'de> DeserializeSeed<'de> for &mut ResourceSpansSeed<'_> {
         let cx = &mut *self.0;
         cx.resource = None;
         let first = cx.out.spans.len();
-        read(d, ResourceSpans { cx, first }).map(drop)
+        read(d, &mut ResourceSpans { cx, first })
     }
 }
 
@@ -59,11 +59,11 @@ struct ResourceSpans<'c> {
 impl<'de> Fields<'de> for ResourceSpans<'_> {
     const FIELDS: &'static [&'static str] = &["resource", "scopeSpans", "schemaUrl"];
 
-    fn index(key: &str) -> Option<usize> {
+    fn index(key: &[u8]) -> Option<usize> {
         match key {
-            "resource" => Some(0),
-            "scopeSpans" | "scope_spans" | "instrumentationLibrarySpans" => Some(1),
-            "schemaUrl" | "schema_url" => Some(2),
+            b"resource" => Some(0),
+            b"scopeSpans" | b"scope_spans" | b"instrumentationLibrarySpans" => Some(1),
+            b"schemaUrl" | b"schema_url" => Some(2),
             _ => None,
         }
     }
@@ -96,7 +96,8 @@ struct ResourceSeed<'c>(&'c mut Cx);
 impl<'de> DeserializeSeed<'de> for ResourceSeed<'_> {
     type Value = Attributes;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Attributes, D::Error> {
-        let f = read(d, Attrs::new(self.0))?;
+        let mut f = Attrs::new(self.0);
+        read(d, &mut f)?;
         Ok(f.finish())
     }
 }
@@ -127,10 +128,10 @@ impl<'c> Attrs<'c> {
 impl<'de> Fields<'de> for Attrs<'_> {
     const FIELDS: &'static [&'static str] = &["attributes", "droppedAttributesCount"];
 
-    fn index(key: &str) -> Option<usize> {
+    fn index(key: &[u8]) -> Option<usize> {
         match key {
-            "attributes" => Some(0),
-            "droppedAttributesCount" | "dropped_attributes_count" => Some(1),
+            b"attributes" => Some(0),
+            b"droppedAttributesCount" | b"dropped_attributes_count" => Some(1),
             _ => None,
         }
     }
@@ -159,7 +160,7 @@ impl<'de> DeserializeSeed<'de> for &mut ScopeSpansSeed<'_> {
         let cx = &mut *self.0;
         cx.scope = None;
         let first = cx.out.spans.len();
-        read(d, ScopeSpans { cx, first }).map(drop)
+        read(d, &mut ScopeSpans { cx, first })
     }
 }
 
@@ -172,11 +173,11 @@ struct ScopeSpans<'c> {
 impl<'de> Fields<'de> for ScopeSpans<'_> {
     const FIELDS: &'static [&'static str] = &["scope", "spans", "schemaUrl"];
 
-    fn index(key: &str) -> Option<usize> {
+    fn index(key: &[u8]) -> Option<usize> {
         match key {
-            "scope" | "instrumentationLibrary" => Some(0),
-            "spans" => Some(1),
-            "schemaUrl" | "schema_url" => Some(2),
+            b"scope" | b"instrumentationLibrary" => Some(0),
+            b"spans" => Some(1),
+            b"schemaUrl" | b"schema_url" => Some(2),
             _ => None,
         }
     }
@@ -208,13 +209,11 @@ struct ScopeSeed<'c>(&'c mut Cx);
 impl<'de> DeserializeSeed<'de> for ScopeSeed<'_> {
     type Value = Cow<'de, str>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        let f = read(
-            d,
-            Scope {
-                cx: self.0,
-                name: Cow::Borrowed(""),
-            },
-        )?;
+        let mut f = Scope {
+            cx: self.0,
+            name: Cow::Borrowed(""),
+        };
+        read(d, &mut f)?;
         Ok(f.name)
     }
 }
@@ -227,11 +226,11 @@ struct Scope<'c, 'de> {
 impl<'de> Fields<'de> for Scope<'_, 'de> {
     const FIELDS: &'static [&'static str] = &["name", "version", "attributes"];
 
-    fn index(key: &str) -> Option<usize> {
+    fn index(key: &[u8]) -> Option<usize> {
         match key {
-            "name" => Some(0),
-            "version" => Some(1),
-            "attributes" => Some(2),
+            b"name" => Some(0),
+            b"version" => Some(1),
+            b"attributes" => Some(2),
             _ => None,
         }
     }
@@ -251,7 +250,8 @@ struct SpanSeed<'c>(&'c mut Cx);
 impl<'de> DeserializeSeed<'de> for &mut SpanSeed<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        let f = read(d, SpanFields::new(&mut *self.0))?;
+        let mut f = SpanFields::new(&mut *self.0);
+        read(d, &mut f)?;
         f.finish();
         Ok(())
     }
@@ -366,24 +366,24 @@ impl<'de> Fields<'de> for SpanFields<'_, 'de> {
         "status",
     ];
 
-    fn index(key: &str) -> Option<usize> {
+    fn index(key: &[u8]) -> Option<usize> {
         match key {
-            "traceId" | "trace_id" => Some(0),
-            "spanId" | "span_id" => Some(1),
-            "traceState" | "trace_state" => Some(2),
-            "parentSpanId" | "parent_span_id" => Some(3),
-            "flags" => Some(4),
-            "name" => Some(5),
-            "kind" => Some(6),
-            "startTimeUnixNano" | "start_time_unix_nano" => Some(7),
-            "endTimeUnixNano" | "end_time_unix_nano" => Some(8),
-            "attributes" => Some(9),
-            "droppedAttributesCount" | "dropped_attributes_count" => Some(10),
-            "events" => Some(11),
-            "droppedEventsCount" | "dropped_events_count" => Some(12),
-            "links" => Some(13),
-            "droppedLinksCount" | "dropped_links_count" => Some(14),
-            "status" => Some(15),
+            b"traceId" | b"trace_id" => Some(0),
+            b"spanId" | b"span_id" => Some(1),
+            b"traceState" | b"trace_state" => Some(2),
+            b"parentSpanId" | b"parent_span_id" => Some(3),
+            b"flags" => Some(4),
+            b"name" => Some(5),
+            b"kind" => Some(6),
+            b"startTimeUnixNano" | b"start_time_unix_nano" => Some(7),
+            b"endTimeUnixNano" | b"end_time_unix_nano" => Some(8),
+            b"attributes" => Some(9),
+            b"droppedAttributesCount" | b"dropped_attributes_count" => Some(10),
+            b"events" => Some(11),
+            b"droppedEventsCount" | b"dropped_events_count" => Some(12),
+            b"links" => Some(13),
+            b"droppedLinksCount" | b"dropped_links_count" => Some(14),
+            b"status" => Some(15),
             _ => None,
         }
     }
@@ -457,7 +457,8 @@ struct Events<'c> {
 impl<'de> DeserializeSeed<'de> for &mut Events<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        let f = read(d, EventFields::new(&mut *self.cx))?;
+        let mut f = EventFields::new(&mut *self.cx);
+        read(d, &mut f)?;
         let keep = self.acc.seen < MAX_EVENTS;
         self.acc.seen += 1;
         if keep {
@@ -500,12 +501,12 @@ impl<'de> Fields<'de> for EventFields<'_, 'de> {
         "droppedAttributesCount",
     ];
 
-    fn index(key: &str) -> Option<usize> {
+    fn index(key: &[u8]) -> Option<usize> {
         match key {
-            "timeUnixNano" | "time_unix_nano" => Some(0),
-            "name" => Some(1),
-            "attributes" => Some(2),
-            "droppedAttributesCount" | "dropped_attributes_count" => Some(3),
+            b"timeUnixNano" | b"time_unix_nano" => Some(0),
+            b"name" => Some(1),
+            b"attributes" => Some(2),
+            b"droppedAttributesCount" | b"dropped_attributes_count" => Some(3),
             _ => None,
         }
     }
@@ -541,7 +542,8 @@ struct Links<'c> {
 impl<'de> DeserializeSeed<'de> for &mut Links<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        let f = read(d, LinkFields::new(&mut *self.cx))?;
+        let mut f = LinkFields::new(&mut *self.cx);
+        read(d, &mut f)?;
         let consider = self.acc.seen < MAX_EVENTS;
         self.acc.seen += 1;
         let (trace_id, span_id) = (f.trace_id.bytes(), f.span_id.bytes());
@@ -587,14 +589,14 @@ impl<'de> Fields<'de> for LinkFields<'_> {
         "flags",
     ];
 
-    fn index(key: &str) -> Option<usize> {
+    fn index(key: &[u8]) -> Option<usize> {
         match key {
-            "traceId" | "trace_id" => Some(0),
-            "spanId" | "span_id" => Some(1),
-            "traceState" | "trace_state" => Some(2),
-            "attributes" => Some(3),
-            "droppedAttributesCount" | "dropped_attributes_count" => Some(4),
-            "flags" => Some(5),
+            b"traceId" | b"trace_id" => Some(0),
+            b"spanId" | b"span_id" => Some(1),
+            b"traceState" | b"trace_state" => Some(2),
+            b"attributes" => Some(3),
+            b"droppedAttributesCount" | b"dropped_attributes_count" => Some(4),
+            b"flags" => Some(5),
             _ => None,
         }
     }
@@ -624,7 +626,8 @@ struct StatusSeed;
 impl<'de> DeserializeSeed<'de> for StatusSeed {
     type Value = (i32, Cow<'de, str>);
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        let f = read(d, Status(0, Cow::Borrowed("")))?;
+        let mut f = Status(0, Cow::Borrowed(""));
+        read(d, &mut f)?;
         Ok((f.0, f.1))
     }
 }
@@ -635,10 +638,10 @@ impl<'de> Fields<'de> for Status<'de> {
     // Declaration order of `otlp_json`'s `JStatus` (no camelCase renaming there).
     const FIELDS: &'static [&'static str] = &["message", "code"];
 
-    fn index(key: &str) -> Option<usize> {
+    fn index(key: &[u8]) -> Option<usize> {
         match key {
-            "message" => Some(0),
-            "code" => Some(1),
+            b"message" => Some(0),
+            b"code" => Some(1),
             _ => None,
         }
     }
