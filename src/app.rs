@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::cli::sources::{SourcesError, metric_sources};
 use crate::cli::{
     FailOn, LintArgs, LintFormat, ReceiverArgs, RecordArgs, ReportArgs, ReportFormat, RulesArgs,
 };
 use crate::ingest::channel::{Counters, DEFAULT_CAPACITY, Ingest};
-use crate::ingest::sources::{MetricSources, SourcesError};
 use crate::ingest::{otlp_grpc, otlp_http, prom_query, prom_scrape, recorder};
 use crate::model::finding::Severity;
 use crate::model::profile::{ProfileError, ProfileSet};
@@ -93,7 +93,7 @@ pub async fn start_live_with(
     record: Option<&std::path::Path>,
     findings: Option<task::FindingsHook>,
 ) -> Result<Live, AppError> {
-    let metric_sources = MetricSources::from_args(args)?;
+    let metric_sources = metric_sources(args)?;
     if !metric_sources.profile_dirs.is_empty() {
         cfg.profiles = Arc::new(ProfileSet::load(&metric_sources.profile_dirs)?);
     }
@@ -363,7 +363,22 @@ pub fn report(args: ReportArgs) -> Result<String, AppError> {
     for w in &r.warnings {
         eprintln!("faultline: warning: {w}");
     }
-    let snap = r.snapshot();
+    let snap = match (args.from, args.to) {
+        (None, None) => r.snapshot(),
+        (from, to) => {
+            let range = r.store.snapshot(None).range;
+            let from_ns = from.map_or(range.0, |t| t.resolve(range));
+            let to_ns = to.map_or(range.1.saturating_add(1), |t| t.resolve(range));
+            if to_ns <= from_ns {
+                return Err(AppError::Runtime(format!(
+                    "report: --to ({}) is not after --from ({})",
+                    report::text::time(to_ns),
+                    report::text::time(from_ns)
+                )));
+            }
+            r.store.snapshot_window(from_ns, to_ns)
+        }
+    };
     let rows = report::edge_rows(&snap);
     Ok(match args.format {
         ReportFormat::Json => report::json::render(&rows) + "\n",

@@ -8,6 +8,7 @@
 
 pub mod analysis;
 pub mod app;
+
 pub mod cli;
 pub mod demo;
 pub mod ingest;

@@ -104,6 +104,103 @@ fn opossum_breaker_open_half_open_closed_with_timing() {
     assert_eq!(r["latency_source"], "summary");
 }
 
+/// Several transitions between two scrapes (a scrape interval longer than opossum's reset
+/// timeout): opened, re-opened by failed trials, closed by a good one, all between scrape 1 and
+/// scrape 2. opossum-prometheus counts `open` and `close` but not `halfOpen`, so the counters
+/// alone fit "closed" and "closed, then opened again"; the breaker is closed and calls pass
+/// after it, and `report` must say closed (it said half_open: the end was taken as open, and
+/// the passing calls then read as a trial).
+#[test]
+fn opossum_several_transitions_between_two_scrapes_end_closed() {
+    let dir = node_metrics_dir();
+    require("node");
+    let app = spawn(
+        "node breaker_app",
+        Command::new("node")
+            .arg(dir.join("breaker_app.js"))
+            .env("RESET_MS", "300"),
+    );
+    let ready = app.wait_json("ready line", 20 * SECS, |v| v["ready"] == true);
+    let metrics = format!("http://127.0.0.1:{}/metrics", ready["metrics"]);
+    let control = format!("http://127.0.0.1:{}", ready["control"]);
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cap = tmp.path().join("opossum-flaps.jsonl");
+    let scrape = format!("shop={metrics}");
+    let rec = record(
+        &cap,
+        "21s",
+        &["--scrape", &scrape, "--scrape-interval", "8s"],
+    );
+    let is_scrape = |v: &serde_json::Value| v["scrape"].is_u64();
+    let first = app.wait_json("scrape 1", 20 * SECS, is_scrape);
+    assert_eq!(http_get(&format!("{control}/down")).0, 200);
+    // Every line until the close: transitions, and no scrape among them.
+    let mut events: Vec<serde_json::Value> = Vec::new();
+    let mut recovering = false;
+    loop {
+        let v = app.wait_json("breaker events", 6 * SECS, |v| {
+            v["event"].is_string() || v["scrape"].is_u64()
+        });
+        assert!(
+            !is_scrape(&v),
+            "a scrape fell between the transitions ({v}; events so far {events:?}): \
+             the case needs them all between two scrapes"
+        );
+        let ev = v["event"].as_str().expect("event").to_owned();
+        events.push(v);
+        let opens = events.iter().filter(|e| e["event"] == "open").count();
+        // Opened, then re-opened by a failed trial: now let the next trial succeed.
+        if opens >= 2 && !recovering {
+            assert_eq!(http_get(&format!("{control}/up")).0, 200);
+            recovering = true;
+        }
+        if ev == "close" {
+            break;
+        }
+    }
+    let second = app.wait_json("scrape 2", 12 * SECS, is_scrape);
+    // Calls pass after the close; a third scrape sees them (the evidence after the sample).
+    app.wait_json("scrape 3", 12 * SECS, is_scrape);
+    wait_exit(rec, 30 * SECS);
+
+    let at = |v: &serde_json::Value| v["at_ms"].as_i64().expect("at_ms");
+    assert!(
+        events
+            .iter()
+            .all(|e| at(e) > at(&first) && at(e) < at(&second)),
+        "all transitions between scrape 1 and scrape 2"
+    );
+    let opens = events.iter().filter(|e| e["event"] == "open").count();
+    let rows = report_json(&cap);
+    let r = row(&rows, "shop", "inventory");
+    assert_eq!(r["breaker"], "closed", "{r:#}");
+    let ts = transitions(r);
+    assert_eq!(
+        ts.first().map(|t| (t.1.as_str(), t.2.as_str())),
+        Some(("closed", "open")),
+        "{r:#}"
+    );
+    assert_eq!(
+        ts.last().map(|t| (t.1.as_str(), t.2.as_str())),
+        Some(("half_open", "closed")),
+        "{r:#}"
+    );
+    assert_eq!(
+        ts.iter().filter(|t| t.2 == "open").count(),
+        opens,
+        "one open per open opossum counted: {r:#}"
+    );
+    // All seen at scrape 2 (its time as faultline stamps it, within scheduling slack).
+    for (t, from, to) in &ts {
+        let lag = t - at(&second);
+        assert!(
+            (-100..=1000).contains(&lag),
+            "{from} → {to} at {lag} ms from scrape 2"
+        );
+    }
+}
+
 fn haproxy_config(fe: u16, stats: u16, backend: u16) -> String {
     format!(
         "global\n  maxconn 100\n\

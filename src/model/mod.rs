@@ -2,12 +2,18 @@
 //! `ingest::decode` converts them at the edge.
 
 pub mod attrs;
+pub mod breaker;
+pub mod classify;
+pub mod clock;
 pub mod dependency;
 pub mod edge;
 pub mod finding;
 pub mod histogram;
+pub mod pipeline;
 pub mod profile;
 pub mod resilience;
+pub mod retry;
 pub mod series;
 pub mod sketch;
 pub mod span;
+pub mod view;

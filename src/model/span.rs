@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::attrs::Attributes;
+use super::attrs::{Attributes, Text};
 
 /// A 16-byte trace id (all zero is invalid in OTLP and rejected at decode).
 pub type TraceId = [u8; 16];
@@ -115,7 +115,7 @@ pub struct Event {
     /// Event time, Unix nanoseconds.
     pub time_ns: u64,
     /// Event name, e.g. `exception`.
-    pub name: Arc<str>,
+    pub name: Text,
     /// Event attributes.
     pub attributes: Attributes,
 }
@@ -159,8 +159,8 @@ pub struct Span {
     pub kind: SpanKind,
     /// Status code.
     pub status: StatusCode,
-    /// Span name (operation).
-    pub name: Arc<str>,
+    /// Span name (operation); shared when it repeats.
+    pub name: Text,
     /// Start, Unix nanoseconds.
     pub start_ns: u64,
     /// End, Unix nanoseconds (never before start: decode clamps).
@@ -170,7 +170,7 @@ pub struct Span {
     /// The resource that produced the span (shared by the spans of one batch).
     pub resource: Arc<Resource>,
     /// Instrumentation scope name.
-    pub scope: Arc<str>,
+    pub scope: Text,
     /// Events, links and status message, when present.
     pub extras: Option<Box<SpanExtras>>,
 }
@@ -204,30 +204,9 @@ impl Span {
             .unwrap_or(&[])
     }
 
-    /// Whether this call failed: status ERROR, HTTP status ≥ 500 (client and server spans; 4xx
-    /// counts only as the client's concern and is not an error of the dependency), or a non-OK
-    /// gRPC status code on an RPC span.
+    /// Whether this call failed (see [`super::classify::is_error`], the one definition).
     pub fn is_error(&self) -> bool {
-        if self.status == StatusCode::Error {
-            return true;
-        }
-        let a = &self.attributes;
-        if let Some(code) = a.first_i64(&["http.response.status_code", "http.status_code"])
-            && code >= 500
-        {
-            return true;
-        }
-        if let Some(code) = a.first_i64(&["rpc.grpc.status_code"]) {
-            return code != 0;
-        }
-        // semconv v1.39+: rpc.response.status_code holds the gRPC code name or number.
-        match a.get("rpc.response.status_code") {
-            Some(v) => match v.as_i64() {
-                Some(code) => code != 0,
-                None => v.as_str().is_some_and(|s| !s.eq_ignore_ascii_case("OK")),
-            },
-            None => false,
-        }
+        super::classify::is_error(self)
     }
 
     /// Approximate bytes held by this span (struct plus owned heap; shared parts not counted).
@@ -238,9 +217,12 @@ impl Span {
                 std::mem::size_of::<SpanExtras>()
                     + e.events
                         .iter()
-                        .map(|ev| 48 + ev.attributes.heap_bytes())
+                        .map(|ev| std::mem::size_of::<Event>() + ev.attributes.heap_bytes())
                         .sum::<usize>()
-                    + e.links.len() * 64
+                    + e.links
+                        .iter()
+                        .map(|l| std::mem::size_of::<Link>() + l.attributes.heap_bytes())
+                        .sum::<usize>()
             })
     }
 }

@@ -2,15 +2,24 @@
 //! (pure and synchronous, so replay and live share it); `task` runs it behind the ingest channel
 //! and publishes snapshots; `snapshot` holds the immutable views every front end reads.
 
+pub mod calls;
+pub mod edges;
 pub mod metrics;
+pub mod retries;
 pub mod snapshot;
 #[allow(clippy::module_inception)]
 pub mod store;
 pub mod task;
 pub mod trace;
+pub mod trace_list;
+pub mod traces;
+pub mod view;
 
 pub use snapshot::Snapshot;
 pub use store::{Store, StoreConfig};
+pub use trace_list::TraceList;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod view_tests;

@@ -9,8 +9,9 @@ use crate::model::edge::{EdgeKey, EdgeSeries, EdgeSummary};
 use crate::model::finding::Finding;
 use crate::model::resilience::ResilienceView;
 use crate::model::series::SourceStatus;
+use crate::model::view::DependencyView;
 
-use super::trace::Trace;
+use super::trace_list::TraceList;
 
 /// Counter values at snapshot time.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -65,10 +66,16 @@ pub struct Snapshot {
     pub window: (u64, u64),
     /// The time range of all data seen, [first, last].
     pub range: (u64, u64),
+    /// One view per dependency (trace edges and metrics-only dependencies), sorted by (caller,
+    /// dependency): what every front end reads.
+    pub deps: Arc<[DependencyView]>,
+    /// Every edge key by id: `CallRecord::edge` indexes it.
+    pub edge_keys: Arc<[EdgeKey]>,
     /// Edges sorted by (caller, dependency).
     pub edges: Arc<[EdgeView]>,
-    /// Retained traces, oldest first.
-    pub traces: Arc<[Arc<Trace>]>,
+    /// Retained traces in arrival order, oldest first (shared with the store; see
+    /// [`TraceList`]). Front ends sort what they show themselves.
+    pub traces: TraceList,
     /// Rule findings (filled by the rule engine).
     pub findings: Arc<[Finding]>,
     /// Counters.
@@ -81,6 +88,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The view of the dependency with this caller and dependency.
+    pub fn dep(&self, caller: &str, dependency: &str) -> Option<&DependencyView> {
+        self.deps
+            .binary_search_by(|d| (&*d.key.caller, &*d.key.dependency).cmp(&(caller, dependency)))
+            .ok()
+            .map(|i| &self.deps[i])
+    }
+
     /// The edge with this caller and dependency.
     pub fn edge(&self, caller: &str, dependency: &str) -> Option<&EdgeView> {
         self.edges

@@ -249,7 +249,7 @@ fn enter(s: &mut UiState) -> Option<Command> {
     match s.screen().clone() {
         Screen::Dependencies => match s.dep_rows.get(s.deps.nav.selected) {
             Some(DepRow::Edge(i)) => {
-                let key = s.snapshot.edges[*i as usize].key.clone();
+                let key = s.snapshot.deps[*i as usize].key.clone();
                 s.open_detail(key.clone());
                 s.stack.push(Screen::Detail(key));
             }
@@ -319,11 +319,7 @@ fn open_finding(s: &mut UiState) {
         .filter_map(|h| {
             let bytes = hex::decode(h).ok()?;
             let id: crate::model::span::TraceId = bytes.try_into().ok()?;
-            s.snapshot
-                .traces
-                .iter()
-                .any(|t| t.trace_id == id)
-                .then_some(id)
+            s.snapshot.traces.find(&id).is_some().then_some(id)
         })
         .collect();
     match known.as_slice() {

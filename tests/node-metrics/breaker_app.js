@@ -3,7 +3,9 @@
 //
 // Listens on 127.0.0.1 only (free ports). Prints one JSON line when ready:
 //   {"ready":true,"metrics":PORT,"control":PORT}
-// and one JSON line per breaker transition: {"event":"open"|"halfOpen"|"close","at_ms":...}.
+// one JSON line per breaker transition: {"event":"open"|"halfOpen"|"close","at_ms":...}, and one
+// per scrape of /metrics: {"scrape":N,"at_ms":...} (so a test knows which transitions fell
+// between two scrapes).
 // GET /down and /up on the control port make the dependency fail or recover. Exits on SIGTERM
 // or after 120 s (a bound, so a lost test never leaves it running).
 'use strict';
@@ -49,7 +51,9 @@ dependency.listen(0, '127.0.0.1', () => {
   // A steady trickle of calls, as a service under light load.
   const loop = setInterval(() => { breaker.fire().catch(() => {}); }, 100);
 
+  let scrapes = 0;
   const metricsServer = http.createServer(async (req, res) => {
+    console.log(JSON.stringify({ scrape: ++scrapes, at_ms: Date.now() }));
     const body = await Promise.resolve(metrics._registry.metrics());
     res.setHeader('Content-Type', metrics._registry.contentType);
     res.end(body);

@@ -144,54 +144,10 @@ fn build_flapping(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
     }))
 }
 
-/// The reference's CB_OPEN_RE (plus pybreaker's error), as case-insensitive substrings.
-pub fn mentions_open_breaker(text: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "callnotpermitted",
-        "brokencircuit",
-        "isolatedcircuit",
-        "short circuit",
-        "short-circuit",
-        "shortcircuit",
-        "short_circuit",
-        "eopenbreaker",
-        "breaker is open",
-        "circuit breaker is open",
-        "erropenstate",
-        "circuitbreakererror",
-        "circuit breaker still open",
-        "circuit is open",
-    ];
-    let l = text.to_ascii_lowercase();
-    WORDS.iter().any(|w| l.contains(w))
-}
-
-/// Whether a failed call says a breaker rejected it.
+/// Whether a failed call says a breaker rejected it (the one definition:
+/// [`crate::model::classify::is_short_circuit`]).
 pub fn breaker_rejection(cx: &Context<'_>, c: &Call) -> bool {
-    if !c.error {
-        return false;
-    }
-    let s = cx.span(c);
-    let a = &s.attributes;
-    if a.first_str(&["response_flags", "envoy.response_flags"])
-        .is_some_and(|f| f.contains("UO"))
-    {
-        return true;
-    }
-    a.first_str(&["error.type", "exception.type"])
-        .is_some_and(mentions_open_breaker)
-        || s.extras
-            .as_ref()
-            .and_then(|e| e.status_message.as_deref())
-            .is_some_and(mentions_open_breaker)
-        || s.events()
-            .iter()
-            .filter(|e| &*e.name == "exception")
-            .any(|e| {
-                e.attributes
-                    .first_str(&["exception.type", "exception.message"])
-                    .is_some_and(mentions_open_breaker)
-            })
+    c.error && crate::model::classify::is_short_circuit(cx.span(c))
 }
 
 /// A failure of the dependency: 5xx, timeout, or an error without HTTP status (connect errors).

@@ -1,0 +1,277 @@
+//! How a call ended, decided once for every front end: error, timeout, short-circuit (rejected by
+//! an open breaker), and whether the failure is one a client retries. The store classifies each
+//! call with [`classify`] when it records it; the dashboard, `report` and the rules read what the
+//! store recorded, so no two places count the same thing differently.
+//!
+//! The word lists are the reference's shared regexes (`reference/resilience-telemetry.md` §2.0),
+//! as case-insensitive substrings, plus the error names of libraries the regexes miss (pybreaker's
+//! `CircuitBreakerError`).
+
+use super::span::{Span, StatusCode};
+
+/// The reference's `TIMEOUT_RE`, as lower-case substrings.
+const TIMEOUT_WORDS: &[&str] = &[
+    "timeout",
+    "timed out",
+    "timed-out",
+    "timedout",
+    "deadline",
+    "timeoutrejected",
+    "taskcanceled",
+    "etimedout",
+    "esockettimedout",
+    "request_timeout",
+];
+
+/// The reference's `CB_OPEN_RE`, as lower-case substrings, plus pybreaker and friends.
+const OPEN_BREAKER_WORDS: &[&str] = &[
+    "callnotpermitted",
+    "brokencircuit",
+    "isolatedcircuit",
+    "shortcircuit",
+    "short-circuit",
+    "short circuit",
+    "short_circuit",
+    "eopenbreaker",
+    "breaker is open",
+    "erropenstate",
+    "circuitbreakererror",
+    "circuit breaker still open",
+    "circuit is open",
+];
+
+/// Attribute keys of the HTTP response status, newest semantic conventions first.
+pub const HTTP_STATUS_KEYS: &[&str] = &["http.response.status_code", "http.status_code"];
+/// Attribute keys of the HTTP resend ordinal (`1` on the first resend).
+pub const RESEND_KEYS: &[&str] = &["http.request.resend_count", "http.resend_count"];
+/// Attribute keys of Envoy/Istio response flags (`UO` = overflow, `UT` = upstream timeout).
+const RESPONSE_FLAG_KEYS: &[&str] = &["response_flags", "envoy.response_flags"];
+
+/// How one call ended, as every front end counts it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Failed: status ERROR, HTTP ≥ 500, or a non-OK gRPC status.
+    pub error: bool,
+    /// Failed by timing out: HTTP 408/504, gRPC DEADLINE_EXCEEDED, Envoy `UT`, or `TIMEOUT_RE`.
+    pub timeout: bool,
+    /// Rejected by an open circuit breaker without reaching the dependency: a failure whose
+    /// error type, status message or exception matches `CB_OPEN_RE`, or Envoy `UO`.
+    pub short_circuit: bool,
+    /// A failure a client retries: 5xx, 429, 408, a timeout, or an error with no HTTP status
+    /// (refused connection, reset, DNS). Other 4xx are not retried failures.
+    pub retryable: bool,
+    /// HTTP response status, when the span has one.
+    pub http_status: Option<u16>,
+    /// The HTTP resend ordinal (`http.request.resend_count`), when present.
+    pub resend: Option<u32>,
+}
+
+/// Classifies one span (any kind; the store applies it to CLIENT/PRODUCER spans).
+pub fn classify(span: &Span) -> Outcome {
+    let http_status = http_status(span);
+    let error = is_error(span);
+    let timeout = is_timeout(span);
+    let short_circuit = error && is_short_circuit(span);
+    let retryable = match http_status {
+        Some(s) if s >= 500 => true,
+        Some(429 | 408) => true,
+        Some(_) => timeout,
+        None => error || timeout,
+    };
+    Outcome {
+        error,
+        timeout,
+        short_circuit,
+        retryable,
+        http_status,
+        resend: span
+            .attributes
+            .first_i64(RESEND_KEYS)
+            .and_then(|n| u32::try_from(n).ok()),
+    }
+}
+
+/// The HTTP response status of a span, both semantic-convention generations.
+pub fn http_status(span: &Span) -> Option<u16> {
+    span.attributes
+        .first_i64(HTTP_STATUS_KEYS)
+        .and_then(|n| u16::try_from(n).ok())
+}
+
+/// Whether the span failed: status ERROR, HTTP status ≥ 500 (4xx is the client's concern, not
+/// an error of the dependency), or a non-OK gRPC status code on an RPC span.
+pub fn is_error(span: &Span) -> bool {
+    if span.status == StatusCode::Error {
+        return true;
+    }
+    let a = &span.attributes;
+    if a.first_i64(HTTP_STATUS_KEYS)
+        .is_some_and(|code| code >= 500)
+    {
+        return true;
+    }
+    if let Some(code) = a.first_i64(&["rpc.grpc.status_code"]) {
+        return code != 0;
+    }
+    // semconv v1.39+: rpc.response.status_code holds the gRPC code name or number.
+    match a.get("rpc.response.status_code") {
+        Some(v) => match v.as_i64() {
+            Some(code) => code != 0,
+            None => v.as_str().is_some_and(|s| !s.eq_ignore_ascii_case("OK")),
+        },
+        None => false,
+    }
+}
+
+/// Whether a span failed by timing out: HTTP 408/504, gRPC DEADLINE_EXCEEDED (4), Envoy `UT`, or
+/// a timeout word in the error type, status message or an exception event.
+pub fn is_timeout(span: &Span) -> bool {
+    let a = &span.attributes;
+    if matches!(a.first_i64(HTTP_STATUS_KEYS), Some(408 | 504)) {
+        return true;
+    }
+    if a.first_i64(&["rpc.grpc.status_code"]) == Some(4) {
+        return true;
+    }
+    if a.first_str(RESPONSE_FLAG_KEYS)
+        .is_some_and(|f| f.split(',').any(|x| x.trim() == "UT"))
+    {
+        return true;
+    }
+    error_texts(
+        span,
+        &["error.type", "exception.type", "rpc.response.status_code"],
+    )
+    .any(|t| contains_any(t, TIMEOUT_WORDS))
+}
+
+/// Whether a failed span was rejected by an open circuit breaker (resilience4j
+/// `CallNotPermitted`, Polly `BrokenCircuit`, Hystrix short-circuit, opossum `EOPENBREAKER`,
+/// gobreaker `ErrOpenState`, pybreaker `CircuitBreakerError`, Envoy `UO`).
+pub fn is_short_circuit(span: &Span) -> bool {
+    if !is_error(span) {
+        return false;
+    }
+    if span
+        .attributes
+        .first_str(RESPONSE_FLAG_KEYS)
+        .is_some_and(|f| f.split(',').any(|x| x.trim() == "UO"))
+    {
+        return true;
+    }
+    error_texts(span, &["error.type", "exception.type"]).any(mentions_open_breaker)
+}
+
+/// Whether a text names an open breaker (`CB_OPEN_RE`).
+pub fn mentions_open_breaker(text: &str) -> bool {
+    contains_any(text, OPEN_BREAKER_WORDS)
+}
+
+/// Whether a text names a timeout (`TIMEOUT_RE`).
+pub fn mentions_timeout(text: &str) -> bool {
+    contains_any(text, TIMEOUT_WORDS)
+}
+
+fn contains_any(text: &str, words: &[&str]) -> bool {
+    let lower = text.to_ascii_lowercase();
+    words.iter().any(|w| lower.contains(w))
+}
+
+/// The texts that describe a span's failure: the first of `type_keys` present, the status
+/// message, and the type or message of each exception event.
+fn error_texts<'a>(span: &'a Span, type_keys: &'a [&'a str]) -> impl Iterator<Item = &'a str> + 'a {
+    span.attributes
+        .first_str(type_keys)
+        .into_iter()
+        .chain(
+            span.extras
+                .as_ref()
+                .and_then(|e| e.status_message.as_deref()),
+        )
+        .chain(
+            span.events()
+                .iter()
+                .filter(|e| &*e.name == "exception")
+                .flat_map(|e| {
+                    e.attributes
+                        .first_str(&["exception.type", "exception.message"])
+                }),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::span::SpanKind;
+    use crate::testkit::{SpanBuilder, span};
+
+    fn client() -> SpanBuilder {
+        span(1, 2, 1, "a", "call", SpanKind::Client, 0, 1_000_000)
+    }
+
+    #[test]
+    fn outcomes_of_common_failures() {
+        let ok = client().int("http.response.status_code", 200).build();
+        assert_eq!(
+            classify(&ok),
+            Outcome {
+                http_status: Some(200),
+                ..Outcome::default()
+            }
+        );
+        let o = classify(&client().int("http.response.status_code", 503).build());
+        assert!(o.error && o.retryable && !o.timeout && !o.short_circuit);
+        let o = classify(&client().int("http.status_code", 404).build());
+        assert!(
+            !o.error && !o.retryable,
+            "a 404 is neither an error nor retried"
+        );
+        let o = classify(&client().int("http.response.status_code", 429).build());
+        assert!(
+            o.retryable && !o.error,
+            "429 is retried though not an error"
+        );
+        let o = classify(&client().int("http.response.status_code", 504).build());
+        assert!(o.timeout && o.error);
+        let o = classify(&client().int("http.request.resend_count", 2).build());
+        assert_eq!(o.resend, Some(2));
+    }
+
+    #[test]
+    fn short_circuits_from_every_library_and_envoy() {
+        for ty in [
+            "io.github.resilience4j.circuitbreaker.CallNotPermittedException",
+            "Polly.CircuitBreaker.BrokenCircuitException",
+            "EOPENBREAKER",
+            "pybreaker.CircuitBreakerError",
+            "gobreaker.ErrOpenState",
+        ] {
+            let o = classify(&client().error(ty).build());
+            assert!(o.short_circuit, "{ty}");
+            assert!(o.retryable, "{ty}: clients do retry breaker rejections");
+        }
+        let uo = client()
+            .int("http.response.status_code", 503)
+            .attr("response_flags", "UO")
+            .build();
+        assert!(classify(&uo).short_circuit);
+        assert!(!classify(&client().error("IOError").build()).short_circuit);
+        let ok = client()
+            .attr("error.type", "CallNotPermittedException")
+            .build();
+        assert!(
+            !classify(&ok).short_circuit,
+            "only failed calls are rejections"
+        );
+    }
+
+    #[test]
+    fn timeouts_by_words_codes_and_flags() {
+        let o = classify(&client().error("java.net.SocketTimeoutException").build());
+        assert!(o.timeout && o.retryable);
+        let o = classify(&client().int("rpc.grpc.status_code", 4).build());
+        assert!(o.timeout && o.error);
+        let o = classify(&client().attr("response_flags", "UT").build());
+        assert!(o.timeout && !o.error);
+    }
+}

@@ -1,0 +1,76 @@
+//! Attempt chains for the retry rules: the store's one definition (`model::retry`) applied to
+//! the context's sibling groups, keyed like the store keys them (edge, operation and path), so
+//! the chains the rules analyse are the retries the dependency view counts.
+//!
+//! Sources, highest confidence first: gRPC attempt spans (`previous-rpc-attempts`), HTTP
+//! `http.request.resend_count` (redirect and auth resends dropped), and chains inferred from
+//! consecutive non-overlapping siblings after retryable failures (see `model::retry`).
+
+use crate::model::retry::{self, Attempt};
+
+use super::context::{Call, Context};
+
+pub use crate::model::retry::{ChainSource, MAX_GAP_NS};
+
+/// One logical call made of ≥ 2 attempts.
+#[derive(Clone, Debug)]
+pub struct Chain {
+    /// Attempts (indices into `Context::calls`) in order.
+    pub attempts: Vec<u32>,
+    /// How it was recognised.
+    pub source: ChainSource,
+}
+
+impl Chain {
+    /// Gaps between attempts in ms: start(k+1) − end(k).
+    pub fn gaps_ms(&self, cx: &Context<'_>) -> Vec<f64> {
+        self.attempts
+            .windows(2)
+            .map(|w| {
+                let a = &cx.calls[w[0] as usize];
+                let b = &cx.calls[w[1] as usize];
+                b.start.saturating_sub(a.end) as f64 / 1e6
+            })
+            .collect()
+    }
+}
+
+/// Whether a failed call is one a client retries (`model::classify::Outcome::retryable`).
+pub fn retryable_failure(c: &Call) -> bool {
+    c.outcome.retryable
+}
+
+/// All chains of ≥ 2 attempts in the context, in call order.
+pub fn chains(cx: &Context<'_>) -> Vec<Chain> {
+    let mut out = Vec::new();
+    for group in cx.sibling_groups() {
+        if group.len() < 2 {
+            continue;
+        }
+        let base = cx.offset_of(group) as u32;
+        let attempts: Vec<Attempt<(u32, u64)>> = group
+            .iter()
+            .map(|c| {
+                Attempt::of(
+                    (c.edge, c.op_key),
+                    &cx.span(c).attributes,
+                    c.start,
+                    c.end,
+                    c.outcome,
+                )
+            })
+            .collect();
+        for ch in retry::chains(&attempts) {
+            out.push(Chain {
+                attempts: ch.attempts.iter().map(|a| base + a).collect(),
+                source: ch.source,
+            });
+        }
+    }
+    out
+}
+
+/// For every call: its attempt number (1 = first) within its chain, as the store counted it.
+pub fn attempt_numbers(cx: &Context<'_>) -> Vec<u16> {
+    cx.calls.iter().map(|c| c.attempt).collect()
+}
