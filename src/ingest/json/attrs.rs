@@ -3,7 +3,6 @@
 //! read and checked as `otlp_json` reads it, kept or not.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use serde::de::{DeserializeSeed, Deserializer};
 
@@ -11,13 +10,16 @@ use super::scalar::{Bool, Lenient, Opt, Str};
 use super::{Cx, Fields, List, Src, read, set};
 use crate::ingest::bounds::{self, MAX_DEPTH};
 use crate::ingest::otlp_json::{bytes_from_base64, scalar_f64, scalar_i64};
-use crate::model::attrs::{AttrValue, Attributes, KeySet, KeyValue, MAX_ATTRIBUTES};
+use crate::model::attrs::{
+    AttrValue, Attributes, AttrsBuilder, KeySet, KeyValue, MAX_ATTRIBUTES, Text,
+};
 
 /// An attribute list as read: the interned keys of its first [`MAX_ATTRIBUTES`] entries as one
-/// shared key set, their values, and how many entries it had.
+/// shared key set, their values (in a builder), and how many entries it had. It becomes the
+/// model's list once the struct's `droppedAttributesCount` is known.
 pub(super) struct AttrsRead {
     keys: KeySet,
-    values: Vec<AttrValue>,
+    b: AttrsBuilder,
     seen: usize,
 }
 
@@ -26,14 +28,16 @@ impl AttrsRead {
     pub(super) fn absent(cx: &mut Cx) -> Self {
         AttrsRead {
             keys: cx.it.key_set(&[]),
-            values: Vec::new(),
+            b: std::mem::take(&mut cx.builder),
             seen: 0,
         }
     }
 
-    /// The model list, with the sender's `dropped` count.
-    pub(super) fn finish(self, dropped: u32) -> Attributes {
-        bounds::attributes(self.keys, self.values, self.seen, dropped)
+    /// The model list, with the sender's `dropped` count (the builder goes back to `cx`).
+    pub(super) fn finish(mut self, dropped: u32, cx: &mut Cx) -> Attributes {
+        let attributes = bounds::attributes(self.keys, &mut self.b, self.seen, dropped);
+        cx.builder = self.b;
+        attributes
     }
 }
 
@@ -44,32 +48,28 @@ impl<'de> DeserializeSeed<'de> for AttrsSeed<'_> {
     type Value = AttrsRead;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<AttrsRead, D::Error> {
         let cx = self.0;
-        // The scratch vectors are the context's; a nested list (none in OTLP) would get new ones.
+        // The scratch is the context's; a list read while another is pending gets a new one.
         let mut list = AttrList {
             keys: std::mem::take(&mut cx.keys),
-            values: std::mem::take(&mut cx.values),
+            b: std::mem::take(&mut cx.builder),
             seen: 0,
             cx,
         };
         list.keys.clear();
-        list.values.clear();
+        list.b.clear();
         List(&mut list).deserialize(d)?;
         let AttrList {
             cx,
             mut keys,
-            mut values,
+            b,
             seen,
         } = list;
         let key_set = cx.it.key_set(&keys);
-        // Exactly as long as it is, so the boxed slice the model keeps needs no reallocation.
-        let mut kept = Vec::with_capacity(values.len());
-        kept.append(&mut values);
         keys.clear();
         cx.keys = keys;
-        cx.values = values;
         Ok(AttrsRead {
             keys: key_set,
-            values: kept,
+            b,
             seen,
         })
     }
@@ -77,48 +77,81 @@ impl<'de> DeserializeSeed<'de> for AttrsSeed<'_> {
 
 struct AttrList<'c> {
     cx: &'c mut Cx,
-    keys: Vec<Arc<str>>,
-    values: Vec<AttrValue>,
+    keys: Vec<Text>,
+    b: AttrsBuilder,
     seen: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for &mut AttrList<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        let kv = key_value(d, self.cx, 0)?;
+        let mut f = KvFields::new(&mut *self.cx, 0);
+        read(d, &mut f)?;
         if self.seen < MAX_ATTRIBUTES {
-            self.keys.push(kv.key);
-            self.values.push(kv.value);
+            let KvFields { cx, key, value, .. } = f;
+            self.keys.push(cx.it.get(&key));
+            // As `decode_traces` stores a top-level value: strings and bytes in the list.
+            match value {
+                Some(Made::Str(s)) => cx.it.value(&s).push(&mut self.b),
+                Some(Made::Bytes(v)) => self.b.push_bytes(bounds::bytes_kept(&v)),
+                Some(Made::Value(v)) => self.b.push_nested(v),
+                None => self.b.push_empty(),
+            }
         }
         self.seen += 1;
         Ok(())
     }
 }
 
-/// A `KeyValue` whose value sits at nesting `depth` (0 for a top-level attribute).
+/// A `KeyValue` whose value sits at nesting `depth` (inside an array or kvlist value).
 fn key_value<'de, D: Deserializer<'de>>(
     d: D,
     cx: &mut Cx,
     depth: usize,
 ) -> Result<KeyValue, D::Error> {
-    let mut f = KvFields {
-        cx,
-        depth,
-        key: Cow::Borrowed(""),
-        value: None,
-    };
+    let mut f = KvFields::new(cx, depth);
     read(d, &mut f)?;
+    let KvFields { cx, key, value, .. } = f;
     Ok(KeyValue {
-        key: f.cx.it.get(&f.key),
-        value: f.value.unwrap_or(AttrValue::Empty),
+        key: cx.it.get(&key),
+        value: value.map_or(AttrValue::Empty, |v| v.owned(cx)),
     })
+}
+
+/// The value of an `AnyValue`, before it is stored: strings and bytes still as read.
+enum Made<'de> {
+    Str(Cow<'de, str>),
+    Bytes(Vec<u8>),
+    Value(AttrValue),
+}
+
+impl Made<'_> {
+    /// The owned model value (nested values).
+    fn owned(self, cx: &mut Cx) -> AttrValue {
+        match self {
+            Made::Str(s) => bounds::str_value(&s, &mut cx.it),
+            Made::Bytes(v) => bounds::bytes_value(&v),
+            Made::Value(v) => v,
+        }
+    }
 }
 
 struct KvFields<'c, 'de> {
     cx: &'c mut Cx,
     depth: usize,
     key: Cow<'de, str>,
-    value: Option<AttrValue>,
+    value: Option<Made<'de>>,
+}
+
+impl<'c> KvFields<'c, '_> {
+    fn new(cx: &'c mut Cx, depth: usize) -> Self {
+        KvFields {
+            cx,
+            depth,
+            key: Cow::Borrowed(""),
+            value: None,
+        }
+    }
 }
 
 impl<'de> Fields<'de> for KvFields<'_, 'de> {
@@ -153,7 +186,7 @@ struct AnyValueSeed<'c> {
 }
 
 impl<'de> DeserializeSeed<'de> for AnyValueSeed<'_> {
-    type Value = AttrValue;
+    type Value = Made<'de>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         let mut f = AnyRead {
             cx: self.cx,
@@ -184,13 +217,13 @@ struct AnyRead<'c, 'de> {
     bytes: Option<Cow<'de, str>>,
 }
 
-impl AnyRead<'_, '_> {
-    /// The model value: string, bool, int, double, array, kvlist, bytes, in that order of
-    /// priority (as `otlp_json` picks the `oneof` member), within the nesting bound.
-    fn finish(self) -> AttrValue {
+impl<'de> AnyRead<'_, 'de> {
+    /// The value: string, bool, int, double, array, kvlist, bytes, in that order of priority
+    /// (as `otlp_json` picks the `oneof` member), within the nesting bound.
+    fn finish(self) -> Made<'de> {
         let nest = self.depth < MAX_DEPTH;
-        if let Some(s) = self.string {
-            bounds::str_value(&s, &mut self.cx.it)
+        Made::Value(if let Some(s) = self.string {
+            return Made::Str(s);
         } else if let Some(b) = self.boolean {
             AttrValue::Bool(b)
         } else if let Some(i) = self.int {
@@ -210,10 +243,10 @@ impl AnyRead<'_, '_> {
                 AttrValue::Empty
             }
         } else if let Some(b) = self.bytes {
-            bounds::bytes_value(&bytes_from_base64(&b))
+            return Made::Bytes(bytes_from_base64(&b));
         } else {
             AttrValue::Empty
-        }
+        })
     }
 }
 
@@ -330,6 +363,7 @@ impl<'de> DeserializeSeed<'de> for &mut Elements<'_, AttrValue> {
         };
         let v = seed.deserialize(d)?;
         if self.kept.len() < MAX_ATTRIBUTES {
+            let v = v.owned(self.cx);
             self.kept.push(v);
         }
         Ok(())

@@ -27,16 +27,17 @@ mod spans;
 #[cfg(test)]
 mod tests;
 
+use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::bounds::Interner;
+use super::bounds::{self, Interner};
 use super::decode::{DecodedSpans, decode_traces};
 use super::otlp_json;
-use crate::model::attrs::AttrValue;
+use crate::model::attrs::{AttrsBuilder, Text};
 use crate::model::span::Resource;
 
 /// Decodes an OTLP/JSON `ExportTraceServiceRequest` into model spans, as
@@ -61,11 +62,23 @@ fn reference(bytes: &[u8]) -> Result<DecodedSpans, serde_json::Error> {
 /// [`decode`] without the second reading of rejected requests: its errors name what this
 /// decoder saw, in `serde_json`'s words. For the equivalence tests and the fuzz target.
 pub fn decode_direct(bytes: &[u8]) -> Result<DecodedSpans, serde_json::Error> {
-    let mut cx = Cx::new(bytes.len());
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    spans::request(&mut de, &mut cx)?;
-    de.end()?;
-    Ok(cx.out)
+    // The thread's interner, shared with `wire` and `decode_traces` (swapped into the context
+    // for the request, a spare left in its place).
+    bounds::with_interner(|shared| {
+        let spare = SPARE.with(|s| s.borrow_mut().take()).unwrap_or_default();
+        let mut cx = Cx::new(std::mem::replace(shared, spare));
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let r = spans::request(&mut de, &mut cx).and_then(|()| de.end());
+        let Cx { it, out, .. } = cx;
+        let spare = std::mem::replace(shared, it);
+        SPARE.with(|s| *s.borrow_mut() = Some(spare));
+        r.map(|()| out)
+    })
+}
+
+thread_local! {
+    /// What stands in for the thread's interner while a request holds it.
+    static SPARE: RefCell<Option<Interner>> = const { RefCell::new(None) };
 }
 
 /// Decoder state of one request.
@@ -73,22 +86,21 @@ pub(super) struct Cx {
     it: Interner,
     out: DecodedSpans,
     /// Scratch for the attribute list being read (reused from list to list).
-    keys: Vec<Arc<str>>,
-    values: Vec<AttrValue>,
+    keys: Vec<Text>,
+    builder: AttrsBuilder,
     /// The resource of the `ResourceSpans` being read, once known.
     resource: Option<Arc<Resource>>,
     /// The scope name of the `ScopeSpans` being read, once known.
-    scope: Option<Arc<str>>,
+    scope: Option<Text>,
 }
 
 impl Cx {
-    fn new(len: usize) -> Self {
+    fn new(it: Interner) -> Self {
         Cx {
-            // Realistic batches hold about one distinct short string per 256 bytes of JSON.
-            it: Interner::with_capacity(len / 256),
+            it,
             out: DecodedSpans::default(),
             keys: Vec::new(),
-            values: Vec::new(),
+            builder: AttrsBuilder::default(),
             resource: None,
             scope: None,
         }

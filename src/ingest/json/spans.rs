@@ -121,7 +121,7 @@ impl<'c> Attrs<'c> {
     fn finish(self) -> Attributes {
         let cx = self.cx;
         let attrs = self.attrs.unwrap_or_else(|| AttrsRead::absent(cx));
-        attrs.finish(self.dropped)
+        attrs.finish(self.dropped, cx)
     }
 }
 
@@ -313,6 +313,7 @@ impl<'c> SpanFields<'c, '_> {
             }
         };
         let attrs = self.attrs.unwrap_or_else(|| AttrsRead::absent(cx));
+        let attributes = attrs.finish(self.dropped_attrs, cx);
         let parts = SpanParts {
             ids,
             name: &self.name,
@@ -321,7 +322,7 @@ impl<'c> SpanFields<'c, '_> {
             end_ns: self.end_ns,
             status_code: self.status_code,
             status_message: &self.status_message,
-            attributes: attrs.finish(self.dropped_attrs),
+            attributes,
             events: self.events,
             links: self.links,
         };
@@ -464,7 +465,7 @@ impl<'de> DeserializeSeed<'de> for &mut Events<'_> {
         if keep {
             let cx = f.cx;
             let attrs = f.attrs.unwrap_or_else(|| AttrsRead::absent(cx));
-            let attributes = attrs.finish(f.dropped);
+            let attributes = attrs.finish(f.dropped, cx);
             self.acc
                 .kept
                 .push(bounds::event(f.time_ns, &f.name, attributes, &mut cx.it));
@@ -550,7 +551,7 @@ impl<'de> DeserializeSeed<'de> for &mut Links<'_> {
         if consider && trace_id.len() == 16 && span_id.len() == 8 {
             let cx = f.cx;
             let attrs = f.attrs.unwrap_or_else(|| AttrsRead::absent(cx));
-            let attributes = attrs.finish(f.dropped);
+            let attributes = attrs.finish(f.dropped, cx);
             self.acc
                 .kept
                 .extend(bounds::link(trace_id, span_id, attributes));
