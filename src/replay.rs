@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::ingest::capture::{self, CaptureError, LineError, Loaded};
+use crate::ingest::capture::{self, CaptureError, LineError, Loaded, ReadOptions};
 use crate::ingest::channel::CaptureRecord;
 use crate::ingest::decode::{DecodedSpans, decode_traces};
 use crate::ingest::decode_metrics::decode_metrics;
@@ -48,7 +48,7 @@ pub struct Replay {
 
 /// Loads `files` in order into a store built with `cfg`.
 pub fn load(files: &[impl AsRef<Path>], cfg: StoreConfig) -> Result<Replay, ReplayError> {
-    load_with_progress(files, cfg, &|_| {})
+    load_with(files, cfg, ReadOptions::default(), &|_| {})
 }
 
 /// The bytes [`load_with_progress`] will report: the files' sizes (unreadable ones count 0).
@@ -64,7 +64,18 @@ pub fn total_bytes(files: &[impl AsRef<Path>]) -> u64 {
 pub fn load_with_progress(
     files: &[impl AsRef<Path>],
     cfg: StoreConfig,
-    progress: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Replay, ReplayError> {
+    load_with(files, cfg, ReadOptions::default(), progress)
+}
+
+/// [`load`] with explicit read options (workers, direct or reference decoding) and a progress
+/// callback. Records are applied in file order whatever the options, so the result is the same.
+pub fn load_with(
+    files: &[impl AsRef<Path>],
+    cfg: StoreConfig,
+    opts: ReadOptions,
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Replay, ReplayError> {
     let mut store = Store::new(cfg);
     let mut warnings = Vec::new();
@@ -73,12 +84,12 @@ pub fn load_with_progress(
     let mut clock = 0u64;
     for file in files {
         let file = file.as_ref();
-        let summary = capture::read_file_with_progress(file, progress, |loaded| {
+        let summary = capture::read_file_with_progress(file, opts, progress, |loaded| {
             clock += 1;
             store.counters_mut().requests += 1;
             let rec = match loaded {
                 Loaded::Request(rec) => rec,
-                // Trace records of protobuf files come decoded (no prost tree).
+                // Trace records come decoded (no opentelemetry-proto tree).
                 Loaded::Spans(d) => {
                     rejected += apply_spans(&mut store, d, clock);
                     return;

@@ -1,5 +1,5 @@
-//! The OTLP receivers' protobuf trace path (bytes decoded by `ingest::wire`, no prost tree) over
-//! real sockets: the spans that reach the store equal `decode_traces` of the request; gzip,
+//! The OTLP receivers' protobuf trace path (bytes decoded by `ingest::wire`, no prost tree), and
+//! OTLP/HTTP's JSON one (`ingest::json`), over real sockets: the spans that reach the store equal `decode_traces` of the request; gzip,
 //! partial success, auth, back-pressure, malformed bodies, oversized messages, recording (the
 //! capture still gets the request, without its rejected spans) and unknown methods answer as
 //! documented.
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use faultline::ingest::channel::{CaptureRecord, Counters, Ingest, IngestMsg};
 use faultline::ingest::decode::{decode_traces, retain_valid_spans};
-use faultline::ingest::{otlp_grpc, otlp_http};
+use faultline::ingest::{otlp_grpc, otlp_http, otlp_json};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
@@ -295,6 +295,48 @@ async fn http_protobuf_traces_decode_like_prost_and_reject_malformed() {
         st.message
     );
     assert_eq!(Counters::get(&r.counters.bad_requests), 1);
+}
+
+#[tokio::test]
+async fn http_json_traces_decode_like_otlp_json_recording_or_not() {
+    let req = request();
+    // As an SDK's JSON exporter might spell it: snake_case ids, an enum by name.
+    let body = String::from_utf8(serde_json::to_vec(&req).expect("json"))
+        .expect("utf-8")
+        .replace("\"traceId\"", "\"trace_id\"")
+        .replacen("\"kind\":2", "\"kind\":\"SPAN_KIND_SERVER\"", 1)
+        .into_bytes();
+    let want = decode_traces(&otlp_json::parse_traces(&body).expect("reference parses"));
+    assert_eq!(want.rejected, 1);
+    for recording in [false, true] {
+        let mut r = rig(16, recording, None).await;
+        let (status, resp) = http_post(r.http, "application/json", &body).await;
+        assert_eq!(status, 200, "recording {recording}");
+        let resp: serde_json::Value = serde_json::from_slice(&resp).expect("JSON response");
+        assert_eq!(resp["partialSuccess"]["rejectedSpans"], "1", "{resp}");
+        assert_eq!(
+            next_spans(&mut r).await,
+            want.spans,
+            "recording {recording}"
+        );
+        if let Some(cap) = r.capture.as_mut() {
+            let mut accepted = req.clone();
+            retain_valid_spans(&mut accepted);
+            assert!(matches!(
+                cap.recv().await,
+                Some(CaptureRecord::Traces(got)) if got == accepted
+            ));
+        }
+        let (status, resp) = http_post(r.http, "application/json", &body[..body.len() / 2]).await;
+        assert_eq!(status, 400);
+        let resp: serde_json::Value = serde_json::from_slice(&resp).expect("JSON status");
+        let msg = resp["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.starts_with("invalid OTLP/JSON payload: EOF while parsing"),
+            "{msg}"
+        );
+        assert_eq!(Counters::get(&r.counters.bad_requests), 1);
+    }
 }
 
 /// A minimal HTTP/1.1 POST; returns the status and body.

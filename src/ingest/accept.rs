@@ -33,6 +33,33 @@ pub fn accept_traces(
     accept_spans(ingest, decoded, || CaptureRecord::Traces(req))
 }
 
+/// Why an OTLP/JSON trace export was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum JsonTraceError {
+    /// The body is not an OTLP/JSON `ExportTraceServiceRequest`.
+    #[error("invalid OTLP/JSON payload: {0}")]
+    Malformed(#[from] serde_json::Error),
+    /// A consumer is full or closing.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+}
+
+/// Accepts an OTLP/JSON trace export (the OTLP/HTTP body): decoded straight into model spans
+/// by [`json::decode`](super::json::decode), or, when recording, into the request tree the
+/// capture writer needs (`otlp_json`) and from it (one parse either way). The spans are the
+/// same both ways.
+pub fn accept_json_traces(ingest: &Ingest, body: &[u8]) -> Result<Accepted, JsonTraceError> {
+    if ingest.is_recording() {
+        let req = super::otlp_json::parse_traces(body)?;
+        return Ok(accept_traces(ingest, req)?);
+    }
+    let spans = super::json::decode(body)?;
+    // Not recording: `submit` never asks for the record.
+    Ok(accept_spans(ingest, spans, || {
+        CaptureRecord::Traces(ExportTraceServiceRequest::default())
+    })?)
+}
+
 /// Accepts a metrics export: decodes it into series points for the store (and hands the
 /// request to the capture writer when recording). Scrapes and PromQL answers come this way
 /// too, converted to OTLP first, so they are recorded like any export.

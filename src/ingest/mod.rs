@@ -8,6 +8,7 @@ pub mod decode;
 pub mod decode_metrics;
 pub mod grpc_raw;
 pub mod http_client;
+pub mod json;
 pub mod limits;
 pub mod otlp_grpc;
 pub mod otlp_http;

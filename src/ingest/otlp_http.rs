@@ -15,16 +15,15 @@ use axum::routing::post;
 use axum::serve::ListenerExt;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use tokio::net::TcpListener;
 
 use super::accept::{
-    Accepted, TraceExportError, accept_logs, accept_metrics, accept_protobuf_traces, accept_traces,
+    Accepted, JsonTraceError, TraceExportError, accept_json_traces, accept_logs, accept_metrics,
+    accept_protobuf_traces,
 };
 use super::channel::{Counters, Ingest, Refused};
 use super::limits::{InflateError, MAX_BODY_BYTES, gunzip_bounded};
-use super::otlp_json;
 use super::server_tls::TlsIncoming;
 
 /// Shared state of the HTTP routes.
@@ -343,11 +342,14 @@ async fn traces(
                 Failure::new(StatusCode::BAD_REQUEST, enc, malformed.to_string())
             }
         })?,
-        Encoding::Json => {
-            let req: ExportTraceServiceRequest =
-                decode(enc, &body, otlp_json::parse_traces).inspect_err(|_| bad(&r))?;
-            accept_traces(&r.ingest, req).map_err(|e| refused(e, enc))?
-        }
+        // JSON too (through `json`, no opentelemetry-proto tree unless recording).
+        Encoding::Json => accept_json_traces(&r.ingest, &body).map_err(|e| match e {
+            JsonTraceError::Refused(e) => refused(e, enc),
+            malformed => {
+                bad(&r);
+                Failure::new(StatusCode::BAD_REQUEST, enc, malformed.to_string())
+            }
+        })?,
     };
     Ok(success(enc, &a, "rejected_spans"))
 }

@@ -285,13 +285,8 @@ fn any(v: JAnyValue) -> pc::AnyValue {
             values: kvs(kv.values),
         }))
     } else {
-        v.bytes_value.map(|b| {
-            Value::BytesValue(
-                base64::engine::general_purpose::STANDARD
-                    .decode(b)
-                    .unwrap_or_default(),
-            )
-        })
+        v.bytes_value
+            .map(|b| Value::BytesValue(bytes_from_base64(&b)))
     };
     pc::AnyValue { value }
 }
@@ -306,79 +301,135 @@ enum NumOrStr {
     S(String),
 }
 
+impl NumOrStr {
+    fn scalar(&self) -> Scalar<'_> {
+        match self {
+            NumOrStr::U(u) => Scalar::U(*u),
+            NumOrStr::I(i) => Scalar::I(*i),
+            NumOrStr::F(f) => Scalar::F(*f),
+            NumOrStr::S(s) => Scalar::S(s),
+        }
+    }
+}
+
+/// A JSON number as `serde_json` delivers it (`U` for non-negative integers, `I` for negative
+/// ones, `F` otherwise), or a string holding one. Shared with `ingest::json`, so both readers
+/// convert scalars with the same code.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Scalar<'a> {
+    /// A non-negative integer.
+    U(u64),
+    /// A negative integer.
+    I(i64),
+    /// Any other number.
+    F(f64),
+    /// A string.
+    S(&'a str),
+}
+
+/// An unsigned 64-bit field (times, counts).
+pub(crate) fn scalar_u64(v: Scalar<'_>) -> Result<u64, String> {
+    match v {
+        Scalar::U(u) => Ok(u),
+        Scalar::I(i) => u64::try_from(i).map_err(|_| format!("negative value {i}")),
+        Scalar::F(f) if f >= 0.0 && f.fract() == 0.0 => Ok(f as u64),
+        Scalar::F(f) => Err(format!("expected an unsigned integer, got {f}")),
+        Scalar::S("") => Ok(0),
+        Scalar::S(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("expected an unsigned integer, got \"{s}\"")),
+    }
+}
+
+/// An unsigned 32-bit field (dropped counts, flags).
+pub(crate) fn scalar_u32(v: Scalar<'_>) -> Result<u32, String> {
+    let v = scalar_u64(v)?;
+    u32::try_from(v).map_err(|_| format!("{v} does not fit in 32 bits"))
+}
+
+/// An `intValue`.
+pub(crate) fn scalar_i64(v: Scalar<'_>) -> Result<i64, String> {
+    match v {
+        Scalar::U(u) => i64::try_from(u).map_err(|_| format!("{u} does not fit in int64")),
+        Scalar::I(i) => Ok(i),
+        Scalar::F(f) if f.fract() == 0.0 => Ok(f as i64),
+        Scalar::F(f) => Err(format!("expected an integer, got {f}")),
+        Scalar::S(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("expected an integer, got \"{s}\"")),
+    }
+}
+
+/// A `doubleValue` (`NaN`, `Infinity` and `-Infinity` as proto3 JSON writes them).
+pub(crate) fn scalar_f64(v: Scalar<'_>) -> Result<f64, String> {
+    match v {
+        Scalar::U(u) => Ok(u as f64),
+        Scalar::I(i) => Ok(i as f64),
+        Scalar::F(f) => Ok(f),
+        Scalar::S("NaN") => Ok(f64::NAN),
+        Scalar::S("Infinity") => Ok(f64::INFINITY),
+        Scalar::S("-Infinity") => Ok(f64::NEG_INFINITY),
+        Scalar::S(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("expected a number, got \"{s}\"")),
+    }
+}
+
 fn num_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     match Option::<NumOrStr>::deserialize(d)? {
         None => Ok(0),
-        Some(NumOrStr::U(u)) => Ok(u),
-        Some(NumOrStr::I(i)) => {
-            u64::try_from(i).map_err(|_| de::Error::custom(format!("negative value {i}")))
-        }
-        Some(NumOrStr::F(f)) if f >= 0.0 && f.fract() == 0.0 => Ok(f as u64),
-        Some(NumOrStr::F(f)) => Err(de::Error::custom(format!(
-            "expected an unsigned integer, got {f}"
-        ))),
-        Some(NumOrStr::S(s)) if s.is_empty() => Ok(0),
-        Some(NumOrStr::S(s)) => s
-            .trim()
-            .parse()
-            .map_err(|_| de::Error::custom(format!("expected an unsigned integer, got \"{s}\""))),
+        Some(n) => scalar_u64(n.scalar()).map_err(de::Error::custom),
     }
 }
 
 fn num_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    let v = num_u64(d)?;
-    u32::try_from(v).map_err(|_| de::Error::custom(format!("{v} does not fit in 32 bits")))
+    match Option::<NumOrStr>::deserialize(d)? {
+        None => Ok(0),
+        Some(n) => scalar_u32(n.scalar()).map_err(de::Error::custom),
+    }
 }
 
 fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     match Option::<NumOrStr>::deserialize(d)? {
         None => Ok(None),
-        Some(NumOrStr::U(u)) => i64::try_from(u)
-            .map(Some)
-            .map_err(|_| de::Error::custom(format!("{u} does not fit in int64"))),
-        Some(NumOrStr::I(i)) => Ok(Some(i)),
-        Some(NumOrStr::F(f)) if f.fract() == 0.0 => Ok(Some(f as i64)),
-        Some(NumOrStr::F(f)) => Err(de::Error::custom(format!("expected an integer, got {f}"))),
-        Some(NumOrStr::S(s)) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| de::Error::custom(format!("expected an integer, got \"{s}\""))),
+        Some(n) => scalar_i64(n.scalar()).map(Some).map_err(de::Error::custom),
     }
 }
 
 fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     match Option::<NumOrStr>::deserialize(d)? {
         None => Ok(None),
-        Some(NumOrStr::U(u)) => Ok(Some(u as f64)),
-        Some(NumOrStr::I(i)) => Ok(Some(i as f64)),
-        Some(NumOrStr::F(f)) => Ok(Some(f)),
-        Some(NumOrStr::S(s)) => match s.as_str() {
-            "NaN" => Ok(Some(f64::NAN)),
-            "Infinity" => Ok(Some(f64::INFINITY)),
-            "-Infinity" => Ok(Some(f64::NEG_INFINITY)),
-            t => t
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| de::Error::custom(format!("expected a number, got \"{s}\""))),
-        },
+        Some(n) => scalar_f64(n.scalar()).map(Some).map_err(de::Error::custom),
     }
 }
 
 /// Trace and span ids: hex per OTLP/JSON; base64 (proto3 JSON's bytes mapping) also accepted
-/// when the hex reading fails.
-fn id_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-    let s = Option::<String>::deserialize(d)?.unwrap_or_default();
+/// when the hex reading fails. Empty is empty.
+pub(crate) fn id_from_str(s: &str) -> Result<Vec<u8>, String> {
     if s.is_empty() {
         return Ok(Vec::new());
     }
-    if let Ok(b) = hex::decode(&s) {
+    if let Ok(b) = hex::decode(s) {
         return Ok(b);
     }
     base64::engine::general_purpose::STANDARD
-        .decode(&s)
-        .map_err(|_| de::Error::custom(format!("id \"{s}\" is neither hex nor base64")))
+        .decode(s)
+        .map_err(|_| format!("id \"{s}\" is neither hex nor base64"))
+}
+
+fn id_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    let s = Option::<String>::deserialize(d)?.unwrap_or_default();
+    id_from_str(&s).map_err(de::Error::custom)
+}
+
+/// A `bytesValue`: base64, or empty when it is not base64.
+pub(crate) fn bytes_from_base64(s: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .unwrap_or_default()
 }
 
 #[derive(Deserialize)]
@@ -388,45 +439,62 @@ enum EnumRepr {
     S(String),
 }
 
-fn enum_value<'de, D: Deserializer<'de>>(
-    d: D,
-    prefix: &str,
-    names: &[&str],
-) -> Result<i32, D::Error> {
-    match Option::<EnumRepr>::deserialize(d)? {
-        None => Ok(0),
-        Some(EnumRepr::N(n)) => {
-            i32::try_from(n).map_err(|_| de::Error::custom(format!("enum value {n} out of range")))
-        }
-        Some(EnumRepr::S(s)) => {
-            let short = s.strip_prefix(prefix).unwrap_or(&s);
-            names
+/// An enum value as sent: a number, or a name with or without its prefix (any case), or a string
+/// holding the number.
+pub(crate) fn enum_from(n: Result<i64, &str>, e: &EnumNames) -> Result<i32, String> {
+    match n {
+        Ok(n) => i32::try_from(n).map_err(|_| format!("enum value {n} out of range")),
+        Err(s) => {
+            let short = s.strip_prefix(e.prefix).unwrap_or(s);
+            e.names
                 .iter()
                 .position(|n| n.eq_ignore_ascii_case(short))
                 .map(|p| p as i32)
                 .or_else(|| s.parse().ok())
-                .ok_or_else(|| de::Error::custom(format!("unknown enum value \"{s}\"")))
+                .ok_or_else(|| format!("unknown enum value \"{s}\""))
         }
     }
 }
 
+/// The names of an OTLP enum's values, by number, and their common prefix.
+pub(crate) struct EnumNames {
+    prefix: &'static str,
+    names: &'static [&'static str],
+}
+
+/// `SpanKind`.
+pub(crate) const SPAN_KIND: EnumNames = EnumNames {
+    prefix: "SPAN_KIND_",
+    names: &[
+        "UNSPECIFIED",
+        "INTERNAL",
+        "SERVER",
+        "CLIENT",
+        "PRODUCER",
+        "CONSUMER",
+    ],
+};
+
+/// `Status.StatusCode`.
+pub(crate) const STATUS_CODE: EnumNames = EnumNames {
+    prefix: "STATUS_CODE_",
+    names: &["UNSET", "OK", "ERROR"],
+};
+
+fn enum_value<'de, D: Deserializer<'de>>(d: D, e: &EnumNames) -> Result<i32, D::Error> {
+    match Option::<EnumRepr>::deserialize(d)? {
+        None => Ok(0),
+        Some(EnumRepr::N(n)) => enum_from(Ok(n), e).map_err(de::Error::custom),
+        Some(EnumRepr::S(s)) => enum_from(Err(&s), e).map_err(de::Error::custom),
+    }
+}
+
 fn span_kind<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
-    enum_value(
-        d,
-        "SPAN_KIND_",
-        &[
-            "UNSPECIFIED",
-            "INTERNAL",
-            "SERVER",
-            "CLIENT",
-            "PRODUCER",
-            "CONSUMER",
-        ],
-    )
+    enum_value(d, &SPAN_KIND)
 }
 
 fn status_code<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
-    enum_value(d, "STATUS_CODE_", &["UNSET", "OK", "ERROR"])
+    enum_value(d, &STATUS_CODE)
 }
 
 #[cfg(test)]
