@@ -9,6 +9,8 @@
 //!    `checkout → users` `OPEN` from Hystrix's flag; then `HALF-OPEN`; then `CLOSED`.
 //! 2. `faultline review FILE` on what it recorded: the metric state *as of the cursor*: `OPEN`
 //!    with the cursor inside the open period, `HALF-OPEN` or `CLOSED` after it.
+//! 3. `faultline report --from +0s --to T` on the same capture: `open` for a `T` inside the
+//!    open period, `half_open` inside the half-open one.
 //!
 //! Needs tmux and the Python venv (`scripts/test-deps.sh`); a missing one fails the test.
 
@@ -114,7 +116,7 @@ fn metric_breaker_states_and_queue_live_and_in_review() {
 
     // Open, with rejected calls, a Hystrix breaker open on another dependency, a queue of 7.
     http_get(&format!("{base}/state?state=open"));
-    let opened = Instant::now();
+    let (opened, opened_at) = (Instant::now(), chrono::Utc::now());
     http_get(&format!("{base}/reject?n=40"));
     http_get(&format!("{base}/hystrix?open=1&short=12"));
     http_get(&format!("{base}/queue?depth=7"));
@@ -134,7 +136,7 @@ fn metric_breaker_states_and_queue_live_and_in_review() {
     // inside it.
     sleep_until(opened + 14 * SECS);
     http_get(&format!("{base}/state?state=half_open"));
-    let half = Instant::now();
+    let (half, half_at) = (Instant::now(), chrono::Utc::now());
     wait_breaker(&s, "payments", "HALF-OPEN", 20 * SECS);
     sleep_until(half + 14 * SECS);
     http_get(&format!("{base}/state?state=closed"));
@@ -182,6 +184,31 @@ fn metric_breaker_states_and_queue_live_and_in_review() {
         after.breaker
     );
     s.quit();
+
+    // `report` over windows ending inside each period agrees with the cursor.
+    for (to, want) in [
+        (opened_at + chrono::Duration::seconds(7), "open"),
+        (half_at + chrono::Duration::seconds(7), "half_open"),
+    ] {
+        let to = to.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let out = Command::new(BIN)
+            .arg("report")
+            .arg(&cap)
+            .args(["--format", "json", "--from", "+0s", "--to", &to])
+            .output()
+            .expect("run faultline report");
+        assert!(
+            out.status.success(),
+            "report --from +0s --to {to}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+        let r = rows
+            .iter()
+            .find(|r| r["caller"] == "checkout" && r["dependency"] == "payments")
+            .unwrap_or_else(|| panic!("no checkout → payments row up to {to}: {rows:#?}"));
+        assert_eq!(r["breaker"], want, "as of {to}: {r:#}");
+    }
 }
 
 /// Presses `key` (one cursor step) until the payments row satisfies `pred`, at most 12 steps,
