@@ -1,8 +1,7 @@
 //! Analyses over snapshots that several front ends share (the TUI, and later `lint`/`report`):
-//! trace trees and critical paths, breaker-state inference from traces, and the capture-wide
+//! trace trees and critical paths, latency bins, and the capture-wide
 //! incident timeline. Pure functions of model and store types; no terminal code.
 
-pub mod breaker;
 pub mod latency;
 pub mod timeline;
 pub mod traces;

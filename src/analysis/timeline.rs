@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::model::edge::EdgeKey;
 use crate::store::Snapshot;
 
-use super::breaker::{self, BreakerState, Transition};
+use crate::model::breaker::{self, BreakerState, Transition};
 
 /// One bucket of the timeline.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -2,6 +2,7 @@
 //! `ingest::decode` converts them at the edge.
 
 pub mod attrs;
+pub mod breaker;
 pub mod classify;
 pub mod dependency;
 pub mod edge;
@@ -12,3 +13,4 @@ pub mod resilience;
 pub mod series;
 pub mod sketch;
 pub mod span;
+pub mod view;

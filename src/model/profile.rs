@@ -135,6 +135,9 @@ pub enum Role {
     PoolAvailable,
     /// Idle connections; used = max − idle when no `pool_used` series (gauge).
     PoolIdle,
+    /// Calls in flight now, e.g. `http.client.active_requests` (gauge): the only view of calls
+    /// that never end.
+    InFlight,
     /// Latency histogram or summary.
     Latency,
 }
@@ -152,6 +155,7 @@ impl Role {
             "pool_max" => Role::PoolMax,
             "pool_available" => Role::PoolAvailable,
             "pool_idle" => Role::PoolIdle,
+            "in_flight" => Role::InFlight,
             "latency" => Role::Latency,
             _ => return None,
         })

@@ -1,113 +1,8 @@
 //! Per-dependency resilience signals derived from metrics: breaker state and its transitions,
 //! queue depth and capacity, pool utilisation, retry/timeout/rejected rates, and latency
-//! percentiles from metric histograms.
+//! percentiles from metric histograms. The breaker vocabulary itself is `model::breaker`.
 
-use std::fmt;
-
-/// The unified breaker state (reference §1.1). Envoy-style admission limits are `AtCapacity`
-/// and outlier ejections `Ejected`, never `Open`: those proxies still send traffic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum BreakerState {
-    /// Calls pass.
-    Closed,
-    /// Calls are rejected (fast fail).
-    Open,
-    /// Trial calls pass to test recovery.
-    HalfOpen,
-    /// Held open by an operator.
-    ForcedOpen,
-    /// Switched off: calls always pass.
-    Disabled,
-    /// An admission limit is reached: new calls are not admitted (Envoy `*_open` = 1).
-    AtCapacity,
-    /// Some hosts are ejected (outlier detection, failure accrual).
-    Ejected {
-        /// Hosts ejected.
-        ejected: u32,
-        /// Hosts in all (0 when unknown).
-        total: u32,
-    },
-    /// Not known (event-only sources before their first event, or no breaker series).
-    Unknown,
-}
-
-impl BreakerState {
-    /// The state name as `report` prints it: `closed`, `open`, `half_open`, `forced_open`,
-    /// `disabled`, `at_capacity`, `ejected`, `unknown`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            BreakerState::Closed => "closed",
-            BreakerState::Open => "open",
-            BreakerState::HalfOpen => "half_open",
-            BreakerState::ForcedOpen => "forced_open",
-            BreakerState::Disabled => "disabled",
-            BreakerState::AtCapacity => "at_capacity",
-            BreakerState::Ejected { .. } => "ejected",
-            BreakerState::Unknown => "unknown",
-        }
-    }
-
-    /// Parses a state name as profiles write it (`half_open`, `half-open`, `halfopen`, any case;
-    /// `metrics_only` counts as closed: the breaker records but never opens).
-    pub fn from_name(s: &str) -> Option<BreakerState> {
-        let norm: String = s
-            .chars()
-            .filter(|c| !matches!(c, '_' | '-' | ' '))
-            .flat_map(char::to_lowercase)
-            .collect();
-        Some(match norm.as_str() {
-            "closed" | "metricsonly" => BreakerState::Closed,
-            "open" => BreakerState::Open,
-            "halfopen" => BreakerState::HalfOpen,
-            "forcedopen" | "isolated" => BreakerState::ForcedOpen,
-            "disabled" => BreakerState::Disabled,
-            "atcapacity" => BreakerState::AtCapacity,
-            "ejected" => BreakerState::Ejected {
-                ejected: 0,
-                total: 0,
-            },
-            "unknown" => BreakerState::Unknown,
-            _ => return None,
-        })
-    }
-
-    /// How alarming the state is, to pick the worst of several breakers of one dependency.
-    pub fn severity(&self) -> u8 {
-        match self {
-            BreakerState::Unknown => 0,
-            BreakerState::Disabled => 1,
-            BreakerState::Closed => 2,
-            BreakerState::Ejected { .. } => 3,
-            BreakerState::AtCapacity => 4,
-            BreakerState::HalfOpen => 5,
-            BreakerState::ForcedOpen => 6,
-            BreakerState::Open => 7,
-        }
-    }
-}
-
-impl fmt::Display for BreakerState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BreakerState::Ejected { ejected, total } if *total > 0 => {
-                write!(f, "ejected {ejected}/{total}")
-            }
-            BreakerState::Ejected { ejected, .. } => write!(f, "ejected {ejected}"),
-            s => f.write_str(s.as_str()),
-        }
-    }
-}
-
-/// One change of breaker state.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transition {
-    /// When it was observed, Unix nanoseconds (the sample time; ± one scrape interval).
-    pub at_ns: u64,
-    /// The state before.
-    pub from: BreakerState,
-    /// The state after.
-    pub to: BreakerState,
-}
+pub use super::breaker::{BreakerState, Transition};
 
 /// Where a latency percentile came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,6 +67,11 @@ pub struct ResilienceView {
     pub queue_capacity: Option<f64>,
     /// Used ÷ maximum of the bulkhead / pool, 0..1.
     pub pool_utilisation: Option<f64>,
+    /// Calls in flight now (active-request gauges, sum over instances).
+    pub in_flight: Option<f64>,
+    /// The breaker state was rebuilt from transition counters (Polly, opossum) rather than read
+    /// from a state gauge, so a half-open between two samples may be a transient.
+    pub breaker_from_events: bool,
     /// Retries per second over the window.
     pub retry_rate: Option<f64>,
     /// Timeouts per second over the window.
@@ -194,6 +94,8 @@ impl Default for ResilienceView {
             queue_depth: None,
             queue_capacity: None,
             pool_utilisation: None,
+            in_flight: None,
+            breaker_from_events: false,
             retry_rate: None,
             timeout_rate: None,
             rejected_rate: None,
@@ -239,29 +141,6 @@ pub fn normalise_dependency(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn state_names_parse_loosely() {
-        assert_eq!(
-            BreakerState::from_name("HALF-OPEN"),
-            Some(BreakerState::HalfOpen)
-        );
-        assert_eq!(
-            BreakerState::from_name("halfOpen"),
-            Some(BreakerState::HalfOpen)
-        );
-        assert_eq!(
-            BreakerState::from_name("metrics_only"),
-            Some(BreakerState::Closed)
-        );
-        assert_eq!(BreakerState::from_name("nope"), None);
-        let e = BreakerState::Ejected {
-            ejected: 1,
-            total: 3,
-        };
-        assert_eq!(e.to_string(), "ejected 1/3");
-        assert_eq!(e.as_str(), "ejected");
-    }
 
     #[test]
     fn dependency_names_normalise() {

@@ -8,7 +8,7 @@ use crate::store::Snapshot;
 use crate::store::snapshot::EdgeView;
 
 use super::text::time;
-use crate::analysis::breaker;
+use crate::model::breaker;
 
 /// `breaker_source` of a state inferred from traces (no breaker series maps the edge).
 pub const INFERRED: &str = "inferred:traces";
@@ -153,8 +153,8 @@ fn row(
                     .into_iter()
                     .map(|t| TransitionRow {
                         at: time(t.at_ns),
-                        from: t.from.key().to_owned(),
-                        to: t.to.key().to_owned(),
+                        from: t.from.as_str().to_owned(),
+                        to: t.to.as_str().to_owned(),
                     })
                     .collect::<Vec<_>>();
                 (st, transitions)
@@ -179,11 +179,11 @@ fn row(
         latency_at_least: at_least,
         breaker: inferred.as_ref().map_or_else(
             || r.breaker.as_str().to_owned(),
-            |(st, _)| st.state.key().to_owned(),
+            |(st, _)| st.state.as_str().to_owned(),
         ),
         breaker_detail: inferred.as_ref().map_or_else(
             || r.breaker.to_string(),
-            |(st, _)| st.state.key().to_owned(),
+            |(st, _)| st.state.as_str().to_owned(),
         ),
         breaker_source: match &inferred {
             Some(_) => Some(INFERRED.to_owned()),

@@ -19,6 +19,7 @@ use crate::model::edge::EdgeKey;
 use crate::model::profile::{Encoding, Matcher, ProfileSet, Role, Target};
 use crate::model::resilience::{BreakerState, ResilienceView, Transition};
 use crate::model::series::{Labels, PointValue, SeriesKind, SeriesPoint, SourceStatus};
+use crate::model::view::STALE_NS;
 
 use breaker::{BreakerTrack, KEY_SEP};
 use history::SeriesTrack;
@@ -41,7 +42,32 @@ struct DepState {
     since_ns: Option<u64>,
     transitions: VecDeque<Transition>,
     last_ns: u64,
+    /// First and latest breaker sample, Unix ns.
+    breaker_seen: Option<(u64, u64)>,
+    /// A breaker here is rebuilt from transition counters.
+    from_events: bool,
     touched: bool,
+}
+
+impl DepState {
+    /// The breaker state as of `t` (exclusive), with when it began: the latest transition before
+    /// `t`, else the state before the first transition; unknown before the first sample and
+    /// when the latest sample before `t` is older than the staleness bound.
+    fn breaker_at(&self, t: u64) -> (BreakerState, Option<u64>) {
+        let Some((first, last)) = self.breaker_seen else {
+            return (BreakerState::Unknown, None);
+        };
+        if first >= t || last.saturating_add(STALE_NS) < t.saturating_sub(1) {
+            return (BreakerState::Unknown, None);
+        }
+        if let Some(tr) = self.transitions.iter().rev().find(|tr| tr.at_ns < t) {
+            return (tr.to, Some(tr.at_ns));
+        }
+        match self.transitions.front() {
+            Some(tr) => (tr.from, None),
+            None => (self.state.unwrap_or(BreakerState::Unknown), self.since_ns),
+        }
+    }
 }
 
 /// A target's identity: its `job` and `instance` labels.
@@ -227,6 +253,11 @@ impl MetricStore {
                         _ => Arc::from(series_key()),
                     };
                     let inst: Arc<str> = Arc::from(p.labels.get("instance").unwrap_or(""));
+                    d.breaker_seen = Some(match d.breaker_seen {
+                        Some((a, b)) => (a.min(p.t_ns), b.max(p.t_ns)),
+                        None => (p.t_ns, p.t_ns),
+                    });
+                    d.from_events |= def.encoding == Encoding::Events;
                     d.breakers
                         .entry((idx, inst))
                         .or_insert_with(|| BreakerTrack::new(idx, p.t_ns))
@@ -316,8 +347,9 @@ impl MetricStore {
         }
     }
 
-    /// The resilience views of every (caller, dependency) over `[from, to)`, cached until the
-    /// store changes or the window moves.
+    /// The resilience views of every (caller, dependency) over `[from, to)`, as of its end (the
+    /// breaker state then, the transitions inside the window), cached until the store changes
+    /// or the window moves.
     pub fn views(&mut self, window: (u64, u64)) -> Arc<BTreeMap<EdgeKey, ResilienceView>> {
         if let Some((v, w, views)) = &self.cache
             && *v == self.version
@@ -328,10 +360,17 @@ impl MetricStore {
         let mut out = BTreeMap::new();
         for (key, d) in &self.deps {
             let mut view = view::signals(&d.signals, &self.series, window);
-            view.breaker = d.state.unwrap_or(BreakerState::Unknown);
+            let (state, since) = d.breaker_at(window.1);
+            view.breaker = state;
             view.breaker_source = d.source.as_ref().map(|s| s.to_string());
-            view.since_ns = d.since_ns;
-            view.transitions = d.transitions.iter().cloned().collect();
+            view.breaker_from_events = d.from_events;
+            view.since_ns = since;
+            view.transitions = d
+                .transitions
+                .iter()
+                .filter(|t| t.at_ns >= window.0 && t.at_ns < window.1)
+                .copied()
+                .collect();
             view.last_ns = d.last_ns;
             out.insert(key.clone(), view);
         }

@@ -11,9 +11,12 @@ pub mod store;
 pub mod task;
 pub mod trace;
 pub mod traces;
+pub mod view;
 
 pub use snapshot::Snapshot;
 pub use store::{Store, StoreConfig};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod view_tests;

@@ -9,6 +9,7 @@ use crate::model::edge::{EdgeKey, EdgeSeries, EdgeSummary};
 use crate::model::finding::Finding;
 use crate::model::resilience::ResilienceView;
 use crate::model::series::SourceStatus;
+use crate::model::view::DependencyView;
 
 use super::trace::Trace;
 
@@ -65,6 +66,9 @@ pub struct Snapshot {
     pub window: (u64, u64),
     /// The time range of all data seen, [first, last].
     pub range: (u64, u64),
+    /// One view per dependency (trace edges and metrics-only dependencies), sorted by (caller,
+    /// dependency): what every front end reads.
+    pub deps: Arc<[DependencyView]>,
     /// Edges sorted by (caller, dependency).
     pub edges: Arc<[EdgeView]>,
     /// Retained traces, oldest first.
@@ -81,6 +85,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The view of the dependency with this caller and dependency.
+    pub fn dep(&self, caller: &str, dependency: &str) -> Option<&DependencyView> {
+        self.deps
+            .binary_search_by(|d| (&*d.key.caller, &*d.key.dependency).cmp(&(caller, dependency)))
+            .ok()
+            .map(|i| &self.deps[i])
+    }
+
     /// The edge with this caller and dependency.
     pub fn edge(&self, caller: &str, dependency: &str) -> Option<&EdgeView> {
         self.edges

@@ -3,10 +3,12 @@
 //! gives the same snapshots. Its parts: `traces` (retained traces, eviction), `calls` (which
 //! dependency a call belongs to), `edges` (bucketed aggregates) and `metrics`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::model::edge::{CallSample, EdgeKey, bucket_of};
 use crate::model::profile::ProfileSet;
+use crate::model::resilience::ResilienceView;
 use crate::model::series::{SeriesPoint, SourceStatus};
 use crate::model::span::Span;
 
@@ -242,11 +244,12 @@ impl Store {
         let edges = self.edges.views(window);
         let keys: Vec<EdgeKey> = edges.iter().map(|e| e.key.clone()).collect();
         let views = self.metrics.views(window);
-        let resilience = if views.is_empty() {
+        let resilience: Arc<BTreeMap<EdgeKey, ResilienceView>> = if views.is_empty() {
             Arc::default()
         } else {
             Arc::new(join_to_edges(&views, &keys, &self.cfg.profiles.aliases))
         };
+        let deps = super::view::build(&edges, &resilience, window);
         let mut counters = self.counters.clone();
         counters.pending_calls = self.calls.pending() as u64;
         Snapshot {
@@ -258,6 +261,7 @@ impl Store {
             } else {
                 (self.first_ns, self.last_ns)
             },
+            deps: Arc::from(deps),
             edges: Arc::from(edges),
             traces: self.traces.published(),
             findings: Arc::from(Vec::new()),

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use ratatui::layout::Rect;
 
-use crate::analysis::breaker::{BreakerStatus, Transition};
 use crate::analysis::timeline::Timeline;
 use crate::analysis::traces::{EdgeCalls, TraceQuery, TraceTree};
+use crate::model::breaker::{BreakerView, Transition};
 use crate::model::edge::{BUCKET_NS, EdgeKey};
 use crate::model::span::{SpanId, TraceId};
 use crate::store::Snapshot;
@@ -132,7 +132,7 @@ pub struct DetailUi {
     /// Its index in the snapshot (None when it is not in this snapshot).
     pub index: Option<usize>,
     /// Its breaker.
-    pub breaker: BreakerStatus,
+    pub breaker: BreakerView,
     /// Breaker transitions within the window.
     pub transitions: Vec<Transition>,
     /// Recent and slowest calls (the selectable list: recent, then slowest).

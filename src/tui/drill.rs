@@ -3,8 +3,8 @@
 
 use std::collections::HashSet;
 
-use crate::analysis::breaker::{self, BreakerStatus};
 use crate::analysis::traces::{EdgeCalls, TraceTree, edge_calls, is_call_on_edge};
+use crate::model::breaker::{self, BreakerView};
 use crate::model::edge::EdgeKey;
 use crate::model::span::TraceId;
 use crate::store::trace::Trace;
@@ -31,10 +31,10 @@ impl UiState {
             Some(i) => (
                 self.facts
                     .get(i)
-                    .map_or(BreakerStatus::UNKNOWN, |f| f.breaker),
+                    .map_or(BreakerView::default(), |f| f.breaker.clone()),
                 breaker::transitions(&snap.edges[i].series, from, to),
             ),
-            None => (BreakerStatus::UNKNOWN, Vec::new()),
+            None => (BreakerView::default(), Vec::new()),
         };
         let (calls, calls_at_ns) = calls.unwrap_or_else(|| {
             (

@@ -7,8 +7,8 @@
 //!   any other `key=value` matches a span or resource attribute, bare words the root's service or
 //!   operation.
 
-use crate::analysis::breaker::BreakerState;
 use crate::analysis::traces::{TraceQuery, contains_ci};
+use crate::model::breaker::BreakerState;
 
 /// One term of a dependency filter.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,7 +63,7 @@ impl DepFilter {
             DepTerm::Dependency(s) => contains_ci(dependency, s),
             DepTerm::Kind(k) => kind == k,
             DepTerm::State(k) => {
-                state.key() == k || (k == "open" && state == BreakerState::ForcedOpen)
+                state.as_str() == k || (k == "open" && state == BreakerState::ForcedOpen)
             }
         })
     }

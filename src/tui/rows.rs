@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::analysis::breaker::{self, BreakerStatus};
 use crate::analysis::traces::TraceQuery;
+use crate::model::breaker::{self, BreakerView};
 use crate::model::finding::Severity;
 use crate::store::Snapshot;
 use crate::store::snapshot::EdgeView;
@@ -86,10 +86,10 @@ impl SortKey {
 }
 
 /// Per-edge facts derived from the snapshot (same order as `Snapshot::edges`).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct EdgeFacts {
     /// Breaker status: from metrics when present, else inferred from traces.
-    pub breaker: BreakerStatus,
+    pub breaker: BreakerView,
     /// Findings about this edge.
     pub findings: u16,
     /// The most severe of them.
@@ -260,7 +260,7 @@ pub fn trace_rows(snap: &Snapshot, query: &TraceQuery, window: Option<(u64, u64)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::breaker::BreakerState;
+    use crate::model::breaker::BreakerState;
     use crate::testkit;
 
     fn names(snap: &Snapshot, rows: &[DepRow]) -> Vec<String> {

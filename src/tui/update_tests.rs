@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::analysis::breaker::BreakerState;
+use crate::model::breaker::BreakerState;
 use crate::testkit::{self, SEC, T0};
 use crate::tui::app::{Action, Command, Mode, Screen, Sources, UiState, update};
 use crate::tui::keymap::Cmd;

@@ -20,7 +20,8 @@ fn scrape(m: &mut MetricStore, job: &str, t_s: u64, text: &str) {
 }
 
 fn view(m: &mut MetricStore, caller: &str, dep: &str) -> ResilienceView {
-    let views = m.views((0, u64::MAX));
+    // The whole history, as of just after the newest sample (the state "now").
+    let views = m.views((0, m.range.1 + 1));
     views
         .get(&EdgeKey {
             caller: Arc::from(caller),

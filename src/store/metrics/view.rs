@@ -9,6 +9,7 @@ use crate::model::profile::{Role, name_unit_factor};
 use crate::model::resilience::{LatencySource, MetricLatency, MetricQuantile, ResilienceView};
 use crate::model::series::{ClassicHistogram, ExponentialHistogram, PointValue};
 use crate::model::sketch::{ExpBuckets, Sketch};
+use crate::model::view::STALE_NS;
 
 use super::SeriesId;
 use super::history::{SeriesTrack, classic_diff, exponential_diff, number, same_bounds};
@@ -70,9 +71,11 @@ pub fn signals(
             }
             continue;
         }
+        // A gauge's value at the window's end: its latest sample at or before it, no older
+        // than the staleness bound (Prometheus's look-back), whether or not inside the window.
         if let Some(v) = track
             .latest(to_incl)
-            .filter(|p| p.t_ns >= from)
+            .filter(|p| p.t_ns.saturating_add(STALE_NS) >= to_incl)
             .and_then(|p| number(&p.value))
             && v.is_finite()
         {
@@ -96,6 +99,7 @@ pub fn signals(
         queue_depth: get(Role::QueueDepth),
         queue_capacity,
         pool_utilisation,
+        in_flight: get(Role::InFlight),
         retry_rate: get(Role::Retry),
         timeout_rate: get(Role::Timeout),
         rejected_rate: get(Role::Rejected),

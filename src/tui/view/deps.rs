@@ -179,7 +179,7 @@ fn table(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hits)
             .count(),
         snap.edges.len()
     );
-    let any_inferred = s.facts.iter().any(|f| f.breaker.inferred);
+    let any_inferred = s.facts.iter().any(|f| f.breaker.inferred());
     let mut b = block(title, theme);
     if any_inferred {
         b = b.title_bottom(

@@ -19,8 +19,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LegendPosition, Paragraph, Wrap};
 
 use super::{block, widgets};
-use crate::analysis::breaker::{self, BreakerState};
 use crate::analysis::latency;
+use crate::model::breaker::{self, BreakerState};
 use crate::store::snapshot::EdgeView;
 use crate::tui::app::{DetailUi, Hits, UiState};
 use crate::tui::theme::Theme;
@@ -39,14 +39,14 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut 
             theme.dim,
         ));
         let label = match d.breaker.state {
-            crate::analysis::breaker::BreakerState::Unknown => "– (none seen)".to_string(),
+            crate::model::breaker::BreakerState::Unknown => "– (none seen)".to_string(),
             s => s.label(),
         };
         title.push(Span::styled(
             label,
             widgets::breaker_style(d.breaker.state, theme),
         ));
-        if d.breaker.inferred {
+        if d.breaker.inferred() {
             title.push(Span::styled(" (inferred from fast-fail errors)", theme.dim));
         }
         if let Some(since) = d.breaker.since_ns {

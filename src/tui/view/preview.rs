@@ -15,7 +15,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{block, detail, widgets};
-use crate::analysis::breaker;
+use crate::model::breaker;
 use crate::tui::app::UiState;
 use crate::tui::theme::Theme;
 
@@ -44,7 +44,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, i: usize, theme: &Theme) {
     let status = s
         .facts
         .get(i)
-        .map_or(breaker::BreakerStatus::UNKNOWN, |f| f.breaker);
+        .map_or(breaker::BreakerView::default(), |f| f.breaker.clone());
     let mut lines = vec![Line::from(widgets::breaker(&status, theme))];
     if let Some(states) = breaker::inferred_states(&e.series, from, to) {
         let w = bi.width as usize;

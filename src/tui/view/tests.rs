@@ -203,13 +203,13 @@ fn breaker_states_are_coloured() {
         assert_eq!(b[(x, y)].fg, colour, "{label}");
     }
     let s = crate::tui::view::widgets::breaker(
-        &crate::analysis::breaker::BreakerStatus {
-            state: crate::analysis::breaker::BreakerState::Ejected {
+        &crate::model::breaker::BreakerView {
+            state: crate::model::breaker::BreakerState::Ejected {
                 ejected: 2,
                 total: 5,
             },
-            inferred: false,
-            since_ns: None,
+            source: crate::model::breaker::BreakerSource::Metric("envoy:x".into()),
+            ..Default::default()
         },
         &Theme::default(),
     );

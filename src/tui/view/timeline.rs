@@ -15,7 +15,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{block, widgets};
-use crate::analysis::breaker::BreakerState;
+use crate::model::breaker::BreakerState;
 use crate::model::edge::BUCKET_NS;
 use crate::tui::app::UiState;
 use crate::tui::theme::Theme;

@@ -4,7 +4,7 @@
 use ratatui::style::Style;
 use ratatui::text::Span;
 
-use crate::analysis::breaker::{BreakerState, BreakerStatus};
+use crate::model::breaker::{BreakerState, BreakerView};
 use crate::model::finding::Severity;
 use crate::tui::theme::Theme;
 
@@ -138,10 +138,10 @@ pub fn sparkline(values: &[f64], width: usize) -> String {
 }
 
 /// The breaker label with its style; inferred states carry a `~` ("inferred from traces").
-pub fn breaker(b: &BreakerStatus, theme: &Theme) -> Span<'static> {
+pub fn breaker(b: &BreakerView, theme: &Theme) -> Span<'static> {
     let style = breaker_style(b.state, theme);
     let mut label = b.state.label();
-    if b.inferred && b.state != BreakerState::Unknown {
+    if b.inferred() && b.state != BreakerState::Unknown {
         label.push('~');
     }
     Span::styled(label, style)

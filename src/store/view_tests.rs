@@ -1,0 +1,165 @@
+//! The per-dependency view over windows: metric state as of the window's end (the review
+//! cursor), metrics-only dependencies, trace inference, Little's-law queue estimates.
+
+use crate::ingest::decode_metrics::decode_metrics;
+use crate::ingest::prom_otlp::{families_to_metrics, request};
+use crate::ingest::prom_text::{Format, parse};
+use crate::model::breaker::{BreakerSource, BreakerState};
+use crate::model::span::SpanKind;
+use crate::model::view::QueueSource;
+use crate::store::{Store, StoreConfig};
+use crate::testkit::{MS, SEC, T0, span};
+
+fn scrape(store: &mut Store, job: &str, t_ns: u64, text: &str) {
+    let fams = parse(text, Format::Prometheus004).expect("valid exposition");
+    let req = request(job, "127.0.0.1:9000", families_to_metrics(&fams, t_ns));
+    store.apply_metrics(decode_metrics(&req, t_ns));
+}
+
+fn r4j(state: &str, queue: u32) -> String {
+    let mut s = String::from("# TYPE resilience4j_circuitbreaker_state gauge\n");
+    for st in ["closed", "open", "half_open", "forced_open", "disabled"] {
+        let v = u8::from(st == state);
+        s.push_str(&format!(
+            "resilience4j_circuitbreaker_state{{name=\"payments\",state=\"{st}\"}} {v}\n"
+        ));
+    }
+    s.push_str("# TYPE resilience4j_bulkhead_queue_depth gauge\n");
+    s.push_str(&format!(
+        "resilience4j_bulkhead_queue_depth{{name=\"payments\"}} {queue}\n"
+    ));
+    s.push_str("# TYPE resilience4j_bulkhead_queue_capacity gauge\n");
+    s.push_str("resilience4j_bulkhead_queue_capacity{name=\"payments\"} 100\n");
+    s
+}
+
+/// checkout calls payments every 100 ms for 120 s; the breaker metric says closed until 40 s,
+/// open from 40 s, half-open at 70 s, closed from 80 s.
+fn incident() -> Store {
+    let mut store = Store::new(StoreConfig::replay(usize::MAX));
+    let mut spans = Vec::new();
+    for i in 0..1200u64 {
+        let t = T0 + i * 100 * MS;
+        spans.push(
+            span(
+                i + 1,
+                1,
+                0,
+                "checkout",
+                "POST /pay",
+                SpanKind::Client,
+                t,
+                20 * MS,
+            )
+            .attr("peer.service", "payments")
+            .build(),
+        );
+    }
+    store.apply(spans, T0);
+    store.flush_pending();
+    for s in (0..=120).step_by(5) {
+        let state = match s {
+            0..40 => "closed",
+            40..70 => "open",
+            70..80 => "half_open",
+            _ => "closed",
+        };
+        scrape(
+            &mut store,
+            "checkout",
+            T0 + s * SEC,
+            &r4j(state, (s / 10) as u32),
+        );
+    }
+    store
+}
+
+#[test]
+fn metric_breaker_is_as_of_the_window_end() {
+    let mut store = incident();
+    let at = |store: &mut Store, from_s: u64, to_s: u64| {
+        let snap = store.snapshot_window(T0 + from_s * SEC, T0 + to_s * SEC);
+        snap.dep("checkout", "payments")
+            .cloned()
+            .expect("payments view")
+    };
+    let d = at(&mut store, 30, 60);
+    assert_eq!(
+        d.breaker.state,
+        BreakerState::Open,
+        "cursor inside the open period"
+    );
+    assert!(matches!(d.breaker.source, BreakerSource::Metric(ref s) if s.contains("resilience4j")));
+    assert_eq!(d.breaker.since_ns, Some(T0 + 40 * SEC));
+    assert_eq!(
+        d.breaker.transitions.len(),
+        1,
+        "{:?}",
+        d.breaker.transitions
+    );
+    assert_eq!(d.traffic.stats.calls, 300);
+    let q = d.queue.as_ref().expect("queue from the bulkhead gauges");
+    assert_eq!(
+        (q.depth, q.capacity, &q.source),
+        (5.0, Some(100.0), &QueueSource::Metric)
+    );
+    let d = at(&mut store, 70, 75);
+    assert_eq!(d.breaker.state, BreakerState::HalfOpen);
+    let d = at(&mut store, 90, 100);
+    assert_eq!(d.breaker.state, BreakerState::Closed, "after the recovery");
+    assert!(d.breaker.transitions.is_empty());
+    let d = at(&mut store, 0, 30);
+    assert_eq!(d.breaker.state, BreakerState::Closed, "before the incident");
+}
+
+#[test]
+fn a_window_before_the_first_sample_knows_no_breaker_state() {
+    let mut store = incident();
+    let snap = store.snapshot_window(T0 - 60 * SEC, T0 - 30 * SEC);
+    if let Some(d) = snap.dep("checkout", "payments") {
+        assert_eq!(d.breaker.state, BreakerState::Unknown);
+    }
+}
+
+#[test]
+fn queue_is_estimated_by_littles_law_without_gauges() {
+    let mut store = Store::new(StoreConfig::replay(usize::MAX));
+    // 10 calls a second, 200 ms each: 2 in flight on average.
+    let spans = (0..600u64)
+        .map(|i| {
+            span(
+                i + 1,
+                1,
+                0,
+                "web",
+                "GET",
+                SpanKind::Client,
+                T0 + i * 100 * MS,
+                200 * MS,
+            )
+            .attr("peer.service", "search")
+            .build()
+        })
+        .collect();
+    store.apply(spans, T0);
+    store.flush_pending();
+    let snap = store.snapshot_window(T0, T0 + 60 * SEC);
+    let d = snap.dep("web", "search").expect("view");
+    let q = d.queue.as_ref().expect("estimated queue");
+    assert_eq!(q.source, QueueSource::Estimated);
+    assert!((q.depth - 2.0).abs() < 0.05, "{}", q.depth);
+    assert_eq!(d.breaker.state, BreakerState::Unknown, "no breaker seen");
+    assert_eq!(d.breaker.source, BreakerSource::None);
+}
+
+#[test]
+fn a_dependency_only_metrics_describe_has_a_view() {
+    let mut store = Store::new(StoreConfig::replay(usize::MAX));
+    scrape(&mut store, "orders", T0, &r4j("open", 7));
+    let snap = store.snapshot(None);
+    let d = snap.dep("orders", "payments").expect("metrics-only view");
+    assert_eq!(d.breaker.state, BreakerState::Open);
+    assert_eq!(d.traffic.stats.calls, 0);
+    assert_eq!(d.queue.as_ref().map(|q| q.depth), Some(7.0));
+    assert!(d.has_metrics());
+}
