@@ -82,7 +82,7 @@ pub fn classify(span: &Span) -> Outcome {
         error,
         timeout,
         short_circuit,
-        retryable: retryable && !short_circuit,
+        retryable,
         http_status,
         resend: span
             .attributes
@@ -248,7 +248,7 @@ mod tests {
         ] {
             let o = classify(&client().error(ty).build());
             assert!(o.short_circuit, "{ty}");
-            assert!(!o.retryable, "{ty}: a breaker rejection is not retried");
+            assert!(o.retryable, "{ty}: clients do retry breaker rejections");
         }
         let uo = client()
             .int("http.response.status_code", 503)

@@ -238,6 +238,27 @@ impl EdgeSeries {
         }
     }
 
+    /// Adds `delta` retries to the bucket of a call that started at `start_ns` (a later sibling
+    /// showed it was, or was not, a retry). A bucket already pruned is left alone.
+    pub fn add_retries(&mut self, start_ns: u64, delta: i64) {
+        let key = bucket_of(start_ns);
+        if !self.buckets.contains_key(&key) {
+            return;
+        }
+        if self
+            .buckets
+            .last_key_value()
+            .is_some_and(|(newest, _)| key < *newest)
+        {
+            self.late_version += 1;
+        }
+        if let Some(b) = Arc::make_mut(&mut self.buckets).get_mut(&key) {
+            let b = Arc::make_mut(b);
+            b.retries = b.retries.saturating_add_signed(delta);
+        }
+        self.version += 1;
+    }
+
     /// Drops buckets that ended before `cutoff_ns`; returns how many were dropped.
     pub fn prune_before(&mut self, cutoff_ns: u64) -> usize {
         if self

@@ -10,6 +10,7 @@ pub mod finding;
 pub mod histogram;
 pub mod profile;
 pub mod resilience;
+pub mod retry;
 pub mod series;
 pub mod sketch;
 pub mod span;

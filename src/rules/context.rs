@@ -1,15 +1,16 @@
-//! The shared analysis every detector reads: one pass over the snapshot's traces that resolves
-//! each CLIENT/PRODUCER span to its edge (the same evidence order as the store: the SERVER child's
-//! `service.name`, else the span's own attributes through aliases learnt from pairings) and
-//! indexes calls by edge and by parent, and SERVER/CONSUMER spans by service.
+//! The shared analysis every detector reads: one pass over the snapshot's traces that reads the
+//! store's resolution of each CLIENT/PRODUCER span (`store::calls::CallRecord`: its edge, how it
+//! ended, its attempt number) — the rules never resolve a call's dependency again — and indexes
+//! calls by edge and by parent, and SERVER/CONSUMER spans by service.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
-use crate::model::classify::is_timeout;
-use crate::model::dependency::{DepKind, kind_of, operation, peer_name};
+use crate::model::classify::Outcome;
+use crate::model::dependency::{DepKind, operation};
 use crate::model::span::{Span, SpanId, TraceId};
 use crate::store::Snapshot;
+use crate::store::edges::EdgeId;
 use crate::store::trace::Trace;
 
 use super::detectors::retry_chains::{self, Chain};
@@ -47,6 +48,14 @@ pub struct Call {
     pub resend: Option<i64>,
     /// Index (in `inbound`) of the SERVER/CONSUMER span that answered it, when seen.
     pub answered_by: Option<u32>,
+    /// The store's edge id (`Snapshot::edge_keys`).
+    pub edge: EdgeId,
+    /// How it ended (the store's classification).
+    pub outcome: Outcome,
+    /// Attempt number in its retry chain, as the store counted it (1 = first or none).
+    pub attempt: u16,
+    /// Hash of (operation, request path): attempts of one logical call share it.
+    pub op_key: u64,
 }
 
 impl Call {
@@ -144,77 +153,46 @@ impl<'a> Context<'a> {
                 });
             }
         }
-        let mut aliases: HashMap<String, Option<Arc<str>>> = HashMap::new();
         let mut calls = Vec::new();
-        let mut unpaired_peer: Vec<Option<String>> = Vec::new();
         for (ti, t) in snap.traces.iter().enumerate() {
-            for (si, s) in t.spans.iter().enumerate() {
-                if !s.kind.is_outbound() || !in_window(s) {
+            for rec in &t.calls {
+                let Some(s) = t.spans.get(rec.span as usize) else {
+                    continue;
+                };
+                let Some(key) = snap.edge_keys.get(rec.edge as usize) else {
+                    continue;
+                };
+                if !in_window(s) {
                     continue;
                 }
-                let peer = peer_name(&s.attributes);
-                let answered_by = inbound_by_parent.get(&(ti as u32, s.span_id)).copied();
-                let kind = peer
-                    .as_ref()
-                    .map_or_else(|| kind_of(&s.attributes), |p| p.kind);
-                let dep =
-                    match answered_by {
-                        Some(ib) => {
-                            let svc = inbound[ib as usize].service.clone();
-                            if let Some(p) = &peer {
-                                let e = aliases
-                                    .entry(p.name.clone())
-                                    .or_insert_with(|| Some(svc.clone()));
-                                if e.as_ref().is_some_and(|a| *a != svc) {
-                                    *e = None;
-                                }
-                            }
-                            unpaired_peer.push(None);
-                            svc
-                        }
-                        None => {
-                            unpaired_peer.push(Some(peer.as_ref().map_or_else(
-                                || format!("(unnamed) {}", s.name),
-                                |p| p.name.clone(),
-                            )));
-                            Arc::from("")
-                        }
-                    };
                 let op = intern(&mut pool, operation(&s.attributes, &s.name));
                 calls.push(Call {
                     trace: ti as u32,
-                    span: si as u32,
-                    caller: s.resource.service_name.clone(),
+                    span: rec.span,
+                    caller: key.caller.clone(),
                     caller_instance: s.resource.instance.clone(),
-                    dep,
-                    kind,
+                    dep: key.dependency.clone(),
+                    kind: rec.kind,
                     op,
                     parent: s.parent_span_id,
                     start: s.start_ns,
                     end: s.end_ns,
-                    error: s.is_error(),
-                    timeout: is_timeout(s),
-                    http_status: s
-                        .attributes
-                        .first_i64(&["http.response.status_code", "http.status_code"]),
-                    resend: s
-                        .attributes
-                        .first_i64(&["http.request.resend_count", "http.resend_count"]),
-                    answered_by,
+                    error: rec.outcome.error,
+                    timeout: rec.outcome.timeout,
+                    http_status: rec.outcome.http_status.map(i64::from),
+                    resend: rec.outcome.resend.map(i64::from),
+                    answered_by: inbound_by_parent.get(&(ti as u32, s.span_id)).copied(),
+                    edge: rec.edge,
+                    outcome: rec.outcome,
+                    attempt: rec.attempt,
+                    op_key: rec.op_key,
                 });
             }
         }
-        // Pass 2: name unpaired calls, through learnt aliases.
-        for (c, peer) in calls.iter_mut().zip(unpaired_peer) {
-            if let Some(peer) = peer {
-                c.dep = match aliases.get(&peer) {
-                    Some(Some(svc)) => svc.clone(),
-                    _ => intern(&mut pool, peer),
-                };
-            }
-        }
-        calls.sort_by(|a, b| {
-            (a.trace, a.parent, a.start, a.span).cmp(&(b.trace, b.parent, b.start, b.span))
+        // Siblings in (start, span id) order, as the store orders attempts.
+        calls.sort_by_cached_key(|c| {
+            let id = snap.traces[c.trace as usize].spans[c.span as usize].span_id;
+            (c.trace, c.parent, c.start, id)
         });
         for (ci, c) in calls.iter().enumerate() {
             if let Some(ib) = c.answered_by {

@@ -12,6 +12,9 @@ use std::sync::Arc;
 use foldhash::{HashMap, HashMapExt, HashSet};
 
 use crate::model::classify::{Outcome, classify};
+use crate::model::retry::ChainSource;
+
+use super::edges::EdgeId;
 use crate::model::dependency::{DepKind, kind_of, peer_name};
 use crate::model::span::{Span, SpanId, TraceId};
 
@@ -55,6 +58,36 @@ pub struct Resolved {
     pub end_ns: u64,
     /// How it ended.
     pub outcome: Outcome,
+}
+
+/// The store's resolution of one client call in a trace: which edge it belongs to, how it
+/// ended, and whether it retried a sibling. Written once the dependency is known (and its
+/// attempt number again when a later sibling changes it); read by every front end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallRecord {
+    /// Index of the CLIENT/PRODUCER span in `Trace::spans`.
+    pub span: u32,
+    /// The edge: an index into `Snapshot::edge_keys`.
+    pub edge: EdgeId,
+    /// Kind of dependency.
+    pub kind: DepKind,
+    /// How the call ended.
+    pub outcome: Outcome,
+    /// Attempt number within its retry chain (1 = first attempt or no chain).
+    pub attempt: u16,
+    /// How the chain was recognised, when the call is in one.
+    pub chain: Option<ChainSource>,
+    /// A SERVER/CONSUMER span answered it (else its attributes named the dependency).
+    pub paired: bool,
+    /// Hash of (operation, request path): attempts chain only within one.
+    pub op_key: u64,
+}
+
+impl CallRecord {
+    /// Whether the call is a retry: a later attempt of a chain.
+    pub fn is_retry(&self) -> bool {
+        self.attempt > 1
+    }
 }
 
 /// Pending calls, learnt aliases and the shared dependency names. See the module docs.

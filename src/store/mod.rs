@@ -5,6 +5,7 @@
 pub mod calls;
 pub mod edges;
 pub mod metrics;
+pub mod retries;
 pub mod snapshot;
 #[allow(clippy::module_inception)]
 pub mod store;

@@ -69,6 +69,8 @@ pub struct Snapshot {
     /// One view per dependency (trace edges and metrics-only dependencies), sorted by (caller,
     /// dependency): what every front end reads.
     pub deps: Arc<[DependencyView]>,
+    /// Every edge key by id: `CallRecord::edge` indexes it.
+    pub edge_keys: Arc<[EdgeKey]>,
     /// Edges sorted by (caller, dependency).
     pub edges: Arc<[EdgeView]>,
     /// Retained traces, oldest first.

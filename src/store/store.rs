@@ -12,9 +12,10 @@ use crate::model::resilience::ResilienceView;
 use crate::model::series::{SeriesPoint, SourceStatus};
 use crate::model::span::Span;
 
-use super::calls::{Calls, Resolved};
+use super::calls::{CallRecord, Calls, Resolved};
 use super::edges::EdgeTable;
 use super::metrics::{MetricStore, join_to_edges};
+use super::retries;
 use super::snapshot::{CounterValues, Snapshot};
 use super::traces::{Evicted, TraceTable};
 
@@ -160,17 +161,40 @@ impl Store {
         }
     }
 
-    /// Records a resolved call in its edge.
+    /// Records a resolved call: in its trace (the call record every front end reads, with its
+    /// attempt number among its siblings) and in its edge's aggregates.
     fn record(&mut self, r: Resolved) {
+        let edge = self.edges.id(r.caller, r.dependency);
+        let mut retry = r.outcome.resend.is_some_and(|n| n > 0);
+        if let Some(trace) = self.traces.get_mut(&r.trace_id)
+            && let Some(i) = trace.position(&r.span_id)
+        {
+            let s = &trace.spans[i];
+            let rec = CallRecord {
+                span: i as u32,
+                edge,
+                kind: r.kind,
+                outcome: r.outcome,
+                attempt: 1,
+                chain: None,
+                paired: r.paired,
+                op_key: retries::op_key(&s.attributes, &s.name),
+            };
+            let (rec, changes) = retries::record(trace, rec);
+            retry = rec.is_retry();
+            for c in changes {
+                self.edges.add_retries(c.edge, c.start_ns, c.delta);
+            }
+        }
         let sample = CallSample {
             start_ns: r.start_ns,
             duration_secs: r.end_ns.saturating_sub(r.start_ns) as f64 / 1e9,
             error: r.outcome.error,
             timeout: r.outcome.timeout,
-            retry: r.outcome.resend.is_some_and(|n| n > 0),
+            retry,
             short_circuit: r.outcome.short_circuit,
         };
-        self.edges.record(r.caller, r.dependency, r.kind, &sample);
+        self.edges.record(edge, r.kind, &sample);
     }
 
     /// Resolves the client calls whose settle time has passed by `now`.
@@ -262,6 +286,7 @@ impl Store {
                 (self.first_ns, self.last_ns)
             },
             deps: Arc::from(deps),
+            edge_keys: self.edges.keys(),
             edges: Arc::from(edges),
             traces: self.traces.published(),
             findings: Arc::from(Vec::new()),

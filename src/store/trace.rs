@@ -4,6 +4,8 @@ use std::collections::HashMap;
 
 use crate::model::span::{Span, SpanId, TraceId};
 
+use super::calls::CallRecord;
+
 /// Spans above which a trace keeps an id index instead of scanning.
 const INDEX_AT: usize = 32;
 
@@ -20,6 +22,9 @@ pub struct Trace {
     pub end_ns: u64,
     /// Spans that are errors.
     pub error_count: u32,
+    /// The store's resolution of each client call whose dependency is known, in resolution
+    /// order (see `store::calls::CallRecord`).
+    pub calls: Vec<CallRecord>,
     // Boxed: most traces never build an index, and a bare HashMap would add 40 bytes to each.
     #[allow(clippy::box_collection)]
     index: Option<Box<HashMap<SpanId, u32>>>,
@@ -34,6 +39,7 @@ impl Trace {
             start_ns: u64::MAX,
             end_ns: 0,
             error_count: 0,
+            calls: Vec::new(),
             index: None,
         }
     }
@@ -107,5 +113,6 @@ impl Trace {
             + self.spans.iter().map(Span::mem_bytes).sum::<usize>()
             + (self.spans.capacity() - self.spans.len()) * std::mem::size_of::<Span>()
             + self.index.as_ref().map_or(0, |ix| ix.capacity() * 24)
+            + self.calls.capacity() * std::mem::size_of::<CallRecord>()
     }
 }

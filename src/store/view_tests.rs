@@ -163,3 +163,104 @@ fn a_dependency_only_metrics_describe_has_a_view() {
     assert_eq!(d.queue.as_ref().map(|q| q.depth), Some(7.0));
     assert!(d.has_metrics());
 }
+
+/// Trace `t`: a server span, then attempts to payments failing with 503 until the last.
+fn retried_call(t: u64, attempts: u64) -> Vec<crate::model::span::Span> {
+    let t0 = T0 + t * SEC;
+    let mut spans = vec![span(t, 1, 0, "checkout", "POST /buy", SpanKind::Server, t0, SEC).build()];
+    for k in 0..attempts {
+        let status = if k + 1 == attempts { 200 } else { 503 };
+        spans.push(
+            span(
+                t,
+                10 + k,
+                1,
+                "checkout",
+                "POST",
+                SpanKind::Client,
+                t0 + k * 100 * MS,
+                20 * MS,
+            )
+            .attr("peer.service", "payments")
+            .attr("http.request.method", "POST")
+            .attr("url.full", "http://payments:8080/pay?x=1")
+            .int("http.response.status_code", status)
+            .build(),
+        );
+    }
+    spans
+}
+
+#[test]
+fn retries_inferred_from_failed_siblings_count_in_any_arrival_order() {
+    let mut forward = Vec::new();
+    for t in 1..=10 {
+        forward.extend(retried_call(t, 3));
+    }
+    let mut backward = forward.clone();
+    backward.reverse();
+    let mut counts = Vec::new();
+    for spans in [forward, backward] {
+        let mut store = Store::new(StoreConfig::replay(usize::MAX));
+        // One span per batch, as separate exports would deliver them.
+        for s in spans {
+            store.apply(vec![s], T0);
+        }
+        store.flush_pending();
+        let snap = store.snapshot(None);
+        let d = snap.dep("checkout", "payments").expect("view");
+        counts.push((
+            d.traffic.stats.calls,
+            d.traffic.stats.errors,
+            d.traffic.stats.retries,
+        ));
+        let recorded: usize = snap
+            .traces
+            .iter()
+            .map(|t| t.calls.iter().filter(|c| c.is_retry()).count())
+            .sum();
+        assert_eq!(
+            recorded as u64, d.traffic.stats.retries,
+            "records and aggregates agree"
+        );
+    }
+    assert_eq!(counts, vec![(30, 20, 20), (30, 20, 20)]);
+}
+
+#[test]
+fn a_loop_over_items_is_not_a_retry() {
+    let t0 = T0;
+    let mut spans = vec![span(1, 1, 0, "batch", "run", SpanKind::Server, t0, SEC).build()];
+    // Successive POSTs of different items after failures, each to another route.
+    for k in 0..4u64 {
+        spans.push(
+            span(
+                1,
+                10 + k,
+                1,
+                "batch",
+                "POST",
+                SpanKind::Client,
+                t0 + k * 100 * MS,
+                20 * MS,
+            )
+            .attr("peer.service", "ledger")
+            .attr("http.request.method", "POST")
+            .attr("url.template", &format!("/items/{k}"))
+            .int("http.response.status_code", 503)
+            .build(),
+        );
+    }
+    let mut store = Store::new(StoreConfig::replay(usize::MAX));
+    store.apply(spans, T0);
+    store.flush_pending();
+    let snap = store.snapshot(None);
+    assert_eq!(
+        snap.dep("batch", "ledger")
+            .expect("view")
+            .traffic
+            .stats
+            .retries,
+        0
+    );
+}

@@ -1,0 +1,286 @@
+//! Attempt chains: which client calls are retries of another (reference §2, RTY-001 step 1).
+//! The one definition: the store counts a call as a retry when it is a later attempt of a chain
+//! (`BucketStats::retries`), and the retry rules read the same chains.
+//!
+//! Chains are found among *siblings* (client calls with the same trace and parent) that share a
+//! key (dependency, operation, request path), highest-confidence source first:
+//! 1. gRPC attempt spans (`previous-rpc-attempts`, gRFC A72), ordered by that ordinal;
+//!    transparent retries (`transparent-retry = true`) are not backoff retries and cut the chain.
+//! 2. HTTP spans with `http.request.resend_count`, ordered by the ordinal, the first without it;
+//!    a link whose predecessor ended 3xx, 401 or 407 is a redirect or auth resend and is dropped.
+//! 3. Inferred: consecutive, non-overlapping siblings where each predecessor failed retryably
+//!    (`Outcome::retryable`) and the next starts < 60 s after it ended, with no other sibling
+//!    call started between them. Overlapping siblings are hedges or fan-out, never retries.
+
+use super::attrs::{AttrValue, Attributes};
+use super::classify::Outcome;
+
+/// The longest gap that still links two attempts.
+pub const MAX_GAP_NS: u64 = 60_000_000_000;
+
+/// Where a chain's attempts were recognised from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChainSource {
+    /// gRPC attempt spans.
+    GrpcAttempts,
+    /// `http.request.resend_count`.
+    ResendCount,
+    /// Sibling calls after retryable failures.
+    Inferred,
+}
+
+impl ChainSource {
+    /// Short name for evidence.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChainSource::GrpcAttempts => "grpc attempt spans",
+            ChainSource::ResendCount => "http.request.resend_count",
+            ChainSource::Inferred => "inferred from failed sibling attempts",
+        }
+    }
+}
+
+/// One sibling call, as chain recognition needs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attempt<K> {
+    /// Attempts chain only within one key: (dependency, operation, path) or an equivalent.
+    pub key: K,
+    /// Start, Unix ns.
+    pub start_ns: u64,
+    /// End, Unix ns.
+    pub end_ns: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// `previous-rpc-attempts` of a gRPC attempt span.
+    pub grpc_ordinal: Option<i64>,
+    /// A gRPC transparent retry (not a backoff retry).
+    pub transparent: bool,
+}
+
+impl<K> Attempt<K> {
+    /// An attempt from a client span's attributes, times and outcome.
+    pub fn of(key: K, a: &Attributes, start_ns: u64, end_ns: u64, outcome: Outcome) -> Self {
+        Attempt {
+            key,
+            start_ns,
+            end_ns,
+            outcome,
+            grpc_ordinal: a.first_i64(&["previous-rpc-attempts", "grpc.previous_rpc_attempts"]),
+            transparent: matches!(a.get("transparent-retry"), Some(AttrValue::Bool(true))),
+        }
+    }
+}
+
+/// One logical call made of ≥ 2 attempts: indices into the sibling group, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chain {
+    /// Attempts, in order.
+    pub attempts: Vec<u32>,
+    /// How it was recognised.
+    pub source: ChainSource,
+}
+
+/// The request path that keys attempts: the route template, else the path of the URL, without
+/// query or fragment.
+pub fn request_path(a: &Attributes) -> String {
+    a.first_str(&["url.template", "http.route", "url.path", "http.target"])
+        .map(|p| p.split('?').next().unwrap_or(p).to_string())
+        .or_else(|| {
+            a.first_str(&["url.full", "http.url"]).map(|u| {
+                let rest = u.split_once("://").map_or(u, |(_, r)| r);
+                let path = rest.find('/').map_or("/", |i| &rest[i..]);
+                path.split(['?', '#']).next().unwrap_or(path).to_string()
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// The chains among one sibling group, which must be ordered by (start, span id).
+pub fn chains<K: PartialEq>(group: &[Attempt<K>]) -> Vec<Chain> {
+    let mut out = Vec::new();
+    if group.len() < 2 {
+        return out;
+    }
+    // Members of each key, in group order (groups are small: a linear scan beats hashing).
+    let mut keys: Vec<(&K, Vec<u32>)> = Vec::new();
+    for (i, a) in group.iter().enumerate() {
+        match keys.iter_mut().find(|(k, _)| **k == a.key) {
+            Some((_, m)) => m.push(i as u32),
+            None => keys.push((&a.key, vec![i as u32])),
+        }
+    }
+    for (_, members) in keys {
+        if members.len() < 2 {
+            continue;
+        }
+        let grpc: Vec<u32> = members
+            .iter()
+            .copied()
+            .filter(|&i| group[i as usize].grpc_ordinal.is_some())
+            .collect();
+        if grpc.len() >= 2 {
+            grpc_chains(group, grpc, &mut out);
+        } else if members
+            .iter()
+            .any(|&i| group[i as usize].outcome.resend.is_some_and(|r| r > 0))
+        {
+            resend_chains(group, &members, &mut out);
+        } else {
+            inferred_chains(group, &members, &mut out);
+        }
+    }
+    out.sort_by_key(|c| c.attempts[0]);
+    out
+}
+
+/// For each member of the group: its attempt number (1 = first) within its chain, or 1.
+pub fn attempt_numbers<K: PartialEq>(group: &[Attempt<K>]) -> Vec<u16> {
+    let mut k = vec![1u16; group.len()];
+    for ch in chains(group) {
+        for (i, &a) in ch.attempts.iter().enumerate() {
+            k[a as usize] = (i + 1).min(u16::MAX as usize) as u16;
+        }
+    }
+    k
+}
+
+fn push(out: &mut Vec<Chain>, attempts: Vec<u32>, source: ChainSource) {
+    if attempts.len() >= 2 {
+        out.push(Chain { attempts, source });
+    }
+}
+
+fn links<K>(group: &[Attempt<K>], a: u32, b: u32) -> bool {
+    let (p, n) = (&group[a as usize], &group[b as usize]);
+    n.start_ns >= p.end_ns && n.start_ns - p.end_ns < MAX_GAP_NS
+}
+
+/// Whether the link pred → next is a redirect or auth resend (3xx, 401, 407).
+fn redirect_or_auth(pred: &Outcome) -> bool {
+    matches!(pred.http_status, Some(300..=399 | 401 | 407))
+}
+
+fn grpc_chains<K>(group: &[Attempt<K>], mut members: Vec<u32>, out: &mut Vec<Chain>) {
+    members.sort_by_key(|&i| (group[i as usize].grpc_ordinal, group[i as usize].start_ns));
+    let mut cur: Vec<u32> = Vec::new();
+    for i in members {
+        let a = &group[i as usize];
+        let ord = a.grpc_ordinal.unwrap_or(0);
+        let follows = cur.last().is_some_and(|&p| {
+            group[p as usize].grpc_ordinal.unwrap_or(0) + 1 == ord && links(group, p, i)
+        });
+        if !follows || a.transparent {
+            push(out, std::mem::take(&mut cur), ChainSource::GrpcAttempts);
+        }
+        cur.push(i);
+    }
+    push(out, cur, ChainSource::GrpcAttempts);
+}
+
+fn resend_chains<K>(group: &[Attempt<K>], members: &[u32], out: &mut Vec<Chain>) {
+    let mut cur: Vec<u32> = Vec::new();
+    let mut last_ord = 0i64;
+    for &i in members {
+        let ord = i64::from(group[i as usize].outcome.resend.unwrap_or(0));
+        let follows = ord > 0
+            && ord == last_ord + 1
+            && cur.last().is_some_and(|&p| {
+                !redirect_or_auth(&group[p as usize].outcome) && links(group, p, i)
+            });
+        if !follows {
+            push(out, std::mem::take(&mut cur), ChainSource::ResendCount);
+        }
+        cur.push(i);
+        last_ord = ord;
+    }
+    push(out, cur, ChainSource::ResendCount);
+}
+
+fn inferred_chains<K>(group: &[Attempt<K>], members: &[u32], out: &mut Vec<Chain>) {
+    let mut cur: Vec<u32> = Vec::new();
+    for &i in members {
+        let follows = cur.last().is_some_and(|&p| {
+            let (pred, next) = (&group[p as usize], &group[i as usize]);
+            pred.outcome.retryable
+                && links(group, p, i)
+                // No other sibling call started between the two attempts.
+                && !group.iter().enumerate().any(|(j, s)| {
+                    let j = j as u32;
+                    j != p && j != i && s.start_ns > pred.start_ns && s.start_ns < next.start_ns
+                })
+        });
+        if !follows {
+            push(out, std::mem::take(&mut cur), ChainSource::Inferred);
+        }
+        cur.push(i);
+    }
+    push(out, cur, ChainSource::Inferred);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn at(
+        key: &'static str,
+        start_ms: u64,
+        dur_ms: u64,
+        status: Option<u16>,
+    ) -> Attempt<&'static str> {
+        let failed = status.is_some_and(|s| s >= 500);
+        Attempt {
+            key,
+            start_ns: start_ms * MS,
+            end_ns: (start_ms + dur_ms) * MS,
+            outcome: Outcome {
+                error: failed,
+                retryable: failed,
+                http_status: status,
+                ..Outcome::default()
+            },
+            grpc_ordinal: None,
+            transparent: false,
+        }
+    }
+
+    #[test]
+    fn failed_siblings_chain_and_overlaps_do_not() {
+        let g = [
+            at("pay", 0, 10, Some(503)),
+            at("pay", 110, 10, Some(503)),
+            at("pay", 220, 10, Some(200)),
+            at("other", 300, 10, Some(200)),
+        ];
+        assert_eq!(
+            chains(&g),
+            vec![Chain {
+                attempts: vec![0, 1, 2],
+                source: ChainSource::Inferred
+            }]
+        );
+        assert_eq!(attempt_numbers(&g), vec![1, 2, 3, 1]);
+        // A success is not retried; overlapping calls are fan-out.
+        let g = [at("pay", 0, 10, Some(200)), at("pay", 20, 10, Some(200))];
+        assert!(chains(&g).is_empty());
+        let g = [at("pay", 0, 50, Some(503)), at("pay", 20, 10, Some(200))];
+        assert!(chains(&g).is_empty());
+        // Another call between the two attempts breaks the link (a loop over items).
+        let g = [
+            at("pay", 0, 10, Some(503)),
+            at("inv", 50, 10, Some(200)),
+            at("pay", 110, 10, Some(200)),
+        ];
+        assert!(chains(&g).is_empty());
+    }
+
+    #[test]
+    fn resend_counts_chain_but_redirects_do_not() {
+        let mut g = [at("pay", 0, 10, Some(503)), at("pay", 20, 10, Some(200))];
+        g[1].outcome.resend = Some(1);
+        assert_eq!(chains(&g)[0].source, ChainSource::ResendCount);
+        g[0].outcome.http_status = Some(302);
+        assert!(chains(&g).is_empty());
+    }
+}

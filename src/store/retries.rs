@@ -1,0 +1,105 @@
+//! Retries counted one way: when a client call is recorded in its trace, the attempt chains of
+//! its sibling group (same trace and parent, `model::retry`) are recomputed, so a call that
+//! arrives before or after the attempt it retries is counted the same. The changes to earlier
+//! siblings' attempt numbers are returned so the edge aggregates follow them.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use crate::model::attrs::Attributes;
+use crate::model::dependency::operation;
+use crate::model::retry::{Attempt, attempt_numbers, chains, request_path};
+
+use super::calls::CallRecord;
+use super::edges::EdgeId;
+use super::trace::Trace;
+
+/// A retry count to move: `delta` retries on `edge` in the bucket of `start_ns`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryChange {
+    /// The edge.
+    pub edge: EdgeId,
+    /// The call's start, Unix ns.
+    pub start_ns: u64,
+    /// +1 or −1.
+    pub delta: i64,
+}
+
+/// The key that attempts of one logical call share besides the edge: a hash of the operation
+/// and the request path.
+pub fn op_key(a: &Attributes, span_name: &str) -> u64 {
+    let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
+    operation(a, span_name).hash(&mut h);
+    request_path(a).hash(&mut h);
+    h.finish()
+}
+
+/// Adds `rec` to the trace's call records and recomputes the attempt numbers of its sibling
+/// group. Returns the record as stored (its attempt number set) and the retry counts earlier
+/// siblings gained or lost.
+pub fn record(trace: &mut Trace, rec: CallRecord) -> (CallRecord, Vec<RetryChange>) {
+    let Some(parent) = trace.spans.get(rec.span as usize).map(|s| s.parent_span_id) else {
+        return (rec, Vec::new());
+    };
+    // The sibling group: recorded calls with the same parent, plus the new one, in
+    // (start, span id) order.
+    let mut group: Vec<usize> = trace
+        .calls
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| {
+            trace
+                .spans
+                .get(c.span as usize)
+                .is_some_and(|s| s.parent_span_id == parent)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    trace.calls.push(rec);
+    let new_at = trace.calls.len() - 1;
+    group.push(new_at);
+    if group.len() == 1 {
+        return (rec, Vec::new());
+    }
+    // Records point at spans of this trace (`span` is a position in `spans`, and spans are
+    // never removed from a trace), so indexing holds.
+    let span_of = |i: usize| &trace.spans[trace.calls[i].span as usize];
+    group.sort_by_key(|&i| (span_of(i).start_ns, span_of(i).span_id));
+    let starts: Vec<u64> = group.iter().map(|&i| span_of(i).start_ns).collect();
+    let attempts: Vec<Attempt<(EdgeId, u64)>> = group
+        .iter()
+        .map(|&i| {
+            let c = &trace.calls[i];
+            let s = span_of(i);
+            Attempt::of(
+                (c.edge, c.op_key),
+                &s.attributes,
+                s.start_ns,
+                s.end_ns,
+                c.outcome,
+            )
+        })
+        .collect();
+    let numbers = attempt_numbers(&attempts);
+    let mut sources = vec![None; group.len()];
+    for ch in chains(&attempts) {
+        for &a in &ch.attempts {
+            sources[a as usize] = Some(ch.source);
+        }
+    }
+    let mut changes = Vec::new();
+    for (g, &i) in group.iter().enumerate() {
+        let start_ns = starts[g];
+        let c = &mut trace.calls[i];
+        let was_retry = c.is_retry();
+        c.attempt = numbers[g];
+        c.chain = sources[g];
+        if i != new_at && was_retry != c.is_retry() {
+            changes.push(RetryChange {
+                edge: c.edge,
+                start_ns,
+                delta: if c.is_retry() { 1 } else { -1 },
+            });
+        }
+    }
+    (trace.calls[new_at], changes)
+}
