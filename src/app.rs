@@ -363,7 +363,22 @@ pub fn report(args: ReportArgs) -> Result<String, AppError> {
     for w in &r.warnings {
         eprintln!("faultline: warning: {w}");
     }
-    let snap = r.snapshot();
+    let snap = match (args.from, args.to) {
+        (None, None) => r.snapshot(),
+        (from, to) => {
+            let range = r.store.snapshot(None).range;
+            let from_ns = from.map_or(range.0, |t| t.resolve(range));
+            let to_ns = to.map_or(range.1.saturating_add(1), |t| t.resolve(range));
+            if to_ns <= from_ns {
+                return Err(AppError::Runtime(format!(
+                    "report: --to ({}) is not after --from ({})",
+                    report::text::time(to_ns),
+                    report::text::time(from_ns)
+                )));
+            }
+            r.store.snapshot_window(from_ns, to_ns)
+        }
+    };
     let rows = report::edge_rows(&snap);
     Ok(match args.format {
         ReportFormat::Json => report::json::render(&rows) + "\n",

@@ -251,9 +251,9 @@ pub struct EdgeCalls {
     pub total: usize,
 }
 
-/// Scans `traces` (oldest first, as snapshots hold them) for calls over `caller → dependency`.
+/// Scans `traces` (arrival order, as snapshots hold them) for calls over `caller → dependency`.
 pub fn edge_calls(
-    traces: &[std::sync::Arc<Trace>],
+    traces: &crate::store::TraceList,
     caller: &str,
     dependency: &str,
     window: (u64, u64),

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::model::clock::TimeSpec;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub mod sources;
@@ -208,8 +209,16 @@ pub struct ReportArgs {
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
     /// Only the last DUR before the capture's end (default: the whole capture).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, conflicts_with_all = ["from", "to"])]
     pub window: Option<Duration>,
+    /// Window start: RFC 3339, or an offset from the capture's start (`+90s`) or back from
+    /// its end (`-5m`). Default: the capture's start.
+    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true)]
+    pub from: Option<TimeSpec>,
+    /// Window end (exclusive), as `--from`; the state shown is the state at this instant.
+    /// Default: just after the capture's end.
+    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true)]
+    pub to: Option<TimeSpec>,
     /// Extra metric mapping profile directories (`*.toml`, see assets/profiles).
     #[arg(long = "profiles", env = "FAULTLINE_PROFILES", value_delimiter = ',')]
     pub profiles: Vec<PathBuf>,

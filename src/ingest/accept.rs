@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use super::channel::{CaptureRecord, Counters, Ingest, IngestMsg, Refused};
 use super::decode::{decode_traces, retain_valid_spans};
 use super::decode_metrics::decode_metrics;
-use crate::store::task::now_unix_ns;
+use crate::model::clock::now_unix_ns;
 
 /// The outcome of an accepted request, for OTLP's partial-success response.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -5,31 +5,16 @@
 //! counted, so acknowledged data always reaches the store and the capture.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::sync::mpsc;
 
-use crate::model::series::{SeriesPoint, SourceStatus};
-use crate::model::span::Span;
+pub use crate::model::pipeline::{Counters, IngestMsg};
 
 /// Default capacity of the store's ingest channel, in messages (requests).
 pub const DEFAULT_CAPACITY: usize = 1024;
-
-/// What receivers hand to the store.
-#[derive(Debug)]
-pub enum IngestMsg {
-    /// Decoded spans of one request.
-    Spans(Vec<Span>),
-    /// Decoded metric points of one request (OTLP, a scrape, or a PromQL answer).
-    Metrics(Vec<SeriesPoint>),
-    /// The health of a metric source after an attempt (scrape target, PromQL server).
-    Source(SourceStatus),
-    /// Log records of one request (accepted and counted only).
-    LogRecords(u64),
-}
 
 /// An accepted request, as the capture writer writes it (OTLP/JSON, one line each).
 #[derive(Debug)]
@@ -40,41 +25,6 @@ pub enum CaptureRecord {
     Metrics(ExportMetricsServiceRequest),
     /// A logs export.
     Logs(ExportLogsServiceRequest),
-}
-
-/// Counters shared by receivers, the store and the front ends.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Requests accepted.
-    pub requests: AtomicU64,
-    /// Spans accepted.
-    pub spans: AtomicU64,
-    /// Spans rejected as invalid (partial success).
-    pub spans_rejected: AtomicU64,
-    /// Metric data points accepted.
-    pub metric_points: AtomicU64,
-    /// Log records accepted.
-    pub log_records: AtomicU64,
-    /// Requests refused because a consumer was full (retryable; the sender retries).
-    pub refused_full: AtomicU64,
-    /// Requests refused as malformed, too large or of the wrong type.
-    pub bad_requests: AtomicU64,
-    /// Capture lines written.
-    pub capture_lines: AtomicU64,
-    /// Capture write failures.
-    pub capture_errors: AtomicU64,
-}
-
-impl Counters {
-    /// Adds `n` to a counter.
-    pub fn add(c: &AtomicU64, n: u64) {
-        c.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Reads a counter.
-    pub fn get(c: &AtomicU64) -> u64 {
-        c.load(Ordering::Relaxed)
-    }
 }
 
 /// Why a request was not accepted.

@@ -1,8 +1,9 @@
 //! OTLP protobuf types → faultline's model. Wire types stop here.
 //!
-//! Each request gets a small interner, so the attribute keys, span names and repeated values of
-//! one batch share their allocations, and attribute lists with the same keys one key set. The bounds and the span assembly live in `bounds`, shared
-//! with `wire`, which decodes protobuf bytes straight into the same spans.
+//! Strings go through the thread's interner (`bounds::with_interner`), so attribute keys, span
+//! names and repeated values share their allocations across requests, and attribute lists with
+//! the same keys one key set. The bounds and the span assembly live in `bounds`, shared with
+//! `wire`, which decodes protobuf bytes straight into the same spans.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1 as pc;
 
 use super::bounds::{self, Counted, Interner, MAX_DEPTH, SpanParts};
-use crate::model::attrs::{AttrValue, Attributes, KeyValue, MAX_ATTRIBUTES};
+use crate::model::attrs::{AttrValue, Attributes, AttrsBuilder, KeyValue, MAX_ATTRIBUTES, Text};
 use crate::model::span::{Resource, Span, SpanId, TraceId};
 
 pub use super::bounds::MAX_EVENTS;
@@ -36,14 +37,18 @@ pub fn decode_traces(req: &ExportTraceServiceRequest) -> DecodedSpans {
         .map(|ss| ss.spans.len())
         .sum();
     out.spans.reserve(n);
-    // About two distinct short strings per span in realistic batches.
-    let mut it = Interner::with_capacity(n * 2);
+    bounds::with_interner(|it| decode_into(req, it, &mut out));
+    out
+}
+
+fn decode_into(req: &ExportTraceServiceRequest, it: &mut Interner, out: &mut DecodedSpans) {
+    let mut b = AttrsBuilder::default();
     for rs in &req.resource_spans {
-        let resource = Arc::new(resource(rs.resource.as_ref(), &mut it));
+        let resource = Arc::new(resource(rs.resource.as_ref(), it, &mut b));
         for ss in &rs.scope_spans {
             let scope = it.get(ss.scope.as_ref().map_or("", |s| s.name.as_str()));
             for s in &ss.spans {
-                match span(s, &resource, &scope, &mut it) {
+                match span(s, &resource, &scope, it, &mut b) {
                     Ok(span) => out.spans.push(span),
                     Err(e) => {
                         out.rejected += 1;
@@ -53,15 +58,15 @@ pub fn decode_traces(req: &ExportTraceServiceRequest) -> DecodedSpans {
             }
         }
     }
-    out
 }
 
 fn resource(
     r: Option<&opentelemetry_proto::tonic::resource::v1::Resource>,
     it: &mut Interner,
+    b: &mut AttrsBuilder,
 ) -> Resource {
     let attributes = match r {
-        Some(r) => attrs(&r.attributes, r.dropped_attributes_count, it),
+        Some(r) => attrs(&r.attributes, r.dropped_attributes_count, it, b),
         None => Attributes::default(),
     };
     bounds::resource(attributes, it)
@@ -89,8 +94,9 @@ pub fn retain_valid_spans(req: &mut ExportTraceServiceRequest) {
 fn span(
     s: &opentelemetry_proto::tonic::trace::v1::Span,
     resource: &Arc<Resource>,
-    scope: &Arc<str>,
+    scope: &Text,
     it: &mut Interner,
+    b: &mut AttrsBuilder,
 ) -> Result<Span, String> {
     let ids = span_ids(s)?;
     let events = Counted {
@@ -99,7 +105,7 @@ fn span(
             .iter()
             .take(MAX_EVENTS)
             .map(|e| {
-                let a = attrs(&e.attributes, e.dropped_attributes_count, it);
+                let a = attrs(&e.attributes, e.dropped_attributes_count, it, b);
                 bounds::event(e.time_unix_nano, &e.name, a, it)
             })
             .collect(),
@@ -113,7 +119,7 @@ fn span(
             .take(MAX_EVENTS)
             .filter(|l| l.trace_id.len() == 16 && l.span_id.len() == 8)
             .filter_map(|l| {
-                let a = attrs(&l.attributes, l.dropped_attributes_count, it);
+                let a = attrs(&l.attributes, l.dropped_attributes_count, it, b);
                 bounds::link(&l.trace_id, &l.span_id, a)
             })
             .collect(),
@@ -128,7 +134,7 @@ fn span(
         end_ns: s.end_time_unix_nano,
         status_code: s.status.as_ref().map_or(0, |st| st.code),
         status_message: s.status.as_ref().map_or("", |st| st.message.as_str()),
-        attributes: attrs(&s.attributes, s.dropped_attributes_count, it),
+        attributes: attrs(&s.attributes, s.dropped_attributes_count, it, b),
         events,
         links,
     };
@@ -137,14 +143,24 @@ fn span(
 
 // Converts OTLP key-values, keeping at most [`MAX_ATTRIBUTES`]; the key sequence is shared
 // with every earlier list of the request that had the same keys.
-fn attrs(kvs: &[pc::KeyValue], dropped: u32, it: &mut Interner) -> Attributes {
+fn attrs(
+    kvs: &[pc::KeyValue],
+    dropped: u32,
+    it: &mut Interner,
+    b: &mut AttrsBuilder,
+) -> Attributes {
+    use pc::any_value::Value;
     let kept = &kvs[..kvs.len().min(MAX_ATTRIBUTES)];
     let keys = it.key_set_of(kept.iter().map(|kv| kv.key.as_str()));
-    let values = kept
-        .iter()
-        .map(|kv| value(kv.value.as_ref(), it, 0))
-        .collect();
-    bounds::attributes(keys, values, kvs.len(), dropped)
+    b.clear();
+    for kv in kept {
+        match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(Value::StringValue(s)) => it.value(s).push(b),
+            Some(Value::BytesValue(v)) => b.push_bytes(bounds::bytes_kept(v)),
+            _ => b.push_nested(value(kv.value.as_ref(), it, 0)),
+        }
+    }
+    bounds::attributes(keys, b, kvs.len(), dropped)
 }
 
 fn value(v: Option<&pc::AnyValue>, it: &mut Interner, depth: usize) -> AttrValue {

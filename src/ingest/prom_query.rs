@@ -15,9 +15,9 @@ use tokio::task::JoinHandle;
 use super::accept::accept_metrics;
 use super::channel::{Ingest, IngestMsg};
 use super::prom_scrape::{ScrapeError, client, fetch};
+use crate::model::clock::now_unix_ns;
 use crate::model::profile::ProfileSet;
 use crate::model::series::SourceStatus;
-use crate::store::task::now_unix_ns;
 
 pub use convert::{QueryResult, parse_response, to_requests};
 

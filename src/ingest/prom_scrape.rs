@@ -18,9 +18,9 @@ use super::accept::accept_metrics;
 use super::channel::{Ingest, IngestMsg};
 use super::prom_otlp::{families_to_metrics, gauge, kv, request};
 use super::prom_text::{ACCEPT_HEADER, detect_format, parse_lenient};
+use crate::model::clock::now_unix_ns;
 use crate::model::profile::ProfileSet;
 use crate::model::series::SourceStatus;
-use crate::store::task::now_unix_ns;
 
 /// Largest body read from a target, after decompression (a gzip bomb stops here).
 pub const MAX_BODY: usize = 32 * 1024 * 1024;

@@ -4,10 +4,12 @@
 pub mod attrs;
 pub mod breaker;
 pub mod classify;
+pub mod clock;
 pub mod dependency;
 pub mod edge;
 pub mod finding;
 pub mod histogram;
+pub mod pipeline;
 pub mod profile;
 pub mod resilience;
 pub mod retry;

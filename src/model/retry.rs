@@ -12,7 +12,7 @@
 //!    (`Outcome::retryable`) and the next starts < 60 s after it ended, with no other sibling
 //!    call started between them. Overlapping siblings are hedges or fan-out, never retries.
 
-use super::attrs::{AttrValue, Attributes};
+use super::attrs::{Attributes, Value};
 use super::classify::Outcome;
 
 /// The longest gap that still links two attempts.
@@ -66,7 +66,7 @@ impl<K> Attempt<K> {
             end_ns,
             outcome,
             grpc_ordinal: a.first_i64(&["previous-rpc-attempts", "grpc.previous_rpc_attempts"]),
-            transparent: matches!(a.get("transparent-retry"), Some(AttrValue::Bool(true))),
+            transparent: matches!(a.get("transparent-retry"), Some(Value::Bool(true))),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::attrs::Attributes;
+use super::attrs::{Attributes, Text};
 
 /// A 16-byte trace id (all zero is invalid in OTLP and rejected at decode).
 pub type TraceId = [u8; 16];
@@ -115,7 +115,7 @@ pub struct Event {
     /// Event time, Unix nanoseconds.
     pub time_ns: u64,
     /// Event name, e.g. `exception`.
-    pub name: Arc<str>,
+    pub name: Text,
     /// Event attributes.
     pub attributes: Attributes,
 }
@@ -159,8 +159,8 @@ pub struct Span {
     pub kind: SpanKind,
     /// Status code.
     pub status: StatusCode,
-    /// Span name (operation).
-    pub name: Arc<str>,
+    /// Span name (operation); shared when it repeats.
+    pub name: Text,
     /// Start, Unix nanoseconds.
     pub start_ns: u64,
     /// End, Unix nanoseconds (never before start: decode clamps).
@@ -170,7 +170,7 @@ pub struct Span {
     /// The resource that produced the span (shared by the spans of one batch).
     pub resource: Arc<Resource>,
     /// Instrumentation scope name.
-    pub scope: Arc<str>,
+    pub scope: Text,
     /// Events, links and status message, when present.
     pub extras: Option<Box<SpanExtras>>,
 }
@@ -217,9 +217,12 @@ impl Span {
                 std::mem::size_of::<SpanExtras>()
                     + e.events
                         .iter()
-                        .map(|ev| 48 + ev.attributes.heap_bytes())
+                        .map(|ev| std::mem::size_of::<Event>() + ev.attributes.heap_bytes())
                         .sum::<usize>()
-                    + e.links.len() * 64
+                    + e.links
+                        .iter()
+                        .map(|l| std::mem::size_of::<Link>() + l.attributes.heap_bytes())
+                        .sum::<usize>()
             })
     }
 }

@@ -13,7 +13,7 @@ use crate::store::Snapshot;
 use crate::store::edges::EdgeId;
 use crate::store::trace::Trace;
 
-use super::detectors::retry_chains::{self, Chain};
+use super::chains::{self, Chain};
 
 /// One outbound call (a CLIENT or PRODUCER span) in the window.
 #[derive(Clone, Debug)]
@@ -232,7 +232,7 @@ impl<'a> Context<'a> {
 
     /// Retry attempt chains (computed once, shared by the retry detectors).
     pub fn chains(&self) -> &[Chain] {
-        self.chains.get_or_init(|| retry_chains::chains(self))
+        self.chains.get_or_init(|| chains::chains(self))
     }
 
     /// The trace of a call or inbound span.

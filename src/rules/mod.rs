@@ -8,6 +8,7 @@
 //! - [`detectors`]: the algorithms of `reference/resilience-telemetry.md` §2.
 //! - [`engine`]: runs the rules, applies allow entries, orders the findings.
 
+pub mod chains;
 pub mod compile;
 pub mod context;
 pub mod detectors;

@@ -22,7 +22,7 @@ use crate::model::span::{Span, SpanId, TraceId};
 #[derive(Debug)]
 struct PendingCall {
     caller: Arc<str>,
-    span_name: Arc<str>,
+    span_name: crate::model::attrs::Text,
     peer: Option<(String, DepKind)>,
     kind: DepKind,
     start_ns: u64,

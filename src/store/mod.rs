@@ -11,11 +11,13 @@ pub mod snapshot;
 pub mod store;
 pub mod task;
 pub mod trace;
+pub mod trace_list;
 pub mod traces;
 pub mod view;
 
 pub use snapshot::Snapshot;
 pub use store::{Store, StoreConfig};
+pub use trace_list::TraceList;
 
 #[cfg(test)]
 mod tests;

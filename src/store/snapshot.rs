@@ -11,7 +11,7 @@ use crate::model::resilience::ResilienceView;
 use crate::model::series::SourceStatus;
 use crate::model::view::DependencyView;
 
-use super::trace::Trace;
+use super::trace_list::TraceList;
 
 /// Counter values at snapshot time.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -73,8 +73,9 @@ pub struct Snapshot {
     pub edge_keys: Arc<[EdgeKey]>,
     /// Edges sorted by (caller, dependency).
     pub edges: Arc<[EdgeView]>,
-    /// Retained traces, oldest first.
-    pub traces: Arc<[Arc<Trace>]>,
+    /// Retained traces in arrival order, oldest first (shared with the store; see
+    /// [`TraceList`]). Front ends sort what they show themselves.
+    pub traces: TraceList,
     /// Rule findings (filled by the rule engine).
     pub findings: Arc<[Finding]>,
     /// Counters.

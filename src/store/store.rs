@@ -100,11 +100,14 @@ impl Store {
 
     /// Applies decoded spans that arrived at `now` (monotonic or wall-clock nanoseconds).
     pub fn apply(&mut self, spans: Vec<Span>, now: u64) {
+        let n = spans.len();
         for span in spans {
             self.apply_one(span, now);
         }
         let ev = self.traces.enforce_budget(self.cfg.max_spans);
         self.count_evicted(ev);
+        // Free evicted traces as fast as they come, a batch's worth at a time.
+        self.traces.reap(2 * (ev.traces as usize).max(n).max(64));
     }
 
     /// Applies decoded metric points (any source: OTLP, scrape, PromQL, capture).

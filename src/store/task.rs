@@ -6,12 +6,12 @@
 //! a time, and attaches the latest findings to every snapshot it publishes in between.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::ingest::channel::{Counters, IngestMsg};
 use crate::model::finding::Finding;
+use crate::model::pipeline::{Counters, IngestMsg};
 
 use super::snapshot::Snapshot;
 use super::store::Store;
@@ -25,12 +25,7 @@ pub const FINDINGS_EVERY: Duration = Duration::from_secs(2);
 /// Computes findings for a snapshot (the rule engine); runs on a blocking thread.
 pub type FindingsHook = Arc<dyn Fn(&Snapshot) -> Vec<Finding> + Send + Sync>;
 
-/// Wall-clock now in Unix nanoseconds (0 if the clock is before 1970).
-pub fn now_unix_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
+pub use crate::model::clock::now_unix_ns;
 
 /// Copies the receivers' counters into the snapshot's.
 pub fn fill_counters(snap: &mut Snapshot, c: &Counters) {

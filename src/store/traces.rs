@@ -1,14 +1,20 @@
 //! The retained traces: assembly by trace id, arrival order, eviction of whole traces (oldest
 //! arrival first) by span budget and retention, and the list every snapshot shares.
+//!
+//! Traces live in arrival order in segments shared with snapshots (`trace_list`); an index maps a
+//! trace id to its arrival number (4 bytes a trace). Publishing copies one pointer per segment;
+//! changing a trace copies its segment (pointers) and the trace itself only while a snapshot
+//! still holds them. Evicted segments are freed a little at a time (`reap`), never all at once
+//! when a snapshot is dropped, so ingest does not stall behind a burst of frees.
 
 use std::collections::VecDeque;
+use std::hash::BuildHasher;
 use std::sync::Arc;
-
-use foldhash::{HashMap, HashMapExt};
 
 use crate::model::span::TraceId;
 
 use super::trace::Trace;
+use super::trace_list::{SEG, Segment, TraceList, id_key};
 
 /// What an eviction removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,47 +28,113 @@ pub struct Evicted {
 /// The retained traces. See the module docs.
 #[derive(Debug)]
 pub struct TraceTable {
-    traces: HashMap<TraceId, Arc<Trace>>,
-    arrivals: VecDeque<(u64, TraceId)>,
+    /// Arrival number (low 32 bits) of every retained trace, hashed by trace id.
+    index: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+    /// Segments holding arrival numbers from `(head / SEG) * SEG` on.
+    segs: VecDeque<Arc<Segment>>,
+    /// Arrival number of the oldest retained trace.
+    head: u64,
+    /// Arrival number of the next new trace.
+    next: u64,
     spans: u64,
-    changed: bool,
-    list: Arc<[Arc<Trace>]>,
+    /// Evicted segments waiting to be freed.
+    graveyard: VecDeque<Arc<Segment>>,
+    /// The last published list, reused while nothing changed.
+    list: Option<TraceList>,
 }
 
 impl Default for TraceTable {
     fn default() -> Self {
         TraceTable {
-            traces: HashMap::new(),
-            arrivals: VecDeque::new(),
+            index: hashbrown::HashTable::new(),
+            hasher: foldhash::fast::FixedState::with_seed(0x7ace),
+            segs: VecDeque::new(),
+            head: 0,
+            next: 0,
             spans: 0,
-            changed: false,
-            list: Arc::from(Vec::new()),
+            graveyard: VecDeque::new(),
+            list: None,
         }
     }
 }
 
+/// Where arrival number `seq` sits: (segment, slot), with `head` the oldest retained.
+fn slot_of(head: u64, seq: u64) -> (usize, usize) {
+    (
+        (seq / SEG as u64 - head / SEG as u64) as usize,
+        (seq % SEG as u64) as usize,
+    )
+}
+
 impl TraceTable {
-    /// The trace `tid` for writing, created (arriving at `now`) when new. Copies the trace if a
-    /// snapshot still shares it.
+    fn hash(&self, tid: &TraceId) -> u64 {
+        self.hasher.hash_one(tid)
+    }
+
+    /// The full arrival number of a stored (low 32 bits) one.
+    fn seq_of(&self, low: u32) -> u64 {
+        self.head + u64::from(low.wrapping_sub(self.head as u32))
+    }
+
+    fn find_seq(&self, tid: &TraceId) -> Option<u64> {
+        let (segs, head) = (&self.segs, self.head);
+        let key = id_key(tid);
+        let low = self.index.find(self.hash(tid), |&low| {
+            let seq = head + u64::from(low.wrapping_sub(head as u32));
+            let (k, i) = slot_of(head, seq);
+            let s = &segs[k];
+            s.ids[i] == key && s.traces[i].trace_id == *tid
+        })?;
+        Some(self.seq_of(*low))
+    }
+
+    fn trace_mut(&mut self, seq: u64) -> &mut Trace {
+        self.list = None;
+        let (k, i) = slot_of(self.head, seq);
+        let seg = Arc::make_mut(&mut self.segs[k]);
+        Arc::make_mut(&mut seg.traces[i])
+    }
+
+    /// The trace `tid` for writing, created (arriving at `now`) when new. Copies the trace (and
+    /// its segment's pointers) if a snapshot still shares it.
     pub fn get_or_insert(&mut self, tid: TraceId, now: u64) -> &mut Trace {
-        self.changed = true;
-        let trace = self.traces.entry(tid).or_insert_with(|| {
-            self.arrivals.push_back((now, tid));
-            Arc::new(Trace::new(tid))
-        });
-        Arc::make_mut(trace)
+        if let Some(seq) = self.find_seq(&tid) {
+            return self.trace_mut(seq);
+        }
+        let seq = self.next;
+        self.next += 1;
+        if seq.is_multiple_of(SEG as u64) {
+            self.segs.push_back(Arc::new(Segment::new()));
+        }
+        let hasher = self.hasher.clone();
+        let (segs, head) = (&self.segs, self.head);
+        self.index
+            .insert_unique(self.hasher.hash_one(tid), seq as u32, |&low| {
+                let seq = head + u64::from(low.wrapping_sub(head as u32));
+                let (k, i) = slot_of(head, seq);
+                hasher.hash_one(segs[k].traces[i].trace_id)
+            });
+        let seg = match self.segs.back_mut() {
+            Some(s) => Arc::make_mut(s),
+            None => unreachable!("a segment was just pushed when there was none"),
+        };
+        seg.ids.push(id_key(&tid));
+        seg.arrived.push(now);
+        seg.traces.push(Arc::new(Trace::new(tid)));
+        self.trace_mut(seq)
     }
 
     /// The trace `tid` for writing, when retained.
     pub fn get_mut(&mut self, tid: &TraceId) -> Option<&mut Trace> {
-        let t = self.traces.get_mut(tid)?;
-        self.changed = true;
-        Some(Arc::make_mut(t))
+        let seq = self.find_seq(tid)?;
+        Some(self.trace_mut(seq))
     }
 
     /// The trace `tid`, when retained.
     pub fn get(&self, tid: &TraceId) -> Option<&Arc<Trace>> {
-        self.traces.get(tid)
+        let (k, i) = slot_of(self.head, self.find_seq(tid)?);
+        self.segs[k].traces.get(i)
     }
 
     /// Counts spans added to retained traces (the budget follows it).
@@ -77,18 +149,18 @@ impl TraceTable {
 
     /// Traces retained.
     pub fn len(&self) -> usize {
-        self.traces.len()
+        (self.next - self.head) as usize
     }
 
     /// Whether no trace is retained.
     pub fn is_empty(&self) -> bool {
-        self.traces.is_empty()
+        self.next == self.head
     }
 
     /// Evicts oldest traces while more than `max_spans` spans are retained.
     pub fn enforce_budget(&mut self, max_spans: usize) -> Evicted {
         let mut out = Evicted::default();
-        while self.spans as usize > max_spans && !self.arrivals.is_empty() {
+        while self.spans as usize > max_spans && !self.is_empty() {
             self.evict_oldest(&mut out);
         }
         out
@@ -97,32 +169,148 @@ impl TraceTable {
     /// Evicts traces that arrived before `cutoff`.
     pub fn evict_arrived_before(&mut self, cutoff: u64) -> Evicted {
         let mut out = Evicted::default();
-        while self.arrivals.front().is_some_and(|(t, _)| *t < cutoff) {
+        while !self.is_empty() {
+            let (k, i) = slot_of(self.head, self.head);
+            if self.segs[k].arrived[i] >= cutoff {
+                break;
+            }
             self.evict_oldest(&mut out);
         }
         out
     }
 
     fn evict_oldest(&mut self, out: &mut Evicted) {
-        if let Some((_, tid)) = self.arrivals.pop_front()
-            && let Some(t) = self.traces.remove(&tid)
+        let seq = self.head;
+        let (k, i) = slot_of(seq, seq);
+        let t = &self.segs[k].traces[i];
+        let n = t.spans.len() as u64;
+        let h = self.hash(&t.trace_id);
+        if let Ok(e) = self.index.find_entry(h, |&low| low == seq as u32) {
+            e.remove();
+        }
+        self.spans -= n;
+        out.spans += n;
+        out.traces += 1;
+        self.head += 1;
+        self.list = None;
+        // A segment leaves once all its traces are evicted (a partly evicted one is left whole:
+        // the store no longer reads the evicted part).
+        if self.head.is_multiple_of(SEG as u64)
+            && let Some(s) = self.segs.pop_front()
         {
-            let n = t.spans.len() as u64;
-            self.spans -= n;
-            out.spans += n;
-            out.traces += 1;
-            self.changed = true;
+            self.graveyard.push_back(s);
         }
     }
 
-    /// The retained traces as snapshots share them, ordered by (start, trace id).
-    pub fn published(&mut self) -> Arc<[Arc<Trace>]> {
-        if self.changed {
-            let mut list: Vec<Arc<Trace>> = self.traces.values().cloned().collect();
-            list.sort_by_key(|t| (t.start_ns, t.trace_id));
-            self.list = Arc::from(list);
-            self.changed = false;
+    /// Frees up to about `traces` evicted traces that no snapshot holds any more; returns how
+    /// many it freed. The store calls it a little per batch, so frees never come in one burst.
+    pub fn reap(&mut self, traces: usize) -> usize {
+        let mut freed = 0;
+        while freed < traces {
+            let Some(front) = self.graveyard.front_mut() else {
+                break;
+            };
+            let Some(seg) = Arc::get_mut(front) else {
+                // Still in a published snapshot; later segments were evicted after it.
+                break;
+            };
+            let take = (traces - freed).min(seg.traces.len());
+            let keep = seg.traces.len() - take;
+            seg.traces.truncate(keep);
+            freed += take;
+            if seg.traces.is_empty() {
+                self.graveyard.pop_front();
+            }
         }
-        self.list.clone()
+        freed
+    }
+
+    /// Evicted traces not freed yet.
+    pub fn dying(&self) -> usize {
+        self.graveyard.iter().map(|s| s.traces.len()).sum()
+    }
+
+    /// The retained traces as snapshots share them, in arrival order.
+    pub fn published(&mut self) -> TraceList {
+        if let Some(l) = &self.list {
+            return l.clone();
+        }
+        let segs: Arc<[Arc<Segment>]> = self.segs.iter().cloned().collect();
+        let first = (self.head % SEG as u64) as usize;
+        let l = TraceList::new(segs, if self.is_empty() { 0 } else { first }, self.len());
+        self.list = Some(l.clone());
+        l
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit;
+
+    fn tid(i: u64) -> TraceId {
+        (u128::from(i) + 1).to_be_bytes()
+    }
+
+    fn add(t: &mut TraceTable, i: u64, now: u64) {
+        let span = testkit::span(i + 1, 1, 0, "svc", "op", Default::default(), now, 1).build();
+        t.get_or_insert(tid(i), now).push(span);
+        t.add_spans(1);
+    }
+
+    #[test]
+    fn evicts_across_segments_and_finds_what_is_left() {
+        let mut t = TraceTable::default();
+        let n = 3 * SEG as u64 + 17;
+        for i in 0..n {
+            add(&mut t, i, i);
+        }
+        let before = t.published();
+        assert_eq!(t.enforce_budget(SEG + 5).traces, n - SEG as u64 - 5);
+        assert_eq!(t.len(), SEG + 5);
+        let l = t.published();
+        assert_eq!(l.len(), SEG + 5);
+        assert_eq!(l.iter().count(), SEG + 5);
+        assert_eq!(l.iter().rev().count(), SEG + 5);
+        assert_eq!(l[0].trace_id, tid(n - SEG as u64 - 5));
+        assert_eq!(l.get(SEG + 4).map(|x| x.trace_id), Some(tid(n - 1)));
+        assert_eq!(l.position(&tid(n - 3)), Some(SEG + 2));
+        assert!(l.find(&tid(3)).is_none(), "evicted");
+        assert!(t.get(&tid(3)).is_none());
+        assert!(t.get(&tid(n - 2)).is_some());
+        // The old snapshot still reads every trace it had.
+        assert_eq!(before.len(), n as usize);
+        assert_eq!(before.find(&tid(3)).map(|x| x.trace_id), Some(tid(3)));
+        // Its segments are freed once it is gone, a bounded number at a time.
+        assert_eq!(t.reap(usize::MAX), 0, "the old snapshot holds them");
+        drop(before);
+        drop(l);
+        assert_eq!(t.reap(100), 100);
+        assert!(t.reap(usize::MAX) > 0);
+        assert_eq!(t.dying(), 0);
+    }
+
+    #[test]
+    fn a_change_after_publishing_copies_on_write() {
+        let mut t = TraceTable::default();
+        add(&mut t, 1, 0);
+        let snap = t.published();
+        let span = testkit::span(2, 2, 1, "svc", "op", Default::default(), 0, 1).build();
+        t.get_mut(&tid(1)).map(|x| x.push(span));
+        assert_eq!(snap[0].spans.len(), 1, "the snapshot keeps what it had");
+        assert_eq!(t.published()[0].spans.len(), 2);
+    }
+
+    #[test]
+    fn retention_evicts_by_arrival_and_refills() {
+        let mut t = TraceTable::default();
+        for i in 0..10 {
+            add(&mut t, i, i * 100);
+        }
+        assert_eq!(t.evict_arrived_before(1_000).traces, 10);
+        assert!(t.is_empty() && t.published().is_empty());
+        add(&mut t, 42, 5_000);
+        assert_eq!(t.published()[0].trace_id, tid(42));
+        assert!(t.get(&tid(42)).is_some());
     }
 }

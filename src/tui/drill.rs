@@ -55,13 +55,7 @@ impl UiState {
 
     /// Opens (or refreshes) the waterfall of trace `id` from the current snapshot.
     pub fn open_waterfall(&mut self, id: TraceId) {
-        let trace = self
-            .snapshot
-            .traces
-            .iter()
-            .rev()
-            .find(|t| t.trace_id == id)
-            .cloned();
+        let trace = self.snapshot.traces.find(&id).cloned();
         let tree = trace.as_deref().map(TraceTree::build).unwrap_or_default();
         let mut w = WaterfallUi {
             trace_id: id,

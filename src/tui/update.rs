@@ -319,11 +319,7 @@ fn open_finding(s: &mut UiState) {
         .filter_map(|h| {
             let bytes = hex::decode(h).ok()?;
             let id: crate::model::span::TraceId = bytes.try_into().ok()?;
-            s.snapshot
-                .traces
-                .iter()
-                .any(|t| t.trace_id == id)
-                .then_some(id)
+            s.snapshot.traces.find(&id).is_some().then_some(id)
         })
         .collect();
     match known.as_slice() {

@@ -4,7 +4,7 @@
 //! id, a `Vec` per list), and has no borrowed or zero-copy mode, so the receivers paid for a tree
 //! that `decode::decode_traces` then copied into the model and dropped. This decoder reads the
 //! request once, borrows every string and id from the input, and allocates only what the model
-//! keeps (interned per request, as `decode` does).
+//! keeps (through the thread's interner, as `decode` does).
 //!
 //! Semantics are exactly those of `prost::Message::decode` followed by
 //! [`decode_traces`](crate::ingest::decode::decode_traces): the same requests are accepted and
@@ -36,8 +36,10 @@ use super::decode::DecodedSpans;
 /// message tree. Spans with bad ids are rejected one by one (partial success); malformed bytes
 /// reject the whole request with an error naming the field path.
 pub fn decode(buf: &[u8]) -> Result<DecodedSpans, WireError> {
-    let mut d = trace::Decoder::new(buf.len());
-    d.request(buf)
-        .map_err(|e| e.finish(buf, &schema::REQUEST))?;
-    Ok(d.out)
+    crate::ingest::bounds::with_interner(|it| {
+        let mut d = trace::Decoder::new(it);
+        d.request(buf)
+            .map_err(|e| e.finish(buf, &schema::REQUEST))?;
+        Ok(d.out)
+    })
 }

@@ -17,26 +17,25 @@ use super::schema::{
 };
 use crate::ingest::bounds::{self, Counted, Interner, MAX_EVENTS, SpanParts};
 use crate::ingest::decode::DecodedSpans;
-use crate::model::attrs::KeyValue;
-use crate::model::attrs::{AttrValue, Attributes};
+use crate::model::attrs::{Attributes, AttrsBuilder, Text};
 use crate::model::span::{Event, Link, Resource, Span};
 
 /// Decoder state of one request.
-pub(super) struct Decoder {
-    pub(super) it: Interner,
+pub(super) struct Decoder<'i> {
+    /// This thread's interner (shared across requests).
+    pub(super) it: &'i mut Interner,
     pub(super) out: DecodedSpans,
     /// Attributes of the span (or resource) being decoded, moved out at its end.
-    attrs: AttrList,
+    pub(super) attrs: AttrList,
     /// Attributes of the event or link being decoded.
-    inner: AttrList,
+    pub(super) inner: AttrList,
 }
 
-impl Decoder {
-    /// A decoder for a request of `len` bytes.
-    pub(super) fn new(len: usize) -> Self {
+impl<'i> Decoder<'i> {
+    /// A decoder using the interner `it`.
+    pub(super) fn new(it: &'i mut Interner) -> Self {
         Decoder {
-            // Realistic batches hold about one distinct short string per 128 bytes.
-            it: Interner::with_capacity(len / 128),
+            it,
             out: DecodedSpans::default(),
             attrs: AttrList::default(),
             inner: AttrList::default(),
@@ -86,8 +85,8 @@ impl Decoder {
                 _ => r.other(k, &RESOURCE_SPANS, budget)?,
             }
         }
-        let attributes = self.attrs.finish(&mut self.it);
-        let resource = Arc::new(bounds::resource(attributes, &mut self.it));
+        let attributes = self.attrs.finish(self.it);
+        let resource = Arc::new(bounds::resource(attributes, self.it));
         // Pass 2: the scope spans.
         let mut r = Reader::new(body);
         let mut j = 0;
@@ -116,9 +115,7 @@ impl Decoder {
                     let kv = r.bytes(k)?;
                     let inner = r.nest(budget, k)?;
                     let i = self.attrs.next();
-                    if let Some(kv) = self.attribute(kv, inner, i)? {
-                        self.attrs.push(kv);
-                    }
+                    self.attribute(kv, inner, i, false)?;
                 }
                 DROPPED => self.attrs.dropped = r.varint_value(k)? as u32,
                 _ => r.other(k, &RESOURCE, budget)?,
@@ -188,7 +185,7 @@ impl Decoder {
         body: &[u8],
         budget: u32,
         resource: &Arc<Resource>,
-        scope: &Arc<str>,
+        scope: &Text,
     ) -> Result<Result<Span, String>, WireError> {
         let (mut trace_id, mut span_id, mut parent): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
         let mut name = "";
@@ -226,9 +223,7 @@ impl Decoder {
                     let b = r.bytes(k)?;
                     let inner = r.nest(budget, k)?;
                     let i = self.attrs.next();
-                    if let Some(kv) = self.attribute(b, inner, i)? {
-                        self.attrs.push(kv);
-                    }
+                    self.attribute(b, inner, i, false)?;
                 }
                 DROPPED_ATTRIBUTES => self.attrs.dropped = r.varint_value(k)? as u32,
                 EVENTS => {
@@ -270,7 +265,7 @@ impl Decoder {
             Ok(ids) => ids,
             Err(reason) => return Ok(Err(reason)),
         };
-        let attributes = self.attrs.finish(&mut self.it);
+        let attributes = self.attrs.finish(self.it);
         let parts = SpanParts {
             ids,
             name,
@@ -283,7 +278,7 @@ impl Decoder {
             events,
             links,
         };
-        Ok(Ok(parts.build(resource, scope, &mut self.it)))
+        Ok(Ok(parts.build(resource, scope, self.it)))
     }
 
     fn event(&mut self, body: &[u8], budget: u32) -> Result<Event, WireError> {
@@ -303,8 +298,8 @@ impl Decoder {
                 _ => r.other(k, &EVENT, budget)?,
             }
         }
-        let attributes = self.inner.finish(&mut self.it);
-        Ok(bounds::event(time_ns, name, attributes, &mut self.it))
+        let attributes = self.inner.finish(self.it);
+        Ok(bounds::event(time_ns, name, attributes, self.it))
     }
 
     /// Reads one `KeyValue` of an event or link into the scratch list `self.inner`.
@@ -317,10 +312,7 @@ impl Decoder {
         let b = r.bytes(k)?;
         let inner = r.nest(budget, k)?;
         let i = self.inner.next();
-        if let Some(kv) = self.attribute(b, inner, i)? {
-            self.inner.push(kv);
-        }
-        Ok(())
+        self.attribute(b, inner, i, true)
     }
 
     /// A link, or `None` when its ids have the wrong length.
@@ -341,7 +333,7 @@ impl Decoder {
                 _ => r.other(k, &LINK, budget)?,
             }
         }
-        let attributes = self.inner.finish(&mut self.it);
+        let attributes = self.inner.finish(self.it);
         Ok(bounds::link(trace_id, span_id, attributes))
     }
 }
@@ -349,9 +341,9 @@ impl Decoder {
 /// The attributes of one span, resource, event or link as they are read (scratch space reused
 /// from list to list).
 #[derive(Default)]
-struct AttrList {
-    keys: Vec<Arc<str>>,
-    values: Vec<AttrValue>,
+pub(super) struct AttrList {
+    pub(super) keys: Vec<Text>,
+    pub(super) b: AttrsBuilder,
     /// Attributes read, kept or not.
     seen: usize,
     /// The sender's `dropped_attributes_count`.
@@ -361,7 +353,7 @@ struct AttrList {
 impl AttrList {
     fn clear(&mut self) {
         self.keys.clear();
-        self.values.clear();
+        self.b.clear();
         self.seen = 0;
         self.dropped = 0;
     }
@@ -372,19 +364,10 @@ impl AttrList {
         self.seen - 1
     }
 
-    #[inline]
-    fn push(&mut self, kv: KeyValue) {
-        self.keys.push(kv.key);
-        self.values.push(kv.value);
-    }
-
     /// The model list (key set shared through the interner), leaving the scratch empty.
     fn finish(&mut self, it: &mut Interner) -> Attributes {
         let keys = it.key_set(&self.keys);
-        // Exactly as long as it is, so the boxed slice the model keeps needs no reallocation.
-        let mut values = Vec::with_capacity(self.values.len());
-        values.append(&mut self.values);
-        let attributes = bounds::attributes(keys, values, self.seen, self.dropped);
+        let attributes = bounds::attributes(keys, &mut self.b, self.seen, self.dropped);
         self.clear();
         attributes
     }

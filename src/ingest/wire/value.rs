@@ -7,8 +7,8 @@ use super::error::WireError;
 use super::reader::{I64, LEN, Reader, VARINT, key, utf8_error, validate};
 use super::schema::{ANY_VALUE, ARRAY_VALUE, KEY_VALUE, KEY_VALUE_LIST};
 use super::trace::Decoder;
-use crate::ingest::bounds::{self, MAX_DEPTH};
-use crate::model::attrs::{AttrValue, KeyValue, MAX_ATTRIBUTES};
+use crate::ingest::bounds::{self, MAX_DEPTH, StrValue};
+use crate::model::attrs::{AttrValue, KeyValue, MAX_ATTRIBUTES, Text};
 
 /// The array or kvlist chunks of one `AnyValue` (more than one only when the member repeats).
 pub(super) struct Chunks<'a> {
@@ -44,32 +44,78 @@ pub(super) enum Any<'a> {
     Strindex,
 }
 
-impl Decoder {
-    /// Attribute `index` of a list: decoded while within [`MAX_ATTRIBUTES`], else only
+impl Decoder<'_> {
+    /// Attribute `index` of a list, appended to the span's (or resource's) list, or to the
+    /// event's or link's when `inner`: decoded while within [`MAX_ATTRIBUTES`], else only
     /// validated.
     pub(super) fn attribute(
         &mut self,
         body: &[u8],
         budget: u32,
         index: usize,
-    ) -> Result<Option<KeyValue>, WireError> {
+        inner: bool,
+    ) -> Result<(), WireError> {
         let within = |e: WireError| e.within("attributes", Some(index), &KEY_VALUE);
         if index < MAX_ATTRIBUTES {
-            self.key_value(body, budget, 0).map(Some).map_err(within)
+            self.attribute_into(body, budget, inner).map_err(within)
         } else {
-            validate(&KEY_VALUE, body, budget)
-                .map(|()| None)
-                .map_err(within)
+            validate(&KEY_VALUE, body, budget).map_err(within)
         }
     }
 
-    /// A `KeyValue` whose value sits at nesting `depth` (0 for a top-level attribute).
-    pub(super) fn key_value(
+    fn attribute_into(&mut self, body: &[u8], budget: u32, inner: bool) -> Result<(), WireError> {
+        let (key, any, any_budget) = self.read_key_value(body, budget)?;
+        let in_value = |e: WireError| e.within("value", None, &ANY_VALUE);
+        // The value first (it may need the interner), then the list it goes to.
+        enum Made<'b> {
+            Str(StrValue<'b>),
+            Nested(AttrValue),
+            Bool(bool),
+            Int(i64),
+            Double(f64),
+            Bytes(&'b [u8]),
+            Empty,
+        }
+        let made = match any {
+            Any::Str(b) => Made::Str(
+                self.it
+                    .value_utf8(b)
+                    .map_err(|e| in_value(utf8_error(b, e, STRING_VALUE)))?,
+            ),
+            nested @ (Any::Array(_) | Any::Kvlist(_)) => {
+                Made::Nested(self.finish(nested, any_budget, 0).map_err(in_value)?)
+            }
+            Any::Bool(v) => Made::Bool(v),
+            Any::Int(i) => Made::Int(i),
+            Any::Double(d) => Made::Double(d),
+            Any::Bytes(v) => Made::Bytes(bounds::bytes_kept(v)),
+            Any::None | Any::Strindex => Made::Empty,
+        };
+        let list = if inner {
+            &mut self.inner
+        } else {
+            &mut self.attrs
+        };
+        list.keys.push(key);
+        let b = &mut list.b;
+        match made {
+            Made::Str(v) => v.push(b),
+            Made::Nested(v) => b.push_nested(v),
+            Made::Bool(v) => b.push_bool(v),
+            Made::Int(i) => b.push_int(i),
+            Made::Double(d) => b.push_double(d),
+            Made::Bytes(v) => b.push_bytes(v),
+            Made::Empty => b.push_empty(),
+        }
+        Ok(())
+    }
+
+    /// A `KeyValue`'s key (interned) and value fields, not yet turned into a model value.
+    fn read_key_value<'a>(
         &mut self,
-        body: &[u8],
+        body: &'a [u8],
         budget: u32,
-        depth: usize,
-    ) -> Result<KeyValue, WireError> {
+    ) -> Result<(Text, Any<'a>, u32), WireError> {
         const KEY: u32 = key(1, LEN);
         const VALUE: u32 = key(2, LEN);
         // The key is checked to be UTF-8 when it is interned (or found interned).
@@ -100,6 +146,17 @@ impl Decoder {
             .it
             .get_utf8(name)
             .map_err(|e| utf8_error(name, e, KEY >> 3))?;
+        Ok((key, any, any_budget))
+    }
+
+    /// A `KeyValue` whose value sits at nesting `depth` (of a kvlist value).
+    pub(super) fn key_value(
+        &mut self,
+        body: &[u8],
+        budget: u32,
+        depth: usize,
+    ) -> Result<KeyValue, WireError> {
+        let (key, any, any_budget) = self.read_key_value(body, budget)?;
         let value = self
             .finish(any, any_budget, depth)
             .map_err(|e| e.within("value", None, &ANY_VALUE))?;
@@ -175,8 +232,9 @@ impl Decoder {
         let inner = budget.saturating_sub(1);
         Ok(match any {
             Any::None | Any::Strindex => AttrValue::Empty,
-            Any::Str(b) => bounds::str_value_utf8(b, &mut self.it)
-                .map_err(|e| utf8_error(b, e, STRING_VALUE))?,
+            Any::Str(b) => {
+                bounds::str_value_utf8(b, self.it).map_err(|e| utf8_error(b, e, STRING_VALUE))?
+            }
             Any::Bool(b) => AttrValue::Bool(b),
             Any::Int(i) => AttrValue::Int(i),
             Any::Double(d) => AttrValue::Double(d),

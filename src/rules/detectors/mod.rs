@@ -20,7 +20,6 @@ pub mod policy;
 pub mod retry;
 pub mod retry_amplification;
 pub mod retry_budget;
-pub mod retry_chains;
 pub mod retry_storm;
 pub mod saturation;
 pub mod stateful;

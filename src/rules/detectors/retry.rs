@@ -1,6 +1,6 @@
 //! RTY-001 (`unjittered-retry`): retries without jitter, or without backoff.
 //!
-//! Chains come from [`super::retry_chains`]. Gaps g_k = start(attempt k+1) − end(attempt k) are
+//! Chains come from [`crate::rules::chains`]. Gaps g_k = start(attempt k+1) − end(attempt k) are
 //! grouped by (caller, dependency, operation, k); per k with enough samples: median m_k, robust
 //! spread s_k = 1.4826·MAD_k, robust CV r_k = s_k/m_k, growth ρ_k = m_{k+1}/m_k. Classes:
 //! no backoff (m_1 < 5 ms or < 1 % of the attempt duration); unjittered fixed (all r_k ≤
@@ -15,10 +15,10 @@ use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Context, exemplars, median, robust_spread};
 use super::super::params::{ParamDef, ParamKind, Params};
-use super::retry_chains::{Chain, ChainSource};
 use super::{
     Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided, fmt_ms,
 };
+use crate::rules::chains::{Chain, ChainSource};
 
 /// `unjittered-retry` (RTY-001).
 pub const UNJITTERED: DetectorDef = DetectorDef {

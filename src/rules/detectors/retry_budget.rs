@@ -5,8 +5,8 @@ use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Context, exemplars};
 use super::super::params::{ParamDef, ParamKind, Params};
-use super::retry_chains::attempt_numbers;
 use super::{Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided};
+use crate::rules::chains::attempt_numbers;
 use crate::rules::compile::{Globs, globs};
 
 /// `retry-budget` (RTY-004).

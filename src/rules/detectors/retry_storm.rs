@@ -9,8 +9,8 @@ use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Context, exemplars, median};
 use super::super::params::{ParamDef, ParamKind, Params};
-use super::retry_chains::{attempt_numbers, retryable_failure};
 use super::{Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided};
+use crate::rules::chains::{attempt_numbers, retryable_failure};
 
 /// `retry-storm` (RTY-002).
 pub const STORM: DetectorDef = DetectorDef {

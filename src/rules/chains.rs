@@ -8,7 +8,7 @@
 
 use crate::model::retry::{self, Attempt};
 
-use super::super::context::{Call, Context};
+use super::context::{Call, Context};
 
 pub use crate::model::retry::{ChainSource, MAX_GAP_NS};
 
