@@ -119,7 +119,7 @@ async fn run_live(
     )
     .await?;
     tracing::info!(grpc = %live.grpc_addr, http = %live.http_addr, log = %log.display(), "dashboard starting");
-    let demo = seed.map(|s| crate::demo::spawn(s, live.grpc_addr));
+    let demo = seed.map(|s| crate::demo::spawn(s, live.grpc_addr, live.http_addr));
     let sources = Sources {
         items: vec![
             ("grpc".into(), live.grpc_addr.to_string(), true),
