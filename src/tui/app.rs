@@ -286,6 +286,17 @@ pub struct UiState {
     pub hits: Hits,
     /// Rows per page of the current list (from the last frame).
     pub page: usize,
+    /// A capture is still loading (review): shown as a gauge in the header.
+    pub loading: Option<Loading>,
+}
+
+/// How far a capture load has come, in file bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Loading {
+    /// Bytes read.
+    pub done: u64,
+    /// Bytes in all files.
+    pub total: u64,
 }
 
 /// What happened.
@@ -357,6 +368,7 @@ impl UiState {
             message: None,
             hits: Hits::default(),
             page: 20,
+            loading: None,
         };
         s.apply_snapshot(snapshot);
         s
