@@ -4,6 +4,10 @@
                      control endpoints to move them; prints {"ready":true,"port":N}
     app.py slow S    an HTTP backend that answers every request after S seconds (for HAProxy
                      with maxconn 1, so its backend queue fills); prints {"ready":true,"port":N}
+    app.py pool      HikariCP-shaped pools (Micrometer names: hikaricp_connections_active,
+                     _idle, _max, _pending, label pool): "orders-db" saturated (10 of 10 active,
+                     5 threads waiting), "users-db" idle (1 of 10); GET /pool?name=&active=&
+                     max=&pending= moves one; prints {"ready":true,"port":N}
 
 Both exit after 120 s at the latest, so a lost test never leaves them running.
 """
@@ -83,6 +87,50 @@ def metrics_app():
     return Handler
 
 
+def pool_app():
+    from prometheus_client import CollectorRegistry, Gauge
+    from prometheus_client.exposition import choose_encoder
+
+    reg = CollectorRegistry()
+    gauges = {
+        k: Gauge(f"hikaricp_connections_{k}", f"Connections {k}", ["pool"], registry=reg)
+        for k in ["active", "idle", "max", "pending"]
+    }
+
+    def set_pool(name, active, max_, pending):
+        gauges["active"].labels(name).set(active)
+        gauges["idle"].labels(name).set(max_ - active)
+        gauges["max"].labels(name).set(max_)
+        gauges["pending"].labels(name).set(pending)
+
+    set_pool("orders-db", 10, 10, 5)
+    set_pool("users-db", 1, 10, 0)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            url = urlparse(self.path)
+            q = {k: v[0] for k, v in parse_qs(url.query).items()}
+            if url.path == "/metrics":
+                encoder, ctype = choose_encoder(self.headers.get("Accept", ""))
+                body = encoder(reg)
+            elif url.path == "/pool":
+                set_pool(q["name"], float(q["active"]), float(q["max"]), float(q["pending"]))
+                body, ctype = b"ok\n", "text/plain"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
 def slow_app(seconds):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"
@@ -103,7 +151,12 @@ def slow_app(seconds):
 
 def main():
     mode = sys.argv[1]
-    handler = metrics_app() if mode == "metrics" else slow_app(float(sys.argv[2]))
+    if mode == "metrics":
+        handler = metrics_app()
+    elif mode == "pool":
+        handler = pool_app()
+    else:
+        handler = slow_app(float(sys.argv[2]))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     print(json.dumps({"ready": True, "port": server.server_address[1]}), flush=True)
