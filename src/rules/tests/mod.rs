@@ -6,5 +6,6 @@ mod detectors_graph;
 mod detectors_retry;
 mod detectors_state;
 mod detectors_timeout;
+mod detectors_view;
 mod engine_spec;
 mod live;
