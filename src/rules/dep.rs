@@ -26,7 +26,11 @@ pub fn cite(ev: &mut Evidence, v: &DependencyView) {
 /// The traces' average concurrency by Little's law, L = λ·W (calls ÷ window × mean latency):
 /// the view's estimate when no queue gauge maps the edge, computed the same way otherwise.
 pub fn little(v: &DependencyView) -> Option<f64> {
-    if let Some(q) = v.queue.as_ref().filter(|q| q.source == QueueSource::Estimated) {
+    if let Some(q) = v
+        .queue
+        .as_ref()
+        .filter(|q| q.source == QueueSource::Estimated)
+    {
         return Some(q.depth);
     }
     let t = &v.traffic;

@@ -15,6 +15,7 @@ use super::params::{ParamDef, Params};
 pub mod breaker;
 pub mod cycle;
 pub mod fanout;
+pub mod hung;
 pub mod nplusone;
 pub mod policy;
 pub mod retry;

@@ -158,7 +158,8 @@ impl Detector for Saturation {
             if warn_u.is_none() && warn_q.is_none() && !critical {
                 // High (or queued) all along, but the history is shorter than `sustain`.
                 let covered = covered_ns(&v.gauges, end);
-                let all_along = |r: Option<Run>| r.is_some_and(|r| covered > 0 && r.len_ns() >= covered);
+                let all_along =
+                    |r: Option<Run>| r.is_some_and(|r| covered > 0 && r.len_ns() >= covered);
                 let short = if all_along(j.high) && covered < self.sustain {
                     Some(format!(
                         "utilisation ≥ {:.0}% for all {} of gauge history, needs {}",
@@ -186,7 +187,8 @@ impl Detector for Saturation {
                 continue;
             }
             out.checked += 1;
-            out.hits.push(self.hit(cx, v, subject, &j, warn_u, warn_q, critical));
+            out.hits
+                .push(self.hit(cx, v, subject, &j, warn_u, warn_q, critical));
         }
         if out.checked == 0 && out.undecided.is_empty() {
             out.missing = Some(
@@ -289,7 +291,11 @@ impl Saturation {
         calls.sort_by(|a, b| b.dur().cmp(&a.dur()).then(a.trace.cmp(&b.trace)));
         Hit {
             subject,
-            adjust: if critical { Adjust::Raise } else { Adjust::Keep },
+            adjust: if critical {
+                Adjust::Raise
+            } else {
+                Adjust::Keep
+            },
             message: format!("saturated: {}", what.join("; ")),
             evidence: ev,
             trace_ids: exemplars(cx, calls.iter().map(|c| c.trace), 5),

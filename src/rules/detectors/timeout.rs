@@ -7,13 +7,16 @@
 //! implicit ceiling: C = median of the top 1 % of durations, and ≥ 60 % of the calls slower than
 //! 0.9·max end in error within ±max(2 %, 20 ms) of C.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::model::dependency::DepKind;
 use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Call, Context, exemplars, quantile_sorted};
+use super::super::dep;
 use super::super::params::{ParamDef, ParamKind, Params};
+use super::hung::{self, Hung, Verdict};
 use super::{
     Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided, fmt_ms,
 };
@@ -66,6 +69,12 @@ pub const MISSING: DetectorDef = DetectorDef {
             kind: ParamKind::TextList,
             default: "[]",
             doc: "operations that are long by design (globs), e.g. exports",
+        },
+        ParamDef {
+            name: "hung_after",
+            kind: ParamKind::Duration,
+            default: "\"2m\"",
+            doc: "in-flight gauge > 0 this long with no call of the edge ending: hung calls",
         },
     ],
     build: build_missing,
@@ -142,6 +151,7 @@ struct Missing {
     tail_factor: f64,
     tail_margin_ms: f64,
     exclude: Globs,
+    hung_after: u64,
 }
 
 #[derive(Debug)]
@@ -160,6 +170,7 @@ fn build_missing(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
         tail_factor: p.number("tail_factor"),
         tail_margin_ms: p.secs("tail_margin") * 1e3,
         exclude: globs("params.exclude_operations", p.list("exclude_operations"))?,
+        hung_after: p.duration_ns("hung_after").max(1),
     }))
 }
 
@@ -292,11 +303,29 @@ fn caller_server_p99(cx: &Context<'_>, caller: &str) -> Option<f64> {
 impl Detector for Missing {
     fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
         let mut out = Output::default();
+        let mut hung: BTreeMap<(Arc<str>, Arc<str>), Hung> = BTreeMap::new();
+        for (key, verdict) in hung::judge(rule, cx, self.hung_after) {
+            match verdict {
+                Verdict::Hung(h) => {
+                    hung.insert(key, h);
+                }
+                Verdict::Undecided(u) => out.undecided.push(u),
+                Verdict::Fine => {}
+            }
+        }
         for ((caller, dep), kind, calls) in edges(rule, cx, Some(&self.exclude)) {
             let subject = Subject::edge(&caller, &dep);
             let ev = timeout_evidence(&calls);
             let n = calls.len() as u64;
-            if ev.client_timeouts + ev.proxy_timeouts > 0 || ev.ceiling.is_some() {
+            // Timeout counters of the dependency's metrics (Envoy rq_timeout, resilience4j
+            // TimeLimiter, Hystrix/opossum timeout events, Linkerd REQUEST_TIMEOUT) are explicit
+            // timeout evidence too.
+            let metric_timeouts = cx
+                .dep(&caller, &dep)
+                .and_then(|v| v.rates.timeout)
+                .is_some_and(|r| r > 0.0);
+            if ev.client_timeouts + ev.proxy_timeouts > 0 || ev.ceiling.is_some() || metric_timeouts
+            {
                 out.checked += 1;
                 continue;
             }
@@ -346,7 +375,7 @@ impl Detector for Missing {
             let mut slowest: Vec<&&Call> = calls.iter().collect();
             slowest.sort_by(|a, b| b.dur().cmp(&a.dur()).then(a.trace.cmp(&b.trace)));
             let mut evidence = Evidence::default();
-            evidence.add("calls", n);
+            evidence.add("judged_calls", n);
             evidence.add("p50_ms", p50);
             evidence.add("p99_ms", p99);
             evidence.add("p999_ms", p999);
@@ -358,15 +387,28 @@ impl Detector for Missing {
             if let Some(sp) = server_p99 {
                 evidence.add("caller_server_p99_ms", sp);
             }
+            let saturated = hung::caller_saturated(cx, &caller);
             if dominates {
                 evidence.add(
                     "escalated",
                     "the edge's p99 is at or above the caller's own p99",
                 );
+            } else if saturated {
+                evidence.add("escalated", "the caller's pool is saturated (BLK-001)");
+            }
+            if let Some(h) = hung.remove(&(caller.clone(), dep.clone())) {
+                hung::add_evidence(&mut evidence, &h);
+            }
+            if let Some(v) = cx.dep(&caller, &dep) {
+                dep::cite(&mut evidence, v);
             }
             out.hits.push(Hit {
                 subject,
-                adjust: if dominates { Adjust::Raise } else { Adjust::Keep },
+                adjust: if dominates || saturated {
+                    Adjust::Raise
+                } else {
+                    Adjust::Keep
+                },
                 message: format!(
                     "no effective timeout: slowest call {} (p50 {}, p99 {}), {} call(s) ≥ {}, and no timeout error or latency ceiling in {n} calls",
                     fmt_ms(max), fmt_ms(p50), fmt_ms(p99), slow, fmt_ms(floor)
@@ -375,6 +417,14 @@ impl Detector for Missing {
                 trace_ids: exemplars(cx, slowest.iter().map(|c| c.trace), 5),
                 samples: n,
             });
+        }
+        for ((caller, dep), h) in hung {
+            let Some(v) = cx.dep(&caller, &dep) else {
+                continue;
+            };
+            out.checked += 1;
+            out.hits
+                .push(hung::hit(v, &h, hung::caller_saturated(cx, &caller)));
         }
         if out.checked == 0 && out.undecided.is_empty() {
             out.missing = Some("no client calls in scope".into());

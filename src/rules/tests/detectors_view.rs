@@ -67,7 +67,13 @@ fn sustained_high_utilisation_warns_and_a_short_burst_does_not() {
     assert_eq!(h.len(), 1, "{:#?}", r.findings);
     assert_eq!(h[0].severity, Severity::Warning);
     // 85 % for two minutes in six: not sustained.
-    let burst = hikari(360, |t| if (120..240).contains(&t) { (8.5, 0.0) } else { (3.0, 0.0) });
+    let burst = hikari(360, |t| {
+        if (120..240).contains(&t) {
+            (8.5, 0.0)
+        } else {
+            (3.0, 0.0)
+        }
+    });
     let r = lint_with(Vec::new(), burst, &blk());
     assert!(hits(&r).is_empty(), "{:#?}", r.findings);
 }
@@ -81,9 +87,27 @@ fn a_queue_held_for_a_minute_warns() {
         let q = if (60..150).contains(&t) { 3.0 } else { 0.0 };
         let t = t as f64;
         pts.push(point("resilience4j_bulkhead_queue_depth", &l, t, q, false));
-        pts.push(point("resilience4j_bulkhead_queue_capacity", &l, t, 100.0, false));
-        pts.push(point("resilience4j_bulkhead_active_thread_count", &l, t, 5.0, false));
-        pts.push(point("resilience4j_bulkhead_max_thread_pool_size", &l, t, 10.0, false));
+        pts.push(point(
+            "resilience4j_bulkhead_queue_capacity",
+            &l,
+            t,
+            100.0,
+            false,
+        ));
+        pts.push(point(
+            "resilience4j_bulkhead_active_thread_count",
+            &l,
+            t,
+            5.0,
+            false,
+        ));
+        pts.push(point(
+            "resilience4j_bulkhead_max_thread_pool_size",
+            &l,
+            t,
+            10.0,
+            false,
+        ));
     }
     let r = lint_with(Vec::new(), pts, &blk());
     let h = hits(&r);
@@ -116,8 +140,20 @@ fn overflow_is_critical_and_cites_the_edge_view() {
     let mut pts = Vec::new();
     for t in (0..=120u64).step_by(10) {
         let t = t as f64;
-        pts.push(point("envoy_cluster_upstream_rq_pending_active", &l, t, 0.0, false));
-        pts.push(point("envoy_cluster_upstream_rq_pending_overflow", &l, t, t * 2.0, true));
+        pts.push(point(
+            "envoy_cluster_upstream_rq_pending_active",
+            &l,
+            t,
+            0.0,
+            false,
+        ));
+        pts.push(point(
+            "envoy_cluster_upstream_rq_pending_overflow",
+            &l,
+            t,
+            t * 2.0,
+            true,
+        ));
     }
     let r = lint_with(payments_calls(120, 20.0), pts, &blk());
     let h = hits(&r);
@@ -129,7 +165,10 @@ fn overflow_is_critical_and_cites_the_edge_view() {
         f.evidence.value("calls").map(|v| v.to_string()),
         Some("120".into())
     );
-    assert!(!f.trace_ids.is_empty(), "traced calls on the edge are exemplars");
+    assert!(
+        !f.trace_ids.is_empty(),
+        "traced calls on the edge are exemplars"
+    );
 }
 
 #[test]
@@ -149,4 +188,124 @@ fn high_for_all_of_a_short_history_is_insufficient_data() {
     let u = undecided(&r);
     assert_eq!(u.len(), 1, "{:#?}", r.findings);
     assert!(u[0].message.contains("needs 300"), "{}", u[0].message);
+}
+
+/// api calls pay (20 ms, one a second) for `calls_until` seconds and keeps serving requests
+/// that call `other` for 300 s; `http.client.active_requests` for pay is `in_flight(t)`.
+fn hung_edge(calls_until: u64, in_flight: impl Fn(u64) -> f64) -> (Vec<Span>, Vec<SeriesPoint>) {
+    let mut spans = Vec::new();
+    for i in 0..300u64 {
+        let t = i + 1;
+        let at = i as f64 * 1_000.0;
+        spans.push(sp(t, 1).server().svc("api").at(at, 30.0).build());
+        let callee = if i < calls_until { "pay" } else { "other" };
+        spans.push(
+            sp(t, 2)
+                .parent(1)
+                .svc("api")
+                .http("GET", callee, "/x")
+                .at(at, 20.0)
+                .status(200)
+                .build(),
+        );
+    }
+    let l = [("job", "api"), ("server_address", "pay")];
+    let pts = (0..=300u64)
+        .step_by(15)
+        .map(|t| {
+            point(
+                "http_client_active_requests",
+                &l,
+                t as f64,
+                in_flight(t),
+                false,
+            )
+        })
+        .collect();
+    (spans, pts)
+}
+
+fn tmo() -> String {
+    rule("TMO-001", "missing-timeout", "")
+}
+
+#[test]
+fn calls_in_flight_that_never_end_are_hung_calls() {
+    // pay stops answering at 60 s: three calls stay in flight, none ends, no span is exported.
+    let (spans, pts) = hung_edge(60, |t| if t >= 60 { 3.0 } else { 1.0 });
+    let r = lint_with(spans, pts, &tmo());
+    let h: Vec<_> = hits(&r)
+        .into_iter()
+        .filter(|f| f.dependency.as_deref() == Some("pay"))
+        .collect();
+    assert_eq!(h.len(), 1, "{:#?}", r.findings);
+    assert!(
+        h[0].message.contains("calls that never end"),
+        "{}",
+        h[0].message
+    );
+    assert_eq!(
+        h[0].evidence.value("in_flight_max").map(|v| v.to_string()),
+        Some("3".into())
+    );
+    assert_eq!(
+        h[0].evidence.value("calls").map(|v| v.to_string()),
+        Some("60".into()),
+        "the view's calls"
+    );
+}
+
+#[test]
+fn calls_in_flight_that_keep_ending_are_not_hung() {
+    let (spans, pts) = hung_edge(300, |_| 2.0);
+    let r = lint_with(spans, pts, &tmo());
+    assert!(hits(&r).is_empty(), "{:#?}", r.findings);
+}
+
+#[test]
+fn in_flight_without_any_trace_of_the_caller_is_insufficient_data() {
+    let (_, pts) = hung_edge(0, |_| 3.0);
+    let r = lint_with(Vec::new(), pts, &tmo());
+    assert!(hits(&r).is_empty(), "{:#?}", r.findings);
+    let u = undecided(&r);
+    assert_eq!(u.len(), 1, "{:#?}", r.findings);
+    assert!(
+        u[0].message.contains("no traces from api"),
+        "{}",
+        u[0].message
+    );
+}
+
+#[test]
+fn a_timeout_counter_in_metrics_is_timeout_evidence() {
+    // An unbounded tail in the traces, but Envoy counts upstream timeouts for the edge.
+    let mut spans = Vec::new();
+    for i in 0..203u64 {
+        let d = if i >= 200 { 45_000.0 } else { 10.0 };
+        spans.push(
+            sp(i + 1, 1)
+                .svc("api")
+                .http("GET", "pay", "/charge")
+                .at(i as f64 * 50.0, d)
+                .status(200)
+                .build(),
+        );
+    }
+    let flagged = lint_with(spans.clone(), Vec::new(), &tmo());
+    assert_eq!(hits(&flagged).len(), 1, "{:#?}", flagged.findings);
+    let l = [("job", "api"), ("envoy_cluster_name", "pay")];
+    let pts = (0..=50u64)
+        .step_by(10)
+        .map(|t| {
+            point(
+                "envoy_cluster_upstream_rq_timeout",
+                &l,
+                t as f64,
+                t as f64,
+                true,
+            )
+        })
+        .collect();
+    let r = lint_with(spans, pts, &tmo());
+    assert!(hits(&r).is_empty(), "{:#?}", r.findings);
 }
