@@ -3,7 +3,9 @@
 //! show — calls, errors, retries and the retry ratio counted once by the store, the breaker
 //! state as of the window's end — and judges "sustained" on the view's gauge history.
 
+use crate::model::breaker::{BreakerSource, BreakerState, BreakerView};
 use crate::model::finding::{Evidence, EvidenceExt};
+use crate::model::profile::{Encoding, ProfileSet};
 use crate::model::view::{DependencyView, GaugeSample, QueueSource, STALE_NS};
 
 /// What a finding's `counted_by` evidence says about the figures it cites.
@@ -36,6 +38,78 @@ pub fn little(v: &DependencyView) -> Option<f64> {
     let t = &v.traffic;
     let secs = t.to_ns.saturating_sub(t.from_ns) as f64 / 1e9;
     (t.stats.calls > 0 && secs > 0.0).then(|| t.stats.latency.sum() / secs)
+}
+
+/// What the view says of a dependency's breaker, for the breaker rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Breaker {
+    /// No breaker signal: no breaker metric maps the edge, and no call was rejected by one.
+    None,
+    /// Only an admission limit maps the edge (Envoy `*_open`: `at_capacity`): not an error
+    /// breaker (reference CB-001 false positives).
+    Admission(String),
+    /// A breaker metric maps the edge: `profile:series`.
+    Metric(String),
+    /// Inferred from breaker rejections in the traces (short-circuited calls).
+    Inferred,
+}
+
+impl Breaker {
+    /// Whether an error breaker exists on the edge (a metric one, or one seen rejecting calls).
+    pub fn present(&self) -> bool {
+        matches!(self, Breaker::Metric(_) | Breaker::Inferred)
+    }
+
+    /// `profile:series`, `inferred:traces` or `none`, for evidence.
+    pub fn source(&self) -> &str {
+        match self {
+            Breaker::None => "none",
+            Breaker::Admission(s) | Breaker::Metric(s) => s,
+            Breaker::Inferred => crate::model::breaker::INFERRED,
+        }
+    }
+}
+
+/// The kind of breaker the view shows (one definition of breaker state: `model::breaker`).
+pub fn breaker(b: &BreakerView) -> Breaker {
+    match &b.source {
+        BreakerSource::None => Breaker::None,
+        BreakerSource::Traces => Breaker::Inferred,
+        BreakerSource::Metric(name) => {
+            let admission = b.state == BreakerState::AtCapacity
+                || b.transitions.iter().any(|t| {
+                    t.to == BreakerState::AtCapacity || t.from == BreakerState::AtCapacity
+                })
+                || ProfileSet::builtin()
+                    .breakers
+                    .iter()
+                    .any(|d| *d.source == **name && d.encoding == Encoding::Admission);
+            if admission {
+                Breaker::Admission(name.to_string())
+            } else {
+                Breaker::Metric(name.to_string())
+            }
+        }
+    }
+}
+
+/// Whether the breaker was open (open, forced open, or hosts ejected) at some moment of
+/// `[from, to)`: a transition into such a state inside, or such a state holding into it.
+pub fn opened_during(b: &BreakerView, from: u64, to: u64) -> bool {
+    let opened = |s: &BreakerState| s.is_open() || matches!(s, BreakerState::Ejected { .. });
+    if b.transitions
+        .iter()
+        .any(|t| t.at_ns >= from && t.at_ns < to && opened(&t.to))
+    {
+        return true;
+    }
+    // The state holding at `from`: the last transition before it, else the state before the
+    // first transition, else the state now.
+    let at_from = match b.transitions.iter().rev().find(|t| t.at_ns < from) {
+        Some(t) => t.to,
+        None => b.transitions.first().map_or(b.state, |t| t.from),
+    };
+    opened(&at_from)
 }
 
 /// A stretch of the gauge history during which a condition held.

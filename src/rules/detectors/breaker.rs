@@ -9,9 +9,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::breaker::{BreakerState, BreakerView};
 use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Call, Context, exemplars, median, quantile_sorted};
+use super::super::dep::{self, Breaker};
 use super::super::params::{ParamDef, ParamKind, Params};
 use super::{
     Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided, fmt_ms,
@@ -73,19 +75,13 @@ pub const MISSING: DetectorDef = DetectorDef {
 pub const FLAPPING: DetectorDef = DetectorDef {
     name: "breaker-flapping",
     implements: "CB-002",
-    summary: "breaker open/closed cycles, or a breaker stuck open",
+    summary: "breaker open/closed cycles, a breaker stuck open, or most hosts ejected",
     params: &[
-        ParamDef {
-            name: "bin",
-            kind: ParamKind::Duration,
-            default: "\"10s\"",
-            doc: "state resolution",
-        },
         ParamDef {
             name: "cycles",
             kind: ParamKind::Count,
             default: "3",
-            doc: "open→closed→open cycles within `period` that flag",
+            doc: "closed→open cycles within `period` that flag",
         },
         ParamDef {
             name: "period",
@@ -97,7 +93,13 @@ pub const FLAPPING: DetectorDef = DetectorDef {
             name: "stuck",
             kind: ParamKind::Duration,
             default: "\"10m\"",
-            doc: "open this long is stuck",
+            doc: "open this long without closing is stuck",
+        },
+        ParamDef {
+            name: "ejected_share",
+            kind: ParamKind::Ratio,
+            default: "0.5",
+            doc: "share of hosts ejected (outlier detection) that flags",
         },
     ],
     build: build_flapping,
@@ -116,10 +118,10 @@ struct Missing {
 
 #[derive(Debug)]
 struct Flapping {
-    bin: u64,
     cycles: usize,
     period: u64,
     stuck: u64,
+    ejected_share: f64,
 }
 
 fn build_missing(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
@@ -137,17 +139,17 @@ fn build_missing(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
 
 fn build_flapping(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
     Ok(Box::new(Flapping {
-        bin: p.duration_ns("bin").max(1_000_000),
         cycles: p.count("cycles").max(1) as usize,
         period: p.duration_ns("period").max(1),
         stuck: p.duration_ns("stuck").max(1),
+        ejected_share: p.number("ejected_share"),
     }))
 }
 
-/// Whether a failed call says a breaker rejected it (the one definition:
-/// [`crate::model::classify::is_short_circuit`]).
-pub fn breaker_rejection(cx: &Context<'_>, c: &Call) -> bool {
-    c.error && crate::model::classify::is_short_circuit(cx.span(c))
+/// Whether a breaker rejected the call, as the store classified it (the one definition:
+/// [`crate::model::classify`], `Outcome::short_circuit`).
+pub fn breaker_rejection(c: &Call) -> bool {
+    c.outcome.short_circuit
 }
 
 /// A failure of the dependency: 5xx, timeout, or an error without HTTP status (connect errors).
@@ -265,11 +267,20 @@ impl Detector for Missing {
                 .collect();
             let fast = failures
                 .iter()
-                .filter(|c| base_p50.is_none_or(|p| c.ms() < 0.05 * p) && breaker_rejection(cx, c))
+                .filter(|c| base_p50.is_none_or(|p| c.ms() < 0.05 * p) && breaker_rejection(c))
                 .count();
             let fast_share = fast as f64 / failures.len().max(1) as f64;
             let no_shed = base_rate.is_none_or(|b| ep_rate >= self.shed * b);
-            if fast_share >= self.fast_share || !no_shed {
+            // 2c: breaker telemetry bound to the edge, from its view (metric or inferred).
+            let (ep_from, ep_to) = (
+                keys[start] * self.bin,
+                (keys[start + len - 1] + 1) * self.bin,
+            );
+            let view = cx.dep(caller, dep);
+            let kind = view.map_or(Breaker::None, |v| dep::breaker(&v.breaker));
+            let metric_opened = matches!(kind, Breaker::Metric(_))
+                && view.is_some_and(|v| dep::opened_during(&v.breaker, ep_from, ep_to));
+            if fast_share >= self.fast_share || !no_shed || metric_opened {
                 continue;
             }
             let ep_calls: usize = episode.iter().map(|b| b.calls.len()).sum();
@@ -286,15 +297,35 @@ impl Detector for Missing {
                 ev.add("baseline_calls_per_bin", b);
             }
             ev.add("fast_fail_share", fast_share);
-            ev.add(
-                "breaker_telemetry",
-                "none: no breaker metrics loaded; no breaker rejections in traces (inferred)",
-            );
+            let (variant, telemetry) = match &kind {
+                Breaker::Metric(s) => (
+                    "CB-001b circuit breaker present but never opened",
+                    format!("present: {s}, never opened during the episode"),
+                ),
+                Breaker::Inferred => (
+                    "CB-001b circuit breaker present but never opened",
+                    "present: inferred from breaker rejections in the traces, none during the episode".to_string(),
+                ),
+                Breaker::Admission(s) => (
+                    "CB-001 no circuit breaker",
+                    format!("none: only an admission limit ({s}), not an error breaker"),
+                ),
+                Breaker::None => (
+                    "CB-001 no circuit breaker",
+                    "none: no breaker metric maps this edge and no breaker rejections in the traces".to_string(),
+                ),
+            };
+            ev.add("class", variant);
+            ev.add("breaker_telemetry", telemetry);
+            ev.add("episode_from_ns", ep_from);
+            if let Some(v) = view {
+                dep::cite(&mut ev, v);
+            }
             out.hits.push(Hit {
                 subject,
                 adjust: Adjust::Keep,
                 message: format!(
-                    "no circuit breaker acted: {:.0}% of {} calls failed over {:.0} min while the caller kept calling at {:.0}/bin ({}) and none failed fast",
+                    "{variant}: {:.0}% of {} calls failed over {:.0} min while the caller kept calling at {:.0}/bin ({}) and none failed fast",
                     ep_fail as f64 * 100.0 / ep_calls.max(1) as f64,
                     ep_calls,
                     len as f64 * self.bin as f64 / 60e9,
@@ -319,48 +350,16 @@ impl Detector for Missing {
 impl Detector for Flapping {
     fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
         let mut out = Output::default();
-        for ((caller, dep), idx) in &cx.by_edge {
-            let Some(&f) = idx.first() else { continue };
-            if !rule.edge(caller, dep, cx.calls[f as usize].kind) {
-                continue;
-            }
-            // Inferred state per bin: open when most calls are breaker rejections.
-            let mut state: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
-            let mut any = false;
-            for &i in idx {
-                let c = &cx.calls[i as usize];
-                let rej = breaker_rejection(cx, c);
-                any |= rej;
-                let e = state.entry(c.start / self.bin).or_default();
-                e.0 += 1;
-                e.1 += usize::from(rej);
-            }
-            if !any {
+        let end = cx.window.1;
+        for v in cx.snap.deps.iter() {
+            let (caller, depn) = (&v.key.caller, &v.key.dependency);
+            let b = &v.breaker;
+            if !rule.edge(caller, depn, v.kind) || dep::breaker(b) == Breaker::None {
                 continue;
             }
             out.checked += 1;
-            let seq: Vec<(u64, bool)> = state.iter().map(|(&b, &(n, r))| (b, r * 2 >= n)).collect();
-            // Transitions to open, and the longest open run.
-            let opens: Vec<u64> = seq
-                .windows(2)
-                .filter(|w| !w[0].1 && w[1].1)
-                .map(|w| w[1].0 * self.bin)
-                .collect();
-            let mut longest = 0u64;
-            let mut run_start: Option<u64> = None;
-            for &(b, open) in &seq {
-                match (open, run_start) {
-                    (true, None) => run_start = Some(b),
-                    (false, Some(s)) => {
-                        longest = longest.max((b - s) * self.bin);
-                        run_start = None;
-                    }
-                    _ => {}
-                }
-            }
-            if let (Some(s), Some(&(last, _))) = (run_start, seq.last()) {
-                longest = longest.max((last + 1 - s) * self.bin);
-            }
+            let s = states(b, cx.window.0, end);
+            let opens = openings(&s);
             let max_cycles = opens
                 .iter()
                 .map(|&t| {
@@ -371,45 +370,133 @@ impl Detector for Flapping {
                 })
                 .max()
                 .unwrap_or(0);
-            // Cycles = re-openings after a close: openings − 1 within the period, plus the first.
+            let longest = longest_open(&s, end);
+            let ejected = match b.state {
+                BreakerState::Ejected { ejected, total } if total > 0 => Some((ejected, total))
+                    .filter(|_| f64::from(ejected) >= self.ejected_share * f64::from(total)),
+                _ => None,
+            };
             let flapping = max_cycles >= self.cycles;
-            let stuck = longest >= self.stuck;
-            if !flapping && !stuck {
+            let stuck = longest.is_some_and(|(len, _)| len >= self.stuck);
+            if !flapping && !stuck && ejected.is_none() {
                 continue;
             }
+            let source = dep::breaker(b);
+            let inferred = if source == Breaker::Inferred {
+                " (inferred)"
+            } else {
+                ""
+            };
             let mut ev = Evidence::default();
-            ev.add("state_source", "inferred from breaker rejections in traces");
+            ev.add("state_source", source.source());
+            ev.add("state", b.state.to_string());
             ev.add("openings_in_period", max_cycles);
-            ev.add("longest_open_s", longest as f64 / 1e9);
-            ev.add("bins", seq.len());
-            let rej: Vec<u32> = idx
-                .iter()
-                .copied()
-                .filter(|&i| breaker_rejection(cx, &cx.calls[i as usize]))
-                .map(|i| cx.calls[i as usize].trace)
-                .collect();
+            ev.add("transitions", b.transitions.len());
+            if let Some((len, forced)) = longest {
+                ev.add("longest_open_s", len as f64 / 1e9);
+                if forced {
+                    ev.add("forced_open", "held open by an operator (forced_open)");
+                }
+            }
+            dep::cite(&mut ev, v);
+            let message = if flapping {
+                format!(
+                    "breaker flapping{inferred}: opened {max_cycles} times within {}",
+                    fmt_ms(self.period as f64 / 1e6)
+                )
+            } else if stuck {
+                format!(
+                    "breaker stuck open{inferred} for {}",
+                    fmt_ms(longest.map_or(0, |l| l.0) as f64 / 1e6)
+                )
+            } else {
+                let (e, t) = ejected.unwrap_or_default();
+                format!("ejection pressure: {e} of {t} hosts ejected")
+            };
+            let rej: Vec<u32> = cx
+                .by_edge
+                .get(&(caller.clone(), depn.clone()))
+                .map(|idx| {
+                    idx.iter()
+                        .map(|&i| &cx.calls[i as usize])
+                        .filter(|c| breaker_rejection(c))
+                        .map(|c| c.trace)
+                        .collect()
+                })
+                .unwrap_or_default();
             out.hits.push(Hit {
-                subject: Subject::edge(caller, dep),
+                subject: Subject::edge(caller, depn),
                 adjust: Adjust::Keep,
-                message: if flapping {
-                    format!(
-                        "breaker flapping (inferred): opened {max_cycles} times within {}",
-                        fmt_ms(self.period as f64 / 1e6)
-                    )
-                } else {
-                    format!(
-                        "breaker stuck open (inferred) for {}",
-                        fmt_ms(longest as f64 / 1e6)
-                    )
-                },
+                message,
                 evidence: ev,
                 trace_ids: exemplars(cx, rej, 5),
-                samples: idx.len() as u64,
+                samples: v.traffic.stats.calls.max(b.transitions.len() as u64),
             });
         }
         if out.checked == 0 {
-            out.missing = Some("no breaker state: no breaker metrics loaded and no breaker rejections (short-circuit errors) in traces".into());
+            out.missing = Some("no breaker state: no breaker metric maps an edge in scope and no breaker rejections (short-circuit errors) in traces".into());
         }
         out
     }
+}
+
+/// The breaker's states over `[from, to)`: the state at `from` and each transition after.
+fn states(b: &BreakerView, from: u64, to: u64) -> Vec<(u64, BreakerState)> {
+    let first = b.transitions.first().map_or(b.state, |t| t.from);
+    let mut out = vec![(from.min(to), first)];
+    out.extend(
+        b.transitions
+            .iter()
+            .filter(|t| t.at_ns < to)
+            .map(|t| (t.at_ns.max(from), t.to)),
+    );
+    out
+}
+
+/// Times the breaker opened after having closed (open→(half-open)→closed→open is one cycle;
+/// a failed half-open trial re-opening is not).
+fn openings(states: &[(u64, BreakerState)]) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut closed = states
+        .first()
+        .is_some_and(|s| matches!(s.1, BreakerState::Closed | BreakerState::Unknown));
+    for (i, (at, s)) in states.iter().enumerate() {
+        if s.is_open() {
+            if closed && i > 0 {
+                out.push(*at);
+            }
+            closed = false;
+        } else if *s == BreakerState::Closed {
+            closed = true;
+        }
+    }
+    out
+}
+
+/// The longest time the breaker stayed open without closing (re-openings after failed
+/// half-open trials included), and whether it was forced open.
+fn longest_open(states: &[(u64, BreakerState)], end: u64) -> Option<(u64, bool)> {
+    let mut best: Option<(u64, bool)> = None;
+    let mut open_since: Option<(u64, bool)> = None;
+    for &(at, s) in states
+        .iter()
+        .chain(std::iter::once(&(end, BreakerState::Closed)))
+    {
+        let forced = s == BreakerState::ForcedOpen;
+        match open_since {
+            None if s.is_open() => open_since = Some((at, forced)),
+            Some((since, f)) if s.is_open() => open_since = Some((since, f || forced)),
+            // A half-open trial that fails re-opens: still not closed.
+            Some(_) if s == BreakerState::HalfOpen => {}
+            Some((since, f)) => {
+                let len = at.saturating_sub(since);
+                if best.is_none_or(|b| len > b.0) {
+                    best = Some((len, f));
+                }
+                open_since = None;
+            }
+            None => {}
+        }
+    }
+    best
 }

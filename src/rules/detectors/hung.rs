@@ -4,12 +4,17 @@
 //! hang when the dependency view's in-flight history stays > 0 for `hung_after` while no traced
 //! call of the edge ends in that time.
 
+use std::sync::Arc;
+
 use crate::model::finding::{Evidence, EvidenceExt};
 use crate::model::view::DependencyView;
 
 use super::super::context::Context;
 use super::super::dep::{self, Run, secs};
 use super::{Adjust, Hit, RuleCtx, Subject, Undecided, fmt_ms};
+
+/// An edge: (caller, dependency).
+pub type EdgeId = (Arc<str>, Arc<str>);
 
 /// Hung calls on one dependency.
 #[derive(Clone, Copy, Debug)]
@@ -31,11 +36,7 @@ pub enum Verdict {
 }
 
 /// The verdict for every dependency in scope with an in-flight history, keyed by edge.
-pub fn judge(
-    rule: RuleCtx<'_>,
-    cx: &Context<'_>,
-    hung_after: u64,
-) -> Vec<((std::sync::Arc<str>, std::sync::Arc<str>), Verdict)> {
+pub fn judge(rule: RuleCtx<'_>, cx: &Context<'_>, hung_after: u64) -> Vec<(EdgeId, Verdict)> {
     let end = cx.window.1;
     let mut out = Vec::new();
     for v in cx.snap.deps.iter() {

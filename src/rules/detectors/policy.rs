@@ -18,6 +18,7 @@ use globset::GlobMatcher;
 use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Call, Context, exemplars};
+use super::super::dep;
 use super::super::params::{ParamDef, ParamKind, Params, describe};
 use super::breaker::breaker_rejection;
 use super::timeout::timeout_evidence;
@@ -308,9 +309,13 @@ impl Detector for Policy {
                     out.hits.push(hit(subject.clone(), format!("policy requires a timeout on {dep}, but none of {} calls shows one (no timeout error, no latency ceiling)", calls.len()), ev, cx, &calls));
                 }
             }
-            if self.req_breaker.matches_some(dep) {
+            // A breaker the view shows (a metric one, or one seen rejecting calls) satisfies it.
+            let present = cx
+                .dep(caller, dep)
+                .is_some_and(|v| dep::breaker(&v.breaker).present());
+            if self.req_breaker.matches_some(dep) && !present {
                 let failed = calls.iter().filter(|c| c.error).count();
-                let rejected = calls.iter().filter(|c| breaker_rejection(cx, c)).count();
+                let rejected = calls.iter().filter(|c| breaker_rejection(c)).count();
                 if rejected == 0 && (failed < self.min_calls || calls.len() < self.min_calls) {
                     out.undecided.push(Undecided { subject: subject.clone(), missing: format!("required breaker: no breaker metrics, and {failed} failures are too few to see one act"), samples: calls.len() as u64 });
                 } else if rejected == 0 {
