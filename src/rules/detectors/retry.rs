@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Context, exemplars, median, robust_spread};
+use super::super::dep;
 use super::super::params::{ParamDef, ParamKind, Params};
 use super::{
     Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided, fmt_ms,
@@ -314,6 +315,9 @@ impl Detector for Unjittered {
             );
             if let Some(s) = sig {
                 ev.add("signature", s);
+            }
+            if let Some(v) = cx.dep(&caller, &dep) {
+                dep::cite(&mut ev, v);
             }
             let overloaded = overload * 2 >= failed.len().max(1);
             let adjust = match class {
