@@ -215,7 +215,18 @@ impl Policy {
     }
 }
 
-fn hit(subject: Subject, message: String, ev: Evidence, cx: &Context<'_>, calls: &[&Call]) -> Hit {
+fn hit(
+    subject: Subject,
+    message: String,
+    mut ev: Evidence,
+    cx: &Context<'_>,
+    calls: &[&Call],
+) -> Hit {
+    if let (Some(c), Some(d)) = (&subject.caller, &subject.dependency)
+        && let Some(v) = cx.dep(c, d)
+    {
+        dep::cite(&mut ev, v);
+    }
     Hit {
         subject,
         message,
@@ -247,7 +258,7 @@ impl Detector for Policy {
                 if d.from.is_match(&**caller) && d.to.is_match(&**dep) {
                     let mut ev = Evidence::default();
                     ev.add("denied", d.text.as_str());
-                    ev.add("calls", calls.len());
+                    ev.add("calls_in_scope", calls.len());
                     let why = if d.reason.is_empty() {
                         String::new()
                     } else {
@@ -272,7 +283,7 @@ impl Detector for Policy {
                 let mut ev = Evidence::default();
                 ev.add("caller_layer", lc);
                 ev.add("dependency_layer", ld);
-                ev.add("calls", calls.len());
+                ev.add("calls_in_scope", calls.len());
                 let what = if ld < lc {
                     "calls up a layer"
                 } else {
@@ -303,7 +314,7 @@ impl Detector for Policy {
                     });
                 } else if !any {
                     let mut ev = Evidence::default();
-                    ev.add("calls", calls.len());
+                    ev.add("calls_in_scope", calls.len());
                     ev.add("max_ms", te.sorted_ms.last().copied().unwrap_or(0.0));
                     ev.add("timeout_errors", 0u64);
                     out.hits.push(hit(subject.clone(), format!("policy requires a timeout on {dep}, but none of {} calls shows one (no timeout error, no latency ceiling)", calls.len()), ev, cx, &calls));
@@ -320,7 +331,7 @@ impl Detector for Policy {
                     out.undecided.push(Undecided { subject: subject.clone(), missing: format!("required breaker: no breaker metrics, and {failed} failures are too few to see one act"), samples: calls.len() as u64 });
                 } else if rejected == 0 {
                     let mut ev = Evidence::default();
-                    ev.add("calls", calls.len());
+                    ev.add("calls_in_scope", calls.len());
                     ev.add("failures", failed);
                     ev.add("breaker_rejections", 0u64);
                     out.hits.push(hit(subject.clone(), format!("policy requires a circuit breaker on {dep}: {failed} of {} calls failed and none was rejected fast by a breaker", calls.len()), ev, cx, &calls));

@@ -6,7 +6,8 @@
 //! full pool, bulkhead or queue refused).
 //!
 //! Warn when U ≥ `utilization` for `sustain` or Q > 0 for `queue_sustain`; raise when U = 1
-//! while Q grows for `critical_sustain`, or when any overflow rate is > 0. A Little's-law
+//! while Q grows for `critical_sustain`, when a bounded queue reaches its capacity (it refuses
+//! or blocks what comes next), or when any overflow rate is > 0. A Little's-law
 //! estimate (L = λ·W from the traces) never triggers it: without gauges the rule reports
 //! insufficient data with the estimate as a sizing hint.
 
@@ -93,6 +94,8 @@ struct Judged {
     /// A run of U = 1 with a non-empty queue that lasted `critical_sustain` and ended with more
     /// queued than it began with: (run, depth at its start, depth at its end).
     growing: Option<(Run, f64, f64)>,
+    /// The queue reached its capacity: (most queued, capacity then).
+    full: Option<(f64, f64)>,
     overflow: Option<f64>,
 }
 
@@ -114,10 +117,16 @@ impl Saturation {
             (b > a).then_some((r, a, b))
         })
         .max_by(|x, y| (x.2 - x.1).total_cmp(&(y.2 - y.1)));
+        let full = g
+            .iter()
+            .filter_map(|s| Some((s.queue_depth?, s.queue_capacity.filter(|c| *c > 0.0)?)))
+            .filter(|(d, c)| d >= c)
+            .max_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)));
         Judged {
             high,
             queue,
             growing,
+            full,
             overflow: v.rates.overflow,
         }
     }
@@ -154,7 +163,7 @@ impl Detector for Saturation {
             let warn_u = j.high.filter(|r| r.len_ns() >= self.sustain);
             let warn_q = j.queue.filter(|r| r.len_ns() >= self.queue_sustain);
             let overflowing = j.overflow.is_some_and(|r| r > 0.0);
-            let critical = j.growing.is_some() || overflowing;
+            let critical = j.growing.is_some() || j.full.is_some() || overflowing;
             if warn_u.is_none() && warn_q.is_none() && !critical {
                 // High (or queued) all along, but the history is shorter than `sustain`.
                 let covered = covered_ns(&v.gauges, end);
@@ -258,6 +267,13 @@ impl Saturation {
                 fmt_ms(secs(r.len_ns()) * 1e3)
             ));
         }
+        if let Some((d, c)) = j.full {
+            ev.add(
+                "queue_full",
+                format!("{d:.0} queued of a capacity of {c:.0}"),
+            );
+            what.push(format!("the queue reached its capacity ({d:.0} of {c:.0})"));
+        }
         if let Some(o) = j.overflow {
             ev.add("overflow_per_s", o);
             if o > 0.0 {
@@ -275,7 +291,7 @@ impl Saturation {
         if critical {
             ev.add(
                 "escalated",
-                "full with a growing queue, or calls refused as overflow",
+                "full with a growing queue, a queue at its capacity, or calls refused as overflow",
             );
         }
         // The slowest traced calls while it was saturated: the ones that waited.

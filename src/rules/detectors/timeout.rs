@@ -511,6 +511,9 @@ impl Detector for Default_ {
                     types.join(", ")
                 },
             );
+            if let Some(v) = cx.dep(&caller, &dep) {
+                dep::cite(&mut evidence, v);
+            }
             out.hits.push(Hit {
                 subject,
                 adjust: if far { Adjust::Keep } else { Adjust::Info },

@@ -109,7 +109,7 @@ fn a_queue_held_for_a_minute_warns() {
             false,
         ));
     }
-    let r = lint_with(Vec::new(), pts, &blk());
+    let r = lint_with(Vec::new(), pts.clone(), &blk());
     let h = hits(&r);
     assert_eq!(h.len(), 1, "{:#?}", r.findings);
     assert_eq!(h[0].severity, Severity::Warning);
@@ -117,6 +117,28 @@ fn a_queue_held_for_a_minute_warns() {
     assert_eq!(
         h[0].evidence.value("queue_capacity").map(|v| v.to_string()),
         Some("100".into())
+    );
+    // The same queue filling up to its capacity refuses what comes next: raised.
+    let full: Vec<SeriesPoint> = pts
+        .iter()
+        .cloned()
+        .map(|mut p| {
+            if &*p.name == "resilience4j_bulkhead_queue_depth"
+                && matches!(p.value, crate::model::series::PointValue::Number(q) if q > 0.0)
+            {
+                p.value = crate::model::series::PointValue::Number(100.0);
+            }
+            p
+        })
+        .collect();
+    let r = lint_with(Vec::new(), full, &blk());
+    let h = hits(&r);
+    assert_eq!(h.len(), 1, "{:#?}", r.findings);
+    assert_eq!(h[0].severity, Severity::Error);
+    assert!(
+        h[0].message.contains("reached its capacity (100 of 100)"),
+        "{}",
+        h[0].message
     );
 }
 
