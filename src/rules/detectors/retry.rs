@@ -334,10 +334,16 @@ impl Detector for Unjittered {
             let schedule: Vec<String> = lv.iter().map(|l| fmt_ms(l.m)).collect();
             let mut longest: Vec<&&Chain> = chains.iter().collect();
             longest.sort_by(|a, b| {
-                b.attempts
-                    .len()
-                    .cmp(&a.attempts.len())
-                    .then(a.attempts[0].cmp(&b.attempts[0]))
+                b.attempts.len().cmp(&a.attempts.len()).then_with(|| {
+                    // Not by index: indices follow arrival order, exemplars must not.
+                    let (x, y) = (
+                        &cx.calls[a.attempts[0] as usize],
+                        &cx.calls[b.attempts[0] as usize],
+                    );
+                    x.start
+                        .cmp(&y.start)
+                        .then(cx.trace_id(x.trace).cmp(&cx.trace_id(y.trace)))
+                })
             });
             out.hits.push(Hit {
                 subject,

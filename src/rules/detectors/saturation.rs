@@ -304,7 +304,11 @@ impl Saturation {
         if let Some(r) = run {
             calls.retain(|c| c.start >= r.from_ns && c.start < r.to_ns);
         }
-        calls.sort_by(|a, b| b.dur().cmp(&a.dur()).then(a.trace.cmp(&b.trace)));
+        calls.sort_by(|a, b| {
+            b.dur()
+                .cmp(&a.dur())
+                .then(cx.trace_id(a.trace).cmp(&cx.trace_id(b.trace)))
+        });
         Hit {
             subject,
             adjust: if critical {

@@ -195,7 +195,11 @@ impl Detector for Threshold {
                         .get(&(caller.clone(), dep.clone()))
                         .map(|idx| idx.iter().map(|&i| &cx.calls[i as usize]).collect())
                         .unwrap_or_default();
-                    slow.sort_by(|a, b| b.dur().cmp(&a.dur()).then(a.trace.cmp(&b.trace)));
+                    slow.sort_by(|a, b| {
+                        b.dur()
+                            .cmp(&a.dur())
+                            .then(cx.trace_id(a.trace).cmp(&cx.trace_id(b.trace)))
+                    });
                     out.hits.push(Hit {
                         subject,
                         message: format!(

@@ -373,7 +373,11 @@ impl Detector for Missing {
             // "makes up ≥ 90 % of it": the edge dominates the caller's latency.
             let dominates = server_p99.is_some_and(|sp| p99 >= 0.9 * sp);
             let mut slowest: Vec<&&Call> = calls.iter().collect();
-            slowest.sort_by(|a, b| b.dur().cmp(&a.dur()).then(a.trace.cmp(&b.trace)));
+            slowest.sort_by(|a, b| {
+                b.dur()
+                    .cmp(&a.dur())
+                    .then(cx.trace_id(a.trace).cmp(&cx.trace_id(b.trace)))
+            });
             let mut evidence = Evidence::default();
             evidence.add("judged_calls", n);
             evidence.add("p50_ms", p50);

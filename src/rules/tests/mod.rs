@@ -9,3 +9,4 @@ mod detectors_timeout;
 mod detectors_view;
 mod engine_spec;
 mod live;
+mod metamorphic;
