@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use crate::model::classify::Outcome;
 use crate::model::dependency::{DepKind, operation};
 use crate::model::span::{Span, SpanId, TraceId};
+use crate::model::view::DependencyView;
 use crate::store::Snapshot;
 use crate::store::edges::EdgeId;
 use crate::store::trace::Trace;
@@ -265,6 +266,12 @@ impl<'a> Context<'a> {
     pub fn offset_of(&self, group: &[Call]) -> usize {
         // Groups are sub-slices of `self.calls`, so the pointer difference is the index.
         (group.as_ptr() as usize - self.calls.as_ptr() as usize) / std::mem::size_of::<Call>()
+    }
+
+    /// The store's view of the dependency for the snapshot's window: the numbers a finding
+    /// about the edge cites (`rules::dep`).
+    pub fn dep(&self, caller: &str, dependency: &str) -> Option<&DependencyView> {
+        self.snap.dep(caller, dependency)
     }
 
     /// Whether the dependency is a service that serves inbound spans.

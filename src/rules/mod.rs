@@ -5,12 +5,14 @@
 //! - [`params`]: detector parameter declarations and typed values.
 //! - [`compile`]: specs → runnable rules (detectors, scopes, allow entries); the built-in set.
 //! - [`context`]: the one pass over the traces every detector shares.
+//! - [`dep`]: what the rules cite of a dependency: the store's view of it for the window.
 //! - [`detectors`]: the algorithms of `reference/resilience-telemetry.md` §2.
 //! - [`engine`]: runs the rules, applies allow entries, orders the findings.
 
 pub mod chains;
 pub mod compile;
 pub mod context;
+pub mod dep;
 pub mod detectors;
 pub mod engine;
 pub mod params;

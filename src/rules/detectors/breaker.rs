@@ -1,21 +1,25 @@
 //! CB-001 (`missing-circuit-breaker`): a dependency fails for minutes and the caller keeps
-//! calling at full rate with no fast failures. CB-002 (`breaker-flapping`): a breaker that
-//! opens and closes over and over, or stays open.
+//! calling at full rate with no fast failures — with no breaker (CB-001), or with one that never
+//! opened (CB-001b). CB-002 is in `flapping`.
 //!
-//! Without breaker metrics, breaker state is inferred from traces: a failed call that is fast
-//! (< 5 % of the edge's baseline p50) and says so (the reference's CB_OPEN_RE: CallNotPermitted,
-//! BrokenCircuit, short-circuit, "circuit breaker is open", ErrOpenState, pybreaker's
-//! CircuitBreakerError, Envoy flag UO) is a breaker rejection. Findings say `inferred`.
+//! A fast-fail is a call the store classified as short-circuited (the reference's CB_OPEN_RE:
+//! CallNotPermitted, BrokenCircuit, short-circuit, "circuit breaker is open", ErrOpenState,
+//! pybreaker's CircuitBreakerError, Envoy flag UO) that is fast (< 5 % of the edge's baseline
+//! p50). The breaker itself is the dependency view's (`rules::dep::breaker`): a breaker metric,
+//! one inferred from rejections in the traces, or none.
 
 use std::collections::BTreeMap;
 
 use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Call, Context, exemplars, median, quantile_sorted};
+use super::super::dep::{self, Breaker};
 use super::super::params::{ParamDef, ParamKind, Params};
 use super::{
     Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided, fmt_ms,
 };
+
+pub use super::flapping::FLAPPING;
 
 /// `missing-circuit-breaker` (CB-001).
 pub const MISSING: DetectorDef = DetectorDef {
@@ -69,40 +73,6 @@ pub const MISSING: DetectorDef = DetectorDef {
     build: build_missing,
 };
 
-/// `breaker-flapping` (CB-002).
-pub const FLAPPING: DetectorDef = DetectorDef {
-    name: "breaker-flapping",
-    implements: "CB-002",
-    summary: "breaker open/closed cycles, or a breaker stuck open",
-    params: &[
-        ParamDef {
-            name: "bin",
-            kind: ParamKind::Duration,
-            default: "\"10s\"",
-            doc: "state resolution",
-        },
-        ParamDef {
-            name: "cycles",
-            kind: ParamKind::Count,
-            default: "3",
-            doc: "open→closed→open cycles within `period` that flag",
-        },
-        ParamDef {
-            name: "period",
-            kind: ParamKind::Duration,
-            default: "\"10m\"",
-            doc: "window of the cycle count",
-        },
-        ParamDef {
-            name: "stuck",
-            kind: ParamKind::Duration,
-            default: "\"10m\"",
-            doc: "open this long is stuck",
-        },
-    ],
-    build: build_flapping,
-};
-
 #[derive(Debug)]
 struct Missing {
     bin: u64,
@@ -112,14 +82,6 @@ struct Missing {
     min_bins: usize,
     shed: f64,
     fast_share: f64,
-}
-
-#[derive(Debug)]
-struct Flapping {
-    bin: u64,
-    cycles: usize,
-    period: u64,
-    stuck: u64,
 }
 
 fn build_missing(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
@@ -135,19 +97,10 @@ fn build_missing(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
     }))
 }
 
-fn build_flapping(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
-    Ok(Box::new(Flapping {
-        bin: p.duration_ns("bin").max(1_000_000),
-        cycles: p.count("cycles").max(1) as usize,
-        period: p.duration_ns("period").max(1),
-        stuck: p.duration_ns("stuck").max(1),
-    }))
-}
-
-/// Whether a failed call says a breaker rejected it (the one definition:
-/// [`crate::model::classify::is_short_circuit`]).
-pub fn breaker_rejection(cx: &Context<'_>, c: &Call) -> bool {
-    c.error && crate::model::classify::is_short_circuit(cx.span(c))
+/// Whether a breaker rejected the call, as the store classified it (the one definition:
+/// [`crate::model::classify`], `Outcome::short_circuit`).
+pub fn breaker_rejection(c: &Call) -> bool {
+    c.outcome.short_circuit
 }
 
 /// A failure of the dependency: 5xx, timeout, or an error without HTTP status (connect errors).
@@ -265,11 +218,20 @@ impl Detector for Missing {
                 .collect();
             let fast = failures
                 .iter()
-                .filter(|c| base_p50.is_none_or(|p| c.ms() < 0.05 * p) && breaker_rejection(cx, c))
+                .filter(|c| base_p50.is_none_or(|p| c.ms() < 0.05 * p) && breaker_rejection(c))
                 .count();
             let fast_share = fast as f64 / failures.len().max(1) as f64;
             let no_shed = base_rate.is_none_or(|b| ep_rate >= self.shed * b);
-            if fast_share >= self.fast_share || !no_shed {
+            // 2c: breaker telemetry bound to the edge, from its view (metric or inferred).
+            let (ep_from, ep_to) = (
+                keys[start] * self.bin,
+                (keys[start + len - 1] + 1) * self.bin,
+            );
+            let view = cx.dep(caller, dep);
+            let kind = view.map_or(Breaker::None, |v| dep::breaker(&v.breaker));
+            let metric_opened = matches!(kind, Breaker::Metric(_))
+                && view.is_some_and(|v| dep::opened_during(&v.breaker, ep_from, ep_to));
+            if fast_share >= self.fast_share || !no_shed || metric_opened {
                 continue;
             }
             let ep_calls: usize = episode.iter().map(|b| b.calls.len()).sum();
@@ -286,15 +248,35 @@ impl Detector for Missing {
                 ev.add("baseline_calls_per_bin", b);
             }
             ev.add("fast_fail_share", fast_share);
-            ev.add(
-                "breaker_telemetry",
-                "none: no breaker metrics loaded; no breaker rejections in traces (inferred)",
-            );
+            let (variant, telemetry) = match &kind {
+                Breaker::Metric(s) => (
+                    "CB-001b circuit breaker present but never opened",
+                    format!("present: {s}, never opened during the episode"),
+                ),
+                Breaker::Inferred => (
+                    "CB-001b circuit breaker present but never opened",
+                    "present: inferred from breaker rejections in the traces, none during the episode".to_string(),
+                ),
+                Breaker::Admission(s) => (
+                    "CB-001 no circuit breaker",
+                    format!("none: only an admission limit ({s}), not an error breaker"),
+                ),
+                Breaker::None => (
+                    "CB-001 no circuit breaker",
+                    "none: no breaker metric maps this edge and no breaker rejections in the traces".to_string(),
+                ),
+            };
+            ev.add("class", variant);
+            ev.add("breaker_telemetry", telemetry);
+            ev.add("episode_from_ns", ep_from);
+            if let Some(v) = view {
+                dep::cite(&mut ev, v);
+            }
             out.hits.push(Hit {
                 subject,
                 adjust: Adjust::Keep,
                 message: format!(
-                    "no circuit breaker acted: {:.0}% of {} calls failed over {:.0} min while the caller kept calling at {:.0}/bin ({}) and none failed fast",
+                    "{variant}: {:.0}% of {} calls failed over {:.0} min while the caller kept calling at {:.0}/bin ({}) and none failed fast",
                     ep_fail as f64 * 100.0 / ep_calls.max(1) as f64,
                     ep_calls,
                     len as f64 * self.bin as f64 / 60e9,
@@ -311,104 +293,6 @@ impl Detector for Missing {
                 "no edge in scope with {} calls in a bin",
                 self.min_calls
             ));
-        }
-        out
-    }
-}
-
-impl Detector for Flapping {
-    fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
-        let mut out = Output::default();
-        for ((caller, dep), idx) in &cx.by_edge {
-            let Some(&f) = idx.first() else { continue };
-            if !rule.edge(caller, dep, cx.calls[f as usize].kind) {
-                continue;
-            }
-            // Inferred state per bin: open when most calls are breaker rejections.
-            let mut state: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
-            let mut any = false;
-            for &i in idx {
-                let c = &cx.calls[i as usize];
-                let rej = breaker_rejection(cx, c);
-                any |= rej;
-                let e = state.entry(c.start / self.bin).or_default();
-                e.0 += 1;
-                e.1 += usize::from(rej);
-            }
-            if !any {
-                continue;
-            }
-            out.checked += 1;
-            let seq: Vec<(u64, bool)> = state.iter().map(|(&b, &(n, r))| (b, r * 2 >= n)).collect();
-            // Transitions to open, and the longest open run.
-            let opens: Vec<u64> = seq
-                .windows(2)
-                .filter(|w| !w[0].1 && w[1].1)
-                .map(|w| w[1].0 * self.bin)
-                .collect();
-            let mut longest = 0u64;
-            let mut run_start: Option<u64> = None;
-            for &(b, open) in &seq {
-                match (open, run_start) {
-                    (true, None) => run_start = Some(b),
-                    (false, Some(s)) => {
-                        longest = longest.max((b - s) * self.bin);
-                        run_start = None;
-                    }
-                    _ => {}
-                }
-            }
-            if let (Some(s), Some(&(last, _))) = (run_start, seq.last()) {
-                longest = longest.max((last + 1 - s) * self.bin);
-            }
-            let max_cycles = opens
-                .iter()
-                .map(|&t| {
-                    opens
-                        .iter()
-                        .filter(|&&u| u >= t && u < t + self.period)
-                        .count()
-                })
-                .max()
-                .unwrap_or(0);
-            // Cycles = re-openings after a close: openings − 1 within the period, plus the first.
-            let flapping = max_cycles >= self.cycles;
-            let stuck = longest >= self.stuck;
-            if !flapping && !stuck {
-                continue;
-            }
-            let mut ev = Evidence::default();
-            ev.add("state_source", "inferred from breaker rejections in traces");
-            ev.add("openings_in_period", max_cycles);
-            ev.add("longest_open_s", longest as f64 / 1e9);
-            ev.add("bins", seq.len());
-            let rej: Vec<u32> = idx
-                .iter()
-                .copied()
-                .filter(|&i| breaker_rejection(cx, &cx.calls[i as usize]))
-                .map(|i| cx.calls[i as usize].trace)
-                .collect();
-            out.hits.push(Hit {
-                subject: Subject::edge(caller, dep),
-                adjust: Adjust::Keep,
-                message: if flapping {
-                    format!(
-                        "breaker flapping (inferred): opened {max_cycles} times within {}",
-                        fmt_ms(self.period as f64 / 1e6)
-                    )
-                } else {
-                    format!(
-                        "breaker stuck open (inferred) for {}",
-                        fmt_ms(longest as f64 / 1e6)
-                    )
-                },
-                evidence: ev,
-                trace_ids: exemplars(cx, rej, 5),
-                samples: idx.len() as u64,
-            });
-        }
-        if out.checked == 0 {
-            out.missing = Some("no breaker state: no breaker metrics loaded and no breaker rejections (short-circuit errors) in traces".into());
         }
         out
     }

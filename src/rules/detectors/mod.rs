@@ -14,7 +14,10 @@ use super::params::{ParamDef, Params};
 
 pub mod breaker;
 pub mod cycle;
+pub mod default_timeout;
 pub mod fanout;
+pub mod flapping;
+pub mod hung;
 pub mod nplusone;
 pub mod policy;
 pub mod retry;

@@ -18,6 +18,7 @@ use crate::model::dependency::DepKind;
 use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Call, Context, exemplars, median};
+use super::super::dep;
 use super::super::params::{ParamDef, ParamKind, Params};
 use super::{Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, fmt_ms};
 
@@ -293,6 +294,9 @@ impl NPlusOne {
             ev.add("max_repeats", max_n);
             ev.add("max_total_ms", max_ms);
             ev.add("traces", traces.len());
+            if let Some(v) = cx.dep(&caller, &dep) {
+                dep::cite(&mut ev, v);
+            }
             out.hits.push(Hit {
                 subject: Subject::edge(&caller, &dep),
                 adjust: Adjust::Keep,
@@ -417,6 +421,9 @@ impl NPlusOne {
             ev.add("calls_per_request_max", n);
             ev.add("traces", traces.len());
             ev.add("examples", examples.join(" "));
+            if let Some(v) = cx.dep(&caller, &dep) {
+                dep::cite(&mut ev, v);
+            }
             out.hits.push(Hit {
                 subject: Subject::edge(&caller, &dep),
                 adjust: Adjust::Keep,
@@ -469,6 +476,9 @@ impl NPlusOne {
                 let mut ev = Evidence::default();
                 ev.add("median_calls_per_request", p50);
                 ev.add("requests", total);
+                if let Some(v) = cx.dep(&caller, &dep) {
+                    dep::cite(&mut ev, v);
+                }
                 let mut top: Vec<(&(u32, [u8; 8]), &usize)> = m.iter().collect();
                 top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
                 out.hits.push(Hit {

@@ -18,6 +18,7 @@ use globset::GlobMatcher;
 use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Call, Context, exemplars};
+use super::super::dep;
 use super::super::params::{ParamDef, ParamKind, Params, describe};
 use super::breaker::breaker_rejection;
 use super::timeout::timeout_evidence;
@@ -214,7 +215,18 @@ impl Policy {
     }
 }
 
-fn hit(subject: Subject, message: String, ev: Evidence, cx: &Context<'_>, calls: &[&Call]) -> Hit {
+fn hit(
+    subject: Subject,
+    message: String,
+    mut ev: Evidence,
+    cx: &Context<'_>,
+    calls: &[&Call],
+) -> Hit {
+    if let (Some(c), Some(d)) = (&subject.caller, &subject.dependency)
+        && let Some(v) = cx.dep(c, d)
+    {
+        dep::cite(&mut ev, v);
+    }
     Hit {
         subject,
         message,
@@ -246,7 +258,7 @@ impl Detector for Policy {
                 if d.from.is_match(&**caller) && d.to.is_match(&**dep) {
                     let mut ev = Evidence::default();
                     ev.add("denied", d.text.as_str());
-                    ev.add("calls", calls.len());
+                    ev.add("calls_in_scope", calls.len());
                     let why = if d.reason.is_empty() {
                         String::new()
                     } else {
@@ -271,7 +283,7 @@ impl Detector for Policy {
                 let mut ev = Evidence::default();
                 ev.add("caller_layer", lc);
                 ev.add("dependency_layer", ld);
-                ev.add("calls", calls.len());
+                ev.add("calls_in_scope", calls.len());
                 let what = if ld < lc {
                     "calls up a layer"
                 } else {
@@ -302,20 +314,24 @@ impl Detector for Policy {
                     });
                 } else if !any {
                     let mut ev = Evidence::default();
-                    ev.add("calls", calls.len());
+                    ev.add("calls_in_scope", calls.len());
                     ev.add("max_ms", te.sorted_ms.last().copied().unwrap_or(0.0));
                     ev.add("timeout_errors", 0u64);
                     out.hits.push(hit(subject.clone(), format!("policy requires a timeout on {dep}, but none of {} calls shows one (no timeout error, no latency ceiling)", calls.len()), ev, cx, &calls));
                 }
             }
-            if self.req_breaker.matches_some(dep) {
+            // A breaker the view shows (a metric one, or one seen rejecting calls) satisfies it.
+            let present = cx
+                .dep(caller, dep)
+                .is_some_and(|v| dep::breaker(&v.breaker).present());
+            if self.req_breaker.matches_some(dep) && !present {
                 let failed = calls.iter().filter(|c| c.error).count();
-                let rejected = calls.iter().filter(|c| breaker_rejection(cx, c)).count();
+                let rejected = calls.iter().filter(|c| breaker_rejection(c)).count();
                 if rejected == 0 && (failed < self.min_calls || calls.len() < self.min_calls) {
                     out.undecided.push(Undecided { subject: subject.clone(), missing: format!("required breaker: no breaker metrics, and {failed} failures are too few to see one act"), samples: calls.len() as u64 });
                 } else if rejected == 0 {
                     let mut ev = Evidence::default();
-                    ev.add("calls", calls.len());
+                    ev.add("calls_in_scope", calls.len());
                     ev.add("failures", failed);
                     ev.add("breaker_rejections", 0u64);
                     out.hits.push(hit(subject.clone(), format!("policy requires a circuit breaker on {dep}: {failed} of {} calls failed and none was rejected fast by a breaker", calls.len()), ev, cx, &calls));

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Context, exemplars, median, robust_spread};
+use super::super::dep;
 use super::super::params::{ParamDef, ParamKind, Params};
 use super::{
     Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided, fmt_ms,
@@ -315,6 +316,9 @@ impl Detector for Unjittered {
             if let Some(s) = sig {
                 ev.add("signature", s);
             }
+            if let Some(v) = cx.dep(&caller, &dep) {
+                dep::cite(&mut ev, v);
+            }
             let overloaded = overload * 2 >= failed.len().max(1);
             let adjust = match class {
                 Class::WeakJitter => Adjust::Info,
@@ -330,10 +334,16 @@ impl Detector for Unjittered {
             let schedule: Vec<String> = lv.iter().map(|l| fmt_ms(l.m)).collect();
             let mut longest: Vec<&&Chain> = chains.iter().collect();
             longest.sort_by(|a, b| {
-                b.attempts
-                    .len()
-                    .cmp(&a.attempts.len())
-                    .then(a.attempts[0].cmp(&b.attempts[0]))
+                b.attempts.len().cmp(&a.attempts.len()).then_with(|| {
+                    // Not by index: indices follow arrival order, exemplars must not.
+                    let (x, y) = (
+                        &cx.calls[a.attempts[0] as usize],
+                        &cx.calls[b.attempts[0] as usize],
+                    );
+                    x.start
+                        .cmp(&y.start)
+                        .then(cx.trace_id(x.trace).cmp(&cx.trace_id(y.trace)))
+                })
             });
             out.hits.push(Hit {
                 subject,

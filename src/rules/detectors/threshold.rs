@@ -1,12 +1,14 @@
-//! `threshold`: a user-written CEL condition over each edge's numbers, e.g.
+//! `threshold`: a user-written CEL condition over each dependency's numbers, e.g.
 //! `p99_ms > 800 && breaker != "closed"`. Expressions are compiled with the `cel` crate
-//! (cel-rust) when the rule loads; unknown variables are load errors.
+//! (cel-rust) when the rule loads; unknown variables are load errors. The numbers are the
+//! dependency view's for the window (`rules::dep`): what the dashboard and `report` show.
 //!
 //! Variables: `caller`, `dependency`, `kind` (strings); `calls`, `errors`, `timeouts`,
-//! `retries` (ints); `error_ratio`, `timeout_ratio`, `retry_ratio`, `rate` (per second),
-//! `p50_ms`, `p95_ms`, `p99_ms`, `p999_ms`, `max_ms` (doubles); `breaker` (string: `closed`,
-//! `open`, ... from metrics; `open (inferred)` from breaker rejections in traces; else
-//! `unknown`).
+//! `retries`, `short_circuits` (ints); `error_ratio`, `timeout_ratio`, `retry_ratio` (retries ÷
+//! calls), `rate` (per second), `p50_ms`, `p95_ms`, `p99_ms`, `p999_ms`, `max_ms` (doubles);
+//! `breaker` (the view's state, `BreakerState::as_str`: `closed`, `open`, `half_open`,
+//! `forced_open`, `disabled`, `at_capacity`, `ejected`, `unknown`) and `breaker_source`
+//! (`profile:series`, `inferred:traces`, or empty when there is no breaker signal).
 
 use std::sync::Arc;
 
@@ -15,8 +17,8 @@ use cel::{Context as CelContext, Program, Value};
 use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Context, exemplars};
+use super::super::dep;
 use super::super::params::{ParamDef, ParamKind, Params};
-use super::breaker::breaker_rejection;
 use super::{BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided};
 
 /// `threshold`.
@@ -59,7 +61,9 @@ pub const VARIABLES: &[&str] = &[
     "p99_ms",
     "p999_ms",
     "max_ms",
+    "short_circuits",
     "breaker",
+    "breaker_source",
 ];
 
 #[derive(Debug)]
@@ -115,10 +119,10 @@ impl Detector for Threshold {
             out.missing = Some("the condition no longer compiles".into());
             return out;
         };
-        for e in cx.snap.edges.iter() {
-            let (caller, dep) = (&e.key.caller, &e.key.dependency);
-            let s = &e.summary;
-            if !rule.edge(caller, dep, e.series.kind) || s.stats.calls == 0 {
+        for v in cx.snap.deps.iter() {
+            let (caller, dep) = (&v.key.caller, &v.key.dependency);
+            let s = &v.traffic;
+            if !rule.edge(caller, dep, v.kind) || s.stats.calls == 0 {
                 continue;
             }
             let subject = Subject::edge(caller, dep);
@@ -130,16 +134,8 @@ impl Detector for Threshold {
                 });
                 continue;
             }
-            let calls: Vec<&crate::rules::context::Call> = cx
-                .by_edge
-                .get(&(caller.clone(), dep.clone()))
-                .map(|v| v.iter().map(|&i| &cx.calls[i as usize]).collect())
-                .unwrap_or_default();
-            let breaker = if calls.iter().any(|c| breaker_rejection(cx, c)) {
-                "open (inferred)"
-            } else {
-                "unknown"
-            };
+            let breaker = v.breaker.state.as_str();
+            let breaker_source = v.breaker.source.name().unwrap_or("");
             let q = |p: f64| s.quantile_ms(p).unwrap_or(0.0);
             let nums: [(&str, f64); 9] = [
                 ("error_ratio", s.error_ratio()),
@@ -152,20 +148,20 @@ impl Detector for Threshold {
                 ("p999_ms", q(0.999)),
                 ("max_ms", s.max_ms().unwrap_or(0.0)),
             ];
-            let ints: [(&str, u64); 4] = [
+            let ints: [(&str, u64); 5] = [
                 ("calls", s.stats.calls),
                 ("errors", s.stats.errors),
                 ("timeouts", s.stats.timeouts),
                 ("retries", s.stats.retries),
+                ("short_circuits", s.stats.short_circuits),
             ];
+            let text = |t: &str| Value::String(Arc::new(t.to_string()));
             let mut ctx = CelContext::default();
-            ctx.add_variable_from_value("caller", Value::String(Arc::new(caller.to_string())));
-            ctx.add_variable_from_value("dependency", Value::String(Arc::new(dep.to_string())));
-            ctx.add_variable_from_value(
-                "kind",
-                Value::String(Arc::new(e.series.kind.as_str().to_string())),
-            );
-            ctx.add_variable_from_value("breaker", Value::String(Arc::new(breaker.to_string())));
+            ctx.add_variable_from_value("caller", text(caller));
+            ctx.add_variable_from_value("dependency", text(dep));
+            ctx.add_variable_from_value("kind", text(v.kind.as_str()));
+            ctx.add_variable_from_value("breaker", text(breaker));
+            ctx.add_variable_from_value("breaker_source", text(breaker_source));
             for (k, v) in nums {
                 ctx.add_variable_from_value(k, Value::Float(v));
             }
@@ -185,8 +181,25 @@ impl Detector for Threshold {
                         ev.add(k, v);
                     }
                     ev.add("breaker", breaker);
-                    let mut slow = calls.clone();
-                    slow.sort_by(|a, b| b.dur().cmp(&a.dur()).then(a.trace.cmp(&b.trace)));
+                    ev.add(
+                        "breaker_source",
+                        if breaker_source.is_empty() {
+                            "none"
+                        } else {
+                            breaker_source
+                        },
+                    );
+                    ev.add("counted_by", dep::COUNTED_BY);
+                    let mut slow: Vec<&crate::rules::context::Call> = cx
+                        .by_edge
+                        .get(&(caller.clone(), dep.clone()))
+                        .map(|idx| idx.iter().map(|&i| &cx.calls[i as usize]).collect())
+                        .unwrap_or_default();
+                    slow.sort_by(|a, b| {
+                        b.dur()
+                            .cmp(&a.dur())
+                            .then(cx.trace_id(a.trace).cmp(&cx.trace_id(b.trace)))
+                    });
                     out.hits.push(Hit {
                         subject,
                         message: format!(

@@ -1,23 +1,28 @@
 //! TMO-001 (`missing-timeout`): calls on an edge with an unbounded tail and no sign of any
-//! timeout. TMO-002 (`default-timeout`): the timeout that does fire sits at a platform default
-//! (Envoy 15 s, nginx 60 s, .NET 100 s, Linux connect 127/131 s, ...), i.e. nobody chose it.
+//! timeout, or calls that never end (in-flight gauges, `hung`). TMO-002 is in
+//! `default_timeout`.
 //!
 //! Timeout evidence (reference §2, TMO-001 step 2): an explicit timeout error on the edge
 //! (`error.type`/exception/status message matching TIMEOUT_RE, HTTP 408/504, gRPC 4), or an
 //! implicit ceiling: C = median of the top 1 % of durations, and ≥ 60 % of the calls slower than
 //! 0.9·max end in error within ±max(2 %, 20 ms) of C.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::model::dependency::DepKind;
 use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Call, Context, exemplars, quantile_sorted};
+use super::super::dep;
 use super::super::params::{ParamDef, ParamKind, Params};
+use super::hung::{self, Hung, Verdict};
 use super::{
     Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided, fmt_ms,
 };
 use crate::rules::compile::{Globs, globs};
+
+pub use super::default_timeout::{DEFAULT, PLATFORM_DEFAULTS};
 
 /// `missing-timeout` (TMO-001).
 pub const MISSING: DetectorDef = DetectorDef {
@@ -67,71 +72,15 @@ pub const MISSING: DetectorDef = DetectorDef {
             default: "[]",
             doc: "operations that are long by design (globs), e.g. exports",
         },
+        ParamDef {
+            name: "hung_after",
+            kind: ParamKind::Duration,
+            default: "\"2m\"",
+            doc: "in-flight gauge > 0 this long with no call of the edge ending: hung calls",
+        },
     ],
     build: build_missing,
 };
-
-/// `default-timeout` (TMO-002).
-pub const DEFAULT: DetectorDef = DetectorDef {
-    name: "default-timeout",
-    implements: "TMO-002",
-    summary: "the timeout that fires equals a platform or library default",
-    params: &[
-        ParamDef {
-            name: "min_timeouts",
-            kind: ParamKind::Count,
-            default: "5",
-            doc: "timed-out calls needed at the ceiling",
-        },
-        ParamDef {
-            name: "tolerance",
-            kind: ParamKind::Ratio,
-            default: "0.03",
-            doc: "relative distance from a default that counts as equal",
-        },
-        ParamDef {
-            name: "far_factor",
-            kind: ParamKind::Number,
-            default: "5.0",
-            doc: "keep the rule's severity only when the ceiling exceeds this multiple of the p99 of other calls; else info",
-        },
-    ],
-    build: build_default,
-};
-
-/// Known default timeouts (seconds) and where they come from (reference §2, TMO-002).
-pub const PLATFORM_DEFAULTS: &[(f64, &str)] = &[
-    (
-        1.0,
-        "Hystrix execution timeout / resilience4j TimeLimiter default (1 s)",
-    ),
-    (
-        10.0,
-        "opossum timeout / Microsoft.Extensions.Http.Resilience attempt timeout (10 s)",
-    ),
-    (15.0, "Envoy route timeout default (15 s)"),
-    (
-        30.0,
-        "Microsoft.Extensions.Http.Resilience total timeout (30 s)",
-    ),
-    (
-        60.0,
-        "nginx proxy_read/connect/send_timeout / resilience4j slow-call threshold (60 s)",
-    ),
-    (100.0, ".NET HttpClient.Timeout default (100 s)"),
-    (
-        127.0,
-        "Linux connect giving up after tcp_syn_retries=6 (127 s): there is no connect timeout",
-    ),
-    (
-        131.0,
-        "Linux connect with tcp_syn_linear_timeouts (131 s): there is no connect timeout",
-    ),
-    (
-        924.6,
-        "Linux tcp_retries2=15 on an established connection (≈924.6 s): there is no read timeout",
-    ),
-];
 
 #[derive(Debug)]
 struct Missing {
@@ -142,13 +91,7 @@ struct Missing {
     tail_factor: f64,
     tail_margin_ms: f64,
     exclude: Globs,
-}
-
-#[derive(Debug)]
-struct Default_ {
-    min_timeouts: u64,
-    tolerance: f64,
-    far_factor: f64,
+    hung_after: u64,
 }
 
 fn build_missing(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
@@ -160,14 +103,7 @@ fn build_missing(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
         tail_factor: p.number("tail_factor"),
         tail_margin_ms: p.secs("tail_margin") * 1e3,
         exclude: globs("params.exclude_operations", p.list("exclude_operations"))?,
-    }))
-}
-
-fn build_default(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
-    Ok(Box::new(Default_ {
-        min_timeouts: p.count("min_timeouts").max(1),
-        tolerance: p.number("tolerance"),
-        far_factor: p.number("far_factor"),
+        hung_after: p.duration_ns("hung_after").max(1),
     }))
 }
 
@@ -292,11 +228,29 @@ fn caller_server_p99(cx: &Context<'_>, caller: &str) -> Option<f64> {
 impl Detector for Missing {
     fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
         let mut out = Output::default();
+        let mut hung: BTreeMap<(Arc<str>, Arc<str>), Hung> = BTreeMap::new();
+        for (key, verdict) in hung::judge(rule, cx, self.hung_after) {
+            match verdict {
+                Verdict::Hung(h) => {
+                    hung.insert(key, h);
+                }
+                Verdict::Undecided(u) => out.undecided.push(u),
+                Verdict::Fine => {}
+            }
+        }
         for ((caller, dep), kind, calls) in edges(rule, cx, Some(&self.exclude)) {
             let subject = Subject::edge(&caller, &dep);
             let ev = timeout_evidence(&calls);
             let n = calls.len() as u64;
-            if ev.client_timeouts + ev.proxy_timeouts > 0 || ev.ceiling.is_some() {
+            // Timeout counters of the dependency's metrics (Envoy rq_timeout, resilience4j
+            // TimeLimiter, Hystrix/opossum timeout events, Linkerd REQUEST_TIMEOUT) are explicit
+            // timeout evidence too.
+            let metric_timeouts = cx
+                .dep(&caller, &dep)
+                .and_then(|v| v.rates.timeout)
+                .is_some_and(|r| r > 0.0);
+            if ev.client_timeouts + ev.proxy_timeouts > 0 || ev.ceiling.is_some() || metric_timeouts
+            {
                 out.checked += 1;
                 continue;
             }
@@ -344,9 +298,13 @@ impl Detector for Missing {
             // "makes up ≥ 90 % of it": the edge dominates the caller's latency.
             let dominates = server_p99.is_some_and(|sp| p99 >= 0.9 * sp);
             let mut slowest: Vec<&&Call> = calls.iter().collect();
-            slowest.sort_by(|a, b| b.dur().cmp(&a.dur()).then(a.trace.cmp(&b.trace)));
+            slowest.sort_by(|a, b| {
+                b.dur()
+                    .cmp(&a.dur())
+                    .then(cx.trace_id(a.trace).cmp(&cx.trace_id(b.trace)))
+            });
             let mut evidence = Evidence::default();
-            evidence.add("calls", n);
+            evidence.add("judged_calls", n);
             evidence.add("p50_ms", p50);
             evidence.add("p99_ms", p99);
             evidence.add("p999_ms", p999);
@@ -358,15 +316,28 @@ impl Detector for Missing {
             if let Some(sp) = server_p99 {
                 evidence.add("caller_server_p99_ms", sp);
             }
+            let saturated = hung::caller_saturated(cx, &caller);
             if dominates {
                 evidence.add(
                     "escalated",
                     "the edge's p99 is at or above the caller's own p99",
                 );
+            } else if saturated {
+                evidence.add("escalated", "the caller's pool is saturated (BLK-001)");
+            }
+            if let Some(h) = hung.remove(&(caller.clone(), dep.clone())) {
+                hung::add_evidence(&mut evidence, &h);
+            }
+            if let Some(v) = cx.dep(&caller, &dep) {
+                dep::cite(&mut evidence, v);
             }
             out.hits.push(Hit {
                 subject,
-                adjust: if dominates { Adjust::Raise } else { Adjust::Keep },
+                adjust: if dominates || saturated {
+                    Adjust::Raise
+                } else {
+                    Adjust::Keep
+                },
                 message: format!(
                     "no effective timeout: slowest call {} (p50 {}, p99 {}), {} call(s) ≥ {}, and no timeout error or latency ceiling in {n} calls",
                     fmt_ms(max), fmt_ms(p50), fmt_ms(p99), slow, fmt_ms(floor)
@@ -376,113 +347,16 @@ impl Detector for Missing {
                 samples: n,
             });
         }
+        for ((caller, dep), h) in hung {
+            let Some(v) = cx.dep(&caller, &dep) else {
+                continue;
+            };
+            out.checked += 1;
+            out.hits
+                .push(hung::hit(v, &h, hung::caller_saturated(cx, &caller)));
+        }
         if out.checked == 0 && out.undecided.is_empty() {
             out.missing = Some("no client calls in scope".into());
-        }
-        out
-    }
-}
-
-impl Detector for Default_ {
-    fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
-        let mut out = Output::default();
-        for ((caller, dep), _kind, calls) in edges(rule, cx, None) {
-            let ev = timeout_evidence(&calls);
-            // C: the implicit ceiling, else the median duration of client-side timeouts.
-            let mut timed: Vec<f64> = calls
-                .iter()
-                .filter(|c| c.timeout && !matches!(c.http_status, Some(408 | 504)))
-                .map(|c| c.ms())
-                .collect();
-            timed.sort_by(f64::total_cmp);
-            let (c_ms, hits, source) = match ev.ceiling {
-                Some((c, at)) => (c, at, "latency ceiling"),
-                None if !timed.is_empty() => {
-                    (timed[timed.len() / 2], timed.len(), "timeout errors")
-                }
-                None => continue,
-            };
-            let subject = Subject::edge(&caller, &dep);
-            if (hits as u64) < self.min_timeouts {
-                out.undecided.push(Undecided {
-                    subject,
-                    missing: format!("{hits} timed-out calls, needs {}", self.min_timeouts),
-                    samples: hits as u64,
-                });
-                continue;
-            }
-            out.checked += 1;
-            let secs = c_ms / 1e3;
-            let Some((d, origin)) = PLATFORM_DEFAULTS
-                .iter()
-                .find(|(d, _)| (secs - d).abs() <= self.tolerance * d)
-            else {
-                continue;
-            };
-            let tol = (0.02 * c_ms).max(20.0);
-            let mut others: Vec<f64> = calls
-                .iter()
-                .filter(|c| (c.ms() - c_ms).abs() > tol && !c.timeout)
-                .map(|c| c.ms())
-                .collect();
-            others.sort_by(f64::total_cmp);
-            let p99 = quantile_sorted(&others, 0.99);
-            let far = p99.is_some_and(|p| c_ms > self.far_factor * p);
-            let mut types: Vec<String> = calls
-                .iter()
-                .filter(|c| (c.ms() - c_ms).abs() <= tol && c.error)
-                .filter_map(|c| {
-                    let a = &cx.span(c).attributes;
-                    a.first_str(&["error.type", "exception.type"])
-                        .map(str::to_string)
-                })
-                .collect();
-            types.sort();
-            types.dedup();
-            let near: Vec<&&Call> = calls
-                .iter()
-                .filter(|c| (c.ms() - c_ms).abs() <= tol)
-                .collect();
-            let mut evidence = Evidence::default();
-            evidence.add("ceiling_ms", c_ms);
-            evidence.add("ceiling_from", source);
-            evidence.add("matches_default_s", *d);
-            evidence.add("default_origin", *origin);
-            evidence.add("calls_at_ceiling", near.len());
-            evidence.add("share_at_ceiling", near.len() as f64 / calls.len() as f64);
-            if let Some(p) = p99 {
-                evidence.add("p99_other_calls_ms", p);
-            }
-            evidence.add(
-                "error_types",
-                if types.is_empty() {
-                    "-".to_string()
-                } else {
-                    types.join(", ")
-                },
-            );
-            out.hits.push(Hit {
-                subject,
-                adjust: if far { Adjust::Keep } else { Adjust::Info },
-                message: format!(
-                    "timeout of {} equals a default: {origin}{}",
-                    fmt_ms(c_ms),
-                    match p99 {
-                        Some(p) if far =>
-                            format!("; {:.0}× the p99 of other calls ({})", c_ms / p, fmt_ms(p)),
-                        _ => String::new(),
-                    }
-                ),
-                evidence,
-                trace_ids: exemplars(cx, near.iter().map(|c| c.trace), 5),
-                samples: calls.len() as u64,
-            });
-        }
-        if out.checked == 0 && out.undecided.is_empty() {
-            out.missing = Some(
-                "no timeout fired on any edge in scope, so no configured timeout could be measured"
-                    .into(),
-            );
         }
         out
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::model::attrs::{AttrValue, Attributes, KeyValue};
 use crate::model::finding::{Finding, Outcome};
+use crate::model::series::{Labels, PointValue, SeriesKind, SeriesPoint};
 use crate::model::span::{Event, Resource, Span, SpanExtras, SpanKind, StatusCode};
 use crate::rules::compile::compile_sources;
 use crate::rules::{Engine, LintReport};
@@ -150,6 +151,42 @@ pub fn lint(spans: Vec<Span>, toml: &str) -> LintReport {
         Err(e) => panic!("rules do not compile: {e:?}"),
     };
     let mut store = Store::new(StoreConfig::replay(usize::MAX));
+    store.apply(spans, 1);
+    store.flush_pending();
+    let snap = store.snapshot(None);
+    Engine::new(set).run(&snap)
+}
+
+/// A metric point `t_s` seconds after T0 with labels (give `job`: it names the caller).
+pub fn point(name: &str, labels: &[(&str, &str)], t_s: f64, v: f64, counter: bool) -> SeriesPoint {
+    SeriesPoint {
+        name: Arc::from(name),
+        kind: if counter {
+            SeriesKind::Counter
+        } else {
+            SeriesKind::Gauge
+        },
+        labels: Labels::new(
+            labels
+                .iter()
+                .map(|(k, v)| (Arc::from(*k), Arc::from(*v)))
+                .collect(),
+        ),
+        t_ns: T0 + (t_s * 1e9) as u64,
+        start_ns: None,
+        delta: false,
+        value: PointValue::Number(v),
+    }
+}
+
+/// Runs the rules in `toml` over spans and metric points (replayed as a capture is).
+pub fn lint_with(spans: Vec<Span>, points: Vec<SeriesPoint>, toml: &str) -> LintReport {
+    let set = match compile_sources(&[("test.toml".to_string(), toml.to_string())], "test") {
+        Ok(s) => s,
+        Err(e) => panic!("rules do not compile: {e:?}"),
+    };
+    let mut store = Store::new(StoreConfig::replay(usize::MAX));
+    store.apply_metrics(points);
     store.apply(spans, 1);
     store.flush_pending();
     let snap = store.snapshot(None);

@@ -306,7 +306,7 @@ fn grpc_attempt_spans() {
 
 #[test]
 fn retry_budget_over_ten_percent() {
-    // 60 logical calls, 20 of them retried once: R = 20/60.
+    // 60 logical calls, 20 of them retried once: 20 retries of 80 calls (the view's ratio).
     let mut spans = chains("a", "b", 20, 2, 503, |_, _| 100.0);
     for c in 0..40u64 {
         let t = 90_000 + c;
@@ -324,12 +324,84 @@ fn retry_budget_over_ten_percent() {
     let r = lint(spans, &rule("RTY-004", "retry-budget", ""));
     let h = hits(&r);
     assert_eq!(h.len(), 1, "{:#?}", r.findings);
-    assert!(h[0].message.contains("33%"), "{}", h[0].message);
+    assert!(h[0].message.contains("25%"), "{}", h[0].message);
+    assert_eq!(
+        h[0].evidence.value("retry_ratio").map(|v| v.to_string()),
+        Some("0.25".into()),
+        "the view's retries ÷ calls"
+    );
+    assert_eq!(h[0].severity, Severity::Warning, "under the storm ratio");
     let ok = lint(
         chains("a", "b", 60, 1, 503, |_, _| 0.0),
         &rule("RTY-004", "retry-budget", ""),
     );
     assert!(hits(&ok).is_empty());
+}
+
+/// Every one of 60 logical calls a → b retried once (a storm: half the calls are retries), and
+/// 60 health checks each retried twice.
+fn storm() -> Vec<Span> {
+    let mut spans = chains("a", "b", 60, 2, 503, |_, _| 100.0);
+    for c in 0..60u64 {
+        let t = 70_000 + c;
+        let at = c as f64 * 10_000.0 + 5.0;
+        spans.push(sp(t, 1).svc("a").at(at, 500.0).build());
+        for k in 0..3u64 {
+            let a = sp(t, 2 + k)
+                .parent(1)
+                .svc("a")
+                .http("GET", "b", "/healthz")
+                .at(at + k as f64 * 104.0, 4.0);
+            spans.push(if k == 2 { a.status(200) } else { a.status(503) }.build());
+        }
+    }
+    spans
+}
+
+#[test]
+fn a_retry_storm_without_budget_metrics_is_raised_and_health_checks_are_excluded() {
+    let r = lint(storm(), &rule("RTY-004", "retry-budget", ""));
+    let h = hits(&r);
+    assert_eq!(h.len(), 1, "{:#?}", r.findings);
+    assert_eq!(h[0].severity, Severity::Error);
+    assert!(h[0].message.contains("no retry budget"), "{}", h[0].message);
+    // Judged without the health checks: 60 retries of 120 calls; cited with them, as the
+    // dashboard counts: 180 retries of 300 calls.
+    let ev = |k: &str| h[0].evidence.value(k).map(|v| v.to_string());
+    assert_eq!(ev("worst_window_retry_ratio"), Some("0.5".into()));
+    assert_eq!(ev("retries"), Some("180".into()));
+    assert_eq!(ev("calls"), Some("300".into()));
+    assert_eq!(ev("excluded_calls"), Some("180".into()));
+}
+
+#[test]
+fn a_biting_retry_budget_is_named_and_not_raised() {
+    let l = [("job", "a"), ("envoy_cluster_name", "b")];
+    let pts = (0..=600u64)
+        .step_by(15)
+        .map(|t| {
+            point(
+                "envoy_cluster_upstream_rq_retry_overflow",
+                &l,
+                t as f64,
+                t as f64 / 3.0,
+                true,
+            )
+        })
+        .collect();
+    let r = lint_with(storm(), pts, &rule("RTY-004", "retry-budget", ""));
+    let h = hits(&r);
+    assert_eq!(h.len(), 1, "{:#?}", r.findings);
+    assert_eq!(
+        h[0].severity,
+        Severity::Warning,
+        "the budget limits the storm"
+    );
+    assert!(
+        h[0].message.contains("present and biting"),
+        "{}",
+        h[0].message
+    );
 }
 
 #[test]

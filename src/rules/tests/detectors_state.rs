@@ -218,7 +218,11 @@ fn missing_breaker_during_a_failure_episode() {
     );
     let h = hits(&r);
     assert_eq!(h.len(), 1, "{:#?}", r.findings);
-    assert!(h[0].message.contains("no circuit breaker acted"));
+    assert!(
+        h[0].message.contains("CB-001 no circuit breaker"),
+        "{}",
+        h[0].message
+    );
     let with_breaker = lint(
         failing_edge(8, 3, true),
         &rule("CB-001", "missing-circuit-breaker", ""),

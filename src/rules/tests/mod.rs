@@ -2,9 +2,12 @@
 //! reference's false-positive cases.
 
 mod builder;
+mod detectors_breaker_view;
 mod detectors_graph;
 mod detectors_retry;
 mod detectors_state;
 mod detectors_timeout;
+mod detectors_view;
 mod engine_spec;
 mod live;
+mod metamorphic;
