@@ -248,6 +248,8 @@ pub struct UiState {
     pub facts: Vec<DepFacts>,
     /// Dependency rows of `snapshot`.
     pub dep_rows: Vec<DepRow>,
+    /// The `~` marks among those rows.
+    pub dep_marks: rows::Marks,
     /// Trace rows of `snapshot` (indices, newest first).
     pub trace_rows: Vec<u32>,
     /// Finding rows (indices into `snapshot.findings`, most severe first).
@@ -343,6 +345,7 @@ impl UiState {
             latest: None,
             facts: Vec::new(),
             dep_rows: Vec::new(),
+            dep_marks: rows::Marks::default(),
             trace_rows: Vec::new(),
             finding_rows: Vec::new(),
             stack: vec![Screen::Dependencies],
@@ -441,6 +444,7 @@ impl UiState {
     pub fn rebuild_deps(&mut self) {
         self.deps.order.filter = DepFilter::parse(&self.deps.filter);
         self.dep_rows = rows::dep_rows(&self.snapshot, &self.facts, &self.deps.order);
+        self.dep_marks = rows::Marks::of(&self.snapshot, &self.dep_rows);
         let key = self.deps.selected_key.clone();
         if let Some(k) = key
             && let Some(i) = self.dep_rows.iter().position(|r| match r {

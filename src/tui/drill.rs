@@ -1,9 +1,9 @@
 //! Drill-ins: building the dependency detail and the trace waterfall from a snapshot, and
-//! finding the edge a span belongs to.
+//! finding the dependency a span belongs to (from the store's call records).
 
 use std::collections::HashSet;
 
-use crate::analysis::traces::{EdgeCalls, TraceTree, edge_calls, is_call_on_edge};
+use crate::analysis::traces::{EdgeCalls, TraceTree, edge_calls};
 use crate::model::edge::EdgeKey;
 use crate::model::span::TraceId;
 use crate::model::view::DependencyView;
@@ -63,21 +63,20 @@ impl UiState {
         self.waterfall = Some(w);
     }
 
-    /// The edge a span belongs to: its own call (client/producer spans) or the call that reached
-    /// it (server/consumer spans), when the snapshot has that edge.
+    /// The dependency a span belongs to, as the store resolved it (the trace's call records):
+    /// its own call (client/producer spans) or the call that reached it (server/consumer spans),
+    /// when the snapshot has a view of that dependency.
     pub fn edge_of_span(&self, trace: &Trace, span_ix: usize) -> Option<EdgeKey> {
         let s = trace.spans.get(span_ix)?;
-        let snap = &self.snapshot;
-        if s.kind.is_outbound() {
-            return snap
-                .deps
-                .iter()
-                .filter(|d| *d.key.caller == *s.service())
-                .find(|d| is_call_on_edge(trace, s, &d.key.caller, &d.key.dependency))
-                .map(|d| d.key.clone());
-        }
-        let parent = trace.get(&s.parent_span_id)?;
-        snap.dep(parent.service(), s.service())
+        let call_ix = if s.kind.is_outbound() {
+            span_ix
+        } else {
+            trace.position(&s.parent_span_id)?
+        };
+        let record = trace.calls.iter().find(|c| c.span as usize == call_ix)?;
+        let key = self.snapshot.edge_keys.get(record.edge as usize)?;
+        self.snapshot
+            .dep(&key.caller, &key.dependency)
             .map(|d| d.key.clone())
     }
 }

@@ -96,6 +96,32 @@ pub struct DepFacts {
     pub severity: Option<Severity>,
 }
 
+/// Which `~` marks the rows of the table carry, for its footnote (computed with the rows, so a
+/// frame does not scan them all).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// Some row's breaker state is inferred from traces (`CLOSED~`).
+    pub inferred_breaker: bool,
+    /// Some row's queue is estimated from traces (`~2.0`).
+    pub estimated_queue: bool,
+}
+
+impl Marks {
+    /// The marks of `rows` of `snap`.
+    pub fn of(snap: &Snapshot, rows: &[DepRow]) -> Marks {
+        let mut m = Marks::default();
+        for r in rows {
+            if let DepRow::Edge(i) = r
+                && let Some(d) = snap.deps.get(*i as usize)
+            {
+                m.inferred_breaker |= d.breaker.inferred();
+                m.estimated_queue |= d.queue.as_ref().is_some_and(|q| q.estimated());
+            }
+        }
+        m
+    }
+}
+
 /// One row of the dependency table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DepRow {

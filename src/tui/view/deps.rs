@@ -262,18 +262,11 @@ fn table(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hits)
     f.render_widget(table, inner);
 }
 
-/// The footnote for the `~` marks on screen: which rows were inferred or estimated from traces.
+/// The footnote for the `~` marks in the table: which rows were inferred or estimated from
+/// traces.
 fn legend(s: &UiState) -> Option<&'static str> {
-    let rows = s.dep_rows.iter().filter_map(|r| match r {
-        DepRow::Edge(i) => s.snapshot.deps.get(*i as usize),
-        DepRow::Group { .. } => None,
-    });
-    let (mut breaker, mut queue) = (false, false);
-    for d in rows {
-        breaker |= d.breaker.inferred();
-        queue |= d.queue.as_ref().is_some_and(|q| q.estimated());
-    }
-    match (breaker, queue) {
+    let m = s.dep_marks;
+    match (m.inferred_breaker, m.estimated_queue) {
         (true, true) => Some(" ~ breaker inferred from traces · ~n queue estimated from traces "),
         (true, false) => Some(" ~ breaker inferred from traces "),
         (false, true) => Some(" ~n queue estimated from traces (no queue gauge) "),

@@ -292,6 +292,9 @@ fn breaker_panel(f: &mut Frame, area: Rect, s: &UiState, e: &DependencyView, the
         )),
     }
     lines.push(resources_line(e, theme));
+    if let Some(history) = queue_history(e, inner.width as usize, theme) {
+        lines.push(history);
+    }
     if let Some(rates) = rates_line(e, theme) {
         lines.push(rates);
     }
@@ -359,6 +362,22 @@ fn resources_line(e: &DependencyView, theme: &Theme) -> Line<'static> {
         v.push(Span::styled(format!("{n:.0}"), theme.text));
     }
     Line::from(v)
+}
+
+/// The queue gauge at each sample of the window, scaled to its capacity: a queue filling toward
+/// capacity climbs to a full bar.
+fn queue_history(e: &DependencyView, width: usize, theme: &Theme) -> Option<Line<'static>> {
+    let depths: Vec<f64> = e.gauges.iter().filter_map(|g| g.queue_depth).collect();
+    if depths.len() < 2 {
+        return None;
+    }
+    let cap = e.gauges.iter().rev().find_map(|g| g.queue_capacity);
+    const LABEL: &str = "queue over the window ";
+    let spark = widgets::sparkline_to(&depths, width.saturating_sub(LABEL.len()), cap);
+    Some(Line::from(vec![
+        Span::styled(LABEL, theme.dim),
+        Span::styled(spark, theme.span_bar),
+    ]))
 }
 
 /// Counter rates from metrics, when any series maps the dependency.

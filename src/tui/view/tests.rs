@@ -277,3 +277,32 @@ fn clicking_a_tab_and_a_header_and_a_row() {
         "second click opens"
     );
 }
+
+#[test]
+fn detail_shows_the_queue_from_its_gauges_and_how_it_filled() {
+    let mut s = state();
+    let i = s
+        .dep_rows
+        .iter()
+        .position(|r| {
+            matches!(r, crate::tui::rows::DepRow::Edge(i)
+                if &*s.snapshot.deps[*i as usize].key.dependency == "inventory")
+        })
+        .expect("inventory row");
+    s.deps.nav.selected = i;
+    key(&mut s, Cmd::Enter);
+    let b = draw(&mut s, 120, 36);
+    let t = text(&b);
+    assert!(t.contains("queue 7/100 (gauge)"), "{t}");
+    let line = t
+        .lines()
+        .find(|l| l.contains("queue over the window"))
+        .unwrap_or_else(|| panic!("the queue's history:\n{t}"));
+    assert!(line.contains('▁'), "rising from the bottom: {line}");
+    // The metric breaker's detail names its source and the transition inside the window.
+    let mut s = state();
+    key(&mut s, Cmd::Enter);
+    let t = text(&draw(&mut s, 120, 36));
+    assert!(t.contains("source resilience4j:resilience4j_"), "{t}");
+    assert!(t.contains("CLOSED → OPEN"), "{t}");
+}

@@ -132,8 +132,16 @@ const BARS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '
 
 /// A sparkline of `values` (the last `width` of them), scaled to their maximum.
 pub fn sparkline(values: &[f64], width: usize) -> String {
+    sparkline_to(values, width, None)
+}
+
+/// A sparkline scaled to `top` when given (a queue's capacity: a full bar is a full queue), else
+/// to the values' maximum.
+pub fn sparkline_to(values: &[f64], width: usize, top: Option<f64>) -> String {
     let vals = &values[values.len().saturating_sub(width)..];
-    let max = vals.iter().copied().fold(0.0f64, f64::max);
+    let max = top
+        .filter(|t| *t > 0.0)
+        .unwrap_or_else(|| vals.iter().copied().fold(0.0f64, f64::max));
     let mut s = String::with_capacity(width * 3);
     for _ in vals.len()..width {
         s.push(' ');
@@ -237,6 +245,11 @@ mod tests {
         assert_eq!(clock(crate::testkit::T0 + 61_000_000_000), "12:01:01");
         assert_eq!(span_of(300_000_000_000), "5m");
         assert_eq!(sparkline(&[0.0, 1.0, 2.0, 4.0], 5), "  ▂▄█");
+        assert_eq!(
+            sparkline_to(&[0.0, 25.0, 50.0, 100.0], 4, Some(100.0)),
+            " ▂▄█"
+        );
+        assert_eq!(sparkline_to(&[0.0, 5.0], 2, Some(100.0)), " ▁");
         assert_eq!(fit("checkout", 5), "chec…");
         let q = |ms, at_least| Some(MetricQuantile { ms, at_least });
         assert_eq!(quantile(q(2500.0, true)), "≥2.50s");
