@@ -25,7 +25,7 @@ done
 log() { printf 'test-deps: %s\n' "$*" >&2; }
 
 # ---------------------------------------------------------------- Debian packages
-APT_PKGS=(tmux prometheus haproxy)
+APT_PKGS=(tmux prometheus haproxy groff-base)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -51,7 +51,7 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if ((created_policy)); then rm -f /usr/sbin/policy-rc.d; fi
 fi
-for b in tmux prometheus haproxy; do
+for b in tmux prometheus haproxy groff; do
   command -v "$b" >/dev/null || { echo "test-deps: $b is not on PATH after install" >&2; exit 1; }
 done
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command (README, CI): installs what the tests need, builds, runs every test target.
+# The test command (README, CI): installs what the tests need, checks formatting and lints
+# (cargo fmt --check, cargo clippy -D warnings), builds, runs every test target.
 # Exits non-zero on any failure. Safe to run again: test-deps.sh skips what is installed.
 #
 #   bash scripts/test.sh [extra `cargo test` args, e.g. a test name filter]
@@ -18,8 +19,14 @@ export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 step "scripts/test-deps.sh"
 bash scripts/test-deps.sh
 
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
 step "cargo build"
 cargo build --locked --all-targets
+
+step "cargo clippy -D warnings"
+cargo clippy --locked --all-targets -- -D warnings
 
 step "cargo test"
 cargo test --locked --no-fail-fast --all-targets "$@"

@@ -8,6 +8,7 @@
 
 pub mod analysis;
 pub mod app;
+pub mod config;
 
 pub mod cli;
 pub mod demo;

@@ -1,17 +1,16 @@
-//! The per-edge rows `faultline report` prints, derived from a snapshot.
+//! The per-dependency rows `faultline report` prints: one row per `DependencyView` of the
+//! snapshot's window, the same view the dashboard and the rules read.
 
 use serde::Serialize;
 
-use crate::model::edge::EdgeKey;
-use crate::model::resilience::{MetricQuantile, ResilienceView};
+use crate::model::breaker::Transition;
+use crate::model::resilience::MetricQuantile;
+use crate::model::view::{DependencyView, QueueSource};
 use crate::store::Snapshot;
-use crate::store::snapshot::EdgeView;
 
 use super::text::time;
-use crate::model::breaker;
 
-/// `breaker_source` of a state inferred from traces (no breaker series maps the edge).
-pub const INFERRED: &str = "inferred:traces";
+pub use crate::model::breaker::INFERRED;
 
 /// One row of the dependency table. JSON field names are part of the stable surface.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -28,6 +27,15 @@ pub struct EdgeRow {
     pub errors: u64,
     /// errors ÷ calls.
     pub error_ratio: f64,
+    /// Calls that timed out.
+    pub timeouts: u64,
+    /// Calls that were retry attempts (later attempts of an attempt chain: resend counts, gRPC
+    /// attempts, or failed sibling attempts).
+    pub retries: u64,
+    /// retries ÷ calls.
+    pub retry_ratio: f64,
+    /// Calls an open breaker rejected (fast-fail errors).
+    pub short_circuits: u64,
     /// Median latency, ms.
     pub p50_ms: Option<f64>,
     /// 95th percentile latency, ms.
@@ -42,7 +50,7 @@ pub struct EdgeRow {
     /// Percentiles (`p50`, `p95`, `p99`) that are lower bounds: the rank fell in a histogram's
     /// `+Inf` bucket, so the value shown is the last finite bound ("≥").
     pub latency_at_least: Vec<String>,
-    /// Breaker state now: `closed`, `open`, `half_open`, `forced_open`, `disabled`,
+    /// Breaker state at the window's end: `closed`, `open`, `half_open`, `forced_open`, `disabled`,
     /// `at_capacity`, `ejected`, `unknown`.
     pub breaker: String,
     /// The state with its detail when it has one (`ejected 2/5`).
@@ -52,10 +60,15 @@ pub struct EdgeRow {
     pub breaker_source: Option<String>,
     /// When the breaker state last changed (RFC 3339).
     pub breaker_since: Option<String>,
-    /// Queued calls now.
+    /// Queued calls at the window's end (gauges), or the traces' average concurrency by
+    /// Little's law when no gauge maps the dependency (`queue_source = "estimated"`).
     pub queue_depth: Option<f64>,
     /// Queue capacity.
     pub queue_capacity: Option<f64>,
+    /// `metric` or `estimated`.
+    pub queue_source: Option<String>,
+    /// Calls in flight at the window's end, from active-request gauges.
+    pub in_flight: Option<f64>,
     /// Used ÷ maximum of the bulkhead / pool (0..1).
     pub pool_utilisation: Option<f64>,
     /// Retries per second.
@@ -64,7 +77,7 @@ pub struct EdgeRow {
     pub timeout_rate: Option<f64>,
     /// Rejected (short-circuited) calls per second.
     pub rejected_rate: Option<f64>,
-    /// Breaker state changes, oldest first.
+    /// Breaker state changes inside the window, oldest first.
     pub breaker_transitions: Vec<TransitionRow>,
 }
 
@@ -84,138 +97,74 @@ fn r3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-/// The rows of every edge with calls in the snapshot's window, and of every (caller,
-/// dependency) metrics describe, ordered by (caller, dependency).
-pub fn edge_rows(snap: &Snapshot) -> Vec<EdgeRow> {
-    let mut rows: Vec<EdgeRow> = Vec::new();
-    for e in snap.edges.iter() {
-        let res = snap.resilience.get(&e.key);
-        if e.summary.stats.calls > 0 || res.is_some() {
-            rows.push(row(&e.key, Some(e), res, snap.window));
-        }
-    }
-    for (key, res) in snap.resilience.iter() {
-        if snap.edge(&key.caller, &key.dependency).is_none() {
-            rows.push(row(key, None, Some(res), snap.window));
-        }
-    }
-    rows.sort_by(|a, b| (&a.caller, &a.dependency).cmp(&(&b.caller, &b.dependency)));
-    rows
+/// Rounds a ratio to 4 decimals.
+fn r4(v: f64) -> f64 {
+    (v * 10_000.0).round() / 10_000.0
 }
 
-fn row(
-    key: &EdgeKey,
-    edge: Option<&EdgeView>,
-    res: Option<&ResilienceView>,
-    window: (u64, u64),
-) -> EdgeRow {
-    let calls = edge.map_or(0, |e| e.summary.stats.calls);
-    let secs = window.1.saturating_sub(window.0) as f64 / 1e9;
-    let per_sec = |n: u64| (calls > 0 && secs > 0.0).then(|| r3(n as f64 / secs));
-    let mut at_least = Vec::new();
-    let (p50, p95, p99, max, source) = match (edge, res.and_then(|r| r.latency.as_ref())) {
-        (Some(e), _) if calls > 0 => {
-            let s = &e.summary;
-            (
-                s.quantile_ms(0.50),
-                s.quantile_ms(0.95),
-                s.quantile_ms(0.99),
-                s.max_ms(),
-                Some("traces".to_owned()),
-            )
-        }
-        (_, Some(l)) => {
-            let mut q = |name: &str, v: Option<MetricQuantile>| {
-                if v.is_some_and(|v| v.at_least) {
-                    at_least.push(name.to_owned());
-                }
-                v.map(|v| v.ms)
-            };
-            (
-                q("p50", l.p50),
-                q("p95", l.p95),
-                q("p99", l.p99),
-                None,
-                Some(l.source.as_str().to_owned()),
-            )
-        }
-        _ => (None, None, None, None, None),
-    };
-    let stats = edge.map(|e| &e.summary.stats);
-    let default = ResilienceView::default();
-    let r = res.unwrap_or(&default);
-    // No breaker series maps here: infer the state from fast-fail errors in the traces.
-    let inferred = match edge {
-        Some(e) if r.breaker_source.is_none() => {
-            let st = breaker::infer(&e.series, window.0, window.1);
-            (st.state != breaker::BreakerState::Unknown).then(|| {
-                let transitions = breaker::transitions(&e.series, window.0, window.1)
-                    .into_iter()
-                    .map(|t| TransitionRow {
-                        at: time(t.at_ns),
-                        from: t.from.as_str().to_owned(),
-                        to: t.to.as_str().to_owned(),
-                    })
-                    .collect::<Vec<_>>();
-                (st, transitions)
-            })
-        }
-        _ => None,
-    };
+/// The rows of every dependency with calls or metrics in the snapshot's window, ordered by
+/// (caller, dependency).
+pub fn edge_rows(snap: &Snapshot) -> Vec<EdgeRow> {
+    snap.deps
+        .iter()
+        .filter(|d| d.traffic.stats.calls > 0 || d.has_metrics())
+        .map(row)
+        .collect()
+}
+
+/// The row of one dependency view.
+pub fn row(d: &DependencyView) -> EdgeRow {
+    let t = &d.traffic;
+    let l = &d.latency;
+    let at_least: Vec<String> = [("p50", l.p50), ("p95", l.p95), ("p99", l.p99)]
+        .into_iter()
+        .filter(|(_, q)| q.is_some_and(|q| q.at_least))
+        .map(|(n, _)| n.to_owned())
+        .collect();
+    let ms = |q: Option<MetricQuantile>| q.map(|q| r3(q.ms));
     EdgeRow {
-        caller: key.caller.to_string(),
-        dependency: key.dependency.to_string(),
-        kind: edge.map_or("other", |e| e.series.kind.as_str()).to_string(),
-        calls,
-        errors: stats.map_or(0, |s| s.errors),
-        error_ratio: edge.map_or(0.0, |e| {
-            (e.summary.error_ratio() * 10_000.0).round() / 10_000.0
-        }),
-        p50_ms: p50.map(r3),
-        p95_ms: p95.map(r3),
-        p99_ms: p99.map(r3),
-        max_ms: max.map(r3),
-        latency_source: source,
+        caller: d.key.caller.to_string(),
+        dependency: d.key.dependency.to_string(),
+        kind: d.kind.as_str().to_string(),
+        calls: t.stats.calls,
+        errors: t.stats.errors,
+        error_ratio: r4(t.error_ratio()),
+        timeouts: t.stats.timeouts,
+        retries: t.stats.retries,
+        retry_ratio: r4(t.retry_ratio()),
+        short_circuits: t.stats.short_circuits,
+        p50_ms: ms(l.p50),
+        p95_ms: ms(l.p95),
+        p99_ms: ms(l.p99),
+        max_ms: l.max_ms.map(r3),
+        latency_source: l.source.map(|s| s.as_str().to_owned()),
         latency_at_least: at_least,
-        breaker: inferred.as_ref().map_or_else(
-            || r.breaker.as_str().to_owned(),
-            |(st, _)| st.state.as_str().to_owned(),
-        ),
-        breaker_detail: inferred.as_ref().map_or_else(
-            || r.breaker.to_string(),
-            |(st, _)| st.state.as_str().to_owned(),
-        ),
-        breaker_source: match &inferred {
-            Some(_) => Some(INFERRED.to_owned()),
-            None => r.breaker_source.clone(),
-        },
-        breaker_since: match &inferred {
-            Some((st, _)) => st.since_ns.map(time),
-            None => r.since_ns.map(time),
-        },
-        queue_depth: r.queue_depth.map(r3),
-        queue_capacity: r.queue_capacity.map(r3),
-        pool_utilisation: r.pool_utilisation.map(r3),
-        retry_rate: r
-            .retry_rate
-            .map(r3)
-            .or_else(|| per_sec(stats.map_or(0, |s| s.retries))),
-        timeout_rate: r
-            .timeout_rate
-            .map(r3)
-            .or_else(|| per_sec(stats.map_or(0, |s| s.timeouts))),
-        rejected_rate: r.rejected_rate.map(r3),
-        breaker_transitions: match inferred {
-            Some((_, t)) => t,
-            None => r
-                .transitions
-                .iter()
-                .map(|t| TransitionRow {
-                    at: time(t.at_ns),
-                    from: t.from.as_str().to_owned(),
-                    to: t.to.as_str().to_owned(),
-                })
-                .collect(),
-        },
+        breaker: d.breaker.state.as_str().to_owned(),
+        breaker_detail: d.breaker.state.to_string(),
+        breaker_source: d.breaker.source.name().map(str::to_owned),
+        breaker_since: d.breaker.since_ns.map(time),
+        queue_depth: d.queue.as_ref().map(|q| r3(q.depth)),
+        queue_capacity: d.queue.as_ref().and_then(|q| q.capacity).map(r3),
+        queue_source: d.queue.as_ref().map(|q| {
+            match q.source {
+                QueueSource::Metric => "metric",
+                QueueSource::Estimated => "estimated",
+            }
+            .to_owned()
+        }),
+        in_flight: d.in_flight.map(r3),
+        pool_utilisation: d.pool_utilisation.map(r3),
+        retry_rate: d.retry_rate().map(r3),
+        timeout_rate: d.timeout_rate().map(r3),
+        rejected_rate: d.rejected_rate().map(r3),
+        breaker_transitions: d.breaker.transitions.iter().map(transition).collect(),
+    }
+}
+
+fn transition(t: &Transition) -> TransitionRow {
+    TransitionRow {
+        at: time(t.at_ns),
+        from: t.from.as_str().to_owned(),
+        to: t.to.as_str().to_owned(),
     }
 }

@@ -31,7 +31,21 @@ fn num(v: Option<f64>) -> String {
     }
 }
 
+/// The breaker state; `~` marks a state inferred from traces (no breaker metric).
+fn breaker(r: &EdgeRow) -> String {
+    match r.breaker_source.as_deref() {
+        Some(super::rows::INFERRED) => format!("{}~", r.breaker_detail),
+        _ => r.breaker_detail.clone(),
+    }
+}
+
+/// `7/100` from gauges; an estimate from traces (Little's law) reads `~0.42`.
 fn queue(r: &EdgeRow) -> String {
+    if r.queue_source.as_deref() == Some("estimated") {
+        return r
+            .queue_depth
+            .map_or_else(|| "-".into(), |d| format!("~{d:.2}"));
+    }
     match (r.queue_depth, r.queue_capacity) {
         (None, None) => "-".into(),
         (d, None) => num(d),
@@ -48,7 +62,7 @@ fn latency(r: &EdgeRow, name: &str, v: Option<f64>) -> String {
     }
 }
 
-const COLUMNS: usize = 15;
+const COLUMNS: usize = 16;
 
 /// Renders the table; `range` is the [from, to) window in Unix nanoseconds. Breaker
 /// transitions follow the table, one line each.
@@ -60,6 +74,7 @@ pub fn render(rows: &[EdgeRow], range: (u64, u64)) -> String {
         "CALLS",
         "ERRORS",
         "ERR%",
+        "RTY%",
         "P50ms",
         "P95ms",
         "P99ms",
@@ -80,11 +95,12 @@ pub fn render(rows: &[EdgeRow], range: (u64, u64)) -> String {
                 r.calls.to_string(),
                 r.errors.to_string(),
                 format!("{:.1}", r.error_ratio * 100.0),
+                format!("{:.1}", r.retry_ratio * 100.0),
                 latency(r, "p50", r.p50_ms),
                 latency(r, "p95", r.p95_ms),
                 latency(r, "p99", r.p99_ms),
                 ms(r.max_ms),
-                r.breaker_detail.clone(),
+                breaker(r),
                 queue(r),
                 num(r.retry_rate),
                 num(r.timeout_rate),
@@ -106,7 +122,7 @@ pub fn render(rows: &[EdgeRow], range: (u64, u64)) -> String {
         let mut s = String::new();
         for (i, (c, w)) in cols.iter().zip(widths).enumerate() {
             let pad = w.saturating_sub(c.chars().count());
-            if i < 3 || i == 10 {
+            if i < 3 || i == 11 {
                 s.push_str(c);
                 s.push_str(&" ".repeat(pad + 2));
             } else {

@@ -264,3 +264,65 @@ fn a_loop_over_items_is_not_a_retry() {
         0
     );
 }
+
+fn opossum(counts: &[(&str, u32)]) -> String {
+    let mut s = String::from("# TYPE circuit counter\n");
+    for (event, n) in counts {
+        s.push_str(&format!(
+            "circuit{{name=\"inventory\",event=\"{event}\"}} {n}\n"
+        ));
+    }
+    s
+}
+
+/// shop → inventory: calls every 100 ms for 60 s; rejected by the open breaker (EOPENBREAKER)
+/// from 5 s to 15 s, then `after` (true: passing, false: rejected again) from 20 s on. The
+/// counters say only open + halfOpen at 15 s.
+fn half_open_by_counters(passing_after: bool) -> Store {
+    let mut store = Store::new(StoreConfig::replay(usize::MAX));
+    let spans = (0..600u64)
+        .map(|i| {
+            let t = T0 + i * 100 * MS;
+            let rejected = (50..150).contains(&i) || (!passing_after && i >= 200);
+            let b = span(i + 1, 1, 0, "shop", "GET", SpanKind::Client, t, 2 * MS)
+                .attr("peer.service", "inventory");
+            if rejected { b.error("EOPENBREAKER") } else { b }.build()
+        })
+        .collect();
+    store.apply(spans, T0);
+    store.flush_pending();
+    scrape(
+        &mut store,
+        "shop",
+        T0,
+        &opossum(&[("fire", 0), ("open", 0), ("halfOpen", 0)]),
+    );
+    scrape(
+        &mut store,
+        "shop",
+        T0 + 15 * SEC,
+        &opossum(&[("fire", 150), ("open", 1), ("halfOpen", 1)]),
+    );
+    store
+}
+
+#[test]
+fn traces_after_the_sample_settle_a_counter_half_open() {
+    let mut store = half_open_by_counters(true);
+    let snap = store.snapshot_window(T0, T0 + 60 * SEC);
+    let d = snap.dep("shop", "inventory").expect("view");
+    assert_eq!(d.breaker.state, BreakerState::Closed, "{:?}", d.breaker);
+    assert!(d.breaker.from_metric(), "the source stays the metric");
+    assert_eq!(
+        d.breaker.transitions.last().map(|t| (t.from, t.to)),
+        Some((BreakerState::HalfOpen, BreakerState::Closed))
+    );
+    let mut store = half_open_by_counters(false);
+    let snap = store.snapshot_window(T0, T0 + 60 * SEC);
+    let d = snap.dep("shop", "inventory").expect("view");
+    assert_eq!(d.breaker.state, BreakerState::Open, "{:?}", d.breaker);
+    // Without traces after the sample, the counters' half-open stands.
+    let snap = store.snapshot_window(T0, T0 + 16 * SEC);
+    let d = snap.dep("shop", "inventory").expect("view");
+    assert_eq!(d.breaker.state, BreakerState::HalfOpen, "{:?}", d.breaker);
+}

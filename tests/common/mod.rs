@@ -5,6 +5,8 @@
 //! a hung receiver or exporter fails the test instead of hanging CI.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -372,6 +374,11 @@ pub struct Row {
     pub calls: u64,
     pub errors: u64,
     pub error_ratio: f64,
+    // Traffic counted one way (issue 8): the dependency view's counts.
+    pub timeouts: u64,
+    pub retries: u64,
+    pub retry_ratio: f64,
+    pub short_circuits: u64,
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
@@ -385,6 +392,8 @@ pub struct Row {
     pub breaker_since: Option<String>,
     pub queue_depth: Option<f64>,
     pub queue_capacity: Option<f64>,
+    pub queue_source: Option<String>,
+    pub in_flight: Option<f64>,
     pub pool_utilisation: Option<f64>,
     pub retry_rate: Option<f64>,
     pub timeout_rate: Option<f64>,
