@@ -136,7 +136,8 @@ class Rounds:
     def __init__(self):
         self.next = 1
 
-    def take(self, spans, batch=512, distinct=64):
+    def take(self, spans, batch=512, min_distinct=32):
+        # A replay number covers one pass over the corpus (60-64 requests by shape): count low.
         r = self.next
-        self.next += spans // (batch * distinct) + 2
+        self.next += spans // (batch * min_distinct) + 2
         return str(r)

@@ -88,8 +88,10 @@ def main():
     checks = [
         (f"RSS within ±10 % of its median ({med / 1024:,.0f} MiB): {lo:+.1%} .. {hi:+.1%}", -0.10 <= lo and hi <= 0.10),
         (f"accepted spans {final.get('spans'):,} = acked {acked:,}", final.get("spans") == acked),
-        (f"retained {final.get('retained_spans'):,} + evicted {final.get('evicted_spans'):,} = accepted",
-         final.get("retained_spans", 0) + final.get("evicted_spans", 0) == final.get("spans")),
+        (f"retained {final.get('retained_spans'):,} + evicted {final.get('evicted_spans'):,} = accepted "
+         f"(duplicates {final.get('duplicate_spans'):,}: fresh ids, so none)",
+         final.get("retained_spans", 0) + final.get("evicted_spans", 0) == final.get("spans")
+         and final.get("duplicate_spans") == 0),
         (f"pending calls: first third max {first_pending:,}, last third max {last_pending:,}",
          last_pending <= first_pending * 1.1 + 1000),
         (f"soak run: {soak['spans_per_s_acked']:,.0f} spans/s acked, ack p99 {soak['ack_ms']['p99']} ms, "
