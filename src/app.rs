@@ -1,5 +1,10 @@
 //! Wiring: starts receivers, the store task and the capture writer; picks the front end; shuts
-//! down in order (receivers stop accepting, the store drains, the capture flushes).
+//! down in order (receivers stop accepting, the store drains, the capture flushes). The
+//! dashboard commands are wired in `dashboard`; `signals` turns SIGINT/SIGTERM/SIGHUP into the
+//! one shutdown request every long-running command waits on.
+
+pub mod dashboard;
+pub mod signals;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -268,73 +273,16 @@ impl Live {
     }
 }
 
-/// SIGINT and SIGTERM handlers installed when created (not on first poll, as
-/// [`shutdown_signal`]'s are), so a signal that arrives before the wait begins is not lost.
-pub struct Signals {
-    #[cfg(unix)]
-    term: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    int: Option<tokio::signal::unix::Signal>,
-}
-
-impl Signals {
-    /// Installs the handlers (needs a running tokio runtime).
-    pub fn install() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Signals {
-                term: signal(SignalKind::terminate()).ok(),
-                int: signal(SignalKind::interrupt()).ok(),
-            }
-        }
-        #[cfg(not(unix))]
-        Signals {}
-    }
-
-    /// Resolves when SIGINT or SIGTERM arrives (or has arrived since [`Signals::install`]).
-    pub async fn recv(&mut self) {
-        #[cfg(unix)]
-        {
-            async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
-                match s {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            }
+/// Waits for `duration` (forever without one) or a shutdown request, whichever comes first.
+async fn run_for(duration: Option<Duration>, shutdown: &mut signals::Shutdown) {
+    match duration {
+        Some(d) => {
             tokio::select! {
-                _ = one(&mut self.term) => {},
-                _ = one(&mut self.int) => {},
+                _ = tokio::time::sleep(d) => {},
+                _ = shutdown.wait() => {},
             }
         }
-        #[cfg(not(unix))]
-        shutdown_signal().await
-    }
-}
-
-/// Resolves when SIGINT or SIGTERM arrives.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        None => shutdown.wait().await,
     }
 }
 
@@ -342,7 +290,7 @@ pub async fn shutdown_signal() {
 /// the store without a capture writer: how ingest throughput is measured.
 pub async fn record(args: RecordArgs) -> Result<(), AppError> {
     // Handlers first: a SIGTERM right after the "listening" lines must stop us cleanly.
-    let mut signals = Signals::install();
+    let mut shutdown = signals::Shutdown::install();
     let capture = (args.out.as_os_str() != "-").then_some(args.out.as_path());
     let live = start_live(&args.receivers, StoreConfig::default(), capture).await?;
     eprintln!("faultline: listening otlp-grpc={}", live.grpc_addr);
@@ -377,15 +325,7 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
                 }
             })
         });
-    match args.duration {
-        Some(d) => {
-            tokio::select! {
-                _ = tokio::time::sleep(d) => {},
-                _ = signals.recv() => {},
-            }
-        }
-        None => signals.recv().await,
-    }
+    run_for(args.duration, &mut shutdown).await;
     let counters = live.counters.clone();
     if let Some(s) = stats {
         s.abort();
@@ -533,18 +473,11 @@ pub async fn lint(args: LintArgs) -> Result<LintOutcome, AppError> {
                 "lint --live takes no capture files".into(),
             ));
         }
+        let mut shutdown = signals::Shutdown::install();
         let live = start_live(&args.receivers, StoreConfig::default(), None).await?;
         eprintln!("faultline: listening otlp-grpc={}", live.grpc_addr);
         eprintln!("faultline: listening otlp-http={}", live.http_addr);
-        match args.duration {
-            Some(d) => {
-                tokio::select! {
-                    _ = tokio::time::sleep(d) => {},
-                    _ = shutdown_signal() => {},
-                }
-            }
-            None => shutdown_signal().await,
-        }
+        run_for(args.duration, &mut shutdown).await;
         let mut store = live.stop().await?;
         store.snapshot(None)
     } else {

@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
+use faultline::app::{self, dashboard};
 use faultline::cli::layers::{LayerError, parse_from};
 use faultline::cli::{Command, print};
-use faultline::{app, tui};
 
 // mimalloc: ingest allocates many small, short-lived objects; glibc malloc spent a quarter of the
 // decode path in malloc/free/consolidate (measured with perf on benches/ingest.rs).
@@ -36,18 +36,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let ui = faultline::tui::UiOptions {
+    let ui = dashboard::UiOptions {
         theme: cli.theme.clone(),
         log_file: cli.log_file.clone(),
     };
     let result: Result<ExitCode, String> = runtime.block_on(async move {
-        let done = |r: Result<(), faultline::tui::TuiError>| {
+        let done = |r: Result<(), dashboard::DashboardError>| {
             r.map(|()| ExitCode::SUCCESS).map_err(|e| e.to_string())
         };
         match cli.command {
-            Some(Command::Watch(args)) => done(tui::watch(args, ui).await),
-            Some(Command::Review(args)) => done(tui::review(args, ui).await),
-            Some(Command::Demo(args)) => done(tui::demo(args, ui).await),
+            Some(Command::Watch(args)) => done(dashboard::watch(args, ui).await),
+            Some(Command::Review(args)) => done(dashboard::review(args, ui).await),
+            Some(Command::Demo(args)) => done(dashboard::demo(args, ui).await),
             Some(Command::Record(args)) => app::record(args)
                 .await
                 .map(|()| ExitCode::SUCCESS)
@@ -88,7 +88,7 @@ fn main() -> ExitCode {
                 })
                 .map(|()| ExitCode::SUCCESS)
                 .map_err(|e| e.to_string()),
-            None => done(tui::watch(cli.watch, ui).await),
+            None => done(dashboard::watch(cli.watch, ui).await),
         }
     });
     match result {

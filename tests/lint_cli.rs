@@ -164,3 +164,51 @@ fn lint_live_receives_otlp_and_lints_it() {
         "{out}"
     );
 }
+
+/// `lint --live` installs its signal handlers before binding (the one handler every command
+/// uses): a SIGTERM sent the moment it says it is listening ends it cleanly, with its report.
+#[test]
+fn lint_live_stops_cleanly_on_a_signal_right_after_listening() {
+    let mut child = Command::new(FAULTLINE)
+        .args([
+            "lint",
+            "--live",
+            "--otlp-grpc",
+            "127.0.0.1:0",
+            "--otlp-http",
+            "127.0.0.1:0",
+            "--format",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn lint --live");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    loop {
+        let line = lines
+            .next()
+            .and_then(Result::ok)
+            .expect("lint --live printed no address");
+        if line.starts_with("faultline: listening otlp-grpc=") {
+            break;
+        }
+    }
+    // SAFETY: kill(2) on our own child, not yet reaped.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "a clean exit, no findings: {out}");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&out).is_ok(),
+        "the JSON report: {out}"
+    );
+}

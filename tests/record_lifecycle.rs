@@ -1,6 +1,6 @@
 //! `faultline record`'s promises about its capture file and its lifetime: complete lines,
-//! flushed at least every second while running and on SIGINT/SIGTERM, exit 0; `--duration`
-//! ends it by itself.
+//! flushed at least every second while running and on SIGINT/SIGTERM/SIGHUP, exit 0;
+//! `--duration` ends it by itself.
 
 mod common;
 
@@ -98,6 +98,19 @@ fn sigterm_flushes_and_exits_zero() {
     let stopped = rec.stop();
     stopped.assert_clean();
     assert_eq!(names(&stopped.out), ["before-sigterm"]);
+}
+
+/// A closed terminal (SIGHUP) is a shutdown like any other: before one handler served every
+/// command, SIGHUP killed `record` with whatever the last flush had written.
+#[test]
+fn sighup_flushes_and_exits_zero() {
+    let mut rec = Recorder::start();
+    for i in 0..10 {
+        post(&rec, 400 + i, &format!("hup-{i}"));
+    }
+    let stopped = rec.signal_stop(libc::SIGHUP);
+    stopped.assert_clean();
+    assert_eq!(names(&stopped.out).len(), 10, "every acknowledged request");
 }
 
 #[test]

@@ -95,6 +95,8 @@ fn gauges(t: u64, state: &str, queue: f64) -> ExportMetricsServiceRequest {
 }
 
 fn post(rec: &Recorder, path: &str, body: Vec<u8>) {
+    // reqwest carries no TLS crypto provider of its own; faultline installs rustls' (ring).
+    faultline::ingest::tls_files::install_default_provider();
     let resp = reqwest::blocking::Client::new()
         .post(rec.http_url(path))
         .header("content-type", "application/json")

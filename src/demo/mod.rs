@@ -22,7 +22,7 @@ use prost::Message;
 use tokio::sync::watch;
 use tonic::transport::Channel;
 
-use crate::store::task::now_unix_ns;
+use crate::model::clock::now_unix_ns;
 
 /// How often the simulation exports traces.
 pub const EXPORT_EVERY: Duration = Duration::from_millis(200);

@@ -1,6 +1,7 @@
-//! The UI loop: terminal events at `biased` priority, then snapshots, then a 1 Hz tick; draws
-//! after anything that changed the screen. Snapshots come over a `watch` channel, so a busy store
-//! never delays a key press, and the store never waits for the UI.
+//! The UI loop: terminal events at `biased` priority, then the stop request (SIGTERM, SIGHUP,
+//! SIGINT, from `app::signals`), then snapshots, then a 1 Hz tick; draws after anything that
+//! changed the screen. Snapshots come over a `watch` channel, so a busy store never delays a key
+//! press, and the store never waits for the UI.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,15 +77,21 @@ pub fn rss_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
-/// Runs the dashboard until the user quits or SIGTERM/SIGHUP arrives.
-pub async fn run(mut state: UiState, mut feed: Feed, theme: Theme) -> std::io::Result<()> {
+/// Runs the dashboard until the user quits or `stop` resolves (a shutdown signal); the terminal
+/// is restored on every way out.
+pub async fn run(
+    mut state: UiState,
+    mut feed: Feed,
+    theme: Theme,
+    stop: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
     view::widgets::use_local_time();
     let mut guard = term::enter()?;
+    let mut stop = std::pin::pin!(stop);
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let started = Instant::now();
-    let mut signals = Signals::new();
     let mut store_open = true;
     let mut dirty = true;
     state.rss_bytes = rss_bytes();
@@ -108,7 +115,7 @@ pub async fn run(mut state: UiState, mut feed: Feed, theme: Theme) -> std::io::R
                 Some(Err(e)) => return Err(e),
                 None => break,
             },
-            _ = signals.recv() => break,
+            _ = &mut stop => break,
             loaded = async { done.as_mut()?.await.ok().flatten() }, if done.is_some() => {
                 done = None;
                 progress = None;
@@ -178,57 +185,4 @@ pub fn after_draw(s: &mut UiState, hits: super::app::Hits) {
         }
     }
     s.hits = hits;
-}
-
-/// SIGTERM, SIGHUP and SIGINT as one stream (Unix); never fires elsewhere.
-struct Signals {
-    #[cfg(unix)]
-    sigs: Vec<tokio::signal::unix::Signal>,
-}
-
-impl Signals {
-    fn new() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let sigs = [
-                SignalKind::terminate(),
-                SignalKind::hangup(),
-                SignalKind::interrupt(),
-            ]
-            .into_iter()
-            .filter_map(|k| signal(k).ok())
-            .collect();
-            Signals { sigs }
-        }
-        #[cfg(not(unix))]
-        Signals {}
-    }
-
-    async fn recv(&mut self) {
-        #[cfg(unix)]
-        {
-            if self.sigs.is_empty() {
-                return std::future::pending().await;
-            }
-            let futs = self.sigs.iter_mut().map(|s| Box::pin(s.recv()));
-            let _ = futures_select_all(futs).await;
-        }
-        #[cfg(not(unix))]
-        std::future::pending::<()>().await
-    }
-}
-
-/// Waits for the first of several futures (a tiny `select_all`).
-async fn futures_select_all<F: std::future::Future + Unpin>(futs: impl Iterator<Item = F>) {
-    let mut futs: Vec<F> = futs.collect();
-    std::future::poll_fn(move |cx| {
-        for f in futs.iter_mut() {
-            if std::pin::Pin::new(f).poll(cx).is_ready() {
-                return std::task::Poll::Ready(());
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
 }
