@@ -1,157 +1,170 @@
-//! Decode + store apply of realistic 512-span OTLP batches, as a ratio to plain `prost` decode of
-//! the same bytes in the same run (the ceiling): through the `prost` tree (`decode_traces`) and
-//! straight from the bytes (`wire::decode`, what the receivers use). Results:
-//! docs/performance.md, "Ingest".
+//! Ingest at steady state, as a ratio to a one-thread `prost` decode of the same bytes in the
+//! same run. Results: docs/performance.md, "Ingest".
 //!
-//! After criterion, a summary times every path on the same batch in turn, batch after batch
-//! (so the machine's load moves all of them alike), and prints the medians and their ratios to
-//! `prost` decode.
+//! The bytes are the load generator's own corpus (`tools/otlp-loadgen/src/corpus.rs`, both
+//! shapes), and every batch is new data: each replay of the corpus carries fresh ids, as the
+//! load generator sends them. The store runs as live: default budget (1M spans) filled before
+//! measuring, so it evicts; calls settle, retention prunes and a snapshot is published every
+//! 250 ms of wall time.
+//!
+//! - `decode/*`: the decoders alone (`prost` tree, `wire` to the model), spans dropped.
+//! - `steady/*`: `wire` decode + store apply (+ the periodic settle/prune/snapshot), per batch.
+//!
+//! After criterion, a summary times `prost` decode and the steady-state path on the same batch
+//! in turn, batch after batch (so the machine's load moves both alike), and prints the medians
+//! and their ratio, per shape.
 
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use faultline::ingest::decode::decode_traces;
 use faultline::ingest::wire;
-use faultline::store::{Store, StoreConfig};
+use faultline::model::clock::now_unix_ns;
+use faultline::store::{Snapshot, Store, StoreConfig};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
-#[path = "common/corpus.rs"]
+#[path = "../tools/otlp-loadgen/src/corpus.rs"]
 mod corpus;
-
-const BATCH: usize = 512;
 
 // The same allocator as the binary, so the figures are the binary's (baseline included).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn bench(c: &mut Criterion) {
-    let bodies = corpus::encoded_batches(64, BATCH, 7);
-    let bytes: usize = bodies.iter().map(Vec::len).sum();
-    eprintln!(
-        "corpus: {} batches, {:.0} bytes/span",
-        bodies.len(),
-        bytes as f64 / (bodies.len() * BATCH) as f64
-    );
-    let mut g = c.benchmark_group("ingest");
-    g.throughput(Throughput::Elements(BATCH as u64));
-    let mut i = 0usize;
-    g.bench_function("prost_decode (baseline)", |b| {
-        b.iter(|| {
-            i = (i + 1) % bodies.len();
-            ExportTraceServiceRequest::decode(bodies[i].as_slice())
-                .map(|r| r.resource_spans.len())
-                .unwrap_or(0)
-        })
-    });
-    // Steady state: the store holds up to 200k spans and evicts, as it does live.
-    let mut store = Store::new(StoreConfig {
-        max_spans: 200_000,
-        ..StoreConfig::default()
-    });
-    let mut now = 0u64;
-    g.bench_function("decode + store apply", |b| {
-        b.iter(|| {
-            i = (i + 1) % bodies.len();
-            now += 1_000_000;
-            let req = ExportTraceServiceRequest::decode(bodies[i].as_slice()).unwrap_or_default();
-            let d = decode_traces(&req);
-            store.apply(d.spans, now);
-            store.settle(now);
-        })
-    });
-    let mut store = Store::new(StoreConfig {
-        max_spans: 200_000,
-        ..StoreConfig::default()
-    });
-    g.bench_function("wire decode + store apply", |b| {
-        b.iter(|| {
-            i = (i + 1) % bodies.len();
-            now += 1_000_000;
-            let d = wire::decode(bodies[i].as_slice()).unwrap_or_default();
-            store.apply(d.spans, now);
-            store.settle(now);
-        })
-    });
-    // The decoders alone (spans dropped), to tell decode cost from store cost.
-    g.bench_function("prost + decode_traces (no store)", |b| {
-        b.iter(|| {
-            i = (i + 1) % bodies.len();
-            let req = ExportTraceServiceRequest::decode(bodies[i].as_slice()).unwrap_or_default();
-            decode_traces(&req).spans.len()
-        })
-    });
-    g.bench_function("wire decode (no store)", |b| {
-        b.iter(|| {
-            i = (i + 1) % bodies.len();
-            wire::decode(bodies[i].as_slice()).map_or(0, |d| d.spans.len())
-        })
-    });
-    g.finish();
+const BATCH: usize = 512;
+const TICK: Duration = Duration::from_millis(250);
+
+/// A store at steady state fed fresh batches of one corpus.
+struct Steady {
+    corpus: corpus::Corpus,
+    store: Store,
+    k: usize,
+    last_tick: Instant,
+    snap: Option<std::sync::Arc<Snapshot>>,
 }
 
-/// Median per-batch time of each path, timed in turn on the same batch, `rounds` times over the
-/// corpus.
-fn summary(rounds: usize) {
-    let bodies = corpus::encoded_batches(64, BATCH, 7);
-    let store = || {
-        Store::new(StoreConfig {
-            max_spans: 200_000,
-            ..StoreConfig::default()
-        })
-    };
-    let (mut old_store, mut wire_store) = (store(), store());
-    let names = [
-        "prost_decode (baseline)",
-        "prost + decode_traces",
-        "wire decode",
-        "decode + store apply",
-        "wire decode + store apply",
-    ];
-    let mut times: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
-    let mut now = 0u64;
-    for k in 0..rounds * bodies.len() {
-        let b = bodies[k % bodies.len()].as_slice();
-        now += 1_000_000;
-        for (path, t) in times.iter_mut().enumerate() {
-            let start = Instant::now();
-            match path {
-                0 => drop(black_box(ExportTraceServiceRequest::decode(b))),
-                1 => {
-                    let req = ExportTraceServiceRequest::decode(b).unwrap_or_default();
-                    drop(black_box(decode_traces(&req)));
-                }
-                2 => drop(black_box(wire::decode(b))),
-                3 => {
-                    let req = ExportTraceServiceRequest::decode(b).unwrap_or_default();
-                    old_store.apply(decode_traces(&req).spans, now);
-                    old_store.settle(now);
-                }
-                _ => {
-                    wire_store.apply(wire::decode(b).unwrap_or_default().spans, now);
-                    wire_store.settle(now);
-                }
-            }
-            t.push(start.elapsed().as_secs_f64());
+impl Steady {
+    /// A store filled past its default budget with this corpus.
+    fn new(shape: corpus::Shape) -> Self {
+        let mut s = Steady {
+            corpus: corpus::Corpus::build(64, BATCH, 1, false, shape),
+            store: Store::new(StoreConfig::default()),
+            k: 0,
+            last_tick: Instant::now(),
+            snap: None,
+        };
+        // `cargo test --all-targets` runs each bench once, in a debug build: fill a little only.
+        let benching = std::env::args().any(|a| a == "--bench");
+        let fill = if benching {
+            StoreConfig::default().max_spans * 5 / 4
+        } else {
+            4 * BATCH
+        };
+        while s.k * BATCH < fill {
+            s.step();
+        }
+        s
+    }
+
+    /// The next batch: fresh ids, never seen by the store.
+    fn next_body(&mut self) -> bytes::Bytes {
+        let n = self.corpus.bodies.len();
+        let b = self.corpus.body(self.k % n, (self.k / n) as u64);
+        self.k += 1;
+        b
+    }
+
+    /// One batch through decode + store apply, and the periodic jobs when their time came.
+    fn step(&mut self) {
+        let body = self.next_body();
+        self.apply(&body);
+    }
+
+    fn apply(&mut self, body: &[u8]) {
+        let now = now_unix_ns();
+        if let Ok(d) = wire::decode(body) {
+            self.store.apply(d.spans, now);
+        }
+        if self.last_tick.elapsed() >= TICK {
+            self.last_tick = Instant::now();
+            self.store.settle(now);
+            self.store.prune(now);
+            // The previous snapshot is dropped here, as the live task replaces it.
+            self.snap = Some(std::sync::Arc::new(self.store.snapshot(Some(now))));
         }
     }
-    let medians: Vec<f64> = times
-        .iter_mut()
-        .map(|t| {
-            t.sort_by(f64::total_cmp);
-            t[t.len() / 2]
-        })
-        .collect();
-    println!("\nsummary (median per {BATCH}-span batch, paths interleaved, same bytes, same run):");
-    println!("path                        spans/s      ratio to prost decode");
-    for (name, m) in names.iter().zip(&medians) {
-        println!(
-            "{name:<27} {:<12.0} {:.2}x",
-            BATCH as f64 / m,
-            medians[0] / m
-        );
+}
+
+fn shape_name(s: corpus::Shape) -> &'static str {
+    match s {
+        corpus::Shape::Spans => "spans",
+        corpus::Shape::Traces => "traces",
     }
+}
+
+fn bench(c: &mut Criterion) {
+    for shape in [corpus::Shape::Traces, corpus::Shape::Spans] {
+        let name = shape_name(shape);
+        let corpus = corpus::Corpus::build(64, BATCH, 1, false, shape);
+        let bodies: Vec<bytes::Bytes> = (0..corpus.bodies.len())
+            .map(|i| corpus.body(i, 1))
+            .collect();
+        let mut g = c.benchmark_group(format!("ingest/{name}"));
+        g.throughput(Throughput::Elements(BATCH as u64));
+        let mut i = 0usize;
+        g.bench_function("decode/prost (baseline)", |b| {
+            b.iter(|| {
+                i = (i + 1) % bodies.len();
+                ExportTraceServiceRequest::decode(&bodies[i][..])
+                    .map(|r| r.resource_spans.len())
+                    .unwrap_or(0)
+            })
+        });
+        g.bench_function("decode/wire", |b| {
+            b.iter(|| {
+                i = (i + 1) % bodies.len();
+                wire::decode(&bodies[i][..]).map_or(0, |d| d.spans.len())
+            })
+        });
+        let mut steady = Steady::new(shape);
+        g.bench_function("steady/wire + store", |b| b.iter(|| steady.step()));
+        g.finish();
+    }
+}
+
+/// Median per-batch time of `prost` decode and of the steady-state path, timed in turn on the
+/// same batch, `batches` times.
+fn summary(shape: corpus::Shape, batches: usize) {
+    let mut steady = Steady::new(shape);
+    let (mut base, mut path) = (Vec::new(), Vec::new());
+    for _ in 0..batches {
+        let body = steady.next_body();
+        let t = Instant::now();
+        drop(black_box(ExportTraceServiceRequest::decode(&body[..])));
+        base.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        steady.apply(&body);
+        path.push(t.elapsed().as_secs_f64());
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+    let (mb, mp) = (median(&mut base), median(&mut path));
+    let (ab, ap) = (mean(&base), mean(&path));
+    let c = &steady.store.snapshot(None).counters;
+    println!(
+        "{:<7} prost decode {:>9.0} spans/s | wire + store {:>9.0} spans/s | ratio median {:.2}x, mean {:.2}x | retained {} evicted {} pending calls {}",
+        shape_name(shape),
+        BATCH as f64 / mb,
+        BATCH as f64 / mp,
+        mb / mp,
+        ab / ap,
+        c.retained_spans,
+        c.evicted_spans,
+        c.pending_calls,
+    );
 }
 
 fn main() {
@@ -163,6 +176,11 @@ fn main() {
     // once as a smoke test and must not spend minutes on the summary in a debug build.
     let benching = std::env::args().any(|a| a == "--bench");
     if benching && !std::env::args().any(|a| a == "--profile-time" || a == "--list") {
-        summary(8);
+        println!(
+            "\nsummary (per {BATCH}-span batch, interleaved, same bytes, same run; mean includes the periodic jobs):"
+        );
+        for shape in [corpus::Shape::Traces, corpus::Shape::Spans] {
+            summary(shape, 4000);
+        }
     }
 }

@@ -308,10 +308,35 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
     if let Some(p) = &args.receivers.prometheus {
         eprintln!("faultline: querying {p}");
     }
+    // Measurement aid (docs/performance.md, the soak): the store's counters as one JSON line on
+    // stderr every FAULTLINE_STATS_MS milliseconds.
+    let stats = std::env::var("FAULTLINE_STATS_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map(|ms| {
+            let mut rx = live.snapshots.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_millis(ms));
+                loop {
+                    every.tick().await;
+                    let snap = rx.borrow_and_update().clone();
+                    eprintln!("{}", stats_line(&snap.counters));
+                }
+            })
+        });
     run_for(args.duration, &mut shutdown).await;
     let counters = live.counters.clone();
+    if let Some(s) = stats {
+        s.abort();
+    }
     let tls_counters = live.tls_counters.clone();
-    let store = live.stop().await?;
+    let mut store = live.stop().await?;
+    if std::env::var_os("FAULTLINE_STATS_MS").is_some() {
+        let mut snap = store.snapshot(None);
+        crate::store::task::fill_counters(&mut snap, &counters);
+        eprintln!("{}", stats_line(&snap.counters));
+    }
     for s in store.metrics().sources() {
         let job = if s.job.is_empty() {
             String::new()
@@ -345,6 +370,22 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
         );
     }
     Ok(())
+}
+
+/// The counters of a snapshot as one JSON line (`record`'s `FAULTLINE_STATS_MS`).
+fn stats_line(c: &crate::store::snapshot::CounterValues) -> String {
+    serde_json::json!({
+        "stats": true,
+        "requests": c.requests,
+        "spans": c.spans,
+        "refused_full": c.refused_full,
+        "duplicate_spans": c.duplicate_spans,
+        "retained_spans": c.retained_spans,
+        "evicted_spans": c.evicted_spans,
+        "evicted_traces": c.evicted_traces,
+        "pending_calls": c.pending_calls,
+    })
+    .to_string()
 }
 
 /// `faultline report`.

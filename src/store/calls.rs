@@ -30,6 +30,14 @@ struct PendingCall {
     outcome: Outcome,
 }
 
+/// A queued call; `call` is taken when a server span answers it before it settles.
+#[derive(Debug)]
+struct Waiting {
+    settle_at: u64,
+    key: (TraceId, SpanId),
+    call: Option<PendingCall>,
+}
+
 /// What pairings taught about an attribute-derived peer name.
 #[derive(Debug)]
 enum Alias {
@@ -93,8 +101,14 @@ impl CallRecord {
 /// Pending calls, learnt aliases and the shared dependency names. See the module docs.
 #[derive(Debug)]
 pub struct Calls {
-    pending: HashMap<(TraceId, SpanId), PendingCall>,
-    queue: VecDeque<(u64, TraceId, SpanId)>,
+    /// Position in `queue` (counted from the first call ever queued) of each waiting call.
+    pending: HashMap<(TraceId, SpanId), u64>,
+    /// Calls in the order they settle (open order: the settle time is a fixed delay). The calls
+    /// live here, not in the map, so the map's entries stay small (one is held per bucket of a
+    /// table sized for the peak; half a million calls wait at 500k spans/s).
+    queue: VecDeque<Waiting>,
+    /// Position of `queue`'s front.
+    head: u64,
     aliases: HashMap<String, Alias>,
     names: HashSet<Arc<str>>,
 }
@@ -104,6 +118,7 @@ impl Default for Calls {
         Calls {
             pending: HashMap::new(),
             queue: VecDeque::new(),
+            head: 0,
             aliases: HashMap::new(),
             names: HashSet::default(),
         }
@@ -135,9 +150,13 @@ impl Calls {
         match answered_by {
             Some(service) => Some(self.pair(key, call, service)),
             None => {
-                self.pending.insert(key, call);
-                self.queue
-                    .push_back((settle_at, span.trace_id, span.span_id));
+                let at = self.head + self.queue.len() as u64;
+                self.queue.push_back(Waiting {
+                    settle_at,
+                    key,
+                    call: Some(call),
+                });
+                self.pending.insert(key, at);
                 None
             }
         }
@@ -150,7 +169,8 @@ impl Calls {
 
     /// A SERVER/CONSUMER span of `service` answered the pending call `(trace, span)`.
     pub fn answer(&mut self, trace: TraceId, span: SpanId, service: Arc<str>) -> Option<Resolved> {
-        let call = self.pending.remove(&(trace, span))?;
+        let at = self.pending.remove(&(trace, span))?;
+        let call = self.queue.get_mut((at - self.head) as usize)?.call.take()?;
         Some(self.pair((trace, span), call, service))
     }
 
@@ -191,13 +211,14 @@ impl Calls {
 
     /// Resolves, through `out`, the calls whose settle time has passed by `now`.
     pub fn settle(&mut self, now: u64, mut out: impl FnMut(Resolved)) {
-        while let Some(&(deadline, tid, sid)) = self.queue.front() {
-            if deadline > now {
+        while self.queue.front().is_some_and(|w| w.settle_at <= now) {
+            let Some(w) = self.queue.pop_front() else {
                 break;
-            }
-            self.queue.pop_front();
-            if let Some(call) = self.pending.remove(&(tid, sid)) {
-                out(self.unpaired((tid, sid), call));
+            };
+            self.head += 1;
+            if let Some(call) = w.call {
+                self.pending.remove(&w.key);
+                out(self.unpaired(w.key, call));
             }
         }
     }
