@@ -17,6 +17,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("analysis", &["model", "store", "analysis"]),
     ("rules", &["model", "store", "analysis", "rules"]),
     ("report", &["model", "store", "analysis", "rules", "report"]),
+    ("alerts", &["model", "store", "analysis", "rules", "alerts"]),
 ];
 
 const TERMINAL_CRATES: &[&str] = &["ratatui", "crossterm"];

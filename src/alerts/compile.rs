@@ -9,7 +9,7 @@ use crate::model::dependency::DepKind;
 use crate::rules::RuleError;
 use crate::rules::compile::{Globs, globs, parse_kind};
 
-use super::expr::{self, Expr, Template};
+use super::expr::{self, Expr, Template, Yields};
 use super::spec::{self, AlertSpec};
 use super::vars::Need;
 
@@ -73,9 +73,9 @@ pub const BUILTIN: &[(&str, &str)] =
 
 fn compile_rule(spec: AlertSpec) -> Result<AlertRule, Vec<(String, String)>> {
     let mut errors: Vec<(String, String)> = Vec::new();
-    let mut one = |field: &str, src: Option<&String>| -> Option<Expr> {
+    let mut one = |field: &str, src: Option<&String>, yields: Yields| -> Option<Expr> {
         let src = src?;
-        match expr::compile(src) {
+        match expr::compile(src, yields) {
             Ok(e) => Some(e),
             Err(e) => {
                 errors.push((field.to_string(), e));
@@ -83,10 +83,10 @@ fn compile_rule(spec: AlertSpec) -> Result<AlertRule, Vec<(String, String)>> {
             }
         }
     };
-    let condition = one("expr", Some(&spec.expr));
-    let resolve = one("resolve", spec.resolve.as_ref());
-    let value = one("value", spec.value.as_ref());
-    let threshold = one("threshold", spec.threshold.as_ref());
+    let condition = one("expr", Some(&spec.expr), Yields::Bool);
+    let resolve = one("resolve", spec.resolve.as_ref(), Yields::Bool);
+    let value = one("value", spec.value.as_ref(), Yields::Num);
+    let threshold = one("threshold", spec.threshold.as_ref(), Yields::Num);
     let mut scope = AlertScope::default();
     for (field, list, target) in [
         ("scope.caller", &spec.scope.caller, &mut scope.caller),

@@ -304,8 +304,12 @@ pub struct Vars {
 }
 
 impl Vars {
-    fn set(&mut self, name: &'static str, value: Value) {
+    /// Adds a value (tests and the trial evaluation set variables directly).
+    pub fn push(&mut self, name: &'static str, value: Value) {
         self.values.push((name, value));
+    }
+    fn set(&mut self, name: &'static str, value: Value) {
+        self.push(name, value);
     }
     fn num(&mut self, name: &'static str, v: Option<f64>) {
         self.set(

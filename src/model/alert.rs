@@ -1,4 +1,4 @@
-//! Alert states as a snapshot carries them: what the alert engine (`crate::alerts`) decided
+//! Alert states as a snapshot carries them: what the alert engine (the `alerts` module) decided
 //! about each (alert rule, caller, dependency), with its history, and how delivery to the sinks
 //! (Alertmanager, webhooks) is going. Plain data, so the store can hold it and every front end
 //! can read it without importing the engine.

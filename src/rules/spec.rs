@@ -182,7 +182,7 @@ pub fn parse_file(file: &str, text: &str, errors: &mut Vec<RuleError>) -> Vec<Ru
         out: errors,
     };
     for k in table.keys() {
-        // `[[alert]]` tables are the alert rules (`crate::alerts::spec` reads them).
+        // `[[alert]]` tables are the alert rules (the `alerts` module reads them).
         if k != "rule" && k != "alert" {
             errs.push(
                 k.clone(),

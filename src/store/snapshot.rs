@@ -79,7 +79,7 @@ pub struct Snapshot {
     pub traces: TraceList,
     /// Rule findings (filled by the rule engine).
     pub findings: Arc<[Finding]>,
-    /// Alert states and delivery (filled by the alert engine, `crate::alerts`).
+    /// Alert states and delivery (filled by the alert engine, the `alerts` module).
     pub alerts: Arc<AlertBoard>,
     /// Counters.
     pub counters: CounterValues,

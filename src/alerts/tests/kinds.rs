@@ -209,9 +209,9 @@ dependency = ["pay*"]
 }
 
 #[test]
-fn unknown_numbers_do_not_hold_and_type_errors_are_counted() {
+fn unknown_numbers_do_not_hold_and_runtime_errors_are_counted() {
     // No pool gauge: `pool_utilisation` is null, comparing it fails: does not hold, no error.
-    // Comparing the breaker's name with a number is an error in the rule.
+    // An integer division by zero with every number known is an error of the rule.
     let set = rules(
         r#"
 [[alert]]
@@ -220,8 +220,8 @@ expr = "pool_utilisation > 0.5 || at_capacity"
 [alert.labels]
 severity = "warning"
 [[alert]]
-name = "T"
-expr = "breaker > 1"
+name = "D"
+expr = "100 / (calls - 60) > 1"
 [alert.labels]
 severity = "warning"
 "#,
