@@ -83,7 +83,12 @@ fn compile_rule(spec: AlertSpec) -> Result<AlertRule, Vec<(String, String)>> {
             }
         }
     };
-    let condition = one("expr", Some(&spec.expr), Yields::Bool);
+    // An empty `expr` was reported missing when the file was parsed.
+    let condition = one(
+        "expr",
+        Some(&spec.expr).filter(|e| !e.is_empty()),
+        Yields::Bool,
+    );
     let resolve = one("resolve", spec.resolve.as_ref(), Yields::Bool);
     let value = one("value", spec.value.as_ref(), Yields::Num);
     let threshold = one("threshold", spec.threshold.as_ref(), Yields::Num);

@@ -44,13 +44,16 @@ pub trait Notify: Send + Sync {
     fn status(&self) -> Vec<DeliveryStatus>;
 }
 
+/// Called with every change (`faultline record` logs them).
+pub type OnChange = Arc<dyn Fn(&AlertChange) + Send + Sync>;
+
 /// A hook for the store task (`app::start_live_hooks`) that evaluates `engine` at every due
 /// boundary of each snapshot it is given, hands changes to `notify`, and returns the board.
 /// `on_change` sees every change too (`faultline record` logs them).
 pub fn live_hook(
     engine: Engine,
     notify: Option<Arc<dyn Notify>>,
-    on_change: Option<Arc<dyn Fn(&AlertChange) + Send + Sync>>,
+    on_change: Option<OnChange>,
 ) -> AlertsHook {
     let engine = Mutex::new(engine);
     Arc::new(move |snap| {

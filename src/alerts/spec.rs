@@ -125,7 +125,8 @@ impl Errs<'_> {
 }
 
 /// Parses the `[[alert]]` tables of one rule file (other top-level keys belong to the lint and
-/// are left alone). Returns the alerts that parsed; appends every problem to `errors`.
+/// are left alone). Returns every alert (fields that were wrong replaced by their defaults, so
+/// the rest can be checked too); appends every problem to `errors`.
 pub fn parse_file(file: &str, text: &str, errors: &mut Vec<RuleError>) -> Vec<AlertSpec> {
     let table: toml::Table = match text.parse() {
         Ok(t) => t,
@@ -169,14 +170,12 @@ pub fn parse_file(file: &str, text: &str, errors: &mut Vec<RuleError>) -> Vec<Al
             errs.push("", format!("expected a table, got {}", describe(item)));
             continue;
         };
-        if let Some(spec) = parse_alert(t, text, &mut errs) {
-            out.push(spec);
-        }
+        out.push(parse_alert(t, text, &mut errs));
     }
     out
 }
 
-fn parse_alert(t: &toml::Table, text: &str, errs: &mut Errs<'_>) -> Option<AlertSpec> {
+fn parse_alert(t: &toml::Table, text: &str, errs: &mut Errs<'_>) -> AlertSpec {
     let name = match t.get("name") {
         Some(toml::Value::String(s)) if valid_name(s) => Some(s.clone()),
         Some(toml::Value::String(s)) => {
@@ -255,26 +254,28 @@ fn parse_alert(t: &toml::Table, text: &str, errs: &mut Errs<'_>) -> Option<Alert
     let (severity, labels) = parse_labels(t.get("labels"), errs);
     let annotations = string_table(t.get("annotations"), "annotations", errs);
     let scope = parse_scope(t.get("scope"), errs);
-    let name = name?;
-    let line = find_line(text, &name);
-    Some(AlertSpec {
-        expr: expr?,
+    // A field that is wrong is reported above and replaced by its default here, so that the
+    // alert is still compiled and its other problems (expressions, templates, globs) are
+    // reported too; the set fails as a whole.
+    let line = name.as_deref().map_or(1, |n| find_line(text, n));
+    AlertSpec {
+        name: name.or_else(|| errs.rule.clone()).unwrap_or_default(),
+        expr: expr.unwrap_or_default(),
         resolve,
         value,
         threshold,
-        for_ns: for_ns?,
-        keep_firing_for_ns: keep_firing_for_ns?,
-        window_ns: window_ns?,
-        baseline_ns: baseline_ns?,
-        severity: severity?,
+        for_ns: for_ns.unwrap_or(0),
+        keep_firing_for_ns: keep_firing_for_ns.unwrap_or(0),
+        window_ns: window_ns.unwrap_or(DEFAULT_WINDOW_NS),
+        baseline_ns: baseline_ns.unwrap_or(DEFAULT_BASELINE_NS),
+        severity: severity.unwrap_or_default(),
         labels,
         annotations: annotations.unwrap_or_default(),
         scope,
-        enabled: enabled?,
+        enabled: enabled.unwrap_or(true),
         file: errs.file.to_string(),
         line,
-        name,
-    })
+    }
 }
 
 fn valid_name(s: &str) -> bool {

@@ -59,7 +59,7 @@ pub fn live_alerts(
             eprintln!("faultline: sending alerts to {} {}", s.sink, s.url);
         }
     }
-    let on_change: Option<Arc<dyn Fn(&AlertChange) + Send + Sync>> = if log {
+    let on_change: Option<crate::alerts::OnChange> = if log {
         Some(Arc::new(|c: &AlertChange| {
             if c.state.status != AlertStatus::Pending {
                 eprintln!("faultline: {}", change_line(c));

@@ -43,17 +43,20 @@ pub struct Hooks {
 
 pub use crate::model::clock::now_unix_ns;
 
+/// A hook over snapshots giving `T`.
+type Hook<T> = Arc<dyn Fn(&Snapshot) -> T + Send + Sync>;
+
 /// One hook run periodically on a blocking thread: at most one run at a time, the latest result
 /// kept (a panicking run keeps the previous one).
 struct Periodic<T> {
-    hook: Arc<dyn Fn(&Snapshot) -> T + Send + Sync>,
+    hook: Hook<T>,
     latest: Arc<T>,
     running: Option<tokio::task::JoinHandle<T>>,
     last_run: Option<Instant>,
 }
 
 impl<T: Send + Sync + 'static> Periodic<T> {
-    fn new(hook: Arc<dyn Fn(&Snapshot) -> T + Send + Sync>, initial: T) -> Self {
+    fn new(hook: Hook<T>, initial: T) -> Self {
         Periodic {
             hook,
             latest: Arc::new(initial),
@@ -142,8 +145,7 @@ pub async fn run_with_hooks(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut closing = false;
     let mut findings = hooks.findings.clone().map(|h| {
-        let h: Arc<dyn Fn(&Snapshot) -> Arc<[Finding]> + Send + Sync> =
-            Arc::new(move |s| Arc::from(h(s)));
+        let h: Hook<Arc<[Finding]>> = Arc::new(move |s| Arc::from(h(s)));
         Periodic::new(h, Arc::from(Vec::new()))
     });
     let mut alerts = hooks
