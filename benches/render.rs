@@ -3,8 +3,8 @@
 //! retained traces, against the floor of rendering only a ratatui `Table` of the visible rows
 //! (the same cells' numbers formatted from the same snapshot), in the same run.
 //!
-//! Also measured: installing a new snapshot into the UI state (per-edge facts, sort and filter of
-//! all rows), which happens once per published snapshot (4/s), not per frame.
+//! Also measured: installing a new snapshot into the UI state (findings badges, sort and filter
+//! of all rows), which happens once per published snapshot (4/s), not per frame.
 //!
 //! Run: `cargo bench --bench render`. Results: docs/performance.md, "Rendering".
 
@@ -31,12 +31,12 @@ fn baseline_table(s: &UiState, f: &mut ratatui::Frame) {
     let visible = area.height.saturating_sub(3) as usize;
     let rows = s.dep_rows.iter().take(visible).filter_map(|r| match r {
         DepRow::Edge(i) => {
-            let e = &s.snapshot.edges[*i as usize];
-            let m = &e.summary;
+            let e = &s.snapshot.deps[*i as usize];
+            let m = &e.traffic;
             let n = m.stats.calls;
             Some(Row::new(vec![
                 format!("{} → {}", e.key.caller, e.key.dependency),
-                e.series.kind.as_str().to_string(),
+                e.kind.as_str().to_string(),
                 widgets::rate(m.rate()),
                 widgets::pct(m.error_ratio(), n),
                 widgets::ms(m.quantile_ms(0.5)),
@@ -77,7 +77,7 @@ fn baseline_table(s: &UiState, f: &mut ratatui::Frame) {
 
 fn bench(c: &mut Criterion) {
     let snap = Arc::new(testkit::large_snapshot(10_000, 100_000));
-    assert_eq!(snap.edges.len(), 10_000);
+    assert_eq!(snap.deps.len(), 10_000);
     assert!(snap.traces.len() >= 100_000);
     let theme = Theme::default();
     let sources = Sources {

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::cli::sources::{SourcesError, metric_sources};
+use crate::cli::sources::{SourcesError, metric_sources, receiver_config};
 use crate::cli::{
     FailOn, LintArgs, LintFormat, ReceiverArgs, RecordArgs, ReportArgs, ReportFormat, RulesArgs,
 };
 
 mod alerting;
 use crate::ingest::channel::{Counters, DEFAULT_CAPACITY, Ingest};
+use crate::ingest::server_tls::{ReloadingConfig, TlsCounters, TlsIncoming};
 use crate::ingest::{otlp_grpc, otlp_http, prom_query, prom_scrape, recorder};
 use crate::model::finding::Severity;
 use crate::model::profile::{ProfileError, ProfileSet};
@@ -51,6 +52,12 @@ pub enum AppError {
     /// An alert sink cannot be used.
     #[error(transparent)]
     Deliver(#[from] crate::alerts::deliver::DeliverError),
+    /// The receivers' TLS files cannot be used (names the file).
+    #[error("receiver TLS: {0}")]
+    Tls(String),
+    /// The configuration file has problems (one line each).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigErrors),
     /// Something else went wrong at run time.
     #[error("{0}")]
     Runtime(String),
@@ -62,10 +69,14 @@ pub struct Live {
     pub grpc_addr: SocketAddr,
     /// Address the HTTP receiver bound.
     pub http_addr: SocketAddr,
+    /// The receivers speak TLS.
+    pub tls: bool,
     /// Snapshots as the store publishes them.
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     /// Shared counters.
     pub counters: Arc<Counters>,
+    /// TLS refusals and failed handshakes (zero without TLS).
+    pub tls_counters: Arc<TlsCounters>,
     shutdown: watch::Sender<bool>,
     drain: watch::Sender<bool>,
     servers: Vec<tokio::task::JoinHandle<Result<(), String>>>,
@@ -74,9 +85,16 @@ pub struct Live {
     writer: Option<recorder::WriterHandle>,
 }
 
-fn warn_if_exposed(what: &str, addr: SocketAddr) {
+fn warn_if_exposed(what: &str, addr: SocketAddr, tls: bool) {
     if !addr.ip().is_loopback() {
-        eprintln!("faultline: warning: {what} listens on {addr}, reachable from other hosts");
+        let plain = if tls {
+            ""
+        } else {
+            " in plain text (tls_cert_file and tls_key_file turn TLS on)"
+        };
+        eprintln!(
+            "faultline: warning: {what} listens on {addr}, reachable from other hosts{plain}"
+        );
     }
 }
 
@@ -115,27 +133,37 @@ pub async fn start_live_hooks(
     hooks: task::Hooks,
 ) -> Result<Live, AppError> {
     let metric_sources = metric_sources(args)?;
+    let rc = receiver_config(args)?;
     if !metric_sources.profile_dirs.is_empty() {
         cfg.profiles = Arc::new(ProfileSet::load(&metric_sources.profile_dirs)?);
     }
     let profiles = cfg.profiles.clone();
+    // Certificates load before anything binds: a bad file is named and nothing starts.
+    let tls = match &rc.tls {
+        Some(t) => Some((
+            ReloadingConfig::load(t, &[b"h2"]).map_err(AppError::Tls)?,
+            ReloadingConfig::load(t, &[b"h2", b"http/1.1"]).map_err(AppError::Tls)?,
+        )),
+        None => None,
+    };
     let (grpc_l, grpc_addr) =
-        otlp_grpc::bind(args.otlp_grpc)
+        otlp_grpc::bind(rc.otlp_grpc)
             .await
             .map_err(|source| AppError::Bind {
-                addr: args.otlp_grpc,
+                addr: rc.otlp_grpc,
                 source,
             })?;
     let (http_l, http_addr) =
-        otlp_grpc::bind(args.otlp_http)
+        otlp_grpc::bind(rc.otlp_http)
             .await
             .map_err(|source| AppError::Bind {
-                addr: args.otlp_http,
+                addr: rc.otlp_http,
                 source,
             })?;
-    warn_if_exposed("otlp-grpc", grpc_addr);
-    warn_if_exposed("otlp-http", http_addr);
+    warn_if_exposed("otlp-grpc", grpc_addr, tls.is_some());
+    warn_if_exposed("otlp-http", http_addr, tls.is_some());
     let counters = Arc::new(Counters::default());
+    let tls_counters = Arc::new(TlsCounters::default());
     let (drain, drain_rx) = watch::channel(false);
     let (writer_tx, writer) = match record {
         Some(path) => {
@@ -161,40 +189,58 @@ pub async fn start_live_hooks(
     };
     let keep = (!args.scrape_all_series).then(|| profiles.clone());
     let mut sources =
-        prom_scrape::spawn(metric_sources.scrape, ingest.clone(), shut_rx.clone(), keep);
+        prom_scrape::spawn(metric_sources.scrape, ingest.clone(), shut_rx.clone(), keep)
+            .map_err(|e| AppError::Runtime(e.to_string()))?;
     if let Some(q) = metric_sources.prometheus {
-        sources.extend(prom_query::spawn(
-            q,
-            profiles,
-            ingest.clone(),
-            shut_rx.clone(),
-        ));
+        sources.push(
+            prom_query::spawn(q, profiles, ingest.clone(), shut_rx.clone())
+                .map_err(|e| AppError::Runtime(e.to_string()))?,
+        );
     }
-    let grpc = otlp_grpc::GrpcReceiver::new(ingest.clone(), args.auth_token.clone());
-    let http = otlp_http::HttpReceiver::new(ingest, args.auth_token.clone());
-    let servers = vec![
-        tokio::spawn({
-            let stop = until(shut_rx.clone());
-            async move {
-                otlp_grpc::serve(grpc_l, grpc, stop)
+    let grpc = otlp_grpc::GrpcReceiver::new(ingest.clone(), rc.auth_token.clone());
+    let http = otlp_http::HttpReceiver::new(ingest, rc.auth_token.clone());
+    let grpc_stop = until(shut_rx.clone());
+    let http_stop = until(shut_rx);
+    let servers = match tls.clone() {
+        None => vec![
+            tokio::spawn(async move {
+                otlp_grpc::serve(grpc_l, grpc, grpc_stop)
                     .await
                     .map_err(|e| format!("otlp-grpc: {e}"))
-            }
-        }),
-        tokio::spawn({
-            let stop = until(shut_rx);
-            async move {
-                otlp_http::serve(http_l, http, stop)
+            }),
+            tokio::spawn(async move {
+                otlp_http::serve(http_l, http, http_stop)
                     .await
                     .map_err(|e| format!("otlp-http: {e}"))
-            }
-        }),
-    ];
+            }),
+        ],
+        Some((grpc_tls, http_tls)) => {
+            let bind = |addr, source| AppError::Bind { addr, source };
+            let grpc_in = TlsIncoming::start(grpc_l, grpc_tls, tls_counters.clone(), "otlp-grpc")
+                .map_err(|e| bind(grpc_addr, e))?;
+            let http_in = TlsIncoming::start(http_l, http_tls, tls_counters.clone(), "otlp-http")
+                .map_err(|e| bind(http_addr, e))?;
+            vec![
+                tokio::spawn(async move {
+                    otlp_grpc::serve_tls(grpc_in, grpc, grpc_stop)
+                        .await
+                        .map_err(|e| format!("otlp-grpc: {e}"))
+                }),
+                tokio::spawn(async move {
+                    otlp_http::serve_tls(http_in, http, http_stop)
+                        .await
+                        .map_err(|e| format!("otlp-http: {e}"))
+                }),
+            ]
+        }
+    };
     Ok(Live {
         grpc_addr,
         http_addr,
+        tls: rc.tls.is_some(),
         snapshots,
         counters,
+        tls_counters,
         shutdown,
         drain,
         servers,
@@ -331,6 +377,9 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
     let live = start_live_hooks(&args.receivers, StoreConfig::default(), capture, hooks).await?;
     eprintln!("faultline: listening otlp-grpc={}", live.grpc_addr);
     eprintln!("faultline: listening otlp-http={}", live.http_addr);
+    if live.tls {
+        eprintln!("faultline: the receivers speak TLS only");
+    }
     match capture {
         Some(path) => eprintln!("faultline: recording to {}", path.display()),
         None => eprintln!("faultline: --out -: not recording (receivers and store only)"),
@@ -351,6 +400,7 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
         None => signals.recv().await,
     }
     let counters = live.counters.clone();
+    let tls_counters = live.tls_counters.clone();
     let store = live.stop().await?;
     if let Some(a) = alerting {
         a.stop().await;
@@ -381,6 +431,12 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
         Counters::get(&counters.refused_full),
         Counters::get(&counters.bad_requests),
     );
+    let (plain, failed) = tls_counters.get();
+    if plain + failed > 0 {
+        eprintln!(
+            "faultline: TLS: refused {plain} plain-text connections, {failed} failed handshakes"
+        );
+    }
     Ok(())
 }
 
@@ -391,7 +447,7 @@ pub fn report(args: ReportArgs) -> Result<String, AppError> {
     if !args.profiles.is_empty() {
         cfg.profiles = Arc::new(ProfileSet::load(&args.profiles)?);
     }
-    let mut r = replay::load(&args.files, cfg)?;
+    let mut r = load_captures(&args.files, cfg)?;
     r.check_clean()?;
     for w in &r.warnings {
         eprintln!("faultline: warning: {w}");
@@ -417,6 +473,38 @@ pub fn report(args: ReportArgs) -> Result<String, AppError> {
         ReportFormat::Json => report::json::render(&rows) + "\n",
         ReportFormat::Text => report::text::render(&rows, snap.window),
     })
+}
+
+/// Captures at least this large get a progress bar (smaller ones load in well under a second).
+pub const PROGRESS_MIN_BYTES: u64 = 8 << 20;
+
+/// Replays capture files, with a progress bar on stderr when stderr is a terminal and the files
+/// are large; quiet otherwise (CI, pipes).
+pub fn load_captures(
+    files: &[std::path::PathBuf],
+    cfg: StoreConfig,
+) -> Result<replay::Replay, AppError> {
+    use std::io::IsTerminal;
+    let total = replay::total_bytes(files);
+    if !std::io::stderr().is_terminal() || total < PROGRESS_MIN_BYTES {
+        return Ok(replay::load(files, cfg)?);
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "faultline: loading {msg} [{bar:30}] {bytes}/{total_bytes} ({eta} left)",
+        )
+        // The template is a constant; it parses (and a test loads a large capture with it).
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(match files {
+        [one] => one.display().to_string(),
+        many => format!("{} files", many.len()),
+    });
+    let result = replay::load_with_progress(files, cfg, &|n| bar.inc(n));
+    bar.finish_and_clear();
+    Ok(result?)
 }
 
 /// What `faultline lint` prints, and its exit code (0 clean, 1 findings at `--fail-on`).
@@ -457,7 +545,7 @@ pub async fn lint(args: LintArgs) -> Result<LintOutcome, AppError> {
                 "lint needs capture files, or --live to listen".into(),
             ));
         }
-        let mut r = replay::load(&args.files, StoreConfig::replay(usize::MAX))?;
+        let mut r = load_captures(&args.files, StoreConfig::replay(usize::MAX))?;
         r.check_clean()?;
         for w in &r.warnings {
             eprintln!("faultline: warning: {w}");
@@ -507,6 +595,34 @@ pub fn rules(args: RulesArgs) -> Result<String, AppError> {
         ),
         _ => crate::rules::describe(&set) + &crate::alerts::describe(&alert),
     })
+}
+
+/// Logging of the headless commands: warnings (`FAULTLINE_LOG` sets the filter) to stderr, or to
+/// `--log-file`.
+pub fn init_stderr_logging(file: Option<&std::path::Path>) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FAULTLINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .without_time();
+    let opened = file.map(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+    });
+    let _ = match opened {
+        Some(Ok(f)) => builder
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(f))
+            .try_init(),
+        Some(Err(e)) => {
+            eprintln!("faultline: warning: cannot open the log file: {e}; logging to stderr");
+            builder.with_writer(std::io::stderr).try_init()
+        }
+        None => builder.with_writer(std::io::stderr).try_init(),
+    };
 }
 
 /// How long open requests may take to finish after a shutdown signal.

@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod analysis;
 pub mod app;
+pub mod config;
 
 pub mod cli;
 pub mod demo;

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use faultline::cli::{Cli, Command};
+use faultline::cli::layers::{LayerError, parse_from};
+use faultline::cli::{Command, print};
 use faultline::{app, tui};
 
 // mimalloc: ingest allocates many small, short-lived objects; glibc malloc spent a quarter of the
@@ -12,7 +12,20 @@ use faultline::{app, tui};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    faultline::ingest::tls_files::install_default_provider();
+    let cli = match parse_from(std::env::args_os().collect()) {
+        Ok((cli, _)) => cli,
+        Err(LayerError::Clap(e)) => e.exit(),
+        Err(LayerError::Config(e)) => return fail(&e.to_string()),
+    };
+    // The dashboards log to a file (the terminal is theirs); the other commands to stderr.
+    let headless = !matches!(
+        cli.command,
+        None | Some(Command::Watch(_) | Command::Review(_) | Command::Demo(_))
+    );
+    if headless {
+        app::init_stderr_logging(cli.log_file.as_deref());
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -64,16 +77,36 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 })
                 .map_err(|e| e.to_string()),
+            Some(Command::Config(args)) => print::config(&args.action)
+                .map(|out| {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                })
+                .map_err(|e| e.to_string()),
+            Some(Command::Completions(args)) => {
+                print!("{}", print::completions(args.shell));
+                Ok(ExitCode::SUCCESS)
+            }
+            Some(Command::Man) => print::man()
+                .and_then(|page| {
+                    use std::io::Write;
+                    std::io::stdout().write_all(&page)
+                })
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(|e| e.to_string()),
             None => done(tui::watch(cli.watch, ui).await),
         }
     });
     match result {
         Ok(code) => code,
-        Err(e) => {
-            for line in e.lines() {
-                eprintln!("faultline: error: {line}");
-            }
-            ExitCode::from(2)
-        }
+        Err(e) => fail(&e),
     }
+}
+
+/// Prints an error, one `faultline: error:` line per line of it; exit 2.
+fn fail(e: &str) -> ExitCode {
+    for line in e.lines() {
+        eprintln!("faultline: error: {line}");
+    }
+    ExitCode::from(2)
 }

@@ -48,6 +48,24 @@ pub struct Replay {
 
 /// Loads `files` in order into a store built with `cfg`.
 pub fn load(files: &[impl AsRef<Path>], cfg: StoreConfig) -> Result<Replay, ReplayError> {
+    load_with_progress(files, cfg, &|_| {})
+}
+
+/// The bytes [`load_with_progress`] will report: the files' sizes (unreadable ones count 0).
+pub fn total_bytes(files: &[impl AsRef<Path>]) -> u64 {
+    files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// [`load`], calling `progress` with each chunk of file bytes read (see [`total_bytes`]).
+pub fn load_with_progress(
+    files: &[impl AsRef<Path>],
+    cfg: StoreConfig,
+    progress: &dyn Fn(u64),
+) -> Result<Replay, ReplayError> {
     let mut store = Store::new(cfg);
     let mut warnings = Vec::new();
     let mut records = 0usize;
@@ -55,7 +73,7 @@ pub fn load(files: &[impl AsRef<Path>], cfg: StoreConfig) -> Result<Replay, Repl
     let mut clock = 0u64;
     for file in files {
         let file = file.as_ref();
-        let summary = capture::read_file(file, |loaded| {
+        let summary = capture::read_file_with_progress(file, progress, |loaded| {
             clock += 1;
             store.counters_mut().requests += 1;
             let rec = match loaded {

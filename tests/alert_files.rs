@@ -29,6 +29,7 @@ fn the_shipped_alert_rules_load() {
         "DependencyQueueSaturated",
         "DependencyPoolSaturated",
         "DependencyAtCapacity",
+        "DependencyCallsRefused",
         "DependencyHostsEjected",
         "DependencyBreakerOpen",
         "DependencySilent",

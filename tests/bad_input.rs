@@ -156,6 +156,7 @@ struct Session {
 impl Session {
     fn new() -> Session {
         let rec = Recorder::start();
+        faultline::ingest::tls_files::install_default_provider();
         let http = reqwest::blocking::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(60))

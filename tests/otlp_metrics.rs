@@ -163,6 +163,7 @@ async fn otlp_metrics_live_and_replayed_agree() {
         .await
         .expect("start");
     let url = format!("http://{}/v1/metrics", live.http_addr);
+    faultline::ingest::tls_files::install_default_provider();
     let client = reqwest::Client::new();
     let base = faultline::store::task::now_unix_ns() - 10 * S;
     for req in batches(base) {

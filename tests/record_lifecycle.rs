@@ -26,6 +26,7 @@ fn span_json(n: u64, name: &str) -> String {
 }
 
 fn post(rec: &Recorder, n: u64, name: &str) {
+    faultline::ingest::tls_files::install_default_provider();
     let c = reqwest::blocking::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(20))
@@ -141,6 +142,7 @@ fn sigterm_with_live_client_connections_open() {
         serde_json::from_str(&span_json(400, "over-grpc")).unwrap();
     rt.block_on(client.export(req)).expect("gRPC export");
     // A keep-alive HTTP/1.1 connection, idle in the client's pool.
+    faultline::ingest::tls_files::install_default_provider();
     let http = reqwest::blocking::Client::builder()
         .no_proxy()
         .build()

@@ -117,7 +117,8 @@ fn names(msg: &IngestMsg) -> Vec<String> {
 async fn negotiates_openmetrics_with_gzip() {
     let url = serve(Mode::Good).await;
     let (ingest, mut rx) = ingest();
-    let client = faultline::ingest::prom_scrape::client().expect("client");
+    let client =
+        faultline::ingest::prom_scrape::client(&Default::default(), "test").expect("client");
     let status = scrape_once(
         &client,
         &target(&url, "checkout", 1000, 1000),
@@ -143,7 +144,8 @@ async fn negotiates_openmetrics_with_gzip() {
 async fn bad_exposition_reports_the_line_and_keeps_the_rest() {
     let url = serve(Mode::Bad).await;
     let (ingest, mut rx) = ingest();
-    let client = faultline::ingest::prom_scrape::client().expect("client");
+    let client =
+        faultline::ingest::prom_scrape::client(&Default::default(), "test").expect("client");
     let status = scrape_once(&client, &target(&url, "web", 1000, 1000), &ingest, None).await;
     let err = status.last_error.clone().expect("an error");
     assert!(err.contains("line 3"), "{err}");
@@ -176,7 +178,8 @@ async fn dead_and_hanging_targets_do_not_stall_a_healthy_one() {
         ingest,
         stop,
         None,
-    );
+    )
+    .expect("clients build");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop_tx.send(true).expect("stop");
     for t in tasks {
@@ -213,7 +216,8 @@ async fn dead_and_hanging_targets_do_not_stall_a_healthy_one() {
 async fn only_mapped_families_are_kept_by_default() {
     let url = serve(Mode::Good).await;
     let (ingest, mut rx) = ingest();
-    let client = faultline::ingest::prom_scrape::client().expect("client");
+    let client =
+        faultline::ingest::prom_scrape::client(&Default::default(), "test").expect("client");
     let profiles = faultline::model::profile::ProfileSet::builtin();
     let status = scrape_once(
         &client,

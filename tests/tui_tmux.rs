@@ -1,11 +1,14 @@
 //! End-to-end: the real `faultline` binary in a real terminal (tmux), driven with `send-keys` and
 //! read with `capture-pane`.
 //!
-//! 1. `faultline demo` on free ports: an OPEN (inferred) breaker appears, drill into it, open a
-//!    trace waterfall, quit, and the terminal is restored (alternate screen left, exit code 0).
+//! 1. `faultline demo` on free ports: within two minutes the payments breaker shows OPEN from its
+//!    metric (no `~`), the inventory bulkhead queue `n/100`, and the findings TMO-001, RTY-001
+//!    and STA-001; drill into the open breaker, open a trace waterfall, quit, and the terminal is
+//!    restored (alternate screen left, exit code 0).
 //! 2. `faultline review` on a capture made in the test by the real recorder (`faultline record`)
-//!    from 90 s of the demo's traffic (`demo::backfill`): move the time cursor into the incident,
-//!    drill in, open a waterfall, quit, terminal restored.
+//!    from 90 s of the demo's traffic (`demo::backfill`): move the time cursor into the incident
+//!    (OPEN from the metric as of the cursor), drill in, open a waterfall; move the cursor past the
+//!    recovery (CLOSED); quit, terminal restored.
 //!
 //! tmux comes from `scripts/test-deps.sh`. Without it the tests are skipped locally and fail in CI.
 
@@ -130,18 +133,33 @@ fn log_file(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("faultline-tmux-{tag}-{}.log", std::process::id()))
 }
 
+/// The dependencies table's row of `name` (`caller → dependency`), not the preview's title.
+fn dep_row(screen: &str, name: &str) -> Option<String> {
+    screen
+        .lines()
+        .find(|l| l.contains(name) && !l.contains("preview"))
+        .map(str::to_string)
+}
+
+/// Whether the payments row shows `state` from the breaker metric (an inferred state carries a
+/// `~`, so ` OPEN~` does not match ` OPEN `).
+fn payments_metric_state(screen: &str, state: &str) -> bool {
+    dep_row(screen, "checkout → payments").is_some_and(|r| r.contains(&format!(" {state} ")))
+}
+
 /// Opens the top (open) dependency, then a call's trace, and checks both screens.
 fn drill_into_open_breaker(s: &Session) {
     s.text("/");
     s.text("state=open");
     s.keys(&["Enter"]);
     s.wait("the filtered table", 10, |t| {
-        t.contains("filter state=open") && t.contains("OPEN~")
+        t.contains("filter state=open") && payments_metric_state(t, "OPEN")
     });
     s.keys(&["Enter"]);
     s.wait("the dependency detail", 10, |t| {
         t.contains("checkout → payments")
             && t.contains("breaker OPEN")
+            && t.contains("source resilience4j:resilience4j_circuitbreaker_state")
             && t.contains("Recent and slowest calls")
     });
     s.wait("calls over the edge", 15, |t| t.contains("recent "));
@@ -172,9 +190,30 @@ fn demo_shows_an_open_breaker_and_drills_into_a_trace() {
         started.elapsed() < Duration::from_secs(5),
         "dashboard open quickly"
     );
-    s.wait("an OPEN breaker", 90, |t| t.contains(" OPEN~"));
+    s.wait("the payments breaker OPEN from its metric", 60, |t| {
+        payments_metric_state(t, "OPEN")
+    });
     drill_into_open_breaker(&s);
-    s.keys(&["Escape", "Escape"]);
+    s.keys(&["Escape", "Escape", "Escape"]);
+    s.wait("the inventory queue filling, from its gauges", 60, |t| {
+        dep_row(t, "checkout → inventory").is_some_and(|r| {
+            r.split_whitespace()
+                .any(|w| w.ends_with("/100") && !w.starts_with("0/"))
+        })
+    });
+    s.text("3");
+    // The whole story within two minutes of the demo's start.
+    let left = Duration::from_secs(120).saturating_sub(started.elapsed());
+    s.wait("the three headline findings", left.as_secs().max(1), |t| {
+        let found = |rule: &str, subject: &str| {
+            t.lines()
+                .any(|l| l.contains(rule) && l.contains(subject) && !l.contains("no data"))
+        };
+        found("TMO-001", "checkout → inventory")
+            && found("RTY-001", "checkout → shipping")
+            && found("STA-001", "cart")
+    });
+    s.text("1");
     s.text("?");
     s.wait("the help overlay", 10, |t| t.contains("Keys (esc closes)"));
     s.keys(&["Escape"]);
@@ -303,20 +342,34 @@ fn review_moves_the_time_cursor_into_the_incident() {
     );
     // Narrow the window to about 11 s, then walk it back until the breaker shows open.
     s.text("{{{");
-    let mut open = false;
+    assert!(
+        walk(&s, "[", "OPEN"),
+        "the cursor reached the incident:\n{}",
+        s.screen()
+    );
+    drill_into_open_breaker(&s);
+    s.keys(&["Escape", "Escape", "Escape", "Escape"]);
+    // Past the recovery the metric says closed, as of the cursor.
+    assert!(
+        walk(&s, "]", "CLOSED"),
+        "the cursor passed the recovery:\n{}",
+        s.screen()
+    );
+    s.quit_and_check_restored();
+}
+
+/// Moves the review cursor with `key` until the payments row shows `state` from its metric.
+fn walk(s: &Session, key: &str, state: &str) -> bool {
     for _ in 0..12 {
-        s.text("[");
+        s.text(key);
         // The review thread builds the window's snapshot; give a loaded machine time to show it.
         let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline && !open {
-            open = s.screen().contains(" OPEN~");
+        while Instant::now() < deadline {
+            if payments_metric_state(&s.screen(), state) {
+                return true;
+            }
             std::thread::sleep(Duration::from_millis(200));
         }
-        if open {
-            break;
-        }
     }
-    assert!(open, "the cursor reached the incident:\n{}", s.screen());
-    drill_into_open_breaker(&s);
-    s.quit_and_check_restored();
+    false
 }

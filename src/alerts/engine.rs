@@ -15,10 +15,11 @@ use crate::model::alert::{AlertBoard, AlertEvent, AlertState, AlertStatus, Deliv
 use crate::model::edge::{BUCKET_NS, EdgeKey, bucket_of};
 use crate::model::view::DependencyView;
 
+use super::baseline::ChunkCache;
 use super::compile::{AlertRule, AlertSet};
 use super::expr::Outcome;
 use super::state::{Timing, Track, Verdict};
-use super::vars::{self, ChunkCache, Frame};
+use super::vars::{self, Frame};
 
 /// How long after a bucket closes it is evaluated live.
 pub const EVAL_DELAY_NS: u64 = 10 * 1_000_000_000;

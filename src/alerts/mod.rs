@@ -4,7 +4,8 @@
 //! every 10 s, with states pending → firing → resolved. See `docs/alerts.md`.
 //!
 //! - [`spec`]: the `[[alert]]` schema, checked field by field.
-//! - [`vars`]: the variables of one dependency at one instant (window, baseline, state).
+//! - [`vars`]: the variables of one dependency at one instant (window, baseline, state);
+//!   [`baseline`]: the trailing baseline (medians of window-long chunks).
 //! - [`expr`]: CEL expressions and annotation templates.
 //! - [`compile`]: specs → runnable rules; the built-in set.
 //! - [`state`]: one alert's state machine, with hysteresis.
@@ -15,6 +16,7 @@
 //! Layer: imports `model`, `store`, `analysis` and `rules` (for the shared globs and errors),
 //! never the front ends.
 
+pub mod baseline;
 pub mod compile;
 pub mod deliver;
 pub mod engine;

@@ -16,19 +16,16 @@
 //! A number that is not known (no calls, no gauge) is CEL `null`; comparing it fails, and a
 //! failed expression counts as "does not hold" (like an absent series in PromQL).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use cel::Value;
 
 use crate::model::breaker::{self, BreakerState, BreakerView};
-use crate::model::edge::{BUCKET_NS, BucketStats, EdgeKey, EdgeSeries};
+use crate::model::edge::{BucketStats, EdgeSeries};
 use crate::model::view::DependencyView;
 
-/// Calls a baseline chunk needs before its error ratio and p99 take part in the medians.
-pub const MIN_CHUNK_CALLS: u64 = 10;
-/// Baseline chunks with enough calls needed for a median; fewer and the pooled baseline is used.
-pub const MIN_CHUNKS: usize = 3;
+use super::baseline::{self, ChunkCache};
+
 /// How far back the inferred breaker state looks from `T` (the live view's window).
 pub const BREAKER_LOOKBACK_NS: u64 = 5 * 60 * 1_000_000_000;
 
@@ -88,6 +85,7 @@ use Group::*;
 use VarKind::*;
 
 /// Every variable.
+#[rustfmt::skip]
 pub const VARIABLES: &[VarDef] = &[
     v("caller", Str, Identity, "calling service"),
     v("dependency", Str, Identity, "the dependency"),
@@ -96,130 +94,36 @@ pub const VARIABLES: &[VarDef] = &[
     v("errors", Int, Window, "failed calls in the window"),
     v("timeouts", Int, Window, "timed-out calls in the window"),
     v("retries", Int, Window, "retry attempts in the window"),
-    v(
-        "short_circuits",
-        Int,
-        Window,
-        "calls an open breaker rejected",
-    ),
+    v("short_circuits", Int, Window, "calls an open breaker rejected"),
     v("rate", Num, Window, "calls per second over the window"),
-    v(
-        "error_ratio",
-        Num,
-        Window,
-        "errors ÷ calls (null without calls)",
-    ),
+    v("error_ratio", Num, Window, "errors ÷ calls (null without calls)"),
     v("timeout_ratio", Num, Window, "timeouts ÷ calls"),
     v("retry_ratio", Num, Window, "retries ÷ calls"),
     v("short_circuit_ratio", Num, Window, "short-circuits ÷ calls"),
-    v(
-        "p50_ms",
-        Num,
-        WindowLatency,
-        "median latency over the window",
-    ),
+    v("p50_ms", Num, WindowLatency, "median latency over the window"),
     v("p95_ms", Num, WindowLatency, "95th percentile latency"),
     v("p99_ms", Num, WindowLatency, "99th percentile latency"),
-    v(
-        "baseline_calls",
-        Int,
-        Baseline,
-        "calls in the baseline period",
-    ),
-    v(
-        "baseline_rate",
-        Num,
-        Baseline,
-        "median calls per second of the baseline chunks",
-    ),
-    v(
-        "baseline_coverage",
-        Num,
-        Baseline,
-        "share of baseline chunks with calls, 0..1",
-    ),
-    v(
-        "baseline_error_ratio",
-        Num,
-        Baseline,
-        "median error ratio of the baseline chunks",
-    ),
-    v(
-        "error_z",
-        Num,
-        Baseline,
-        "errors above the baseline ratio, in binomial standard deviations",
-    ),
-    v(
-        "baseline_p99_ms",
-        Num,
-        BaselineLatency,
-        "median p99 of the baseline chunks",
-    ),
-    v(
-        "breaker",
-        Str,
-        State,
-        "breaker state at T: closed, open, half_open, ..., unknown",
-    ),
-    v(
-        "breaker_open",
-        Bool,
-        State,
-        "the breaker is open or forced open",
-    ),
-    v(
-        "breaker_inferred",
-        Bool,
-        State,
-        "the breaker state is inferred from fast-fail errors",
-    ),
-    v(
-        "breaker_opens",
-        Int,
-        State,
-        "transitions to open inside the window",
-    ),
-    v(
-        "at_capacity",
-        Bool,
-        State,
-        "an admission limit is reached (Envoy *_open)",
-    ),
+    v("baseline_calls", Int, Baseline, "calls in the baseline period"),
+    v("baseline_rate", Num, Baseline, "median calls per second of the baseline chunks"),
+    v("baseline_coverage", Num, Baseline, "share of baseline chunks with calls, 0..1"),
+    v("baseline_error_ratio", Num, Baseline, "median error ratio of the baseline chunks"),
+    v("error_z", Num, Baseline, "errors above the baseline ratio, in binomial standard deviations"),
+    v("baseline_p99_ms", Num, BaselineLatency, "median p99 of the baseline chunks"),
+    v("breaker", Str, State, "breaker state at T: closed, open, half_open, ..., unknown"),
+    v("breaker_open", Bool, State, "the breaker is open or forced open"),
+    v("breaker_inferred", Bool, State, "the breaker state is inferred from fast-fail errors"),
+    v("breaker_opens", Int, State, "transitions to open inside the window"),
+    v("at_capacity", Bool, State, "an admission limit is reached (Envoy *_open)"),
     v("ejected", Int, State, "hosts ejected by outlier detection"),
     v("ejected_total", Int, State, "hosts in all (0 when unknown)"),
-    v(
-        "queue_depth",
-        Num,
-        State,
-        "calls queued (gauge, else estimated in flight)",
-    ),
+    v("queue_depth", Num, State, "calls queued (gauge, else estimated in flight)"),
     v("queue_capacity", Num, State, "queue capacity (gauge)"),
     v("queue_utilisation", Num, State, "queue depth ÷ capacity"),
-    v(
-        "queue_estimated",
-        Bool,
-        State,
-        "the queue depth is a Little's-law estimate",
-    ),
-    v(
-        "pool_utilisation",
-        Num,
-        State,
-        "pool or bulkhead used ÷ max, 0..1",
-    ),
-    v(
-        "in_flight",
-        Num,
-        State,
-        "calls in flight (active-request gauges)",
-    ),
-    v(
-        "rejected_rate",
-        Num,
-        State,
-        "rejected calls per second (metric, else short-circuits)",
-    ),
+    v("queue_estimated", Bool, State, "the queue depth is a Little's-law estimate"),
+    v("pool_utilisation", Num, State, "pool or bulkhead used ÷ max, 0..1"),
+    v("in_flight", Num, State, "calls in flight (active-request gauges)"),
+    v("rejected_rate", Num, State, "rejected calls per second (metric, else short-circuits)"),
+    v("overflow_rate", Num, State, "calls per second refused by a full pool, bulkhead or queue (metric)"),
 ];
 
 /// The definition of a variable.
@@ -264,39 +168,6 @@ pub struct Frame {
     pub baseline_end: u64,
 }
 
-/// Statistics of one baseline chunk.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Chunk {
-    calls: u64,
-    errors: u64,
-    /// p99 in ms, computed on first use (`None`: not yet).
-    p99_ms: Option<Option<f64>>,
-}
-
-/// Chunk statistics kept between evaluations, keyed by (edge, window, chunk index). An entry is
-/// reused only while the chunk's counts are unchanged (a late span changes them).
-#[derive(Debug, Default)]
-pub struct ChunkCache {
-    map: HashMap<(EdgeKey, u64, u64), Chunk>,
-}
-
-impl ChunkCache {
-    /// Forgets chunks that end before `before_ns`.
-    pub fn prune(&mut self, before_ns: u64) {
-        self.map.retain(|(_, w, k), _| (k + 1) * w >= before_ns);
-    }
-
-    /// Entries held.
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Whether nothing is held.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-}
-
 /// Computed variables: name → value.
 #[derive(Clone, Debug, Default)]
 pub struct Vars {
@@ -311,14 +182,14 @@ impl Vars {
     fn set(&mut self, name: &'static str, value: Value) {
         self.push(name, value);
     }
-    fn num(&mut self, name: &'static str, v: Option<f64>) {
+    pub(super) fn num(&mut self, name: &'static str, v: Option<f64>) {
         self.set(
             name,
             v.filter(|x| x.is_finite())
                 .map_or(Value::Null, Value::Float),
         );
     }
-    fn int(&mut self, name: &'static str, v: u64) {
+    pub(super) fn int(&mut self, name: &'static str, v: u64) {
         self.set(name, Value::Int(i64::try_from(v).unwrap_or(i64::MAX)));
     }
     fn str(&mut self, name: &'static str, v: &str) {
@@ -344,13 +215,13 @@ pub fn compute(view: &DependencyView, frame: &Frame, need: Need, cache: &mut Chu
     out.str("kind", view.kind.as_str());
     window(&mut out, view, frame, need.window_latency);
     if need.baseline || need.baseline_latency {
-        baseline(&mut out, view, frame, need.baseline_latency, cache);
+        baseline::compute(&mut out, view, frame, need.baseline_latency, cache);
     }
     state(&mut out, view, frame);
     out
 }
 
-fn sum(series: &EdgeSeries, from: u64, to: u64, latency: bool) -> BucketStats {
+pub(super) fn sum(series: &EdgeSeries, from: u64, to: u64, latency: bool) -> BucketStats {
     let mut s = BucketStats::default();
     for (_, b) in series.buckets.range(from..to) {
         if latency {
@@ -366,7 +237,7 @@ fn sum(series: &EdgeSeries, from: u64, to: u64, latency: bool) -> BucketStats {
     s
 }
 
-fn ratio(n: u64, d: u64) -> Option<f64> {
+pub(super) fn ratio(n: u64, d: u64) -> Option<f64> {
     (d > 0).then(|| n as f64 / d as f64)
 }
 
@@ -387,115 +258,6 @@ fn window(out: &mut Vars, view: &DependencyView, f: &Frame, latency: bool) {
         out.num("p50_ms", q(0.50));
         out.num("p95_ms", q(0.95));
         out.num("p99_ms", q(0.99));
-    }
-}
-
-/// The median of `xs` (sorted in place); `None` when empty.
-pub fn median(xs: &mut [f64]) -> Option<f64> {
-    if xs.is_empty() {
-        return None;
-    }
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    Some(if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    })
-}
-
-fn baseline(
-    out: &mut Vars,
-    view: &DependencyView,
-    f: &Frame,
-    latency: bool,
-    cache: &mut ChunkCache,
-) {
-    let w = f.window.max(BUCKET_NS);
-    let series = &view.series;
-    // Whole chunks inside [B − baseline, B), not before the chunk where the edge first appeared.
-    let first_seen = if series.first_ns == u64::MAX {
-        u64::MAX
-    } else {
-        series.first_ns / w
-    };
-    let lo = f
-        .baseline_end
-        .saturating_sub(f.baseline)
-        .div_ceil(w)
-        .max(first_seen);
-    let hi = f.baseline_end / w;
-    let mut chunks: Vec<Chunk> = Vec::new();
-    for k in lo..hi {
-        let (from, to) = (k * w, (k + 1) * w);
-        let s = sum(series, from, to, false);
-        let key = (view.key.clone(), w, k);
-        let mut c = Chunk {
-            calls: s.calls,
-            errors: s.errors,
-            p99_ms: None,
-        };
-        if let Some(old) = cache.map.get(&key)
-            && old.calls == c.calls
-            && old.errors == c.errors
-        {
-            c.p99_ms = old.p99_ms;
-        }
-        if latency && c.p99_ms.is_none() && c.calls >= MIN_CHUNK_CALLS {
-            let s = sum(series, from, to, true);
-            c.p99_ms = Some(s.latency.quantile(0.99).map(|x| x * 1e3));
-        }
-        cache.map.insert(key, c);
-        chunks.push(c);
-    }
-    let calls: u64 = chunks.iter().map(|c| c.calls).sum();
-    let errors: u64 = chunks.iter().map(|c| c.errors).sum();
-    out.int("baseline_calls", calls);
-    let secs = w as f64 / 1e9;
-    let mut rates: Vec<f64> = chunks.iter().map(|c| c.calls as f64 / secs).collect();
-    out.num("baseline_rate", median(&mut rates));
-    let with_calls = chunks.iter().filter(|c| c.calls > 0).count();
-    out.num(
-        "baseline_coverage",
-        (!chunks.is_empty()).then(|| with_calls as f64 / chunks.len() as f64),
-    );
-    let full: Vec<&Chunk> = chunks
-        .iter()
-        .filter(|c| c.calls >= MIN_CHUNK_CALLS)
-        .collect();
-    let robust = full.len() >= MIN_CHUNKS && full.len() * 2 >= with_calls;
-    let base_ratio = if robust {
-        let mut r: Vec<f64> = full
-            .iter()
-            .map(|c| c.errors as f64 / c.calls as f64)
-            .collect();
-        median(&mut r)
-    } else {
-        ratio(errors, calls)
-    };
-    out.num("baseline_error_ratio", base_ratio);
-    // How unusual the window's errors are if each call failed with the baseline's probability
-    // (floored so a baseline without errors still gives a finite number).
-    let (wc, we) = match (out.get("calls"), out.get("errors")) {
-        (Some(Value::Int(c)), Some(Value::Int(e))) => (*c as f64, *e as f64),
-        _ => (0.0, 0.0),
-    };
-    let z = base_ratio.filter(|_| wc > 0.0).map(|p| {
-        let p = p.max(0.5 / (calls.max(1) as f64)).min(0.999);
-        (we - wc * p) / (wc * p * (1.0 - p)).sqrt()
-    });
-    out.num("error_z", z);
-    if latency {
-        let mut p99s: Vec<f64> = full.iter().filter_map(|c| c.p99_ms.flatten()).collect();
-        let p99 = if p99s.len() >= MIN_CHUNKS {
-            median(&mut p99s)
-        } else if calls >= MIN_CHUNK_CALLS && lo < hi {
-            let s = sum(series, lo * w, hi * w, true);
-            s.latency.quantile(0.99).map(|x| x * 1e3)
-        } else {
-            None
-        };
-        out.num("baseline_p99_ms", p99);
     }
 }
 
@@ -551,4 +313,5 @@ fn state(out: &mut Vars, view: &DependencyView, f: &Frame) {
         .rejected
         .or_else(|| (short > 0.0).then(|| short / (f.window as f64 / 1e9)));
     out.num("rejected_rate", rejected.or(Some(0.0)));
+    out.num("overflow_rate", view.rates.overflow);
 }

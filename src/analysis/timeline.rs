@@ -1,12 +1,15 @@
-//! The incident timeline of a whole capture: error % across all edges per bucket, the worst
-//! breaker state per bucket, and every breaker transition (the review screen's strip).
+//! The incident timeline of a whole capture: error % across all dependencies per bucket, the
+//! worst breaker state per bucket, and every breaker transition (the review screen's strip); and
+//! the per-bucket breaker states of one dependency (the detail's strip). Everything comes from
+//! the dependency views (`Snapshot::deps`): metric states where a breaker metric maps a
+//! dependency, states inferred from traces elsewhere.
 
 use std::collections::BTreeMap;
 
-use crate::model::edge::EdgeKey;
+use crate::model::breaker::{self, BreakerSource, BreakerState, Transition};
+use crate::model::edge::{BUCKET_NS, EdgeKey, bucket_of};
+use crate::model::view::DependencyView;
 use crate::store::Snapshot;
-
-use crate::model::breaker::{self, BreakerState, Transition};
 
 /// One bucket of the timeline.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -37,9 +40,9 @@ impl Point {
 pub struct Timeline {
     /// Data range, [first, last] Unix nanoseconds.
     pub range: (u64, u64),
-    /// Buckets with calls, oldest first.
+    /// Buckets with calls or breaker states, oldest first.
     pub points: Vec<Point>,
-    /// Breaker transitions of every edge, oldest first.
+    /// Breaker transitions of every dependency, oldest first.
     pub transitions: Vec<(EdgeKey, Transition)>,
 }
 
@@ -49,37 +52,72 @@ impl Timeline {
         let (from, to) = (snap.range.0, snap.range.1.saturating_add(1));
         let mut points: BTreeMap<u64, Point> = BTreeMap::new();
         let mut transitions = Vec::new();
-        for e in snap.edges.iter() {
-            for (&at, b) in e.series.buckets.iter() {
-                let p = points.entry(at).or_insert(Point {
-                    at_ns: at,
-                    calls: 0,
-                    errors: 0,
-                    worst: BreakerState::Unknown,
-                });
+        let empty = |at| Point {
+            at_ns: at,
+            calls: 0,
+            errors: 0,
+            worst: BreakerState::Unknown,
+        };
+        for d in snap.deps.iter() {
+            for (&at, b) in d.series.buckets.range(bucket_of(from)..to) {
+                let p = points.entry(at).or_insert_with(|| empty(at));
                 p.calls += b.calls;
                 p.errors += b.errors;
             }
-            if let Some(states) = breaker::inferred_states(&e.series, from, to) {
-                for (at, s) in states {
-                    if let Some(p) = points.get_mut(&at)
-                        && s.severity() > p.worst.severity()
-                    {
-                        p.worst = s;
-                    }
+            for (at, s) in bucket_states(d, from, to) {
+                let p = points.entry(at).or_insert_with(|| empty(at));
+                if s.severity() > p.worst.severity() {
+                    p.worst = s;
                 }
-                transitions.extend(
-                    breaker::transitions(&e.series, from, to)
-                        .into_iter()
-                        .map(|t| (e.key.clone(), t)),
-                );
             }
+            transitions.extend(d.breaker.transitions.iter().map(|t| (d.key.clone(), *t)));
         }
         transitions.sort_by(|a, b| (a.1.at_ns, &a.0).cmp(&(b.1.at_ns, &b.0)));
         Timeline {
             range: snap.range,
             points: points.into_values().collect(),
             transitions,
+        }
+    }
+}
+
+/// The breaker state of a dependency per bucket of `[from, to)` (the worst one seen in the
+/// bucket): per bucket from the traces when the state is inferred, else from the metric's
+/// transitions (a bucket before anything was known is left out). `(bucket start, state)`,
+/// oldest first; empty when no breaker is seen.
+pub fn bucket_states(d: &DependencyView, from: u64, to: u64) -> Vec<(u64, BreakerState)> {
+    match d.breaker.source {
+        BreakerSource::None => Vec::new(),
+        BreakerSource::Traces => breaker::inferred_states(&d.series, from, to).unwrap_or_default(),
+        BreakerSource::Metric(_) => {
+            let b = &d.breaker;
+            let known_from = b
+                .transitions
+                .first()
+                .map_or(b.since_ns.unwrap_or(from), |_| from)
+                .max(from);
+            let mut state = b.transitions.first().map_or(b.state, |t| t.from);
+            let mut next = b.transitions.iter().peekable();
+            let mut out = Vec::new();
+            let mut at = bucket_of(from);
+            while at < to {
+                let end = at.saturating_add(BUCKET_NS);
+                while let Some(t) = next.next_if(|t| t.at_ns <= at) {
+                    state = t.to;
+                }
+                let mut worst = state;
+                while let Some(t) = next.next_if(|t| t.at_ns < end) {
+                    state = t.to;
+                    if state.severity() > worst.severity() {
+                        worst = state;
+                    }
+                }
+                if end > known_from {
+                    out.push((at, worst));
+                }
+                at = end;
+            }
+            out
         }
     }
 }
@@ -109,5 +147,37 @@ mod tests {
             .map(|p| p.error_ratio())
             .fold(0.0, f64::max);
         assert!(worst > 0.1);
+    }
+
+    #[test]
+    fn metric_breakers_mark_the_timeline_and_their_buckets() {
+        let mut store = testkit::fixture_store(90);
+        testkit::fixture_metrics(&mut store);
+        let snap = store.snapshot(None);
+        let tl = Timeline::build(&snap);
+        let pay: Vec<_> = tl
+            .transitions
+            .iter()
+            .filter(|(k, _)| &*k.dependency == "payments")
+            .map(|(_, t)| ((t.at_ns - testkit::T0) / testkit::SEC, t.to))
+            .collect();
+        assert_eq!(
+            pay,
+            vec![
+                (40, BreakerState::Open),
+                (55, BreakerState::HalfOpen),
+                (60, BreakerState::Closed)
+            ],
+            "the metric's transitions, not the traces' inference"
+        );
+        let d = snap.dep("checkout", "payments").expect("payments");
+        let states: Vec<_> = bucket_states(d, testkit::T0, testkit::T0 + 90 * testkit::SEC)
+            .into_iter()
+            .map(|(at, s)| ((at - testkit::T0) / testkit::SEC, s))
+            .collect();
+        assert_eq!(states[3], (30, BreakerState::Closed));
+        assert_eq!(states[4], (40, BreakerState::Open));
+        assert_eq!(states[5], (50, BreakerState::Open), "worst in the bucket");
+        assert_eq!(states[6], (60, BreakerState::Closed));
     }
 }

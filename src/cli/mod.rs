@@ -1,4 +1,5 @@
-//! The command line (clap derive). Flags also come from `FAULTLINE_*` environment variables.
+//! The command line (clap derive). Flags also come from `FAULTLINE_*` environment variables and
+//! the configuration file (`layers`: flags, then environment, then file, then defaults).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,9 +8,16 @@ use std::time::Duration;
 use crate::model::clock::TimeSpec;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod layers;
+pub mod print;
 pub mod sources;
 
 /// faultline: a terminal dashboard and linter for the resilience of distributed backends.
+///
+/// Every flag can also be set in the configuration file (`--config`, `$FAULTLINE_CONFIG`, or
+/// `~/.config/faultline/config.toml`) and in its `FAULTLINE_*` environment variable; flags win
+/// over the environment, the environment over the file. `faultline config print` shows the
+/// result.
 #[derive(Debug, Parser)]
 #[command(name = "faultline", version, about, propagate_version = true)]
 pub struct Cli {
@@ -19,10 +27,15 @@ pub struct Cli {
     /// Options of `watch` when no subcommand is given.
     #[command(flatten)]
     pub watch: WatchArgs,
+    /// The configuration file (TOML; default: $XDG_CONFIG_HOME/faultline/config.toml when it
+    /// exists).
+    #[arg(long, global = true, env = "FAULTLINE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Dashboard theme file (TOML; see assets/themes/). `NO_COLOR` turns colours off.
     #[arg(long, global = true, env = "FAULTLINE_THEME")]
     pub theme: Option<PathBuf>,
-    /// Log file of the dashboard (default: faultline.log in the temp directory).
+    /// Log file (default: faultline.log in the temp directory for the dashboard; none for the
+    /// other commands, which log warnings to stderr).
     #[arg(long, global = true, env = "FAULTLINE_LOG_FILE")]
     pub log_file: Option<PathBuf>,
 }
@@ -47,68 +60,232 @@ pub enum Command {
     /// Replay captures through the alert rules: when each alert fired and resolved; exit 1 on
     /// alerts at `--fail-on`.
     Alerts(AlertsArgs),
+    /// Validate the configuration file, or print the effective configuration.
+    Config(ConfigArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout.
+    Man,
 }
 
-/// Where the receivers listen and what guards them.
+/// Where the receivers listen, what guards them, and the metric sources.
 #[derive(Debug, Args, Clone)]
 pub struct ReceiverArgs {
     /// OTLP/gRPC listen address (port 0 picks a free port).
-    #[arg(long, env = "FAULTLINE_OTLP_GRPC", default_value = "127.0.0.1:4317")]
+    #[arg(
+        long,
+        env = "FAULTLINE_OTLP_GRPC",
+        default_value = "127.0.0.1:4317",
+        help_heading = "Receivers"
+    )]
     pub otlp_grpc: SocketAddr,
     /// OTLP/HTTP listen address (port 0 picks a free port).
-    #[arg(long, env = "FAULTLINE_OTLP_HTTP", default_value = "127.0.0.1:4318")]
+    #[arg(
+        long,
+        env = "FAULTLINE_OTLP_HTTP",
+        default_value = "127.0.0.1:4318",
+        help_heading = "Receivers"
+    )]
     pub otlp_http: SocketAddr,
     /// Require `Authorization: Bearer <token>` on both receivers.
-    #[arg(long, env = "FAULTLINE_AUTH_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "FAULTLINE_AUTH_TOKEN",
+        hide_env_values = true,
+        help_heading = "Receivers"
+    )]
     pub auth_token: Option<String>,
-    /// Prometheus `/metrics` endpoints to scrape (repeatable).
-    #[arg(long = "scrape", env = "FAULTLINE_SCRAPE", value_delimiter = ',')]
+    /// A file holding the receivers' bearer token (read at start).
+    #[arg(long, env = "FAULTLINE_AUTH_TOKEN_FILE", help_heading = "Receivers")]
+    pub auth_token_file: Option<PathBuf>,
+    /// Serve both receivers over TLS with this certificate chain (PEM; reloaded when it changes).
+    #[arg(long, env = "FAULTLINE_TLS_CERT_FILE", help_heading = "Receivers")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The private key of `--tls-cert-file` (PEM; reloaded when it changes).
+    #[arg(long, env = "FAULTLINE_TLS_KEY_FILE", help_heading = "Receivers")]
+    pub tls_key_file: Option<PathBuf>,
+    /// Require client certificates signed by a CA of this bundle (PEM; mutual TLS).
+    #[arg(long, env = "FAULTLINE_TLS_CLIENT_CA_FILE", help_heading = "Receivers")]
+    pub tls_client_ca_file: Option<PathBuf>,
+
+    /// Prometheus `/metrics` endpoints to scrape, `[JOB=]URL` (repeatable; added to the
+    /// configuration file's `[[scrape]]` targets).
+    #[arg(
+        long = "scrape",
+        env = "FAULTLINE_SCRAPE",
+        value_delimiter = ',',
+        help_heading = "Scrape"
+    )]
     pub scrape: Vec<String>,
-    /// A Prometheus-compatible server to query with PromQL.
-    #[arg(long, env = "FAULTLINE_PROMETHEUS")]
-    pub prometheus: Option<String>,
-    /// Time between scrapes of each `--scrape` target.
-    #[arg(long, env = "FAULTLINE_SCRAPE_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    /// Time between scrapes of each target.
+    #[arg(long, env = "FAULTLINE_SCRAPE_INTERVAL", default_value = "5s", value_parser = parse_duration, help_heading = "Scrape")]
     pub scrape_interval: Duration,
     /// Longest a scrape may take (at most the interval).
-    #[arg(long, env = "FAULTLINE_SCRAPE_TIMEOUT", default_value = "4s", value_parser = parse_duration)]
+    #[arg(long, env = "FAULTLINE_SCRAPE_TIMEOUT", default_value = "4s", value_parser = parse_duration, help_heading = "Scrape")]
     pub scrape_timeout: Duration,
-    /// Bearer token sent to `--scrape` targets.
-    #[arg(long, env = "FAULTLINE_SCRAPE_BEARER_TOKEN", hide_env_values = true)]
+    /// Bearer token sent to scrape targets.
+    #[arg(
+        long,
+        env = "FAULTLINE_SCRAPE_BEARER_TOKEN",
+        hide_env_values = true,
+        help_heading = "Scrape"
+    )]
     pub scrape_bearer_token: Option<String>,
+    /// A file holding the scrape bearer token.
+    #[arg(
+        long,
+        env = "FAULTLINE_SCRAPE_BEARER_TOKEN_FILE",
+        help_heading = "Scrape"
+    )]
+    pub scrape_bearer_token_file: Option<PathBuf>,
+    /// Basic auth user for scrape targets.
+    #[arg(long, env = "FAULTLINE_SCRAPE_USERNAME", help_heading = "Scrape")]
+    pub scrape_username: Option<String>,
+    /// Basic auth password for scrape targets.
+    #[arg(
+        long,
+        env = "FAULTLINE_SCRAPE_PASSWORD",
+        hide_env_values = true,
+        help_heading = "Scrape"
+    )]
+    pub scrape_password: Option<String>,
+    /// A file holding the scrape basic auth password.
+    #[arg(long, env = "FAULTLINE_SCRAPE_PASSWORD_FILE", help_heading = "Scrape")]
+    pub scrape_password_file: Option<PathBuf>,
+    /// Extra request header for scrape targets, `Name: value` (repeatable).
+    #[arg(long = "scrape-header", id = "scrape_headers", env = "FAULTLINE_SCRAPE_HEADERS", value_parser = parse_header, help_heading = "Scrape")]
+    pub scrape_headers: Vec<(String, String)>,
+    /// CA bundle (PEM) to verify scrape targets with, instead of the system roots.
+    #[arg(long, env = "FAULTLINE_SCRAPE_CA_FILE", help_heading = "Scrape")]
+    pub scrape_ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for scrape targets that require one.
+    #[arg(long, env = "FAULTLINE_SCRAPE_CERT_FILE", help_heading = "Scrape")]
+    pub scrape_cert_file: Option<PathBuf>,
+    /// The client certificate's key (PEM).
+    #[arg(long, env = "FAULTLINE_SCRAPE_KEY_FILE", help_heading = "Scrape")]
+    pub scrape_key_file: Option<PathBuf>,
+    /// Do not verify scrape targets' certificates (insecure; warned on every use).
+    #[arg(
+        long,
+        env = "FAULTLINE_SCRAPE_INSECURE_SKIP_VERIFY",
+        help_heading = "Scrape"
+    )]
+    pub scrape_insecure_skip_verify: bool,
+    /// Keep (and record) every scraped series, not only those a profile maps.
+    #[arg(long, env = "FAULTLINE_SCRAPE_ALL_SERIES", help_heading = "Scrape")]
+    pub scrape_all_series: bool,
+
+    /// A Prometheus-compatible server to query with PromQL (`https://` for TLS; a path prefix
+    /// such as `/prometheus` is kept).
+    #[arg(long, env = "FAULTLINE_PROMETHEUS", value_parser = parse_url, help_heading = "Prometheus")]
+    pub prometheus: Option<String>,
     /// Time between PromQL queries.
-    #[arg(long, env = "FAULTLINE_PROMETHEUS_INTERVAL", default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, env = "FAULTLINE_PROMETHEUS_INTERVAL", default_value = "15s", value_parser = parse_duration, help_heading = "Prometheus")]
     pub prometheus_interval: Duration,
+    /// Longest one query may take.
+    #[arg(long, env = "FAULTLINE_PROMETHEUS_TIMEOUT", default_value = "10s", value_parser = parse_duration, help_heading = "Prometheus")]
+    pub prometheus_timeout: Duration,
     /// How far back the start-up PromQL range query reaches ("0s": none).
-    #[arg(long, env = "FAULTLINE_PROMETHEUS_LOOKBACK", default_value = "15m", value_parser = parse_duration)]
+    #[arg(long, env = "FAULTLINE_PROMETHEUS_LOOKBACK", default_value = "15m", value_parser = parse_duration, help_heading = "Prometheus")]
     pub prometheus_lookback: Duration,
-    /// Bearer token sent to the `--prometheus` server.
+    /// Step of the range query (default: the interval).
+    #[arg(long, env = "FAULTLINE_PROMETHEUS_STEP", value_parser = parse_duration, help_heading = "Prometheus")]
+    pub prometheus_step: Option<Duration>,
+    /// Bearer token sent to the Prometheus server.
     #[arg(
         long,
         env = "FAULTLINE_PROMETHEUS_BEARER_TOKEN",
-        hide_env_values = true
+        hide_env_values = true,
+        help_heading = "Prometheus"
     )]
     pub prometheus_bearer_token: Option<String>,
-    /// A TOML file of metric sources (scrape targets with their own interval, timeout, token
-    /// and headers; the PromQL server; profile directories).
+    /// A file holding the Prometheus bearer token.
+    #[arg(
+        long,
+        env = "FAULTLINE_PROMETHEUS_BEARER_TOKEN_FILE",
+        help_heading = "Prometheus"
+    )]
+    pub prometheus_bearer_token_file: Option<PathBuf>,
+    /// Basic auth user for the Prometheus server.
+    #[arg(
+        long,
+        env = "FAULTLINE_PROMETHEUS_USERNAME",
+        help_heading = "Prometheus"
+    )]
+    pub prometheus_username: Option<String>,
+    /// Basic auth password for the Prometheus server.
+    #[arg(
+        long,
+        env = "FAULTLINE_PROMETHEUS_PASSWORD",
+        hide_env_values = true,
+        help_heading = "Prometheus"
+    )]
+    pub prometheus_password: Option<String>,
+    /// A file holding the Prometheus basic auth password.
+    #[arg(
+        long,
+        env = "FAULTLINE_PROMETHEUS_PASSWORD_FILE",
+        help_heading = "Prometheus"
+    )]
+    pub prometheus_password_file: Option<PathBuf>,
+    /// Extra request header, `Name: value` (repeatable; e.g. `X-Scope-OrgID: team-a`).
+    #[arg(long = "prometheus-header", id = "prometheus_headers", env = "FAULTLINE_PROMETHEUS_HEADERS", value_parser = parse_header, help_heading = "Prometheus")]
+    pub prometheus_headers: Vec<(String, String)>,
+    /// CA bundle (PEM) to verify the Prometheus server with, instead of the system roots.
+    #[arg(
+        long,
+        env = "FAULTLINE_PROMETHEUS_CA_FILE",
+        help_heading = "Prometheus"
+    )]
+    pub prometheus_ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for a Prometheus server that requires one.
+    #[arg(
+        long,
+        env = "FAULTLINE_PROMETHEUS_CERT_FILE",
+        help_heading = "Prometheus"
+    )]
+    pub prometheus_cert_file: Option<PathBuf>,
+    /// The client certificate's key (PEM).
+    #[arg(
+        long,
+        env = "FAULTLINE_PROMETHEUS_KEY_FILE",
+        help_heading = "Prometheus"
+    )]
+    pub prometheus_key_file: Option<PathBuf>,
+    /// Do not verify the Prometheus server's certificate (insecure; warned on every use).
+    #[arg(
+        long,
+        env = "FAULTLINE_PROMETHEUS_INSECURE_SKIP_VERIFY",
+        help_heading = "Prometheus"
+    )]
+    pub prometheus_insecure_skip_verify: bool,
+
+    /// A TOML file of metric sources: the configuration file's `profiles`, `[prometheus]` and
+    /// `[[scrape]]` (kept for older setups; its entries are layered over the configuration
+    /// file's).
     #[arg(long, env = "FAULTLINE_SOURCES")]
     pub sources: Option<PathBuf>,
     /// Extra metric mapping profile directories (`*.toml`, see assets/profiles).
     #[arg(long = "profiles", env = "FAULTLINE_PROFILES", value_delimiter = ',')]
     pub profiles: Vec<PathBuf>,
-    /// Keep (and record) every scraped series, not only those a profile maps.
-    #[arg(long, env = "FAULTLINE_SCRAPE_ALL_SERIES")]
-    pub scrape_all_series: bool,
+    /// `[[scrape]]` targets of the configuration file (set by `cli::layers`, not a flag).
+    #[arg(skip)]
+    pub scrape_targets: Vec<crate::config::endpoint::ScrapeEntry>,
 }
 
 /// Memory bounds of the live store.
 #[derive(Debug, Args, Clone)]
 pub struct StoreArgs {
     /// How long raw traces are kept.
-    #[arg(long, env = "FAULTLINE_RETENTION", default_value = "30m", value_parser = parse_duration)]
+    #[arg(long, env = "FAULTLINE_RETENTION", default_value = "30m", value_parser = parse_duration, help_heading = "Store")]
     pub retention: Duration,
     /// Most spans retained; whole traces are evicted oldest first.
-    #[arg(long, env = "FAULTLINE_MAX_SPANS", default_value_t = 1_000_000)]
+    #[arg(
+        long,
+        env = "FAULTLINE_MAX_SPANS",
+        default_value_t = 1_000_000,
+        help_heading = "Store"
+    )]
     pub max_spans: usize,
 }
 
@@ -127,9 +304,6 @@ pub struct WatchArgs {
     /// Also record every accepted request to this capture file.
     #[arg(long, env = "FAULTLINE_RECORD")]
     pub record: Option<PathBuf>,
-    /// A TOML configuration file.
-    #[arg(long, env = "FAULTLINE_CONFIG")]
-    pub config: Option<PathBuf>,
 }
 
 /// `faultline review`.
@@ -139,7 +313,7 @@ pub struct ReviewArgs {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Rules directory.
-    #[arg(long)]
+    #[arg(long, env = "FAULTLINE_RULES")]
     pub rules: Option<PathBuf>,
 }
 
@@ -174,22 +348,32 @@ pub struct LintArgs {
     pub files: Vec<PathBuf>,
     /// Lint live telemetry: run the receivers for `--duration` (or until SIGINT/SIGTERM), then
     /// lint what arrived.
-    #[arg(long)]
+    #[arg(long, env = "FAULTLINE_LINT_LIVE")]
     pub live: bool,
     /// How long `--live` listens.
-    #[arg(long, value_parser = parse_duration, requires = "live")]
+    #[arg(long, env = "FAULTLINE_LINT_DURATION", value_parser = parse_duration, requires = "live")]
     pub duration: Option<Duration>,
     /// Receivers for `--live`.
     #[command(flatten)]
     pub receivers: ReceiverArgs,
     /// Rules directory.
-    #[arg(long)]
+    #[arg(long, env = "FAULTLINE_RULES")]
     pub rules: Option<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(
+        long,
+        env = "FAULTLINE_LINT_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     pub format: LintFormat,
     /// Exit 1 when a finding at or above this severity exists.
-    #[arg(long, value_enum, default_value = "error")]
+    #[arg(
+        long,
+        env = "FAULTLINE_LINT_FAIL_ON",
+        value_enum,
+        default_value = "error"
+    )]
     pub fail_on: FailOn,
 }
 
@@ -209,18 +393,23 @@ pub struct ReportArgs {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(
+        long,
+        env = "FAULTLINE_REPORT_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     pub format: ReportFormat,
     /// Only the last DUR before the capture's end (default: the whole capture).
-    #[arg(long, value_parser = parse_duration, conflicts_with_all = ["from", "to"])]
+    #[arg(long, env = "FAULTLINE_REPORT_WINDOW", value_parser = parse_duration, conflicts_with_all = ["from", "to"])]
     pub window: Option<Duration>,
     /// Window start: RFC 3339, or an offset from the capture's start (`+90s`) or back from
     /// its end (`-5m`). Default: the capture's start.
-    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true)]
+    #[arg(long, env = "FAULTLINE_REPORT_FROM", value_parser = TimeSpec::parse, allow_hyphen_values = true)]
     pub from: Option<TimeSpec>,
     /// Window end (exclusive), as `--from`; the state shown is the state at this instant.
     /// Default: just after the capture's end.
-    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true)]
+    #[arg(long, env = "FAULTLINE_REPORT_TO", value_parser = TimeSpec::parse, allow_hyphen_values = true)]
     pub to: Option<TimeSpec>,
     /// Extra metric mapping profile directories (`*.toml`, see assets/profiles).
     #[arg(long = "profiles", env = "FAULTLINE_PROFILES", value_delimiter = ',')]
@@ -231,10 +420,10 @@ pub struct ReportArgs {
 #[derive(Debug, Args)]
 pub struct RecordArgs {
     /// The capture file to write (OTLP/JSON lines).
-    #[arg(long)]
+    #[arg(long, env = "FAULTLINE_RECORD_OUT")]
     pub out: PathBuf,
     /// Stop after this long (default: until SIGINT/SIGTERM).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, env = "FAULTLINE_RECORD_DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Receivers and sources.
     #[command(flatten)]
@@ -312,7 +501,7 @@ pub struct AlertsArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Seed of the simulation.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, env = "FAULTLINE_DEMO_SEED", default_value_t = 1)]
     pub seed: u64,
     /// Receivers the simulated system exports to.
     #[command(flatten)]
@@ -326,8 +515,52 @@ pub struct RulesArgs {
     #[arg(value_parser = ["list", "check"])]
     pub action: String,
     /// Rules directory.
-    #[arg(long)]
+    #[arg(long, env = "FAULTLINE_RULES")]
     pub rules: Option<PathBuf>,
+}
+
+/// `faultline config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+/// `faultline config check|print`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate a configuration file (default: the one `--config`, `$FAULTLINE_CONFIG` or the
+    /// XDG path names); every problem is listed with its line. Exit 2 if any.
+    Check {
+        /// The file to check.
+        file: Option<PathBuf>,
+    },
+    /// Print the effective configuration (environment over file over defaults) as TOML, each
+    /// value with where it came from; secrets are masked.
+    Print,
+}
+
+/// `faultline completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Checks an `http://` or `https://` URL.
+pub fn parse_url(s: &str) -> Result<String, String> {
+    match reqwest::Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(s.to_owned()),
+        Ok(u) => Err(format!("scheme {:?}: use http:// or https://", u.scheme())),
+        Err(e) => Err(format!("not a URL: {e}")),
+    }
+}
+
+/// Parses `Name: value` (a request header).
+pub fn parse_header(s: &str) -> Result<(String, String), String> {
+    crate::config::endpoint::parse_header(s)
 }
 
 /// Parses `30s`, `5m`, `1h30m`, `250ms`.

@@ -1,160 +1,153 @@
-//! Which metric sources to run (`ingest::sources::MetricSources`) from the command line: `--scrape`, `--prometheus` and their flags, plus an optional
-//! TOML file (`--sources FILE`) for per-target settings:
-//!
-//! ```toml
-//! profiles = ["./my-profiles"]          # extra mapping profile directories
-//!
-//! [[scrape]]
-//! url = "http://127.0.0.1:9100/metrics"
-//! job = "checkout"                      # default: host:port
-//! interval = "5s"                       # default: --scrape-interval
-//! timeout = "2s"                        # default: --scrape-timeout
-//! bearer_token = "…"                    # or bearer_token_file = "/path"
-//! headers = { "X-Tenant" = "a" }
-//!
-//! [prometheus]
-//! url = "http://127.0.0.1:9090"
-//! interval = "15s"
-//! timeout = "10s"
-//! lookback = "15m"                      # start-up range query; "0s" for none
-//! step = "15s"
-//! ```
+//! From the command line (after the configuration layers) to `ingest`'s plain configuration:
+//! the metric sources ([`MetricSources`]: `--scrape` and `[[scrape]]` targets over the
+//! `[scrape_defaults]`, the `[prometheus]` server, profile directories) and the receivers'
+//! [`ReceiverConfig`]. Secret files are read here, once, at start.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use serde::Deserialize;
+use std::path::Path;
 
 use super::ReceiverArgs;
+use crate::config::endpoint::EndpointSpec;
 use crate::ingest::prom_query::PromQuery;
 use crate::ingest::prom_scrape::ScrapeTarget;
+use crate::ingest::receivers::{ReceiverConfig, ServerTls};
 use crate::ingest::sources::MetricSources;
 
-/// A sources file that could not be used.
+/// Metric source settings that cannot be used (names the source and the setting).
 #[derive(Debug, thiserror::Error)]
-pub enum SourcesError {
-    /// The file could not be read.
-    #[error("cannot read sources file {}: {source}", file.display())]
-    Io {
-        /// The file.
-        file: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Invalid TOML or fields.
-    #[error("sources file {}: {message}", file.display())]
-    Invalid {
-        /// The file.
-        file: PathBuf,
-        /// What is wrong (names the field).
-        message: String,
-    },
+#[error("{0}")]
+pub struct SourcesError(pub String);
+
+/// The `[scrape_defaults]` (`--scrape-*` flags) as an endpoint spec.
+fn scrape_defaults(a: &ReceiverArgs) -> EndpointSpec {
+    EndpointSpec {
+        interval: Some(a.scrape_interval),
+        timeout: Some(a.scrape_timeout),
+        bearer_token: a.scrape_bearer_token.clone(),
+        bearer_token_file: a.scrape_bearer_token_file.clone(),
+        username: a.scrape_username.clone(),
+        password: a.scrape_password.clone(),
+        password_file: a.scrape_password_file.clone(),
+        headers: a.scrape_headers.clone(),
+        ca_file: a.scrape_ca_file.clone(),
+        cert_file: a.scrape_cert_file.clone(),
+        key_file: a.scrape_key_file.clone(),
+        insecure_skip_verify: Some(a.scrape_insecure_skip_verify),
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSpec {
-    #[serde(default)]
-    profiles: Vec<PathBuf>,
-    #[serde(default)]
-    scrape: Vec<EndpointSpec>,
-    prometheus: Option<EndpointSpec>,
+/// The `[prometheus]` (`--prometheus-*` flags) as an endpoint spec.
+fn prometheus_spec(a: &ReceiverArgs) -> EndpointSpec {
+    EndpointSpec {
+        interval: Some(a.prometheus_interval),
+        timeout: Some(a.prometheus_timeout),
+        bearer_token: a.prometheus_bearer_token.clone(),
+        bearer_token_file: a.prometheus_bearer_token_file.clone(),
+        username: a.prometheus_username.clone(),
+        password: a.prometheus_password.clone(),
+        password_file: a.prometheus_password_file.clone(),
+        headers: a.prometheus_headers.clone(),
+        ca_file: a.prometheus_ca_file.clone(),
+        cert_file: a.prometheus_cert_file.clone(),
+        key_file: a.prometheus_key_file.clone(),
+        insecure_skip_verify: Some(a.prometheus_insecure_skip_verify),
+    }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EndpointSpec {
-    url: String,
-    job: Option<String>,
-    interval: Option<String>,
-    timeout: Option<String>,
-    lookback: Option<String>,
-    step: Option<String>,
-    bearer_token: Option<String>,
-    bearer_token_file: Option<PathBuf>,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-}
-
-/// From the command line, then the sources file (its entries add to the flags').
+/// The metric sources: `--scrape` targets and the file's `[[scrape]]` tables (each over the
+/// `[scrape_defaults]`), the `[prometheus]` server, the profile directories.
 pub fn metric_sources(args: &ReceiverArgs) -> Result<MetricSources, SourcesError> {
     let mut out = MetricSources {
         profile_dirs: args.profiles.clone(),
         ..Default::default()
     };
-    let timeout = args.scrape_timeout.min(args.scrape_interval);
+    let defaults = scrape_defaults(args);
+    let target = |arg: &str, job: Option<&String>, spec: &EndpointSpec, what: &str| {
+        // Both are set: the defaults carry the flags' values.
+        let interval = spec.interval.unwrap_or(args.scrape_interval);
+        let timeout = spec.timeout.unwrap_or(args.scrape_timeout).min(interval);
+        let mut t = ScrapeTarget::from_arg(arg, interval, timeout);
+        if let Some(job) = job {
+            t.job = job.clone();
+        }
+        check_url(&t.url, what)?;
+        t.client = spec.client(what).map_err(SourcesError)?;
+        Ok::<_, SourcesError>(t)
+    };
     for s in &args.scrape {
-        let mut t = ScrapeTarget::from_arg(s, args.scrape_interval, timeout);
-        t.bearer_token = args.scrape_bearer_token.clone();
-        out.scrape.push(t);
+        out.scrape
+            .push(target(s, None, &defaults, &format!("--scrape {s}"))?);
+    }
+    for e in &args.scrape_targets {
+        let spec = e.spec.over(&defaults);
+        let what = format!("scrape {} ({})", e.url, e.at);
+        out.scrape
+            .push(target(&e.url, e.job.as_ref(), &spec, &what)?);
     }
     if let Some(url) = &args.prometheus {
+        let what = format!("prometheus {url}");
+        check_url(url, &what)?;
+        let spec = prometheus_spec(args);
         let mut q = PromQuery::new(url);
         q.interval = args.prometheus_interval;
+        q.timeout = args.prometheus_timeout;
         q.lookback = args.prometheus_lookback;
-        q.step = args.prometheus_interval;
-        q.bearer_token = args.prometheus_bearer_token.clone();
+        q.step = args.prometheus_step.unwrap_or(args.prometheus_interval);
+        q.client = spec.client(&what).map_err(SourcesError)?;
         out.prometheus = Some(q);
-    }
-    if let Some(file) = &args.sources {
-        add_file(&mut out, file, args)?;
     }
     Ok(out)
 }
 
-fn add_file(out: &mut MetricSources, file: &Path, args: &ReceiverArgs) -> Result<(), SourcesError> {
-    let text = std::fs::read_to_string(file).map_err(|source| SourcesError::Io {
-        file: file.into(),
-        source,
-    })?;
-    let invalid = |message: String| SourcesError::Invalid {
-        file: file.into(),
-        message,
+fn check_url(url: &str, what: &str) -> Result<(), SourcesError> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
+        Ok(u) => Err(SourcesError(format!(
+            "{what}: scheme {:?} (use http:// or https://)",
+            u.scheme()
+        ))),
+        Err(e) => Err(SourcesError(format!("{what}: invalid URL: {e}"))),
+    }
+}
+
+/// The receivers' configuration: addresses, the bearer token (or its file), TLS.
+pub fn receiver_config(args: &ReceiverArgs) -> Result<ReceiverConfig, SourcesError> {
+    let read = |what: &str, f: &Path| {
+        std::fs::read_to_string(f)
+            .map(|s| s.trim().to_owned())
+            .map_err(|e| SourcesError(format!("{what} {}: {e}", f.display())))
     };
-    let spec: FileSpec =
-        toml::from_str(&text).map_err(|e| invalid(e.to_string().trim().replace('\n', " ")))?;
-    let base = file.parent().unwrap_or(Path::new("."));
-    out.profile_dirs
-        .extend(spec.profiles.into_iter().map(|p| base.join(p)));
-    let dur =
-        |field: &str, v: &Option<String>, default: Duration| -> Result<Duration, SourcesError> {
-            match v {
-                Some(s) => humantime::parse_duration(s)
-                    .map_err(|e| invalid(format!("{field}: invalid duration {s:?}: {e}"))),
-                None => Ok(default),
-            }
-        };
-    let token = |field: &str, e: &EndpointSpec| -> Result<Option<String>, SourcesError> {
-        match (&e.bearer_token, &e.bearer_token_file) {
-            (Some(t), _) => Ok(Some(t.clone())),
-            (None, Some(f)) => std::fs::read_to_string(base.join(f))
-                .map(|t| Some(t.trim().to_owned()))
-                .map_err(|err| invalid(format!("{field}.bearer_token_file: {err}"))),
-            (None, None) => Ok(None),
+    let token = match (&args.auth_token, &args.auth_token_file) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(f)) => Some(read("--auth-token-file", f)?),
+        (None, None) => None,
+    };
+    let tls = match (&args.tls_cert_file, &args.tls_key_file) {
+        (Some(cert), Some(key)) => Some(ServerTls {
+            cert_file: cert.clone(),
+            key_file: key.clone(),
+            client_ca_file: args.tls_client_ca_file.clone(),
+        }),
+        (None, None) if args.tls_client_ca_file.is_some() => {
+            return Err(SourcesError(
+                "receivers: tls_client_ca_file needs tls_cert_file and tls_key_file".into(),
+            ));
+        }
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(SourcesError(
+                "receivers: tls_cert_file is set without tls_key_file".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(SourcesError(
+                "receivers: tls_key_file is set without tls_cert_file".into(),
+            ));
         }
     };
-    for (i, e) in spec.scrape.iter().enumerate() {
-        let f = |n: &str| format!("scrape[{i}].{n}");
-        let interval = dur(&f("interval"), &e.interval, args.scrape_interval)?;
-        let timeout = dur(&f("timeout"), &e.timeout, args.scrape_timeout)?.min(interval);
-        let mut t = ScrapeTarget::from_arg(&e.url, interval, timeout);
-        if let Some(job) = &e.job {
-            t.job = job.clone();
-        }
-        t.bearer_token = token(&f("bearer_token"), e)?;
-        t.headers = e.headers.clone().into_iter().collect();
-        out.scrape.push(t);
-    }
-    if let Some(e) = &spec.prometheus {
-        let mut q = PromQuery::new(&e.url);
-        q.interval = dur("prometheus.interval", &e.interval, args.prometheus_interval)?;
-        q.timeout = dur("prometheus.timeout", &e.timeout, q.timeout)?;
-        q.lookback = dur("prometheus.lookback", &e.lookback, args.prometheus_lookback)?;
-        q.step = dur("prometheus.step", &e.step, q.interval)?;
-        q.bearer_token = token("prometheus", e)?;
-        q.headers = e.headers.clone().into_iter().collect();
-        out.prometheus = Some(q);
-    }
-    Ok(())
+    Ok(ReceiverConfig {
+        otlp_grpc: args.otlp_grpc,
+        otlp_http: args.otlp_http,
+        auth_token: token,
+        tls,
+    })
 }

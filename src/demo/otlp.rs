@@ -27,12 +27,15 @@ fn kv(key: &str, v: &Val) -> KeyValue {
     }
 }
 
-fn resource(service: &str) -> Resource {
+fn resource(service: &str, instance: u8) -> Resource {
     Resource {
         attributes: vec![
             kv("service.name", &Val::S(service.into())),
             kv("service.namespace", &Val::S("faultline-demo".into())),
-            kv("service.instance.id", &Val::S(format!("{service}-1"))),
+            kv(
+                "service.instance.id",
+                &Val::S(format!("{service}-{instance}")),
+            ),
             kv("telemetry.sdk.name", &Val::S("faultline-demo".into())),
         ],
         ..Default::default()
@@ -47,35 +50,38 @@ fn scope() -> InstrumentationScope {
     }
 }
 
-/// Spans grouped into one request, one `ResourceSpans` per service (services in name order).
+/// Spans grouped into one request, one `ResourceSpans` per service instance (in name order).
 pub fn traces(spans: &[SimSpan]) -> ExportTraceServiceRequest {
-    let mut by_service: BTreeMap<&str, Vec<Span>> = BTreeMap::new();
+    let mut by_service: BTreeMap<(&str, u8), Vec<Span>> = BTreeMap::new();
     for s in spans {
-        by_service.entry(s.service).or_default().push(Span {
-            trace_id: s.trace.to_vec(),
-            span_id: s.id.to_vec(),
-            parent_span_id: if s.parent == [0; 8] {
-                Vec::new()
-            } else {
-                s.parent.to_vec()
-            },
-            name: s.name.clone(),
-            kind: s.kind,
-            start_time_unix_nano: s.start,
-            end_time_unix_nano: s.end,
-            attributes: s.attrs.iter().map(|(k, v)| kv(k, v)).collect(),
-            status: s.error.as_ref().map(|m| Status {
-                message: m.clone(),
-                code: status::StatusCode::Error as i32,
-            }),
-            ..Default::default()
-        });
+        by_service
+            .entry((s.service, s.instance))
+            .or_default()
+            .push(Span {
+                trace_id: s.trace.to_vec(),
+                span_id: s.id.to_vec(),
+                parent_span_id: if s.parent == [0; 8] {
+                    Vec::new()
+                } else {
+                    s.parent.to_vec()
+                },
+                name: s.name.clone(),
+                kind: s.kind,
+                start_time_unix_nano: s.start,
+                end_time_unix_nano: s.end,
+                attributes: s.attrs.iter().map(|(k, v)| kv(k, v)).collect(),
+                status: s.error.as_ref().map(|m| Status {
+                    message: m.clone(),
+                    code: status::StatusCode::Error as i32,
+                }),
+                ..Default::default()
+            });
     }
     ExportTraceServiceRequest {
         resource_spans: by_service
             .into_iter()
-            .map(|(svc, spans)| ResourceSpans {
-                resource: Some(resource(svc)),
+            .map(|((svc, instance), spans)| ResourceSpans {
+                resource: Some(resource(svc, instance)),
                 scope_spans: vec![ScopeSpans {
                     scope: Some(scope()),
                     spans,
@@ -108,8 +114,23 @@ fn gauge(name: &str, unit: &str, points: Vec<NumberDataPoint>) -> Metric {
     }
 }
 
-/// checkout's resilience4j-style metrics at `t`: the one-hot breaker state gauge for `payments`,
-/// its not-permitted counter, and the `orders` queue depth and capacity.
+fn counter(name: &str, points: Vec<NumberDataPoint>) -> Metric {
+    Metric {
+        name: name.into(),
+        data: Some(metric::Data::Sum(Sum {
+            data_points: points,
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            is_monotonic: true,
+        })),
+        ..Default::default()
+    }
+}
+
+/// checkout's metrics at `t`, as Micrometer's OTLP registry and the OTel HTTP client
+/// instrumentation name them: the one-hot breaker state gauge for `payments` and its
+/// not-permitted counter; the thread-pool bulkhead for `inventory` (queue depth and capacity,
+/// active and maximum threads, rejections); and the HTTP client's active requests to
+/// `inventory` (an up-down counter: calls in flight).
 pub fn metrics(g: &Gauges, t: u64, start: u64) -> ExportMetricsServiceRequest {
     let name = |n: &str| kv("name", &Val::S(n.into()));
     let current = match g.phase {
@@ -129,44 +150,67 @@ pub fn metrics(g: &Gauges, t: u64, start: u64) -> ExportMetricsServiceRequest {
             )
         })
         .collect();
+    let inventory = |v: u64| vec![point(t, start, vec![name("inventory")], v as f64)];
     let metrics = vec![
         gauge("resilience4j.circuitbreaker.state", "", states),
+        counter(
+            "resilience4j.circuitbreaker.not.permitted.calls",
+            vec![point(
+                t,
+                start,
+                vec![
+                    name("payments"),
+                    kv("kind", &Val::S("not_permitted".into())),
+                ],
+                g.not_permitted as f64,
+            )],
+        ),
+        gauge(
+            "resilience4j.bulkhead.queue.depth",
+            "",
+            inventory(g.queue_depth),
+        ),
+        gauge(
+            "resilience4j.bulkhead.queue.capacity",
+            "",
+            inventory(g.queue_capacity),
+        ),
+        gauge(
+            "resilience4j.bulkhead.active.thread.count",
+            "",
+            inventory(g.active_threads),
+        ),
+        gauge(
+            "resilience4j.bulkhead.max.thread.pool.size",
+            "",
+            inventory(g.max_threads),
+        ),
+        counter(
+            "resilience4j.bulkhead.rejected.calls",
+            inventory(g.bulkhead_rejected),
+        ),
         Metric {
-            name: "resilience4j.circuitbreaker.not.permitted.calls".into(),
+            name: "http.client.active_requests".into(),
+            unit: "{request}".into(),
             data: Some(metric::Data::Sum(Sum {
                 data_points: vec![point(
                     t,
                     start,
                     vec![
-                        name("payments"),
-                        kv("kind", &Val::S("not_permitted".into())),
+                        kv("server.address", &Val::S("inventory".into())),
+                        kv("http.request.method", &Val::S("GET".into())),
                     ],
-                    g.not_permitted as f64,
+                    g.active_threads as f64,
                 )],
                 aggregation_temporality: AggregationTemporality::Cumulative as i32,
-                is_monotonic: true,
+                is_monotonic: false,
             })),
             ..Default::default()
         },
-        gauge(
-            "resilience4j.bulkhead.queue.depth",
-            "",
-            vec![point(t, start, vec![name("orders")], g.queue_depth as f64)],
-        ),
-        gauge(
-            "resilience4j.bulkhead.queue.capacity",
-            "",
-            vec![point(
-                t,
-                start,
-                vec![name("orders")],
-                g.queue_capacity as f64,
-            )],
-        ),
     ];
     ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {
-            resource: Some(resource("checkout")),
+            resource: Some(resource("checkout", 1)),
             scope_metrics: vec![ScopeMetrics {
                 scope: Some(scope()),
                 metrics,
@@ -193,6 +237,6 @@ mod tests {
         assert_eq!(d.rejected, 0);
         assert_eq!(d.spans.len(), spans.len());
         let m = metrics(&sim.gauges(t0), t0, t0);
-        assert_eq!(m.resource_metrics[0].scope_metrics[0].metrics.len(), 4);
+        assert_eq!(m.resource_metrics[0].scope_metrics[0].metrics.len(), 8);
     }
 }

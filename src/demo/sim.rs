@@ -2,21 +2,39 @@
 //! spans and metric values. Time is simulated (the caller passes it), so tests run it instantly.
 //!
 //! ```text
-//! frontend ──► catalog      (503s, retried with jittered exponential backoff)
-//!    └──────► checkout ──► inventory   (slow episodes of seconds; no timeout)
-//!                ├──────► payments    (flaky; checkout's breaker opens, half-opens, closes)
-//!                ├──────► postgresql orders-db/orders
-//!                ├──────► shipping    (503s, retried every 200 ms: no jitter)
-//!                └──────► kafka orders ──► fulfillment (a queue that fills, then drains)
+//! frontend ×2 ──► cart ×2   (sticky sessions held in memory: a request that lands on the
+//!    │                       other instance gets 401, and the user logs in again)
+//!    ├──────────► catalog   (503s, retried with jittered exponential backoff)
+//!    └──────────► checkout  (frontend gives up after 8 s)
+//!                   ├──► inventory  (slow, and some calls hang for 30 s or more: no timeout;
+//!                   │                behind a thread-pool bulkhead whose queue fills)
+//!                   ├──► payments   (flaky; checkout's breaker opens, half-opens, closes)
+//!                   ├──► postgresql orders-db/orders
+//!                   ├──► shipping   (503s, retried every 200 ms: no jitter)
+//!                   └──► kafka orders ──► fulfillment (a consumer that slows down)
 //! ```
-//! The scenario repeats every [`CYCLE_S`] seconds; see [`Phase`].
+//! The story (every [`CYCLE_S`] seconds; see [`Phase`] and `services`): payments fails from 8 s
+//! and the breaker opens at 14 s (half-open at 38 s, closed at 44 s); inventory slows from 10 s
+//! to 45 s, hung calls pile up on the bulkhead's threads and its queue fills toward capacity from
+//! about 30 s; the first hung calls end at about 40 s. Sessions are lost on every stray request. Spans are released when they end, as an SDK
+//! exports them.
 
+use super::bulkhead::Bulkhead;
 use super::rng::Rng;
 
 /// Length of one scenario cycle, seconds.
 pub const CYCLE_S: u64 = 90;
 /// Requests per second arriving at `frontend`.
 pub const RATE: f64 = 20.0;
+/// Users with a session in `cart`.
+pub const USERS: u64 = 40;
+/// Threads of checkout's bulkhead for inventory.
+pub const BULKHEAD_THREADS: usize = 25;
+/// Queue capacity of that bulkhead.
+pub const BULKHEAD_QUEUE: usize = 100;
+
+pub(super) const MS: u64 = 1_000_000;
+pub(super) const SEC: u64 = 1_000_000_000;
 
 /// An attribute value.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +56,8 @@ pub struct SimSpan {
     pub parent: [u8; 8],
     /// Producing service.
     pub service: &'static str,
+    /// Its instance, 1-based (`service.instance.id` is `{service}-{instance}`).
+    pub instance: u8,
     /// Operation.
     pub name: String,
     /// OTLP span kind (2 server, 3 client, 4 producer, 5 consumer).
@@ -77,33 +97,47 @@ impl Phase {
     }
 }
 
-/// Metric values at one instant.
+/// Metric values at one instant: what checkout's resilience4j and HTTP client meters say.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gauges {
     /// Breaker phase.
     pub phase: Phase,
     /// Calls rejected by the breaker so far.
     pub not_permitted: u64,
-    /// Messages waiting in the `orders` queue.
+    /// Calls waiting in the inventory bulkhead's queue.
     pub queue_depth: u64,
-    /// Queue capacity.
+    /// That queue's capacity.
     pub queue_capacity: u64,
+    /// Bulkhead threads busy (calls to inventory in flight).
+    pub active_threads: u64,
+    /// Bulkhead threads in all.
+    pub max_threads: u64,
+    /// Calls the bulkhead rejected so far.
+    pub bulkhead_rejected: u64,
 }
 
 /// The simulation state.
 #[derive(Debug)]
 pub struct Sim {
-    rng: Rng,
-    start: u64,
+    pub(super) rng: Rng,
+    pub(super) start: u64,
     next_arrival: u64,
-    queue_free_at: u64,
-    queued: Vec<u64>,
-    delayed: Vec<SimSpan>,
-    not_permitted: u64,
+    pub(super) queue_free_at: u64,
+    /// Spans not yet ended at the last step.
+    pending: Vec<SimSpan>,
+    pub(super) not_permitted: u64,
+    pub(super) bulkhead: Bulkhead,
 }
 
-const MS: u64 = 1_000_000;
-const SEC: u64 = 1_000_000_000;
+/// What one request is: its trace, root span, frontend instance and user (each call looks at
+/// the scenario's phase at its own time).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Req {
+    pub trace: [u8; 16],
+    pub root: [u8; 8],
+    pub frontend: u8,
+    pub user: u64,
+}
 
 impl Sim {
     /// A simulation seeded with `seed`, starting at `start_ns`.
@@ -113,33 +147,30 @@ impl Sim {
             start: start_ns,
             next_arrival: start_ns,
             queue_free_at: start_ns,
-            queued: Vec::new(),
-            delayed: Vec::new(),
+            pending: Vec::new(),
             not_permitted: 0,
+            bulkhead: Bulkhead::new(BULKHEAD_THREADS, BULKHEAD_QUEUE, start_ns),
         }
     }
 
-    fn elapsed_s(&self, t: u64) -> u64 {
+    /// Seconds since the start at `t`.
+    pub(super) fn elapsed_s(&self, t: u64) -> u64 {
         t.saturating_sub(self.start) / SEC
     }
 
     /// Runs requests arriving before `until_ns`; returns the spans that have ended by then.
     pub fn step(&mut self, until_ns: u64) -> Vec<SimSpan> {
-        let mut out = Vec::new();
+        let mut spans = std::mem::take(&mut self.pending);
         while self.next_arrival < until_ns {
             let t = self.next_arrival;
-            self.request(t, &mut out);
+            self.request(t, &mut spans);
             let gap = self.rng.exp(RATE);
             self.next_arrival += (gap * 1e9) as u64 + 1;
         }
-        // Spans that end later (queued consumers) wait until their end has passed.
-        let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.delayed)
-            .into_iter()
-            .partition(|s| s.end <= until_ns);
-        self.delayed = later;
-        out.extend(ready);
-        self.queued.retain(|&done| done > until_ns);
-        out
+        let (ready, later): (Vec<_>, Vec<_>) = spans.into_iter().partition(|s| s.end <= until_ns);
+        self.pending = later;
+        self.bulkhead.prune(until_ns);
+        ready
     }
 
     /// The metric values at `t_ns`.
@@ -147,285 +178,108 @@ impl Sim {
         Gauges {
             phase: Phase::at(self.elapsed_s(t_ns)),
             not_permitted: self.not_permitted,
-            queue_depth: self.queued.iter().filter(|&&d| d > t_ns).count() as u64,
-            queue_capacity: 500,
+            queue_depth: self.bulkhead.queue_depth(t_ns),
+            queue_capacity: self.bulkhead.capacity() as u64,
+            active_threads: self.bulkhead.active(t_ns),
+            max_threads: self.bulkhead.threads() as u64,
+            bulkhead_rejected: self.bulkhead.rejected,
         }
     }
 
-    fn ids(&mut self) -> ([u8; 16], [u8; 8]) {
+    fn trace_id(&mut self) -> [u8; 16] {
         let a = self.rng.next_u64().to_be_bytes();
         let b = self.rng.next_u64().to_be_bytes();
         let mut t = [0u8; 16];
         t[..8].copy_from_slice(&a);
         t[8..].copy_from_slice(&b);
-        (t, self.span_id())
+        t
     }
 
-    fn span_id(&mut self) -> [u8; 8] {
+    pub(super) fn span_id(&mut self) -> [u8; 8] {
         (self.rng.next_u64() | 1).to_be_bytes()
     }
 
-    fn ms(&mut self, lo: f64, hi: f64) -> u64 {
+    /// A uniform duration in `[lo, hi)` milliseconds, as nanoseconds.
+    pub(super) fn ms(&mut self, lo: f64, hi: f64) -> u64 {
         (self.rng.range(lo, hi) * MS as f64) as u64
     }
 
     /// One request through the system, starting at `t`.
     fn request(&mut self, t: u64, out: &mut Vec<SimSpan>) {
-        let (trace, root_id) = self.ids();
-        let el = self.elapsed_s(t);
-        let mut at = t + self.ms(0.2, 0.6);
-        let mut sp = |svc, name: &str, kind, parent, id, start, end| SimSpan {
-            trace,
-            id,
-            parent,
-            service: svc,
-            name: name.into(),
-            kind,
-            start,
-            end,
-            attrs: Vec::new(),
-            error: None,
+        let req = Req {
+            trace: self.trace_id(),
+            root: self.span_id(),
+            frontend: 1 + u8::from(self.rng.chance(0.5)),
+            user: self.rng.next_u64() % USERS,
         };
-        // frontend → catalog, retried with jittered exponential backoff.
-        let mut attempt = 0i64;
-        loop {
-            let (cid, sid) = (self.span_id(), self.span_id());
-            let d = self.ms(4.0, 12.0);
-            let fail = self.rng.chance(0.12);
-            let mut c = sp(
-                "frontend",
-                "GET /catalog/items",
-                3,
-                root_id,
-                cid,
-                at,
-                at + d + MS,
-            );
-            c.attrs = http("GET", "catalog", if fail { 503 } else { 200 });
-            if attempt > 0 {
-                c.attrs.push(("http.request.resend_count", Val::I(attempt)));
-            }
-            let mut s = sp("catalog", "GET /items", 2, cid, sid, at + MS / 2, at + d);
-            s.attrs = vec![(
-                "http.response.status_code",
-                Val::I(if fail { 503 } else { 200 }),
-            )];
-            if fail {
-                c.error = Some("503 Service Unavailable".into());
-                s.error = Some("overloaded".into());
-            }
-            at += d + MS;
-            out.push(c);
-            out.push(s);
-            if !fail || attempt == 3 {
-                break;
-            }
-            let backoff = 50.0 * 2f64.powi(attempt as i32) * self.rng.range(0.5, 1.5);
-            at += (backoff * MS as f64) as u64;
-            attempt += 1;
-        }
-        // frontend → checkout.
-        let (cc, cs) = (self.span_id(), self.span_id());
-        let checkout_start = at + MS / 2;
-        let mut ct = checkout_start + self.ms(0.3, 0.8);
-        let mut failed = None;
-        // inventory: slow episodes (50..70 s of each cycle), no timeout.
-        let (ic, is) = (self.span_id(), self.span_id());
-        let d = if (50..70).contains(&(el % CYCLE_S)) && self.rng.chance(0.6) {
-            self.ms(1500.0, 6000.0)
+        let at = t + self.ms(0.2, 0.6);
+        // The session first: a request that lands on the wrong cart instance fails.
+        let (at, session_ok) = self.cart(&req, at, out);
+        let (end, status) = if session_ok {
+            let at = self.catalog(&req, at, out);
+            self.checkout(&req, at, out)
         } else {
-            self.ms(12.0, 30.0)
+            (at, 401)
         };
-        let mut c = sp("checkout", "GET /stock", 3, cs, ic, ct, ct + d + MS);
-        c.attrs = http("GET", "inventory", 200);
-        out.push(c);
-        out.push(sp(
-            "inventory",
-            "GET /stock",
-            2,
-            ic,
-            is,
-            ct + MS / 2,
-            ct + d,
-        ));
-        ct += d + MS;
-        // payments behind checkout's breaker.
-        let (pc, ps) = (self.span_id(), self.span_id());
-        let phase = Phase::at(el);
-        let admitted = match phase {
-            Phase::Open => false,
-            Phase::HalfOpen => self.rng.chance(0.25),
-            _ => true,
-        };
-        if !admitted {
-            self.not_permitted += 1;
-            let d = self.ms(0.03, 0.09);
-            let mut c = sp("checkout", "POST /charge", 3, cs, pc, ct, ct + d);
-            c.attrs = vec![
-                ("peer.service", Val::S("payments".into())),
-                ("http.request.method", Val::S("POST".into())),
-                ("error.type", Val::S("CallNotPermittedException".into())),
-            ];
-            c.error =
-                Some("CircuitBreaker 'payments' is OPEN and does not permit further calls".into());
-            out.push(c);
-            ct += d;
-            failed = Some(503);
-        } else {
-            let fail = phase == Phase::Failing && self.rng.chance(0.7);
-            let d = if fail {
-                self.ms(300.0, 900.0)
-            } else {
-                self.ms(25.0, 60.0)
-            };
-            let code = if fail { 500 } else { 200 };
-            let mut c = sp("checkout", "POST /charge", 3, cs, pc, ct, ct + d + MS);
-            c.attrs = http("POST", "payments", code);
-            let mut s = sp("payments", "POST /charge", 2, pc, ps, ct + MS / 2, ct + d);
-            s.attrs = vec![("http.response.status_code", Val::I(code))];
-            if fail {
-                c.error = Some("500 Internal Server Error".into());
-                s.error = Some("card processor unavailable".into());
-                failed = Some(502);
-            }
-            out.push(c);
-            out.push(s);
-            ct += d + MS;
-        }
-        if failed.is_none() {
-            ct = self.after_payment(&mut sp, cs, ct, el, out);
-        }
-        let code = failed.unwrap_or(200);
-        let mut c = sp("frontend", "POST /checkout", 3, root_id, cc, at, ct + MS);
-        c.attrs = http("POST", "checkout", code);
-        let mut s = sp("checkout", "POST /checkout", 2, cc, cs, checkout_start, ct);
-        s.attrs = vec![("http.response.status_code", Val::I(code))];
-        let mut root = sp(
+        let mut root = span(
+            &req,
             "frontend",
+            req.frontend,
             "GET /checkout",
             2,
             [0; 8],
-            root_id,
+            req.root,
             t,
-            ct + 2 * MS,
+            end + MS,
         );
         root.attrs = vec![
             ("http.request.method", Val::S("GET".into())),
             ("http.route", Val::S("/checkout".into())),
-            ("http.response.status_code", Val::I(code)),
+            ("http.response.status_code", Val::I(status)),
+            ("session.id", Val::S(session(req.user))),
         ];
-        if let Some(code) = failed {
-            c.error = Some(format!("{code}"));
-            s.error = Some("payment failed".into());
+        if status >= 500 {
             root.error = Some("checkout failed".into());
         }
-        out.extend([c, s, root]);
-    }
-
-    /// The database write, shipping (retried without jitter) and the queue hand-off.
-    fn after_payment(
-        &mut self,
-        sp: &mut impl FnMut(&'static str, &str, i32, [u8; 8], [u8; 8], u64, u64) -> SimSpan,
-        cs: [u8; 8],
-        mut ct: u64,
-        el: u64,
-        out: &mut Vec<SimSpan>,
-    ) -> u64 {
-        let id = self.span_id();
-        let d = self.ms(2.0, 8.0);
-        let mut c = sp("checkout", "INSERT orders", 3, cs, id, ct, ct + d);
-        c.attrs = vec![
-            ("db.system.name", Val::S("postgresql".into())),
-            ("server.address", Val::S("orders-db".into())),
-            ("db.namespace", Val::S("orders".into())),
-            ("db.operation.name", Val::S("INSERT".into())),
-        ];
-        out.push(c);
-        ct += d;
-        for attempt in 0..3i64 {
-            let (c_id, s_id) = (self.span_id(), self.span_id());
-            let d = self.ms(8.0, 20.0);
-            let fail = attempt < 2 && self.rng.chance(0.25);
-            let code = if fail { 503 } else { 201 };
-            let mut c = sp("checkout", "POST /shipments", 3, cs, c_id, ct, ct + d + MS);
-            c.attrs = http("POST", "shipping", code);
-            if attempt > 0 {
-                c.attrs.push(("http.request.resend_count", Val::I(attempt)));
-            }
-            let mut s = sp(
-                "shipping",
-                "POST /shipments",
-                2,
-                c_id,
-                s_id,
-                ct + MS / 2,
-                ct + d,
-            );
-            s.attrs = vec![("http.response.status_code", Val::I(code))];
-            if fail {
-                c.error = Some("503 Service Unavailable".into());
-                s.error = Some("busy".into());
-            }
-            out.push(c);
-            out.push(s);
-            ct += d + MS;
-            if !fail {
-                break;
-            }
-            ct += 200 * MS;
-        }
-        // The queue: the consumer is slow from 55 s to 80 s of each cycle, so messages pile up.
-        let (p_id, c_id, db_id) = (self.span_id(), self.span_id(), self.span_id());
-        let mut p = sp("checkout", "orders publish", 4, cs, p_id, ct, ct + MS);
-        p.attrs = vec![
-            ("messaging.system", Val::S("kafka".into())),
-            ("messaging.destination.name", Val::S("orders".into())),
-            ("messaging.operation.type", Val::S("send".into())),
-        ];
-        out.push(p);
-        let service_ms = if (55..80).contains(&(el % CYCLE_S)) {
-            140.0
-        } else {
-            30.0
-        };
-        let begin = self.queue_free_at.max(ct + MS);
-        let work = self.ms(service_ms * 0.8, service_ms * 1.2);
-        self.queue_free_at = begin + work;
-        self.queued.push(begin);
-        let mut consumer = sp(
-            "fulfillment",
-            "orders process",
-            5,
-            p_id,
-            c_id,
-            begin,
-            begin + work,
-        );
-        consumer.attrs = vec![
-            ("messaging.system", Val::S("kafka".into())),
-            ("messaging.destination.name", Val::S("orders".into())),
-        ];
-        let mut db = sp(
-            "fulfillment",
-            "UPDATE orders",
-            3,
-            c_id,
-            db_id,
-            begin + MS,
-            begin + MS + work / 3,
-        );
-        db.attrs = vec![
-            ("db.system.name", Val::S("postgresql".into())),
-            ("server.address", Val::S("orders-db".into())),
-            ("db.namespace", Val::S("orders".into())),
-        ];
-        self.delayed.push(consumer);
-        self.delayed.push(db);
-        ct + MS
+        out.push(root);
     }
 }
 
-fn http(method: &str, peer: &str, code: i64) -> Vec<(&'static str, Val)> {
+/// The session id of user `u`.
+pub(super) fn session(u: u64) -> String {
+    format!("sess-{u:03}")
+}
+
+/// A span of request `r` (attributes and status are filled by the caller).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn span(
+    r: &Req,
+    service: &'static str,
+    instance: u8,
+    name: &str,
+    kind: i32,
+    parent: [u8; 8],
+    id: [u8; 8],
+    start: u64,
+    end: u64,
+) -> SimSpan {
+    SimSpan {
+        trace: r.trace,
+        id,
+        parent,
+        service,
+        instance,
+        name: name.into(),
+        kind,
+        start,
+        end,
+        attrs: Vec::new(),
+        error: None,
+    }
+}
+
+/// HTTP client attributes.
+pub(super) fn http(method: &str, peer: &str, code: i64) -> Vec<(&'static str, Val)> {
     vec![
         ("http.request.method", Val::S(method.into())),
         ("server.address", Val::S(peer.into())),
@@ -435,50 +289,5 @@ fn http(method: &str, peer: &str, code: i64) -> Vec<(&'static str, Val)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const T: u64 = 1_735_732_800_000_000_000;
-
-    #[test]
-    fn same_seed_same_spans_and_different_seed_differs() {
-        let run = |seed| {
-            let mut s = Sim::new(seed, T);
-            (1..=30)
-                .flat_map(|i| s.step(T + i * SEC))
-                .collect::<Vec<_>>()
-        };
-        let a = run(7);
-        assert_eq!(a, run(7));
-        assert_ne!(a, run(8));
-        assert!(a.len() > 30 * 20 * 8, "{} spans", a.len());
-    }
-
-    #[test]
-    fn the_breaker_rejects_calls_only_while_open_or_half_open() {
-        let mut s = Sim::new(1, T);
-        let spans: Vec<_> = (1..=CYCLE_S).flat_map(|i| s.step(T + i * SEC)).collect();
-        let rejected: Vec<u64> = spans
-            .iter()
-            .filter(|x| {
-                x.attrs
-                    .iter()
-                    .any(|a| a.1 == Val::S("CallNotPermittedException".into()))
-            })
-            .map(|x| (x.start - T) / SEC)
-            .collect();
-        assert!(rejected.len() > 300);
-        assert!(rejected.iter().all(|&e| (14..44).contains(&e)));
-        assert!(
-            spans
-                .iter()
-                .any(|x| x.attrs.iter().any(|a| a.0 == "http.request.resend_count"))
-        );
-        let slow = spans
-            .iter()
-            .filter(|x| x.service == "inventory" && x.end - x.start > SEC)
-            .count();
-        assert!(slow > 50, "slow inventory calls: {slow}");
-        assert!(s.gauges(T + 79 * SEC).queue_depth > 20 || spans.iter().any(|x| x.kind == 5));
-    }
-}
+#[path = "sim_tests.rs"]
+mod tests;

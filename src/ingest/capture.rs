@@ -63,7 +63,17 @@ pub enum Loaded {
 }
 
 /// Reads every record of `path`, calling `sink` for each in file order.
-pub fn read_file(path: &Path, mut sink: impl FnMut(Loaded)) -> Result<ReadSummary, CaptureError> {
+pub fn read_file(path: &Path, sink: impl FnMut(Loaded)) -> Result<ReadSummary, CaptureError> {
+    read_file_with_progress(path, &|_| {}, sink)
+}
+
+/// [`read_file`], calling `progress` with the number of file bytes (compressed, for `.gz`) each
+/// read consumed: what a progress bar counts against the file's size.
+pub fn read_file_with_progress(
+    path: &Path,
+    progress: &dyn Fn(u64),
+    mut sink: impl FnMut(Loaded),
+) -> Result<ReadSummary, CaptureError> {
     let io = |source| CaptureError::Io {
         file: path.into(),
         source,
@@ -72,8 +82,11 @@ pub fn read_file(path: &Path, mut sink: impl FnMut(Loaded)) -> Result<ReadSummar
     let mut magic = [0u8; 2];
     let n = file.read(&mut magic).map_err(io)?;
     drop(file);
-    let raw = File::open(path).map_err(io)?;
-    let reader: Box<dyn BufRead> = if n == 2 && magic == [0x1f, 0x8b] {
+    let raw = Counted {
+        inner: File::open(path).map_err(io)?,
+        progress,
+    };
+    let reader: Box<dyn BufRead + '_> = if n == 2 && magic == [0x1f, 0x8b] {
         Box::new(BufReader::with_capacity(
             1 << 20,
             flate2::read::MultiGzDecoder::new(raw),
@@ -84,9 +97,23 @@ pub fn read_file(path: &Path, mut sink: impl FnMut(Loaded)) -> Result<ReadSummar
     read_stream(path, reader, &mut sink)
 }
 
+/// A reader that reports how many bytes each read gave.
+struct Counted<'a, R> {
+    inner: R,
+    progress: &'a dyn Fn(u64),
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
+    }
+}
+
 fn read_stream(
     path: &Path,
-    mut r: Box<dyn BufRead>,
+    mut r: Box<dyn BufRead + '_>,
     sink: &mut dyn FnMut(Loaded),
 ) -> Result<ReadSummary, CaptureError> {
     let io = |source| CaptureError::Io {
@@ -286,6 +313,30 @@ mod tests {
     }
 
     const LINE: &str = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"a"}}]},"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"x","kind":3,"startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}"#;
+
+    /// The progress a reader reports adds up to the file's size, plain and gzip-compressed
+    /// (the bar counts file bytes).
+    #[test]
+    fn progress_adds_up_to_the_file_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{LINE}\n").repeat(2000);
+        let plain = write(&dir, "a.jsonl", text.as_bytes());
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text.as_bytes()).unwrap();
+        let packed = write(&dir, "a.jsonl.gz", &gz.finish().unwrap());
+        for p in [plain, packed] {
+            let read = std::cell::Cell::new(0u64);
+            let mut n = 0;
+            read_file_with_progress(&p, &|b| read.set(read.get() + b), |_| n += 1).unwrap();
+            assert_eq!(n, 2000);
+            assert_eq!(
+                read.get(),
+                std::fs::metadata(&p).unwrap().len(),
+                "{}",
+                p.display()
+            );
+        }
+    }
 
     fn count(p: &Path) -> (usize, Vec<LineError>) {
         let mut n = 0;

@@ -1,5 +1,6 @@
 //! OTLP/gRPC receiver: `TraceService`, `MetricsService` and `LogsService` on one port, gzip in
-//! and out, TCP_NODELAY on accepted sockets, an optional bearer token. Traces take the raw-bytes
+//! and out, TCP_NODELAY on accepted sockets, an optional bearer token, optional TLS
+//! (`server_tls`). Traces take the raw-bytes
 //! path of `grpc_raw` (decoded by `wire`, no `prost` tree); metrics and logs the generated
 //! servers.
 
@@ -30,6 +31,7 @@ use super::accept::{Accepted, ProtobufTraces, accept_decoded_traces, accept_logs
 use super::channel::{Counters, Ingest, Refused};
 use super::grpc_raw::RawTraceServer;
 use super::limits::MAX_BODY_BYTES;
+use super::server_tls::TlsIncoming;
 
 /// The gRPC services' shared state.
 #[derive(Clone, Debug)]
@@ -144,6 +146,23 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    routes(receiver)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}
+
+/// Serves the three OTLP services over TLS connections until `shutdown` completes.
+pub async fn serve_tls(
+    incoming: TlsIncoming,
+    receiver: GrpcReceiver,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    routes(receiver)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}
+
+fn routes(receiver: GrpcReceiver) -> tonic::transport::server::Router {
     tonic::transport::Server::builder()
         // Traces on raw bytes (gzip, size limit and answers as the generated server's).
         .add_service(RawTraceServer::new(receiver.clone()))
@@ -159,8 +178,6 @@ pub async fn serve(
                 .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(MAX_BODY_BYTES),
         )
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
 }
 
 /// Binds `addr` (port 0 picks a free port) and returns the listener and its real address.

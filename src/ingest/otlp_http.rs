@@ -25,6 +25,7 @@ use super::accept::{
 use super::channel::{Counters, Ingest, Refused};
 use super::limits::{InflateError, MAX_BODY_BYTES, gunzip_bounded};
 use super::otlp_json;
+use super::server_tls::TlsIncoming;
 
 /// Shared state of the HTTP routes.
 #[derive(Clone, Debug)]
@@ -134,6 +135,17 @@ pub async fn serve(
         }
     });
     axum::serve(listener, router(receiver))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Serves the routes over TLS connections (see `server_tls`) until `shutdown` completes.
+pub async fn serve_tls(
+    incoming: TlsIncoming,
+    receiver: HttpReceiver,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(incoming, router(receiver))
         .with_graceful_shutdown(shutdown)
         .await
 }

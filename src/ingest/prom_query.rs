@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::accept::accept_metrics;
 use super::channel::{Ingest, IngestMsg};
+use super::http_client::ClientSettings;
 use super::prom_scrape::{ScrapeError, client, fetch};
 use crate::model::clock::now_unix_ns;
 use crate::model::profile::ProfileSet;
@@ -34,10 +35,8 @@ pub struct PromQuery {
     pub lookback: Duration,
     /// Step of the range query.
     pub step: Duration,
-    /// Sent as `Authorization: Bearer …`.
-    pub bearer_token: Option<String>,
-    /// Extra headers (e.g. `X-Scope-OrgID` for Mimir).
-    pub headers: Vec<(String, String)>,
+    /// TLS, credentials and extra headers (e.g. `X-Scope-OrgID` for Mimir).
+    pub client: ClientSettings,
 }
 
 impl PromQuery {
@@ -49,8 +48,7 @@ impl PromQuery {
             timeout: Duration::from_secs(10),
             lookback: Duration::from_secs(15 * 60),
             step: Duration::from_secs(15),
-            bearer_token: None,
-            headers: Vec::new(),
+            client: ClientSettings::default(),
         }
     }
 }
@@ -130,15 +128,7 @@ pub async fn run_query(
             encode(selector)
         )
     };
-    let (_, body) = fetch(
-        client,
-        &url,
-        "application/json",
-        q.bearer_token.as_deref(),
-        &q.headers,
-        q.timeout,
-    )
-    .await?;
+    let (_, body) = fetch(client, &url, "application/json", q.timeout).await?;
     let result = parse_response(&body).map_err(ScrapeError::Parse)?;
     let n = result.series.len();
     for req in to_requests(&result, profiles, range) {
@@ -147,22 +137,18 @@ pub async fn run_query(
     Ok(n)
 }
 
-/// Starts the PromQL task; it stops when `stop` turns true.
+/// Starts the PromQL task; it stops when `stop` turns true. Fails when the client cannot be
+/// built (an unreadable CA file, a certificate without its key): a configuration error, named.
 pub fn spawn(
     q: PromQuery,
     profiles: std::sync::Arc<ProfileSet>,
     ingest: Ingest,
     mut stop: watch::Receiver<bool>,
-) -> Option<JoinHandle<()>> {
-    let client = match client() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!("promql: cannot build an HTTP client: {e}");
-            return None;
-        }
-    };
+) -> Result<JoinHandle<()>, ScrapeError> {
+    let client = client(&q.client, &q.url)
+        .map_err(|e| ScrapeError::Http(format!("prometheus {}: {e}", q.url)))?;
     let selectors = queries(&profiles);
-    Some(tokio::spawn(async move {
+    Ok(tokio::spawn(async move {
         let mut tick = tokio::time::interval(q.interval.max(Duration::from_millis(100)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut first = !q.lookback.is_zero();

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::accept::accept_metrics;
 use super::channel::{Ingest, IngestMsg};
+use super::http_client::{self, ClientSettings};
 use super::prom_otlp::{families_to_metrics, gauge, kv, request};
 use super::prom_text::{ACCEPT_HEADER, detect_format, parse_lenient};
 use crate::model::clock::now_unix_ns;
@@ -36,10 +37,8 @@ pub struct ScrapeTarget {
     pub interval: Duration,
     /// Longest a scrape may take.
     pub timeout: Duration,
-    /// Sent as `Authorization: Bearer …`.
-    pub bearer_token: Option<String>,
-    /// Extra request headers.
-    pub headers: Vec<(String, String)>,
+    /// TLS, credentials and extra headers.
+    pub client: ClientSettings,
 }
 
 impl ScrapeTarget {
@@ -57,8 +56,7 @@ impl ScrapeTarget {
             job,
             interval,
             timeout,
-            bearer_token: None,
-            headers: Vec::new(),
+            client: ClientSettings::default(),
         }
     }
 }
@@ -98,39 +96,27 @@ pub enum ScrapeError {
     Parse(String),
 }
 
-/// A client for scraping: no proxies from the environment (targets are reached directly, as
-/// Prometheus does by default), gzip on.
-pub fn client() -> Result<reqwest::Client, ScrapeError> {
-    reqwest::Client::builder()
-        .no_proxy()
-        .gzip(true)
-        .user_agent(concat!("faultline/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| ScrapeError::Http(e.to_string()))
+/// A client for one source (see [`http_client::build`]): no proxies from the environment
+/// (targets are reached directly, as Prometheus does by default), gzip on, the source's TLS,
+/// credentials and headers.
+pub fn client(settings: &ClientSettings, name: &str) -> Result<reqwest::Client, ScrapeError> {
+    http_client::build(settings, name).map_err(|e| ScrapeError::Http(e.to_string()))
 }
 
-/// Fetches a body with the target's headers, bounded in size and time; returns the
-/// `Content-Type` and the text.
+/// Fetches a body (the client carries the source's credentials and headers), bounded in size
+/// and time; returns the `Content-Type` and the text.
 pub async fn fetch(
     client: &reqwest::Client,
     url: &str,
     accept: &str,
-    bearer: Option<&str>,
-    headers: &[(String, String)],
     timeout: Duration,
 ) -> Result<(Option<String>, String), ScrapeError> {
     let work = async {
-        let mut req = client.get(url).header(reqwest::header::ACCEPT, accept);
-        if let Some(t) = bearer {
-            req = req.bearer_auth(t);
-        }
-        for (k, v) in headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
+        let req = client.get(url).header(reqwest::header::ACCEPT, accept);
         let mut resp = req
             .send()
             .await
-            .map_err(|e| ScrapeError::Http(error_chain(&e)))?;
+            .map_err(|e| ScrapeError::Http(http_client::describe(&e)))?;
         if !resp.status().is_success() {
             return Err(ScrapeError::Status(resp.status().as_u16()));
         }
@@ -143,7 +129,7 @@ pub async fn fetch(
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| ScrapeError::Http(error_chain(&e)))?
+            .map_err(|e| ScrapeError::Http(http_client::describe(&e)))?
         {
             if body.len() + chunk.len() > MAX_BODY {
                 return Err(ScrapeError::TooLarge);
@@ -159,21 +145,6 @@ pub async fn fetch(
     }
 }
 
-/// A reqwest error with its causes ("error sending request: connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
-}
-
 /// Scrapes once and submits the result; returns the target's health. With `keep`, only the
 /// families some profile maps (and `up`) are submitted — and so recorded: what faultline does
 /// not show is not stored, which keeps captures small (all of them without `keep`).
@@ -186,15 +157,7 @@ pub async fn scrape_once(
     let started = Instant::now();
     let t_ns = now_unix_ns();
     let instance = instance_of(&t.url);
-    let fetched = fetch(
-        client,
-        &t.url,
-        ACCEPT_HEADER,
-        t.bearer_token.as_deref(),
-        &t.headers,
-        t.timeout,
-    )
-    .await;
+    let fetched = fetch(client, &t.url, ACCEPT_HEADER, t.timeout).await;
     let (mut metrics, up, error) = match fetched {
         Ok((ct, text)) => {
             let (mut families, errors) = parse_lenient(&text, detect_format(ct.as_deref(), &text));
@@ -236,23 +199,26 @@ pub async fn scrape_once(
 }
 
 /// Starts one task per target; each stops when `stop` turns true. `keep`: see [`scrape_once`].
+/// Fails before starting any when a target's client cannot be built (an unreadable CA file, a
+/// certificate without its key): a configuration error, named.
 pub fn spawn(
     targets: Vec<ScrapeTarget>,
     ingest: Ingest,
     stop: watch::Receiver<bool>,
     keep: Option<std::sync::Arc<ProfileSet>>,
-) -> Vec<JoinHandle<()>> {
-    let client = match client() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!("scrape: cannot build an HTTP client: {e}");
-            return Vec::new();
-        }
-    };
-    targets
-        .into_iter()
+) -> Result<Vec<JoinHandle<()>>, ScrapeError> {
+    let clients = targets
+        .iter()
         .map(|t| {
-            let (client, ingest, mut stop) = (client.clone(), ingest.clone(), stop.clone());
+            client(&t.client, &t.url)
+                .map_err(|e| ScrapeError::Http(format!("scrape {}: {e}", t.url)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(targets
+        .into_iter()
+        .zip(clients)
+        .map(|(t, client)| {
+            let (ingest, mut stop) = (ingest.clone(), stop.clone());
             let keep = keep.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(t.interval.max(Duration::from_millis(100)));
@@ -273,7 +239,7 @@ pub fn spawn(
                 }
             })
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]

@@ -140,6 +140,15 @@ pub enum Role {
     InFlight,
     /// Latency histogram or summary.
     Latency,
+    /// Calls refused because a pool, bulkhead or queue was full (counter): Envoy
+    /// `*_overflow`, resilience4j bulkhead rejections, Hystrix thread-pool/semaphore rejections,
+    /// pool acquisition timeouts. A subset of `rejected` that means saturation, not an open
+    /// breaker (BLK-001).
+    Overflow,
+    /// Retries a retry budget or limit stopped (counter): Envoy `upstream_rq_retry_overflow`,
+    /// Linkerd `retry_overflow`, Finagle `retries/budget_exhausted`. A series here means a
+    /// budget exists; a non-zero rate means it is biting (RTY-004).
+    RetryOverflow,
 }
 
 impl Role {
@@ -157,13 +166,18 @@ impl Role {
             "pool_idle" => Role::PoolIdle,
             "in_flight" => Role::InFlight,
             "latency" => Role::Latency,
+            "overflow" => Role::Overflow,
+            "retry_overflow" => Role::RetryOverflow,
             _ => return None,
         })
     }
 
     /// Whether the series is a counter whose rate is wanted.
     pub fn is_counter(self) -> bool {
-        matches!(self, Role::Rejected | Role::Retry | Role::Timeout)
+        matches!(
+            self,
+            Role::Rejected | Role::Retry | Role::Timeout | Role::Overflow | Role::RetryOverflow
+        )
     }
 }
 

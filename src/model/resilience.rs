@@ -2,7 +2,25 @@
 //! queue depth and capacity, pool utilisation, retry/timeout/rejected rates, and latency
 //! percentiles from metric histograms. The breaker vocabulary itself is `model::breaker`.
 
+use std::sync::Arc;
+
 pub use super::breaker::{BreakerState, Transition};
+
+/// A dependency's gauges at one sample time: what the queue, pool and in-flight gauges said
+/// then (each the sum over instances, as at the window's end). A sample holds until the next.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct GaugeSample {
+    /// Sample time, Unix ns.
+    pub t_ns: u64,
+    /// Queued calls.
+    pub queue_depth: Option<f64>,
+    /// Queue capacity.
+    pub queue_capacity: Option<f64>,
+    /// Used ÷ maximum of the bulkhead / pool, 0..1.
+    pub pool_utilisation: Option<f64>,
+    /// Calls in flight.
+    pub in_flight: Option<f64>,
+}
 
 /// Where a latency percentile came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +96,14 @@ pub struct ResilienceView {
     pub timeout_rate: Option<f64>,
     /// Rejected (short-circuited, not permitted) calls per second over the window.
     pub rejected_rate: Option<f64>,
+    /// Calls refused by a full pool, bulkhead or queue per second (`overflow` role).
+    pub overflow_rate: Option<f64>,
+    /// Retries stopped by a retry budget or limit per second (`retry_overflow` role); `Some(0)`
+    /// when a budget exists and is not biting.
+    pub retry_overflow_rate: Option<f64>,
+    /// The queue, pool and in-flight gauges at each sample time inside the window, oldest
+    /// first, starting with their state at the window's start (empty when none maps here).
+    pub gauges: Arc<[GaugeSample]>,
     /// Latency percentiles from metric histograms.
     pub latency: Option<MetricLatency>,
     /// Newest sample time, Unix nanoseconds.
@@ -99,6 +125,9 @@ impl Default for ResilienceView {
             retry_rate: None,
             timeout_rate: None,
             rejected_rate: None,
+            overflow_rate: None,
+            retry_overflow_rate: None,
+            gauges: Arc::from(Vec::new()),
             latency: None,
             last_ns: 0,
         }

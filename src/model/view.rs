@@ -15,6 +15,8 @@ use super::dependency::DepKind;
 use super::edge::{EdgeKey, EdgeSeries, EdgeSummary};
 use super::resilience::{LatencySource, MetricQuantile};
 
+pub use super::resilience::GaugeSample;
+
 /// How old the latest sample may be and still say what a gauge or breaker is now (Prometheus's
 /// look-back delta: 5 minutes).
 pub const STALE_NS: u64 = 5 * 60 * 1_000_000_000;
@@ -90,6 +92,10 @@ pub struct MetricRates {
     pub timeout: Option<f64>,
     /// Calls rejected without being tried (short-circuited, not permitted, overflow).
     pub rejected: Option<f64>,
+    /// Calls refused because a pool, bulkhead or queue was full (a subset of `rejected`).
+    pub overflow: Option<f64>,
+    /// Retries a retry budget or limit stopped; `Some(0)` when a budget exists, not biting.
+    pub retry_overflow: Option<f64>,
 }
 
 /// Everything known of one dependency over a window. See the module docs.
@@ -114,6 +120,10 @@ pub struct DependencyView {
     pub pool_utilisation: Option<f64>,
     /// Calls in flight now, from active-request gauges (the only view of calls that never end).
     pub in_flight: Option<f64>,
+    /// The queue, pool and in-flight gauges at each sample time inside the window, oldest
+    /// first, from their state at the window's start: what "sustained" is judged on. Empty when
+    /// no gauge maps this dependency.
+    pub gauges: Arc<[GaugeSample]>,
     /// Counter rates from metrics.
     pub rates: MetricRates,
     /// Newest metric sample for this dependency, Unix ns (0 when none).

@@ -418,4 +418,6 @@ fn series_key(p: &SeriesPoint) -> String {
 }
 
 #[cfg(test)]
+mod gauge_tests;
+#[cfg(test)]
 mod tests;

@@ -66,10 +66,13 @@ fn view(
         queue: queue(&traffic, res),
         pool_utilisation: res.and_then(|r| r.pool_utilisation),
         in_flight: res.and_then(|r| r.in_flight),
+        gauges: res.map_or_else(|| Arc::from(Vec::new()), |r| r.gauges.clone()),
         rates: res.map_or_else(MetricRates::default, |r| MetricRates {
             retry: r.retry_rate,
             timeout: r.timeout_rate,
             rejected: r.rejected_rate,
+            overflow: r.overflow_rate,
+            retry_overflow: r.retry_overflow_rate,
         }),
         metric_last_ns: res.map_or(0, |r| r.last_ns),
         series: series.clone(),

@@ -9,7 +9,6 @@ use ratatui::layout::Rect;
 
 use crate::analysis::timeline::Timeline;
 use crate::analysis::traces::{EdgeCalls, TraceQuery, TraceTree};
-use crate::model::breaker::{BreakerView, Transition};
 use crate::model::edge::{BUCKET_NS, EdgeKey};
 use crate::model::span::{SpanId, TraceId};
 use crate::store::Snapshot;
@@ -17,7 +16,7 @@ use crate::store::trace::Trace;
 
 use super::filter::{DepFilter, parse_trace_query};
 use super::keymap::{Cmd, Ctx};
-use super::rows::{self, DepOrder, DepRow, EdgeFacts};
+use super::rows::{self, DepFacts, DepOrder, DepRow};
 
 pub use super::update::update;
 
@@ -129,12 +128,8 @@ pub struct TracesUi {
 pub struct DetailUi {
     /// The edge.
     pub edge: EdgeKey,
-    /// Its index in the snapshot (None when it is not in this snapshot).
+    /// Its index in `Snapshot::deps` (None when it is not in this snapshot).
     pub index: Option<usize>,
-    /// Its breaker.
-    pub breaker: BreakerView,
-    /// Breaker transitions within the window.
-    pub transitions: Vec<Transition>,
     /// Recent and slowest calls (the selectable list: recent, then slowest).
     pub calls: EdgeCalls,
     /// Selection in the calls list.
@@ -249,8 +244,8 @@ pub struct UiState {
     pub snapshot: Arc<Snapshot>,
     /// The newest snapshot while paused.
     pub latest: Option<Arc<Snapshot>>,
-    /// Per-edge facts of `snapshot`.
-    pub facts: Vec<EdgeFacts>,
+    /// Findings badges of `snapshot.deps`.
+    pub facts: Vec<DepFacts>,
     /// Dependency rows of `snapshot`.
     pub dep_rows: Vec<DepRow>,
     /// Trace rows of `snapshot` (indices, newest first).
@@ -291,6 +286,17 @@ pub struct UiState {
     pub hits: Hits,
     /// Rows per page of the current list (from the last frame).
     pub page: usize,
+    /// A capture is still loading (review): shown as a gauge in the header.
+    pub loading: Option<Loading>,
+}
+
+/// How far a capture load has come, in file bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Loading {
+    /// Bytes read.
+    pub done: u64,
+    /// Bytes in all files.
+    pub total: u64,
 }
 
 /// What happened.
@@ -362,6 +368,7 @@ impl UiState {
             message: None,
             hits: Hits::default(),
             page: 20,
+            loading: None,
         };
         s.apply_snapshot(snapshot);
         s
@@ -400,7 +407,7 @@ impl UiState {
     /// Installs a snapshot and re-derives everything shown from it.
     pub fn apply_snapshot(&mut self, snap: Arc<Snapshot>) {
         self.snapshot = snap;
-        self.facts = rows::edge_facts(&self.snapshot);
+        self.facts = rows::dep_facts(&self.snapshot);
         self.rebuild_deps();
         // The trace list is only kept current while it is shown (switching to it rebuilds it).
         if self.stack[0] == Screen::Traces {
@@ -437,7 +444,7 @@ impl UiState {
         let key = self.deps.selected_key.clone();
         if let Some(k) = key
             && let Some(i) = self.dep_rows.iter().position(|r| match r {
-                DepRow::Edge(i) => self.snapshot.edges[*i as usize].key == k,
+                DepRow::Edge(i) => self.snapshot.deps[*i as usize].key == k,
                 DepRow::Group { .. } => false,
             })
         {
@@ -453,11 +460,11 @@ impl UiState {
         if self.deps.nav.selected == 0 {
             self.deps.selected_key = None;
         } else if let Some(DepRow::Edge(i)) = self.dep_rows.get(self.deps.nav.selected) {
-            self.deps.selected_key = Some(self.snapshot.edges[*i as usize].key.clone());
+            self.deps.selected_key = Some(self.snapshot.deps[*i as usize].key.clone());
         }
     }
 
-    /// The edge index of the selected dependency row.
+    /// The index in `Snapshot::deps` of the selected dependency row.
     pub fn selected_edge(&self) -> Option<usize> {
         match self.dep_rows.get(self.deps.nav.selected) {
             Some(DepRow::Edge(i)) => Some(*i as usize),

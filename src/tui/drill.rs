@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 
 use crate::analysis::traces::{EdgeCalls, TraceTree, edge_calls, is_call_on_edge};
-use crate::model::breaker::{self, BreakerView};
 use crate::model::edge::EdgeKey;
 use crate::model::span::TraceId;
+use crate::model::view::DependencyView;
 use crate::store::trace::Trace;
 
 use super::app::{DetailUi, ListNav, UiState, WaterfallUi};
@@ -20,22 +20,12 @@ impl UiState {
     /// Opens the detail of `edge`, keeping `calls` gathered earlier when given.
     pub(super) fn open_detail_with(&mut self, edge: EdgeKey, calls: Option<(EdgeCalls, u64)>) {
         let snap = &self.snapshot;
-        let index = snap.edge(&edge.caller, &edge.dependency).map(|e| {
-            snap.edges
-                .iter()
-                .position(|x| std::ptr::eq(x, e))
-                .unwrap_or_default()
-        });
-        let (from, to) = snap.window;
-        let (breaker, transitions) = match index {
-            Some(i) => (
-                self.facts
-                    .get(i)
-                    .map_or(BreakerView::default(), |f| f.breaker.clone()),
-                breaker::transitions(&snap.edges[i].series, from, to),
-            ),
-            None => (BreakerView::default(), Vec::new()),
-        };
+        let index = snap
+            .deps
+            .binary_search_by(|d| {
+                (&*d.key.caller, &*d.key.dependency).cmp(&(&*edge.caller, &*edge.dependency))
+            })
+            .ok();
         let (calls, calls_at_ns) = calls.unwrap_or_else(|| {
             (
                 edge_calls(&snap.traces, &edge.caller, &edge.dependency, snap.window, 8),
@@ -45,12 +35,15 @@ impl UiState {
         self.detail = Some(DetailUi {
             edge,
             index,
-            breaker,
-            transitions,
             calls,
             nav: ListNav::default(),
             calls_at_ns,
         });
+    }
+
+    /// The view of the dependency whose detail is open, when this snapshot has it.
+    pub fn detail_dep(&self) -> Option<&DependencyView> {
+        self.snapshot.deps.get(self.detail.as_ref()?.index?)
     }
 
     /// Opens (or refreshes) the waterfall of trace `id` from the current snapshot.
@@ -77,15 +70,15 @@ impl UiState {
         let snap = &self.snapshot;
         if s.kind.is_outbound() {
             return snap
-                .edges
+                .deps
                 .iter()
-                .filter(|e| *e.key.caller == *s.service())
-                .find(|e| is_call_on_edge(trace, s, &e.key.caller, &e.key.dependency))
-                .map(|e| e.key.clone());
+                .filter(|d| *d.key.caller == *s.service())
+                .find(|d| is_call_on_edge(trace, s, &d.key.caller, &d.key.dependency))
+                .map(|d| d.key.clone());
         }
         let parent = trace.get(&s.parent_span_id)?;
-        snap.edge(parent.service(), s.service())
-            .map(|e| e.key.clone())
+        snap.dep(parent.service(), s.service())
+            .map(|d| d.key.clone())
     }
 }
 

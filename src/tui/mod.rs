@@ -119,7 +119,7 @@ async fn run_live(
     )
     .await?;
     tracing::info!(grpc = %live.grpc_addr, http = %live.http_addr, log = %log.display(), "dashboard starting");
-    let demo = seed.map(|s| crate::demo::spawn(s, live.grpc_addr));
+    let demo = seed.map(|s| crate::demo::spawn(s, live.grpc_addr, live.http_addr));
     let sources = Sources {
         items: vec![
             ("grpc".into(), live.grpc_addr.to_string(), true),
@@ -130,6 +130,7 @@ async fn run_live(
     let feed = Feed {
         snapshots: live.snapshots.clone(),
         windows: None,
+        loading: None,
     };
     let result = runner::run(state, feed, theme).await;
     if let Some(d) = demo {
@@ -159,7 +160,6 @@ pub async fn demo(args: DemoArgs, opts: UiOptions) -> Result<(), TuiError> {
         },
         rules: None,
         record: None,
-        config: None,
     };
     run_live(Mode::Demo, &watch_args, Some(args.seed), &opts).await
 }
@@ -170,24 +170,50 @@ pub async fn review(args: ReviewArgs, opts: UiOptions) -> Result<(), TuiError> {
     let rules = crate::rules::load(args.rules.as_deref()).map_err(AppError::Rules)?;
     let engine = Arc::new(crate::rules::Engine::new(rules));
     init_logging(opts.log_file.as_deref())?;
-    eprintln!("faultline: loading {} file(s)…", args.files.len());
-    let files = args.files.clone();
-    let loaded =
-        tokio::task::spawn_blocking(move || replay::load(&files, StoreConfig::replay(usize::MAX)))
-            .await
-            .map_err(|e| AppError::Runtime(format!("loader failed: {e}")))?
-            .map_err(AppError::from)?;
-    for w in &loaded.warnings {
-        tracing::warn!("{w}");
-    }
-    let mut store = loaded.store;
-    let mut whole = store.snapshot(None);
-    whole.findings = Arc::from(engine.findings(&whole));
-    let whole = Arc::new(whole);
-    let (snap_tx, snap_rx) = watch::channel(whole.clone());
+    let sources = Sources {
+        items: args
+            .files
+            .iter()
+            .map(|f| ("file".to_string(), f.display().to_string(), true))
+            .collect(),
+    };
+    // The dashboard opens at once with a loading gauge; the capture loads on a blocking thread
+    // and its state replaces the gauge when done.
+    let total = replay::total_bytes(&args.files);
+    let (progress_tx, progress) = watch::channel(app::Loading { done: 0, total });
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(crate::store::Snapshot::default()));
     let (win_tx, win_rx) = std::sync::mpsc::channel::<(u64, u64)>();
-    // The review store lives on its own thread: window changes never block the UI.
-    let worker = std::thread::spawn(move || {
+    let files = args.files.clone();
+    // A plain thread, not `spawn_blocking`: quitting during a long load must not wait for it.
+    let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let loaded_ok = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (failed_in, loaded_in) = (failed.clone(), loaded_ok.clone());
+    let loader = std::thread::spawn(move || {
+        let read = std::sync::atomic::AtomicU64::new(0);
+        let loaded = replay::load_with_progress(&files, StoreConfig::replay(usize::MAX), &|n| {
+            let done = read.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+            progress_tx.send_replace(app::Loading { done, total });
+        });
+        let loaded = match loaded {
+            Ok(l) => l,
+            Err(e) => {
+                failed_in.store(true, std::sync::atomic::Ordering::SeqCst);
+                let _ = done_tx.send(None);
+                return Err(AppError::from(e));
+            }
+        };
+        for w in &loaded.warnings {
+            tracing::warn!("{w}");
+        }
+        let mut store = loaded.store;
+        let mut whole = store.snapshot(None);
+        whole.findings = Arc::from(engine.findings(&whole));
+        let whole = Arc::new(whole);
+        loaded_in.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = done_tx.send(Some(UiState::review(sources, whole.clone())));
+        let _ = snap_tx.send(whole);
+        // The review store lives on this thread: window changes never block the UI.
         while let Ok(mut w) = win_rx.recv() {
             while let Ok(newer) = win_rx.try_recv() {
                 w = newer;
@@ -198,24 +224,34 @@ pub async fn review(args: ReviewArgs, opts: UiOptions) -> Result<(), TuiError> {
                 break;
             }
         }
+        Ok(())
     });
-    let sources = Sources {
+    let placeholder = Sources {
         items: args
             .files
             .iter()
             .map(|f| ("file".to_string(), f.display().to_string(), true))
             .collect(),
     };
-    let state = UiState::review(sources, whole);
+    let mut state = UiState::new(Mode::Review, placeholder, snap_rx.borrow().clone());
+    state.loading = Some(app::Loading { done: 0, total });
     let result = runner::run(
         state,
         Feed {
             snapshots: snap_rx,
             windows: Some(win_tx),
+            loading: Some(runner::LoadingFeed { progress, done }),
         },
         theme,
     )
     .await;
-    let _ = worker.join();
+    // The UI is gone and the window channel closed: a loaded store's thread ends now; a failed
+    // load has its error; a load the user quit is left to end with the process.
+    let seq = std::sync::atomic::Ordering::SeqCst;
+    if failed.load(seq) || loaded_ok.load(seq) {
+        loader
+            .join()
+            .map_err(|_| AppError::Runtime("the capture loader panicked".into()))??;
+    }
     Ok(result?)
 }

@@ -1,15 +1,17 @@
 //! What the views show, prepared once per snapshot (or per sort/filter change), never per frame:
-//! the ordered and filtered dependency rows with each edge's breaker status and findings badge,
-//! and the filtered trace list. Frames then only format the visible rows.
+//! the ordered and filtered dependency rows with each dependency's findings badge, and the
+//! filtered trace list. Frames then only format the visible rows.
+//!
+//! Everything about a dependency — traffic, percentiles, breaker, queue — comes from its
+//! `model::view::DependencyView` (`Snapshot::deps`); the TUI computes none of it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::analysis::traces::TraceQuery;
-use crate::model::breaker::{self, BreakerView};
 use crate::model::finding::Severity;
+use crate::model::view::DependencyView;
 use crate::store::Snapshot;
-use crate::store::snapshot::EdgeView;
 
 use super::filter::DepFilter;
 
@@ -30,7 +32,7 @@ pub enum SortKey {
     P95,
     /// 99th percentile.
     P99,
-    /// Queue depth (unknown until metrics land).
+    /// Queue depth (gauges, else the estimate from traces).
     Queue,
     /// Retry %.
     Retries,
@@ -85,17 +87,13 @@ impl SortKey {
     }
 }
 
-/// Per-edge facts derived from the snapshot (same order as `Snapshot::edges`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct EdgeFacts {
-    /// Breaker status: from metrics when present, else inferred from traces.
-    pub breaker: BreakerView,
-    /// Findings about this edge.
+/// The findings badge of one dependency (same order as `Snapshot::deps`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DepFacts {
+    /// Findings about this dependency.
     pub findings: u16,
     /// The most severe of them.
     pub severity: Option<Severity>,
-    /// Queue depth and capacity, when a metric source reports them for this edge.
-    pub queue: Option<(f64, Option<f64>)>,
 }
 
 /// One row of the dependency table.
@@ -108,7 +106,7 @@ pub enum DepRow {
         /// Its edges after filtering.
         edges: u32,
     },
-    /// An edge, by index into `Snapshot::edges`.
+    /// A dependency, by index into `Snapshot::deps`.
     Edge(u32),
 }
 
@@ -136,8 +134,8 @@ impl Default for DepOrder {
     }
 }
 
-/// Facts for every edge of `snap`.
-pub fn edge_facts(snap: &Snapshot) -> Vec<EdgeFacts> {
+/// The findings badge of every dependency of `snap`.
+pub fn dep_facts(snap: &Snapshot) -> Vec<DepFacts> {
     let mut by_edge: HashMap<(&str, &str), (u16, Severity)> = HashMap::new();
     for f in snap.findings.iter() {
         if let (Some(c), Some(d)) = (&f.caller, &f.dependency) {
@@ -146,33 +144,38 @@ pub fn edge_facts(snap: &Snapshot) -> Vec<EdgeFacts> {
             e.1 = e.1.max(f.severity);
         }
     }
-    snap.edges
+    snap.deps
         .iter()
-        .map(|e| {
-            let found = by_edge.get(&(&*e.key.caller, &*e.key.dependency));
-            EdgeFacts {
-                breaker: breaker::infer(&e.series, snap.window.0, snap.window.1),
+        .map(|d| {
+            let found = by_edge.get(&(&*d.key.caller, &*d.key.dependency));
+            DepFacts {
                 findings: found.map_or(0, |f| f.0),
                 severity: found.map(|f| f.1),
-                // Filled from the metrics work's per-edge resilience view when it lands.
-                queue: None,
             }
         })
         .collect()
 }
 
-fn sort_value(e: &EdgeView, f: &EdgeFacts, key: SortKey) -> f64 {
-    let s = &e.summary;
-    let q = |p| s.quantile_ms(p).unwrap_or(-1.0);
+/// Calls per second over the window (0 for a dependency seen only in metrics).
+pub fn call_rate(d: &DependencyView) -> f64 {
+    if d.traffic.stats.calls == 0 {
+        return 0.0;
+    }
+    crate::analysis::latency::call_rate(&d.series, &d.traffic)
+}
+
+fn sort_value(d: &DependencyView, f: &DepFacts, key: SortKey) -> f64 {
+    let s = &d.traffic;
+    let q = |p: Option<crate::model::resilience::MetricQuantile>| p.map_or(-1.0, |p| p.ms);
     match key {
         SortKey::Name => 0.0,
-        SortKey::Queue => f.queue.map_or(-1.0, |q| q.0),
-        SortKey::Breaker => f.breaker.state.severity() as f64 * 10.0 + s.error_ratio(),
-        SortKey::Rps => crate::analysis::latency::call_rate(&e.series, s),
+        SortKey::Queue => d.queue.as_ref().map_or(-1.0, |q| q.depth),
+        SortKey::Breaker => d.breaker.state.severity() as f64 * 10.0 + s.error_ratio(),
+        SortKey::Rps => call_rate(d),
         SortKey::Errors => s.error_ratio(),
-        SortKey::P50 => q(0.50),
-        SortKey::P95 => q(0.95),
-        SortKey::P99 => q(0.99),
+        SortKey::P50 => q(d.latency.p50),
+        SortKey::P95 => q(d.latency.p95),
+        SortKey::P99 => q(d.latency.p99),
         SortKey::Retries => s.retry_ratio(),
         SortKey::Timeouts => s.timeout_ratio(),
         SortKey::Findings => f.findings as f64,
@@ -180,16 +183,16 @@ fn sort_value(e: &EdgeView, f: &EdgeFacts, key: SortKey) -> f64 {
 }
 
 /// The ordered, filtered rows of the dependency table.
-pub fn dep_rows(snap: &Snapshot, facts: &[EdgeFacts], order: &DepOrder) -> Vec<DepRow> {
-    let mut idx: Vec<u32> = (0..snap.edges.len() as u32)
+pub fn dep_rows(snap: &Snapshot, facts: &[DepFacts], order: &DepOrder) -> Vec<DepRow> {
+    let mut idx: Vec<u32> = (0..snap.deps.len() as u32)
         .filter(|&i| {
-            let e = &snap.edges[i as usize];
+            let d = &snap.deps[i as usize];
             order.filter.is_empty()
                 || order.filter.matches(
-                    &e.key.caller,
-                    &e.key.dependency,
-                    e.series.kind.as_str(),
-                    facts[i as usize].breaker.state,
+                    &d.key.caller,
+                    &d.key.dependency,
+                    d.kind.as_str(),
+                    d.breaker.state,
                 )
         })
         .collect();
@@ -198,7 +201,7 @@ pub fn dep_rows(snap: &Snapshot, facts: &[EdgeFacts], order: &DepOrder) -> Vec<D
             .iter()
             .map(|&i| {
                 (
-                    sort_value(&snap.edges[i as usize], &facts[i as usize], order.sort),
+                    sort_value(&snap.deps[i as usize], &facts[i as usize], order.sort),
                     i,
                 )
             })
@@ -217,11 +220,11 @@ pub fn dep_rows(snap: &Snapshot, facts: &[EdgeFacts], order: &DepOrder) -> Vec<D
     if !order.group {
         return idx.into_iter().map(DepRow::Edge).collect();
     }
-    // Groups appear in the order of their best-ranked edge.
+    // Groups appear in the order of their best-ranked dependency.
     let mut groups: Vec<(Arc<str>, Vec<u32>)> = Vec::new();
     let mut pos: HashMap<Arc<str>, usize> = HashMap::new();
     for i in idx {
-        let caller = snap.edges[i as usize].key.caller.clone();
+        let caller = snap.deps[i as usize].key.caller.clone();
         let g = *pos.entry(caller.clone()).or_insert_with(|| {
             groups.push((caller, Vec::new()));
             groups.len() - 1
@@ -268,7 +271,7 @@ mod tests {
             .map(|r| match r {
                 DepRow::Group { caller, edges } => format!("[{caller} {edges}]"),
                 DepRow::Edge(i) => {
-                    let k = &snap.edges[*i as usize].key;
+                    let k = &snap.deps[*i as usize].key;
                     format!("{}>{}", k.caller, k.dependency)
                 }
             })
@@ -282,13 +285,9 @@ mod tests {
             testkit::T0 + 40 * testkit::SEC,
             testkit::T0 + 50 * testkit::SEC,
         );
-        let facts = edge_facts(&snap);
-        let pay = snap
-            .edges
-            .iter()
-            .position(|e| &*e.key.dependency == "payments")
-            .unwrap();
-        assert_eq!(facts[pay].breaker.state, BreakerState::Open);
+        let facts = dep_facts(&snap);
+        let pay = snap.dep("checkout", "payments").unwrap();
+        assert_eq!(pay.breaker.state, BreakerState::Open);
         let rows = dep_rows(&snap, &facts, &DepOrder::default());
         assert_eq!(
             names(&snap, &rows)[0],
@@ -314,5 +313,53 @@ mod tests {
         };
         let n = names(&snap, &dep_rows(&snap, &facts, &order));
         assert_eq!(n[0], "frontend>checkout", "{n:?}");
+    }
+
+    #[test]
+    fn rows_read_metric_states_queues_and_metrics_only_dependencies() {
+        let mut store = testkit::fixture_store(90);
+        testkit::fixture_metrics(&mut store);
+        let snap = store.snapshot_window(
+            testkit::T0 + 40 * testkit::SEC,
+            testkit::T0 + 50 * testkit::SEC,
+        );
+        let facts = dep_facts(&snap);
+        let all = names(&snap, &dep_rows(&snap, &facts, &DepOrder::default()));
+        assert!(
+            all.contains(&"checkout>fraud-check".to_string()),
+            "a dependency seen only in metrics gets a row: {all:?}"
+        );
+        let open = DepOrder {
+            filter: DepFilter::parse("state=open"),
+            ..DepOrder::default()
+        };
+        assert_eq!(
+            names(&snap, &dep_rows(&snap, &facts, &open)),
+            vec!["checkout>payments"]
+        );
+        let pay = snap.dep("checkout", "payments").unwrap();
+        assert!(pay.breaker.from_metric(), "{:?}", pay.breaker);
+        let by_queue = DepOrder {
+            sort: SortKey::Queue,
+            ..DepOrder::default()
+        };
+        let n = names(&snap, &dep_rows(&snap, &facts, &by_queue));
+        assert_eq!(
+            n[0], "checkout>inventory",
+            "the gauge queue (7/100) first: {n:?}"
+        );
+        // At the end of the fixture the metric says closed.
+        let later = store.snapshot_window(
+            testkit::T0 + 80 * testkit::SEC,
+            testkit::T0 + 90 * testkit::SEC,
+        );
+        let closed = DepOrder {
+            filter: DepFilter::parse("pay state=closed"),
+            ..DepOrder::default()
+        };
+        assert_eq!(
+            names(&later, &dep_rows(&later, &dep_facts(&later), &closed)),
+            vec!["checkout>payments"]
+        );
     }
 }

@@ -24,6 +24,17 @@ pub struct Feed {
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     /// Review only: requests for the snapshot of a window `[from, to)`.
     pub windows: Option<std::sync::mpsc::Sender<(u64, u64)>>,
+    /// Review only: a capture still loading. Its progress shows in the header; the state it
+    /// yields replaces the loading one (`None`: the load failed, the UI quits).
+    pub loading: Option<LoadingFeed>,
+}
+
+/// A capture load the UI shows while it runs.
+pub struct LoadingFeed {
+    /// Progress.
+    pub progress: watch::Receiver<super::app::Loading>,
+    /// The loaded state.
+    pub done: tokio::sync::oneshot::Receiver<Option<UiState>>,
 }
 
 /// Maps a terminal event to an action (None: nothing to do, e.g. mouse motion).
@@ -77,6 +88,10 @@ pub async fn run(mut state: UiState, mut feed: Feed, theme: Theme) -> std::io::R
     let mut store_open = true;
     let mut dirty = true;
     state.rss_bytes = rss_bytes();
+    let (mut progress, mut done) = match feed.loading.take() {
+        Some(l) => (Some(l.progress), Some(l.done)),
+        None => (None, None),
+    };
     loop {
         if dirty {
             let mut hits = Default::default();
@@ -94,6 +109,27 @@ pub async fn run(mut state: UiState, mut feed: Feed, theme: Theme) -> std::io::R
                 None => break,
             },
             _ = signals.recv() => break,
+            loaded = async { done.as_mut()?.await.ok().flatten() }, if done.is_some() => {
+                done = None;
+                progress = None;
+                dirty = true;
+                match loaded {
+                    Some(s) => state = s,
+                    None => break,
+                }
+                None
+            }
+            open = async { progress.as_mut()?.changed().await.ok() }, if progress.is_some() => {
+                match (open, &progress) {
+                    (Some(()), Some(p)) => {
+                        state.loading = Some(*p.borrow());
+                        dirty = true;
+                    }
+                    // The loader finished (or failed): `done` says which.
+                    _ => progress = None,
+                }
+                None
+            }
             changed = feed.snapshots.changed(), if store_open => match changed {
                 Ok(()) => Some(Action::Snapshot(feed.snapshots.borrow_and_update().clone())),
                 Err(_) => {

@@ -249,7 +249,7 @@ fn enter(s: &mut UiState) -> Option<Command> {
     match s.screen().clone() {
         Screen::Dependencies => match s.dep_rows.get(s.deps.nav.selected) {
             Some(DepRow::Edge(i)) => {
-                let key = s.snapshot.edges[*i as usize].key.clone();
+                let key = s.snapshot.deps[*i as usize].key.clone();
                 s.open_detail(key.clone());
                 s.stack.push(Screen::Detail(key));
             }

@@ -26,7 +26,7 @@ fn type_text(s: &mut UiState, t: &str) {
 
 fn selected_dep(s: &UiState) -> String {
     match &s.dep_rows[s.deps.nav.selected] {
-        DepRow::Edge(i) => s.snapshot.edges[*i as usize].key.dependency.to_string(),
+        DepRow::Edge(i) => s.snapshot.deps[*i as usize].key.dependency.to_string(),
         DepRow::Group { caller, .. } => format!("[{caller}]"),
     }
 }
@@ -66,8 +66,11 @@ fn enter_drills_in_and_esc_comes_back() {
         panic!("detail")
     };
     assert_eq!(&*key.dependency, "payments");
+    assert_eq!(
+        s.detail_dep().expect("the view").breaker.state,
+        BreakerState::Open
+    );
     let d = s.detail.as_ref().expect("detail");
-    assert_eq!(d.breaker.state, BreakerState::Open);
     assert!(d.calls.total > 0);
     cmd(&mut s, Cmd::Down);
     cmd(&mut s, Cmd::Enter);

@@ -5,6 +5,8 @@
 //! a hung receiver or exporter fails the test instead of hanging CI.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

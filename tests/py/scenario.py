@@ -4,7 +4,8 @@
     scenario.py EXPORTER ENDPOINT TRUTH_JSON [--compression gzip|none] [--traces N] [--seed S]
 
 EXPORTER is `grpc` (OTLP/gRPC, ENDPOINT like 127.0.0.1:4317) or `http` (OTLP/HTTP protobuf,
-ENDPOINT like http://127.0.0.1:4318). Every service has its own TracerProvider (its own
+ENDPOINT like http://127.0.0.1:4318). An `https://` ENDPOINT exports over TLS, configured by the
+standard OTEL_EXPORTER_OTLP_CERTIFICATE / _CLIENT_CERTIFICATE / _CLIENT_KEY variables. Every service has its own TracerProvider (its own
 `service.name` resource, BatchSpanProcessor and exporter), so the spans of one trace reach the
 receiver in different requests; the deepest services flush first, so children arrive before
 their parents.
@@ -248,8 +249,11 @@ def make_exporters(kind, endpoint, gzip):
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         comp = GC.Gzip if gzip else GC.NoCompression
-        ep = endpoint.removeprefix("http://")
-        kw = dict(endpoint=ep, insecure=True, compression=comp, timeout=20)
+        # https://HOST:PORT: TLS, with OTEL_EXPORTER_OTLP_CERTIFICATE (and _CLIENT_CERTIFICATE /
+        # _CLIENT_KEY for mutual TLS) read by the exporter itself, as in production.
+        tls = endpoint.startswith("https://")
+        ep = endpoint.removeprefix("https://").removeprefix("http://")
+        kw = dict(endpoint=ep, insecure=not tls, compression=comp, timeout=20)
         return (lambda: OTLPSpanExporter(**kw), lambda: OTLPMetricExporter(**kw),
                 lambda: OTLPLogExporter(**kw))
     if kind == "http":

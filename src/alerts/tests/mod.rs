@@ -89,6 +89,7 @@ pub fn view(dep: &str, series: EdgeSeries) -> DependencyView {
         queue: None,
         pool_utilisation: None,
         in_flight: None,
+        gauges: Arc::from(Vec::new()),
         rates: MetricRates::default(),
         metric_last_ns: 0,
     }

@@ -130,3 +130,41 @@ fn globs() {
     assert!(!glob("a*b*c", "acb"));
     assert!(glob("envoy_*_open", "envoy_x_open"));
 }
+
+#[test]
+fn budget_and_overflow_roles_map_in_the_shipped_profiles() {
+    let set = ProfileSet::load(&[]).expect("shipped profiles load");
+    let roles = |name: &str| -> Vec<Role> {
+        set.lookup(name)
+            .iter()
+            .filter_map(|m| match m.target {
+                Target::Signal(r, _) => Some(r),
+                Target::Breaker(..) => None,
+            })
+            .collect()
+    };
+    for name in [
+        "envoy_cluster_upstream_rq_retry_overflow",
+        "outbound_http_route_retry_overflow_total",
+    ] {
+        assert_eq!(roles(name), vec![Role::RetryOverflow], "{name}");
+    }
+    assert!(Role::RetryOverflow.is_counter() && Role::Overflow.is_counter());
+    // Admission-limit trips stay rejections and are also saturation.
+    let r = roles("envoy_cluster_upstream_rq_pending_overflow");
+    assert!(
+        r.contains(&Role::Rejected) && r.contains(&Role::Overflow),
+        "{r:?}"
+    );
+    for name in [
+        "hikaricp_connections_timeout_total",
+        "resilience4j_bulkhead_rejected_calls_total",
+        "db.client.connection.timeouts",
+    ] {
+        assert!(roles(name).contains(&Role::Overflow), "{name}");
+    }
+    // A breaker's own rejections are not saturation.
+    assert!(
+        !roles("resilience4j_circuitbreaker_not_permitted_calls_total").contains(&Role::Overflow)
+    );
+}

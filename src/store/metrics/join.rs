@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::model::edge::EdgeKey;
-use crate::model::resilience::{ResilienceView, normalise_dependency};
+use crate::model::resilience::{GaugeSample, ResilienceView, normalise_dependency};
 
 /// Re-keys `views` onto trace edges where they join; two views landing on one edge are merged
 /// (the worse breaker, summed queues and rates).
@@ -76,11 +76,58 @@ fn merge(a: &mut ResilienceView, b: &ResilienceView) {
         (Some(x), Some(y)) => Some(x.max(y)),
         (x, y) => x.or(y),
     };
+    a.in_flight = add(a.in_flight, b.in_flight);
     a.retry_rate = add(a.retry_rate, b.retry_rate);
     a.timeout_rate = add(a.timeout_rate, b.timeout_rate);
     a.rejected_rate = add(a.rejected_rate, b.rejected_rate);
+    a.overflow_rate = add(a.overflow_rate, b.overflow_rate);
+    a.retry_overflow_rate = add(a.retry_overflow_rate, b.retry_overflow_rate);
+    a.gauges = merge_gauges(&a.gauges, &b.gauges);
     if a.latency.is_none() {
         a.latency = b.latency.clone();
     }
     a.last_ns = a.last_ns.max(b.last_ns);
+}
+
+/// Two gauge histories on one edge as one: at every sample time of either, each side's latest
+/// sample (carried forward), combined as the views are (queues and in-flight summed, the
+/// higher utilisation).
+fn merge_gauges(a: &Arc<[GaugeSample]>, b: &Arc<[GaugeSample]>) -> Arc<[GaugeSample]> {
+    if b.is_empty() {
+        return a.clone();
+    }
+    if a.is_empty() {
+        return b.clone();
+    }
+    let add = |x: Option<f64>, y: Option<f64>| match (x, y) {
+        (Some(x), Some(y)) => Some(x + y),
+        (x, y) => x.or(y),
+    };
+    let mut times: Vec<u64> = a.iter().chain(b.iter()).map(|g| g.t_ns).collect();
+    times.sort_unstable();
+    times.dedup();
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut out = Vec::with_capacity(times.len());
+    for t in times {
+        while i < a.len() && a[i].t_ns <= t {
+            i += 1;
+        }
+        while j < b.len() && b[j].t_ns <= t {
+            j += 1;
+        }
+        let none = GaugeSample::default();
+        let x = i.checked_sub(1).map_or(&none, |k| &a[k]);
+        let y = j.checked_sub(1).map_or(&none, |k| &b[k]);
+        out.push(GaugeSample {
+            t_ns: t,
+            queue_depth: add(x.queue_depth, y.queue_depth),
+            queue_capacity: add(x.queue_capacity, y.queue_capacity),
+            pool_utilisation: match (x.pool_utilisation, y.pool_utilisation) {
+                (Some(p), Some(q)) => Some(p.max(q)),
+                (p, q) => p.or(q),
+            },
+            in_flight: add(x.in_flight, y.in_flight),
+        });
+    }
+    Arc::from(out)
 }

@@ -3,10 +3,13 @@
 //! buckets exactly through the sketch, summaries as given).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::model::histogram::{Bucket, Quantile, histogram_quantile};
 use crate::model::profile::{Role, name_unit_factor};
-use crate::model::resilience::{LatencySource, MetricLatency, MetricQuantile, ResilienceView};
+use crate::model::resilience::{
+    GaugeSample, LatencySource, MetricLatency, MetricQuantile, ResilienceView,
+};
 use crate::model::series::{ClassicHistogram, ExponentialHistogram, PointValue};
 use crate::model::sketch::{ExpBuckets, Sketch};
 use crate::model::view::STALE_NS;
@@ -25,6 +28,7 @@ pub fn signals(
 ) -> ResilienceView {
     let to_incl = to.saturating_sub(1);
     let mut sums: HashMap<Role, f64> = HashMap::new();
+    let mut gauges: Vec<(Role, &SeriesTrack)> = Vec::new();
     let mut classic: Vec<ClassicHistogram> = Vec::new();
     let mut expo: Vec<(ExponentialHistogram, f64)> = Vec::new();
     let mut summaries: Vec<(f64, Vec<(f64, f64)>)> = Vec::new();
@@ -71,18 +75,42 @@ pub fn signals(
             }
             continue;
         }
-        // A gauge's value at the window's end: its latest sample at or before it, no older
-        // than the staleness bound (Prometheus's look-back), whether or not inside the window.
-        if let Some(v) = track
-            .latest(to_incl)
-            .filter(|p| p.t_ns.saturating_add(STALE_NS) >= to_incl)
-            .and_then(|p| number(&p.value))
-            && v.is_finite()
-        {
+        gauges.push((*role, track));
+        if let Some(v) = gauge_at(track, to_incl) {
             *sums.entry(*role).or_default() += v;
         }
     }
+    let now = combine(|r| sums.get(&r).copied());
     let get = |r: Role| sums.get(&r).copied();
+    ResilienceView {
+        queue_depth: now.queue_depth,
+        queue_capacity: now.queue_capacity,
+        pool_utilisation: now.pool_utilisation,
+        in_flight: now.in_flight,
+        retry_rate: get(Role::Retry),
+        timeout_rate: get(Role::Timeout),
+        rejected_rate: get(Role::Rejected),
+        overflow_rate: get(Role::Overflow),
+        retry_overflow_rate: get(Role::RetryOverflow),
+        gauges: Arc::from(history(&gauges, from, to_incl)),
+        latency: latency(expo, classic, summaries),
+        ..ResilienceView::default()
+    }
+}
+
+/// A gauge's value at `t`: its latest sample at or before it, no older than the staleness bound
+/// (Prometheus's look-back), whether or not inside the window.
+fn gauge_at(track: &SeriesTrack, t: u64) -> Option<f64> {
+    track
+        .latest(t)
+        .filter(|p| p.t_ns.saturating_add(STALE_NS) >= t)
+        .and_then(|p| number(&p.value))
+        .filter(|v| v.is_finite())
+}
+
+/// The queue, pool and in-flight figures from the gauges' sums by role (one definition for the
+/// window's end and every sample of its history).
+fn combine(get: impl Fn(Role) -> Option<f64>) -> GaugeSample {
     let queue_capacity = get(Role::QueueCapacity).or_else(|| {
         get(Role::QueueRemaining).map(|rem| rem + get(Role::QueueDepth).unwrap_or(0.0))
     });
@@ -95,17 +123,61 @@ pub fn signals(
         (Some(u), Some(m)) if m > 0.0 => Some((u / m).clamp(0.0, 1.0)),
         _ => None,
     };
-    ResilienceView {
+    GaugeSample {
+        t_ns: 0,
         queue_depth: get(Role::QueueDepth),
         queue_capacity,
         pool_utilisation,
         in_flight: get(Role::InFlight),
-        retry_rate: get(Role::Retry),
-        timeout_rate: get(Role::Timeout),
-        rejected_rate: get(Role::Rejected),
-        latency: latency(expo, classic, summaries),
-        ..ResilienceView::default()
     }
+}
+
+/// The gauges at the window's start and at every sample time inside `[from, to_incl]`: at each
+/// time, every gauge's latest fresh sample, summed by role and combined as at the window's
+/// end. One cursor per series, so the cost is the points in the window times the gauges.
+fn history(gauges: &[(Role, &SeriesTrack)], from: u64, to_incl: u64) -> Vec<GaugeSample> {
+    if gauges.is_empty() {
+        return Vec::new();
+    }
+    let mut times: Vec<u64> = vec![from];
+    for (_, t) in gauges {
+        let start = t.points.partition_point(|p| p.t_ns < from);
+        times.extend(
+            t.points
+                .range(start..)
+                .take_while(|p| p.t_ns <= to_incl)
+                .map(|p| p.t_ns),
+        );
+    }
+    times.sort_unstable();
+    times.dedup();
+    let mut cursor = vec![0usize; gauges.len()];
+    let mut out = Vec::with_capacity(times.len());
+    let mut sums: HashMap<Role, f64> = HashMap::new();
+    for t in times {
+        sums.clear();
+        for ((role, track), c) in gauges.iter().zip(cursor.iter_mut()) {
+            while *c < track.points.len() && track.points[*c].t_ns <= t {
+                *c += 1;
+            }
+            let latest = c.checked_sub(1).map(|i| &track.points[i]);
+            if let Some(v) = latest
+                .filter(|p| p.t_ns.saturating_add(STALE_NS) >= t)
+                .and_then(|p| number(&p.value))
+                .filter(|v| v.is_finite())
+            {
+                *sums.entry(*role).or_default() += v;
+            }
+        }
+        if sums.is_empty() {
+            continue;
+        }
+        out.push(GaugeSample {
+            t_ns: t,
+            ..combine(|r| sums.get(&r).copied())
+        });
+    }
+    out
 }
 
 /// Percentiles from the window's histograms: exponential first (exact), then classic, then

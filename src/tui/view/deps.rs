@@ -1,14 +1,17 @@
-//! The dependencies table: the home screen, one row per edge (the successor to the Hystrix tile
-//! wall). Only the rows on screen are built, so 10,000 edges cost what 40 do.
+//! The dependencies table: the home screen, one row per dependency view (`Snapshot::deps`: trace
+//! edges and dependencies seen only in metrics; the successor to the Hystrix tile wall). Only
+//! the rows on screen are built, so 10,000 rows cost what 40 do.
 //!
 //! ```text
-//! ┌ Dependencies 14 of 14 · window 5m ───────────────────────────────────────────────────────┐
-//! │ CALLER → DEPENDENCY     KIND BREAKER      RPS ERR%   P50   P95   P99 QUEUE RTY% TMO% TREND  ! │
-//! │ checkout → payments     http OPEN~       12.0   82  50µs 310ms 320ms     –  0.0    0 ▁▁▇██  2 │
-//! │ checkout → inventory    http –           12.0    0  26ms  1.8s  1.8s     –    0    0 ▁█▁▁█    │
-//! └──────────────────────────────────────────────────────── ~ inferred from traces (no metrics) ┘
+//! ┌ Dependencies 14 of 14 ─────────────────────────────────────────────────────────────────────┐
+//! │ CALLER → DEPENDENCY   KIND BREAKER       RPS ERR%   P50   P95   P99   QUEUE RTY% TMO% TREND  ! │
+//! │ checkout → payments   http OPEN         12.0   82  50µs 310ms 320ms    ~0.4    0    0 ▁▁▇██  2 │
+//! │ checkout → inventory  http CLOSED       12.0    0  26ms  1.8s  1.8s  37/100    0    0 ▁█▁▁█  1 │
+//! │ frontend → catalog    http HALF-OPEN~   20.0   12   9ms  12ms  14ms    ~0.2   15    0 ▁▁▁▁▁    │
+//! └───────────────────────────────────── ~ breaker inferred from traces · ~n queue estimated ┘
 //! ```
-//! Columns drop right-to-left by priority as the terminal narrows; the name column takes the rest.
+//! Breaker states without `~` come from a breaker metric; queues `n/cap` from gauges. Columns
+//! drop right-to-left by priority as the terminal narrows; the name column takes the rest.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -19,7 +22,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use super::{block, widgets};
 use crate::analysis::latency;
 use crate::tui::app::{Hits, Trend, UiState};
-use crate::tui::rows::{DepRow, SortKey};
+use crate::tui::rows::{self, DepRow, SortKey};
 use crate::tui::theme::Theme;
 
 /// A column: header, width, drop priority (higher drops first), sort key.
@@ -83,7 +86,7 @@ const COLS: &[Col] = &[
     },
     Col {
         name: "QUEUE",
-        width: 6,
+        width: 7,
         prio: 7,
         key: Some(SortKey::Queue),
         right: true,
@@ -177,19 +180,15 @@ fn table(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hits)
             .iter()
             .filter(|r| matches!(r, DepRow::Edge(_)))
             .count(),
-        snap.edges.len()
+        snap.deps.len()
     );
-    let any_inferred = s.facts.iter().any(|f| f.breaker.inferred());
     let mut b = block(title, theme);
-    if any_inferred {
-        b = b.title_bottom(
-            Line::styled(" ~ inferred from traces (no breaker metrics) ", theme.dim)
-                .right_aligned(),
-        );
+    if let Some(legend) = legend(s) {
+        b = b.title_bottom(Line::styled(legend, theme.dim).right_aligned());
     }
     let inner = b.inner(area);
     f.render_widget(b, area);
-    if snap.edges.is_empty() {
+    if snap.deps.is_empty() {
         let msg = match s.mode {
             crate::tui::app::Mode::Review => "No dependency calls in this window.",
             _ => {
@@ -263,6 +262,25 @@ fn table(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hits)
     f.render_widget(table, inner);
 }
 
+/// The footnote for the `~` marks on screen: which rows were inferred or estimated from traces.
+fn legend(s: &UiState) -> Option<&'static str> {
+    let rows = s.dep_rows.iter().filter_map(|r| match r {
+        DepRow::Edge(i) => s.snapshot.deps.get(*i as usize),
+        DepRow::Group { .. } => None,
+    });
+    let (mut breaker, mut queue) = (false, false);
+    for d in rows {
+        breaker |= d.breaker.inferred();
+        queue |= d.queue.as_ref().is_some_and(|q| q.estimated());
+    }
+    match (breaker, queue) {
+        (true, true) => Some(" ~ breaker inferred from traces · ~n queue estimated from traces "),
+        (true, false) => Some(" ~ breaker inferred from traces "),
+        (false, true) => Some(" ~n queue estimated from traces (no queue gauge) "),
+        (false, false) => None,
+    }
+}
+
 fn sort_mark(name: &str, key: SortKey, s: &UiState) -> String {
     if s.deps.order.sort == key {
         format!(
@@ -288,26 +306,23 @@ fn align<'a>(text: String, c: &Col, style: Style) -> Cell<'a> {
 }
 
 fn edge_row<'a>(s: &'a UiState, i: usize, cols: &[usize], name_w: u16, theme: &Theme) -> Row<'a> {
-    let e = &s.snapshot.edges[i];
-    let facts = &s.facts[i];
-    let sum = &e.summary;
+    let d = &s.snapshot.deps[i];
+    let facts = s.facts.get(i).copied().unwrap_or_default();
+    let sum = &d.traffic;
     let calls = sum.stats.calls;
     let name = if s.deps.order.group {
-        format!("  → {}", e.key.dependency)
+        format!("  → {}", d.key.dependency)
     } else {
-        format!("{} → {}", e.key.caller, e.key.dependency)
+        format!("{} → {}", d.key.caller, d.key.dependency)
     };
     let mut cells = vec![Cell::from(widgets::fit(&name, name_w as usize))];
     for &ci in cols {
         let c = &COLS[ci];
         let cell = match c.name {
-            "KIND" => align(kind_label(e.series.kind).into(), c, theme.dim),
-            "BREAKER" => Cell::from(widgets::breaker(&facts.breaker, theme)),
-            "RPS" => align(
-                widgets::rate(latency::call_rate(&e.series, sum)),
-                c,
-                theme.text,
-            ),
+            "KIND" => align(kind_label(d.kind).into(), c, theme.dim),
+            "BREAKER" => Cell::from(widgets::breaker(&d.breaker, theme)),
+            "RPS" if calls == 0 => align(widgets::NONE.into(), c, theme.dim),
+            "RPS" => align(widgets::rate(rows::call_rate(d)), c, theme.text),
             "ERR%" => {
                 let r = sum.error_ratio();
                 let style = if r >= 0.05 {
@@ -319,20 +334,20 @@ fn edge_row<'a>(s: &'a UiState, i: usize, cols: &[usize], name_w: u16, theme: &T
                 };
                 align(widgets::pct(r, calls), c, style)
             }
-            "P50" => align(widgets::ms(sum.quantile_ms(0.50)), c, theme.text),
-            "P95" => align(widgets::ms(sum.quantile_ms(0.95)), c, theme.text),
-            "P99" => align(widgets::ms(sum.quantile_ms(0.99)), c, theme.text),
-            "QUEUE" => match facts.queue {
-                None => align(widgets::NONE.into(), c, theme.dim),
-                Some(q) => {
-                    let full = q.1.is_some_and(|cap| cap > 0.0 && q.0 >= cap * 0.8);
-                    align(
-                        widgets::queue(Some(q)),
-                        c,
-                        if full { theme.bad } else { theme.text },
-                    )
-                }
-            },
+            "P50" => align(widgets::quantile(d.latency.p50), c, theme.text),
+            "P95" => align(widgets::quantile(d.latency.p95), c, theme.text),
+            "P99" => align(widgets::quantile(d.latency.p99), c, theme.text),
+            "QUEUE" => {
+                let q = d.queue.as_ref();
+                let style = if widgets::queue_full(q) {
+                    theme.bad
+                } else if q.is_none_or(|q| q.estimated()) {
+                    theme.dim
+                } else {
+                    theme.text
+                };
+                align(widgets::queue(q), c, style)
+            }
             "RTY%" => align(widgets::pct(sum.retry_ratio(), calls), c, theme.text),
             "TMO%" => align(widgets::pct(sum.timeout_ratio(), calls), c, theme.text),
             "TREND" => Cell::from(Span::styled(trend(s, i, c.width as usize), theme.span_bar)),
@@ -350,15 +365,15 @@ fn edge_row<'a>(s: &'a UiState, i: usize, cols: &[usize], name_w: u16, theme: &T
     Row::new(cells)
 }
 
-/// The trend sparkline of edge `i` over the window's buckets.
+/// The trend sparkline of dependency `i` over the window's buckets.
 fn trend(s: &UiState, i: usize, width: usize) -> String {
-    let e = &s.snapshot.edges[i];
+    let d = &s.snapshot.deps[i];
     let (from, to) = s.snapshot.window;
     let points = match s.deps.trend {
-        Trend::P99 => latency::per_bucket(&e.series, from, to, |b| {
+        Trend::P99 => latency::per_bucket(&d.series, from, to, |b| {
             latency::bucket_quantile_ms(b, 0.99)
         }),
-        Trend::Errors => latency::per_bucket(&e.series, from, to, |b| {
+        Trend::Errors => latency::per_bucket(&d.series, from, to, |b| {
             Some(b.errors as f64 / b.calls as f64)
         }),
     };

@@ -1,12 +1,15 @@
-//! One dependency in detail.
+//! One dependency in detail, all of it from its `DependencyView`.
 //!
 //! ```text
-//! ┌ checkout → payments · http · breaker OPEN (inferred from fast-fail errors) since 12:00:40 ─┐
-//! │ rps 4.0  err 82%  timeouts 0  retries 0  short-circuited 64%  p50 50µs p95 310ms p99 320ms │
+//! ┌ checkout → payments · http · breaker OPEN since 12:00:40 ──────────────────────────────────┐
+//! │ calls 120  rps 4.0  err% 82  timeout% 0  retry% 0  short-circuit% 64  p50 50µs p95 310ms … │
 //! ├ Latency p50 p95 p99 ─────────────────────────────┬ Latency histogram ──────────────────────┤
 //! │ (chart over the window)                          │ ≤1ms ████████ 120                        │
-//! ├ Calls/10s and errors/10s ───────────────────────┼ Breaker · queue ────────────────────────┤
-//! │ (chart)                                          │ ▮▮▮▮▮▮▮ state per bucket, transitions   │
+//! ├ Calls/10s and errors/10s ───────────────────────┼ Breaker · queue · pool ─────────────────┤
+//! │ (chart)                                          │ OPEN since 12:00:40 · resilience4j:…     │
+//! │                                                  │ ▁▁▁███▄▁ state per bucket                │
+//! │                                                  │ queue 7/100 (gauge) · pool 80% · …       │
+//! │                                                  │ 12:00:40 CLOSED → OPEN (transitions)     │
 //! ├ Recent and slowest calls (enter opens) ──────────┼ Findings ───────────────────────────────┤
 //! │ 12:01:14.250  300ms ✗  trace 0000…0039           │ error TMO-001 …                         │
 //! └──────────────────────────────────────────────────┴─────────────────────────────────────────┘
@@ -20,36 +23,38 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LegendPosition, Paragrap
 
 use super::{block, widgets};
 use crate::analysis::latency;
-use crate::model::breaker::{self, BreakerState};
-use crate::store::snapshot::EdgeView;
+use crate::analysis::timeline::bucket_states;
+use crate::model::breaker::{BreakerSource, BreakerState};
+use crate::model::view::{DependencyView, LatencyFrom};
 use crate::tui::app::{DetailUi, Hits, UiState};
+use crate::tui::rows;
 use crate::tui::theme::Theme;
 
-/// Renders the detail of the open edge into `area`.
+/// Renders the detail of the open dependency into `area`.
 pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hits) {
     let Some(d) = &s.detail else { return };
     let mut title = vec![Span::styled(
         format!(" {} → {} ", d.edge.caller, d.edge.dependency),
         theme.accent,
     )];
-    let e = d.index.map(|i| &s.snapshot.edges[i]);
+    let e = s.detail_dep();
     if let Some(e) = e {
         title.push(Span::styled(
-            format!("· {} · breaker ", e.series.kind.as_str()),
+            format!("· {} · breaker ", e.kind.as_str()),
             theme.dim,
         ));
-        let label = match d.breaker.state {
-            crate::model::breaker::BreakerState::Unknown => "– (none seen)".to_string(),
+        let label = match e.breaker.state {
+            BreakerState::Unknown => "– (none seen)".to_string(),
             s => s.label(),
         };
         title.push(Span::styled(
             label,
-            widgets::breaker_style(d.breaker.state, theme),
+            widgets::breaker_style(e.breaker.state, theme),
         ));
-        if d.breaker.inferred() {
-            title.push(Span::styled(" (inferred from fast-fail errors)", theme.dim));
+        if e.breaker.inferred() {
+            title.push(Span::styled(" (inferred from traces)", theme.dim));
         }
-        if let Some(since) = d.breaker.since_ns {
+        if let Some(since) = e.breaker.since_ns {
             title.push(Span::styled(
                 format!(" since {} ", widgets::clock(since)),
                 theme.dim,
@@ -61,7 +66,8 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut 
     f.render_widget(b, area);
     let Some(e) = e else {
         f.render_widget(
-            Paragraph::new("This dependency has no calls in the current window.").style(theme.dim),
+            Paragraph::new("Nothing is known of this dependency in the current window.")
+                .style(theme.dim),
             inner,
         );
         return;
@@ -73,8 +79,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut 
         Constraint::Fill(3),
     ])
     .areas(inner);
-    let queue = d.index.and_then(|i| s.facts.get(i)).and_then(|f| f.queue);
-    f.render_widget(Paragraph::new(stats_line(e, queue, theme)), stats);
+    f.render_widget(Paragraph::new(stats_line(e, theme)), stats);
     let split =
         |r: Rect| Layout::horizontal([Constraint::Fill(3), Constraint::Fill(2)]).areas::<2>(r);
     let [lat, hist] = split(r1);
@@ -83,13 +88,13 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut 
     latency_chart(f, lat, s, e, theme);
     histogram(f, hist, e, theme);
     rate_chart(f, rps, s, e, theme);
-    breaker_panel(f, brk, s, d, e, theme);
+    breaker_panel(f, brk, s, e, theme);
     calls_list(f, calls, d, theme, hits);
     findings(f, finds, s, d, theme);
 }
 
-fn stats_line(e: &EdgeView, queue: Option<(f64, Option<f64>)>, theme: &Theme) -> Line<'static> {
-    let s = &e.summary;
+fn stats_line(e: &DependencyView, theme: &Theme) -> Line<'static> {
+    let s = &e.traffic;
     let n = s.stats.calls;
     let mut v = Vec::new();
     let mut kv = |k: &str, val: String| {
@@ -97,16 +102,21 @@ fn stats_line(e: &EdgeView, queue: Option<(f64, Option<f64>)>, theme: &Theme) ->
         v.push(Span::styled(format!("{val}  "), theme.text));
     };
     kv("calls", widgets::count(n));
-    kv("rps", widgets::rate(latency::call_rate(&e.series, s)));
+    if n > 0 {
+        kv("rps", widgets::rate(rows::call_rate(e)));
+    }
     kv("err%", widgets::pct(s.error_ratio(), n));
     kv("timeout%", widgets::pct(s.timeout_ratio(), n));
     kv("retry%", widgets::pct(s.retry_ratio(), n));
     kv("short-circuit%", widgets::pct(s.short_circuit_ratio(), n));
-    kv("p50", widgets::ms(s.quantile_ms(0.5)));
-    kv("p95", widgets::ms(s.quantile_ms(0.95)));
-    kv("p99", widgets::ms(s.quantile_ms(0.99)));
-    kv("max", widgets::ms(s.max_ms()));
-    kv("queue", widgets::queue(queue));
+    let l = &e.latency;
+    kv("p50", widgets::quantile(l.p50));
+    kv("p95", widgets::quantile(l.p95));
+    kv("p99", widgets::quantile(l.p99));
+    kv("max", widgets::ms(l.max_ms));
+    if let Some(LatencyFrom::Metric(src)) = l.source {
+        kv("latency from", src.as_str().to_string());
+    }
     Line::from(v)
 }
 
@@ -115,7 +125,7 @@ fn secs(at: u64, from: u64) -> f64 {
 }
 
 /// The p50/p95/p99 chart of `e` over the window.
-pub fn latency_chart(f: &mut Frame, area: Rect, s: &UiState, e: &EdgeView, theme: &Theme) {
+pub fn latency_chart(f: &mut Frame, area: Rect, s: &UiState, e: &DependencyView, theme: &Theme) {
     let (from, to) = s.snapshot.window;
     let qs = [0.50, 0.95, 0.99];
     let series: Vec<Vec<(f64, f64)>> = qs
@@ -154,7 +164,7 @@ pub fn latency_chart(f: &mut Frame, area: Rect, s: &UiState, e: &EdgeView, theme
 }
 
 /// The calls and errors chart of `e` over the window.
-pub fn rate_chart(f: &mut Frame, area: Rect, s: &UiState, e: &EdgeView, theme: &Theme) {
+pub fn rate_chart(f: &mut Frame, area: Rect, s: &UiState, e: &DependencyView, theme: &Theme) {
     let (from, to) = s.snapshot.window;
     let calls: Vec<(f64, f64)> = latency::per_bucket(&e.series, from, to, |b| Some(b.calls as f64))
         .into_iter()
@@ -222,11 +232,11 @@ fn chart(
     f.render_widget(c, area);
 }
 
-fn histogram(f: &mut Frame, area: Rect, e: &EdgeView, theme: &Theme) {
+fn histogram(f: &mut Frame, area: Rect, e: &DependencyView, theme: &Theme) {
     let b = block(" Latency histogram ", theme);
     let inner = b.inner(area);
     f.render_widget(b, area);
-    let bins = latency::octave_bins(&e.summary.stats.latency);
+    let bins = latency::octave_bins(&e.traffic.stats.latency);
     let max = bins.iter().map(|b| b.count).max().unwrap_or(0).max(1);
     let bar_w = inner.width.saturating_sub(16) as u64;
     // Keep the most populated rows when the panel is short: trim empty tails first.
@@ -250,55 +260,126 @@ fn histogram(f: &mut Frame, area: Rect, e: &EdgeView, theme: &Theme) {
     f.render_widget(Paragraph::new(lines), inner);
 }
 
-fn breaker_panel(
-    f: &mut Frame,
-    area: Rect,
-    s: &UiState,
-    d: &DetailUi,
-    e: &EdgeView,
-    theme: &Theme,
-) {
-    let facts_queue = d.index.and_then(|i| s.facts.get(i)).and_then(|f| f.queue);
-    let b = block(" Breaker timeline · queue ", theme);
+fn breaker_panel(f: &mut Frame, area: Rect, s: &UiState, e: &DependencyView, theme: &Theme) {
+    let b = block(" Breaker · queue · pool ", theme);
     let inner = b.inner(area);
     f.render_widget(b, area);
     let (from, to) = s.snapshot.window;
+    let brk = &e.breaker;
     let mut lines = Vec::new();
-    match breaker::inferred_states(&e.series, from, to) {
-        Some(states) => {
-            let w = inner.width as usize;
-            let strip: Vec<Span> = states[states.len().saturating_sub(w)..]
-                .iter()
-                .map(|(_, st)| Span::styled(glyph(*st), widgets::breaker_style(*st, theme)))
-                .collect();
-            lines.push(Line::from(strip));
-            for t in d
-                .transitions
-                .iter()
-                .rev()
-                .take(inner.height.saturating_sub(3) as usize)
-            {
-                lines.push(Line::from(vec![
-                    Span::styled(format!("{} ", widgets::clock(t.at_ns)), theme.dim),
-                    Span::styled(t.from.label(), widgets::breaker_style(t.from, theme)),
-                    Span::styled(" → ", theme.dim),
-                    Span::styled(t.to.label(), widgets::breaker_style(t.to, theme)),
-                ]));
+    let source = match &brk.source {
+        BreakerSource::None => None,
+        BreakerSource::Metric(series) => Some(series.to_string()),
+        BreakerSource::Traces => Some("traces: inferred from fast-fail errors".to_string()),
+    };
+    let mut source_line = None;
+    match source {
+        Some(source) => {
+            let mut head = vec![widgets::breaker(brk, theme)];
+            if let Some(since) = brk.since_ns {
+                head.push(Span::styled(
+                    format!(" since {}", widgets::clock(since)),
+                    theme.dim,
+                ));
             }
+            lines.push(Line::from(head));
+            lines.push(Line::from(strip(e, from, to, inner.width as usize, theme)));
+            source_line = Some(Line::styled(format!("source {source}"), theme.dim));
         }
         None => lines.push(Line::styled(
-            "no breaker seen: no metric source and no fast-fail errors",
+            "no breaker seen: no breaker metric and no fast-fail errors",
             theme.dim,
         )),
     }
-    lines.push(Line::styled(
-        match facts_queue {
-            Some(q) => format!("queue depth: {}", widgets::queue(Some(q))),
-            None => "queue depth: – (no queue metric for this edge)".into(),
-        },
-        theme.dim,
-    ));
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+    lines.push(resources_line(e, theme));
+    if let Some(rates) = rates_line(e, theme) {
+        lines.push(rates);
+    }
+    lines.extend(source_line);
+    let room = (inner.height as usize).saturating_sub(lines.len());
+    for t in brk.transitions.iter().rev().take(room) {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{} ", widgets::clock(t.at_ns)), theme.dim),
+            Span::styled(t.from.label(), widgets::breaker_style(t.from, theme)),
+            Span::styled(" → ", theme.dim),
+            Span::styled(t.to.label(), widgets::breaker_style(t.to, theme)),
+        ]));
+    }
+    // One fact per line, cut at the edge rather than wrapped, so the panel's order (state,
+    // strip, queue, rates, source, transitions) survives a small terminal.
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The breaker state per bucket of the window, the newest `width` of them.
+pub fn strip(
+    e: &DependencyView,
+    from: u64,
+    to: u64,
+    width: usize,
+    theme: &Theme,
+) -> Vec<Span<'static>> {
+    let states = bucket_states(e, from, to);
+    states[states.len().saturating_sub(width)..]
+        .iter()
+        .map(|(_, st)| Span::styled(glyph(*st), widgets::breaker_style(*st, theme)))
+        .collect()
+}
+
+/// Queue (gauge or estimate), pool utilisation and calls in flight.
+fn resources_line(e: &DependencyView, theme: &Theme) -> Line<'static> {
+    let q = e.queue.as_ref();
+    let mut v = vec![
+        Span::styled("queue ", theme.dim),
+        Span::styled(
+            widgets::queue(q),
+            if widgets::queue_full(q) {
+                theme.bad
+            } else {
+                theme.text
+            },
+        ),
+        Span::styled(
+            match q {
+                Some(q) if q.estimated() => " (estimated: rate × latency)",
+                Some(_) => " (gauge)",
+                None => " (no gauge)",
+            },
+            theme.dim,
+        ),
+    ];
+    if let Some(u) = e.pool_utilisation {
+        v.push(Span::styled("  pool ", theme.dim));
+        v.push(Span::styled(
+            format!("{:.0}%", u * 100.0),
+            if u >= 0.9 { theme.bad } else { theme.text },
+        ));
+    }
+    if let Some(n) = e.in_flight {
+        v.push(Span::styled("  in flight ", theme.dim));
+        v.push(Span::styled(format!("{n:.0}"), theme.text));
+    }
+    Line::from(v)
+}
+
+/// Counter rates from metrics, when any series maps the dependency.
+fn rates_line(e: &DependencyView, theme: &Theme) -> Option<Line<'static>> {
+    let r = &e.rates;
+    if r.retry.is_none() && r.timeout.is_none() && r.rejected.is_none() {
+        return None;
+    }
+    let mut v = vec![Span::styled("metrics/s", theme.dim)];
+    for (k, val) in [
+        ("retry", r.retry),
+        ("timeout", r.timeout),
+        ("rejected", r.rejected),
+    ] {
+        v.push(Span::styled(format!("  {k} "), theme.dim));
+        v.push(Span::styled(
+            val.map_or_else(|| widgets::NONE.to_string(), widgets::rate),
+            theme.text,
+        ));
+    }
+    Some(Line::from(v))
 }
 
 /// One cell of a breaker strip.

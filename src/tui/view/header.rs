@@ -6,6 +6,10 @@
 //!  1 Dependencies  2 Traces  3 Findings (2)                  sort breaker↓  filter pay  PAUSED
 //! ```
 //! (one line each when wide enough; the status line wraps nothing, it is cut at the right edge).
+//! While a review capture loads, the status line is a gauge instead:
+//! ```text
+//!  faultline REVIEW  loading ██████████░░░░░░░░░░  52%  140 MiB of 270 MiB
+//! ```
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
@@ -46,6 +50,27 @@ fn status_line(s: &UiState, theme: &Theme) -> Line<'static> {
             if s.paused { theme.warn } else { theme.ok },
         ),
     ];
+    if let Some(l) = s.loading {
+        let frac = if l.total == 0 {
+            0.0
+        } else {
+            (l.done as f64 / l.total as f64).clamp(0.0, 1.0)
+        };
+        let filled = (frac * 20.0).round() as usize;
+        v.push(Span::styled(" loading ", theme.dim));
+        v.push(Span::styled("█".repeat(filled), theme.accent));
+        v.push(Span::styled("░".repeat(20 - filled), theme.dim));
+        v.push(Span::styled(
+            format!(
+                " {:>3.0}%  {} MiB of {} MiB",
+                frac * 100.0,
+                l.done >> 20,
+                l.total >> 20
+            ),
+            theme.text,
+        ));
+        return Line::from(v);
+    }
     for (label, addr, up) in &s.sources.items {
         v.push(Span::styled(" ●", if *up { theme.ok } else { theme.bad }));
         v.push(Span::styled(format!(" {label} {addr}"), theme.text));

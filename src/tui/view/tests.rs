@@ -36,9 +36,11 @@ fn finding(sev: Severity, rule: &str, dep: &str, traces: Vec<String>) -> Finding
     }
 }
 
-/// The fixture during the payments incident (breaker open), with two findings.
+/// The fixture during the payments incident (breaker open by its metric, the inventory queue
+/// at 7/100), with two findings.
 fn state() -> UiState {
     let mut store = testkit::fixture_store(90);
+    testkit::fixture_metrics(&mut store);
     let mut snap = store.snapshot_window(T0 + 40 * SEC, T0 + 50 * SEC);
     let id = hex::encode(snap.traces[170].trace_id);
     snap.findings = Arc::from(vec![
@@ -141,7 +143,9 @@ fn help_overlay() {
 #[test]
 fn review_with_timeline() {
     for (w, h) in SIZES {
-        let whole = Arc::new(testkit::fixture_snapshot());
+        let mut store = testkit::fixture_store(90);
+        testkit::fixture_metrics(&mut store);
+        let whole = Arc::new(store.snapshot(None));
         let mut s = UiState::review(
             Sources {
                 items: vec![("file".into(), "capture.jsonl".into(), true)],
@@ -188,11 +192,18 @@ fn find(b: &Buffer, needle: &str) -> Option<(u16, u16)> {
 fn breaker_states_are_coloured() {
     let mut s = state();
     let b = draw(&mut s, 120, 36);
-    let (x, y) = find(&b, "OPEN~").expect("an open breaker");
+    let (x, y) = find(&b, "OPEN ").expect("an open breaker");
     assert_eq!(b[(x, y)].fg, Color::Red, "OPEN is red");
-    // Later in the fixture the breaker half-opens and closes.
+    assert!(
+        find(&b, "OPEN~").is_none(),
+        "a breaker metric's state carries no ~:\n{}",
+        text(&b)
+    );
+    // Without metrics the state is inferred from traces; later in the fixture the breaker
+    // half-opens and closes.
     let mut store = testkit::fixture_store(90);
     for (from, to, label, colour) in [
+        (40, 50, "OPEN~", Color::Red),
         (50, 60, "HALF-OPEN~", Color::Yellow),
         (60, 90, "CLOSED~", Color::Green),
     ] {

@@ -6,6 +6,8 @@ use ratatui::text::Span;
 
 use crate::model::breaker::{BreakerState, BreakerView};
 use crate::model::finding::Severity;
+use crate::model::resilience::MetricQuantile;
+use crate::model::view::Queue;
 use crate::tui::theme::Theme;
 
 /// The "no value" mark.
@@ -27,6 +29,16 @@ pub fn ms(v: Option<f64>) -> String {
     } else {
         let s = (v / 1e3).round() as u64;
         format!("{}m{:02}s", s / 60, s % 60)
+    }
+}
+
+/// A percentile as [`ms`], with `≥` when a metric histogram only bounds it from below (the
+/// answer lies in the `+Inf` bucket).
+pub fn quantile(q: Option<MetricQuantile>) -> String {
+    match q {
+        Some(q) if q.at_least => format!("≥{}", ms(Some(q.ms))),
+        Some(q) => ms(Some(q.ms)),
+        None => NONE.into(),
     }
 }
 
@@ -168,13 +180,30 @@ pub fn severity_style(s: Severity, theme: &Theme) -> Style {
     }
 }
 
-/// Queue depth as `12` or `12/100` (capacity), `–` when unknown.
-pub fn queue(q: Option<(f64, Option<f64>)>) -> String {
+/// Queue depth from gauges as `12` or `12/100` (capacity); an estimate from traces (Little's
+/// law) as `~2.0`; `–` when unknown.
+pub fn queue(q: Option<&Queue>) -> String {
     match q {
         None => NONE.into(),
-        Some((d, Some(c))) => format!("{d:.0}/{c:.0}"),
-        Some((d, None)) => format!("{d:.0}"),
+        Some(q) if q.estimated() => {
+            if q.depth < 10.0 {
+                format!("~{:.1}", q.depth)
+            } else {
+                format!("~{:.0}", q.depth)
+            }
+        }
+        Some(Queue {
+            depth,
+            capacity: Some(c),
+            ..
+        }) => format!("{depth:.0}/{c:.0}"),
+        Some(q) => format!("{:.0}", q.depth),
     }
+}
+
+/// Whether a metric queue is at least 80 % full.
+pub fn queue_full(q: Option<&Queue>) -> bool {
+    q.is_some_and(|q| !q.estimated() && q.capacity.is_some_and(|c| c > 0.0 && q.depth >= c * 0.8))
 }
 
 /// Cuts `s` to at most `w` characters, marking the cut with `…`.
@@ -209,5 +238,23 @@ mod tests {
         assert_eq!(span_of(300_000_000_000), "5m");
         assert_eq!(sparkline(&[0.0, 1.0, 2.0, 4.0], 5), "  ▂▄█");
         assert_eq!(fit("checkout", 5), "chec…");
+        let q = |ms, at_least| Some(MetricQuantile { ms, at_least });
+        assert_eq!(quantile(q(2500.0, true)), "≥2.50s");
+        assert_eq!(quantile(q(12.0, false)), "12.0ms");
+        use crate::model::view::QueueSource;
+        let metric = Queue {
+            depth: 7.0,
+            capacity: Some(100.0),
+            source: QueueSource::Metric,
+        };
+        assert_eq!(queue(Some(&metric)), "7/100");
+        assert!(!queue_full(Some(&metric)));
+        let est = Queue {
+            depth: 2.04,
+            capacity: None,
+            source: QueueSource::Estimated,
+        };
+        assert_eq!(queue(Some(&est)), "~2.0");
+        assert_eq!(queue(None), "–");
     }
 }

@@ -227,4 +227,74 @@ mod tests {
         let w = walk(Mode::Hidden, true, n(1 << 20, 0, 1), Open, Closed, 8).expect("fits");
         assert_eq!(w, vec![Closed]);
     }
+
+    /// Every sequence of up to 7 counted transitions from every start, in both modes: the end
+    /// it reached is among [`ends`], every end [`ends`] lists is reached by some sequence with
+    /// the same counts, and [`walk`] rebuilds a legal sequence with exactly those counts.
+    #[test]
+    fn ends_and_walks_match_brute_force() {
+        fn next(mode: Mode, s: BreakerState) -> Vec<BreakerState> {
+            match (mode, s) {
+                (_, Closed) => vec![Open],
+                (Mode::Counted, Open) => vec![HalfOpen],
+                (Mode::Counted, _) => vec![Open, Closed],
+                (Mode::Hidden, _) => vec![Open, Closed],
+            }
+        }
+        fn count(seq: &[BreakerState]) -> Counts {
+            let mut c = Counts::default();
+            for s in seq {
+                match s {
+                    Open => c.open += 1,
+                    HalfOpen => c.half_open += 1,
+                    _ => c.close += 1,
+                }
+            }
+            c
+        }
+        for mode in [Mode::Counted, Mode::Hidden] {
+            let starts: &[BreakerState] = match mode {
+                Mode::Counted => &[Closed, Open, HalfOpen],
+                Mode::Hidden => &[Closed, Open],
+            };
+            for &start in starts {
+                // (counts, end) pairs reachable, by breadth-first enumeration.
+                let mut reached: Vec<(Counts, BreakerState)> = vec![(Counts::default(), start)];
+                let mut frontier = vec![(Vec::<BreakerState>::new(), start)];
+                for _ in 0..7 {
+                    let mut more = Vec::new();
+                    for (seq, cur) in &frontier {
+                        for n in next(mode, *cur) {
+                            let mut s = seq.clone();
+                            s.push(n);
+                            reached.push((count(&s), n));
+                            more.push((s, n));
+                        }
+                    }
+                    frontier = more;
+                }
+                for (c, end) in &reached {
+                    let e = ends(mode, *c, start);
+                    assert!(
+                        e.contains(end),
+                        "{mode:?} {start:?} {c:?}: {end:?} not in {e:?}"
+                    );
+                    for cand in e {
+                        assert!(
+                            reached.contains(&(*c, cand)),
+                            "{mode:?} {start:?} {c:?}: {cand:?} listed but unreachable"
+                        );
+                        let w = walk(mode, false, *c, start, cand, 64).expect("a walk");
+                        assert_eq!(count(&w), *c, "{mode:?} {start:?} → {cand:?}: {w:?}");
+                        assert_eq!(w.last().copied().unwrap_or(start), cand);
+                        let mut cur = start;
+                        for s in &w {
+                            assert!(next(mode, cur).contains(s), "illegal step in {w:?}");
+                            cur = *s;
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
