@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::alerts::deliver::Sinks;
 use crate::alerts::{AlertChange, Engine, Notify, render};
 use crate::cli::{AlertFailOn, AlertSinkArgs, AlertsArgs, ReportFormat};
+use crate::ingest::http_client::ClientSettings;
 use crate::model::alert::{AlertSeverity, AlertStatus};
 use crate::model::profile::ProfileSet;
 use crate::replay;
@@ -52,7 +53,12 @@ pub fn live_alerts(
     let set = crate::alerts::load(rules).map_err(AppError::Rules)?;
     let n = set.rules.iter().filter(|r| r.spec.enabled).count();
     let origin = set.origin.clone();
-    let started = Sinks::start(&sinks.alertmanager, &sinks.alert_webhook)?;
+    // The metric sources' client: https through rustls with the system's roots.
+    let client = |url: &str| {
+        crate::ingest::http_client::build(&ClientSettings::default(), url)
+            .map_err(|e| e.to_string())
+    };
+    let started = Sinks::start(&sinks.alertmanager, &sinks.alert_webhook, client)?;
     if log {
         eprintln!("faultline: {n} alert rules from {origin}");
         for s in started.iter().flat_map(|s| s.status()) {

@@ -11,6 +11,8 @@
 //! minute ([`payload::RESEND_NS`]) whether or not anything changed, as it expects.
 
 pub mod payload;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -35,7 +37,7 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// A sink URL that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
-    /// Not an http:// URL.
+    /// Not an http:// or https:// URL.
     #[error("{flag} {url}: {reason}")]
     BadUrl {
         /// The flag it came from.
@@ -45,7 +47,7 @@ pub enum DeliverError {
         /// Why.
         reason: String,
     },
-    /// The HTTP client could not be built.
+    /// The HTTP client of a sink could not be built (TLS settings).
     #[error("alert delivery: {0}")]
     Client(String),
 }
@@ -217,12 +219,10 @@ fn check_url(flag: &'static str, url: &str) -> Result<reqwest::Url, DeliverError
     };
     let u = reqwest::Url::parse(url).map_err(|e| bad(format!("not a URL: {e}")))?;
     match u.scheme() {
-        "http" => Ok(u),
-        "https" => Err(bad(
-            "https is not supported (no TLS stack is compiled in); use http:// or a local proxy"
-                .into(),
-        )),
-        s => Err(bad(format!("unsupported scheme {s}: use http://"))),
+        "http" | "https" => Ok(u),
+        s => Err(bad(format!(
+            "unsupported scheme {s}: use http:// or https://"
+        ))),
     }
 }
 
@@ -239,10 +239,13 @@ pub fn alertmanager_endpoint(url: &str) -> Result<String, DeliverError> {
 }
 
 impl Sinks {
-    /// Starts one task per sink (needs a tokio runtime). `None` when no sink is given.
+    /// Starts one task per sink (needs a tokio runtime); `client` builds the HTTP client of a
+    /// sink's URL (the app gives the one the metric sources use: rustls, system roots). `None`
+    /// when no sink is given.
     pub fn start(
         alertmanagers: &[String],
         webhooks: &[String],
+        client: impl Fn(&str) -> Result<reqwest::Client, String>,
     ) -> Result<Option<Arc<Sinks>>, DeliverError> {
         let mut sinks = Vec::new();
         for u in alertmanagers {
@@ -257,18 +260,13 @@ impl Sinks {
         if sinks.is_empty() {
             return Ok(None);
         }
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(TIMEOUT)
-            .user_agent(concat!("faultline/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| DeliverError::Client(e.to_string()))?;
         let (stop, stop_rx) = watch::channel(false);
         let sinks: Vec<Arc<Sink>> = sinks.into_iter().map(Arc::new).collect();
-        let tasks = sinks
-            .iter()
-            .map(|s| tokio::spawn(run(s.clone(), client.clone(), stop_rx.clone())))
-            .collect();
+        let mut tasks = Vec::new();
+        for s in &sinks {
+            let c = client(&s.url).map_err(|e| DeliverError::Client(format!("{}: {e}", s.url)))?;
+            tasks.push(tokio::spawn(run(s.clone(), c, stop_rx.clone())));
+        }
         Ok(Some(Arc::new(Sinks {
             sinks,
             stop,
@@ -292,6 +290,7 @@ impl Sinks {
 async fn post(client: &reqwest::Client, url: &str, body: &[u8]) -> Result<(), String> {
     let resp = client
         .post(url)
+        .timeout(TIMEOUT)
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(body.to_vec())
         .send()

@@ -24,8 +24,9 @@ fn map(pairs: &[(std::sync::Arc<str>, std::sync::Arc<str>)]) -> Map<String, Valu
         .collect()
 }
 
-/// RFC 3339 in whole seconds (evaluation instants are whole seconds).
-fn ts(ns: u64) -> String {
+/// A time as the bodies carry it: RFC 3339, whole seconds (evaluation instants are whole
+/// seconds).
+pub fn alertmanager_time(ns: u64) -> String {
     time(ns)
 }
 
@@ -43,8 +44,8 @@ pub fn alertmanager(at_ns: u64, states: &[AlertState]) -> Option<Vec<u8>> {
             Some(json!({
                 "labels": map(&s.labels),
                 "annotations": map(&s.annotations),
-                "startsAt": ts(starts),
-                "endsAt": ts(ends),
+                "startsAt": alertmanager_time(starts),
+                "endsAt": alertmanager_time(ends),
             }))
         })
         .collect();
@@ -99,10 +100,10 @@ pub fn webhook(changed: &[&AlertState]) -> Option<Vec<u8>> {
                 "status": if s.status == AlertStatus::Firing { "firing" } else { "resolved" },
                 "labels": map(&s.labels),
                 "annotations": map(&s.annotations),
-                "startsAt": s.fired_ns.map(ts),
+                "startsAt": s.fired_ns.map(alertmanager_time),
                 "endsAt": match s.status {
                     AlertStatus::Firing => "0001-01-01T00:00:00Z".to_string(),
-                    _ => s.resolved_ns.map_or_else(String::new, ts),
+                    _ => s.resolved_ns.map_or_else(String::new, alertmanager_time),
                 },
                 "generatorURL": "",
                 "fingerprint": fingerprint(s),

@@ -2,6 +2,7 @@
 //! latency, saturation, breakers, silence, hysteresis and determinism, with the shipped rules.
 
 mod kinds;
+mod live;
 mod spike;
 
 use std::sync::Arc;
