@@ -27,8 +27,10 @@ async fn live_snapshots_carry_the_alert_board() {
         findings: None,
         alerts: Some(live_hook(Engine::new(set), None, None)),
     };
-    let mut cfg = StoreConfig::default();
-    cfg.settle_ns = 0;
+    let cfg = StoreConfig {
+        settle_ns: 0,
+        ..StoreConfig::default()
+    };
     let task = tokio::spawn(run_with_hooks(
         Store::new(cfg),
         rx,
