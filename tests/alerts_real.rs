@@ -195,6 +195,7 @@ fn wait_for(what: &str, secs: u64, ctx: impl Fn() -> String, mut done: impl FnMu
 
 #[test]
 fn a_real_error_spike_reaches_alertmanager_and_resolves() {
+    faultline::ingest::tls_files::install_default_provider();
     let py = venv_python();
     let am = Alertmanager::start();
     let (hook_url, hooks) = webhook();

@@ -484,13 +484,23 @@ pub struct AlertsArgs {
     pub files: Vec<PathBuf>,
     /// Rules directory (its `[[alert]]` tables; default: ./rules when present, else the
     /// built-in set).
-    #[arg(long)]
+    #[arg(long, env = "FAULTLINE_RULES")]
     pub rules: Option<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(
+        long,
+        value_enum,
+        env = "FAULTLINE_ALERTS_FORMAT",
+        default_value = "text"
+    )]
     pub format: ReportFormat,
     /// Exit 1 when an alert at or above this severity fired.
-    #[arg(long, value_enum, default_value = "critical")]
+    #[arg(
+        long,
+        value_enum,
+        env = "FAULTLINE_ALERTS_FAIL_ON",
+        default_value = "critical"
+    )]
     pub fail_on: AlertFailOn,
     /// Extra metric mapping profile directories (`*.toml`, see assets/profiles).
     #[arg(long = "profiles", env = "FAULTLINE_PROFILES", value_delimiter = ',')]
