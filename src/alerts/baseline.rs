@@ -118,6 +118,7 @@ pub fn compute(
     let mut rates: Vec<f64> = chunks.iter().map(|c| c.calls as f64 / secs).collect();
     out.num("baseline_rate", median(&mut rates));
     let with_calls = chunks.iter().filter(|c| c.calls > 0).count();
+    out.int("baseline_chunks", chunks.len() as u64);
     out.num(
         "baseline_coverage",
         (!chunks.is_empty()).then(|| with_calls as f64 / chunks.len() as f64),

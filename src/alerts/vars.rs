@@ -105,6 +105,7 @@ pub const VARIABLES: &[VarDef] = &[
     v("p99_ms", Num, WindowLatency, "99th percentile latency"),
     v("baseline_calls", Int, Baseline, "calls in the baseline period"),
     v("baseline_rate", Num, Baseline, "median calls per second of the baseline chunks"),
+    v("baseline_chunks", Int, Baseline, "window-long chunks in the baseline since the edge was first seen"),
     v("baseline_coverage", Num, Baseline, "share of baseline chunks with calls, 0..1"),
     v("baseline_error_ratio", Num, Baseline, "median error ratio of the baseline chunks"),
     v("error_z", Num, Baseline, "errors above the baseline ratio, in binomial standard deviations"),

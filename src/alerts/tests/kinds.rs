@@ -138,8 +138,10 @@ fn a_dependency_going_silent_after_steady_traffic() {
         }
         s
     });
+    // Young: five minutes of traffic is not yet steady.
+    let young = view("young", series(&[Load::new(2100, 2400, 2, 0.0)], 16));
     let s = of(
-        &run(shipped(), 0, 3600, &[quiet, sparse]),
+        &run(shipped(), 0, 3600, &[quiet, sparse, young]),
         "DependencySilent",
     );
     let got: Vec<(u64, String, AlertStatus)> = s.clone();
