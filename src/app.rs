@@ -16,6 +16,8 @@ use crate::cli::sources::{SourcesError, metric_sources, receiver_config};
 use crate::cli::{
     FailOn, LintArgs, LintFormat, ReceiverArgs, RecordArgs, ReportArgs, ReportFormat, RulesArgs,
 };
+
+mod alerting;
 use crate::ingest::channel::{Counters, DEFAULT_CAPACITY, Ingest};
 use crate::ingest::server_tls::{ReloadingConfig, TlsCounters, TlsIncoming};
 use crate::ingest::{otlp_grpc, otlp_http, prom_query, prom_scrape, recorder};
@@ -24,6 +26,7 @@ use crate::model::profile::{ProfileError, ProfileSet};
 use crate::replay;
 use crate::report;
 use crate::store::{Snapshot, Store, StoreConfig, task};
+pub use alerting::{LiveAlerts, alerts, live_alerts};
 
 /// Errors that end a command; `main` prints them and exits 2.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +54,9 @@ pub enum AppError {
     /// Rule files are invalid (one line per problem).
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Rules(Vec<crate::rules::RuleError>),
+    /// An alert sink cannot be used.
+    #[error(transparent)]
+    Deliver(#[from] crate::alerts::deliver::DeliverError),
     /// The receivers' TLS files cannot be used (names the file).
     #[error("receiver TLS: {0}")]
     Tls(String),
@@ -112,9 +118,24 @@ pub async fn start_live(
 /// runs every couple of seconds to attach findings to the snapshots it publishes.
 pub async fn start_live_with(
     args: &ReceiverArgs,
-    mut cfg: StoreConfig,
+    cfg: StoreConfig,
     record: Option<&std::path::Path>,
     findings: Option<task::FindingsHook>,
+) -> Result<Live, AppError> {
+    let hooks = task::Hooks {
+        findings,
+        alerts: None,
+    };
+    start_live_hooks(args, cfg, record, hooks).await
+}
+
+/// [`start_live`], with the hooks the store task runs over its snapshots: the rule engine
+/// (findings) and the alert engine ([`live_alerts`]).
+pub async fn start_live_hooks(
+    args: &ReceiverArgs,
+    mut cfg: StoreConfig,
+    record: Option<&std::path::Path>,
+    hooks: task::Hooks,
 ) -> Result<Live, AppError> {
     let metric_sources = metric_sources(args)?;
     let rc = receiver_config(args)?;
@@ -159,13 +180,13 @@ pub async fn start_live_with(
     let (tx, rx) = mpsc::channel(DEFAULT_CAPACITY);
     let ingest = Ingest::new(tx, writer_tx, counters.clone());
     let (snap_tx, snapshots) = watch::channel(Arc::new(Snapshot::default()));
-    let store = tokio::spawn(task::run_with_findings(
+    let store = tokio::spawn(task::run_with_hooks(
         Store::new(cfg),
         rx,
         counters.clone(),
         snap_tx,
         drain_rx,
-        findings,
+        hooks,
     ));
     let (shutdown, shut_rx) = watch::channel(false);
     let until = |mut rx: watch::Receiver<bool>| async move {
@@ -292,7 +313,16 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
     // Handlers first: a SIGTERM right after the "listening" lines must stop us cleanly.
     let mut shutdown = signals::Shutdown::install();
     let capture = (args.out.as_os_str() != "-").then_some(args.out.as_path());
-    let live = start_live(&args.receivers, StoreConfig::default(), capture).await?;
+    let alerting = if args.alerts.any() || args.rules.is_some() {
+        Some(live_alerts(args.rules.as_deref(), &args.alerts, true)?)
+    } else {
+        None
+    };
+    let hooks = task::Hooks {
+        findings: None,
+        alerts: alerting.as_ref().map(|a| a.hook.clone()),
+    };
+    let live = start_live_hooks(&args.receivers, StoreConfig::default(), capture, hooks).await?;
     eprintln!("faultline: listening otlp-grpc={}", live.grpc_addr);
     eprintln!("faultline: listening otlp-http={}", live.http_addr);
     if live.tls {
@@ -332,6 +362,9 @@ pub async fn record(args: RecordArgs) -> Result<(), AppError> {
     }
     let tls_counters = live.tls_counters.clone();
     let mut store = live.stop().await?;
+    if let Some(a) = alerting {
+        a.stop().await;
+    }
     if std::env::var_os("FAULTLINE_STATS_MS").is_some() {
         let mut snap = store.snapshot(None);
         crate::store::task::fill_counters(&mut snap, &counters);
@@ -512,17 +545,29 @@ pub async fn lint(args: LintArgs) -> Result<LintOutcome, AppError> {
     })
 }
 
-/// `faultline rules list|check`.
+/// `faultline rules list|check`: the lint rules, then the alert rules.
 pub fn rules(args: RulesArgs) -> Result<String, AppError> {
-    let set = crate::rules::load(args.rules.as_deref()).map_err(AppError::Rules)?;
+    let lint = crate::rules::load(args.rules.as_deref());
+    let alert = crate::alerts::load(args.rules.as_deref());
+    let (set, alert) = match (lint, alert) {
+        (Ok(l), Ok(a)) => (l, a),
+        (l, a) => {
+            let mut errors = l.err().unwrap_or_default();
+            errors.extend(a.err().unwrap_or_default());
+            return Err(AppError::Rules(errors));
+        }
+    };
     Ok(match args.action.as_str() {
         "check" => format!(
-            "{}: {} rules OK ({} enabled)\n",
+            "{}: {} rules OK ({} enabled)\n{}: {} alert rules OK ({} enabled)\n",
             set.origin,
             set.rules.len(),
-            set.rules.iter().filter(|r| r.spec.enabled).count()
+            set.rules.iter().filter(|r| r.spec.enabled).count(),
+            alert.origin,
+            alert.rules.len(),
+            alert.rules.iter().filter(|r| r.spec.enabled).count()
         ),
-        _ => crate::rules::describe(&set),
+        _ => crate::rules::describe(&set) + &crate::alerts::describe(&alert),
     })
 }
 

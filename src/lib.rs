@@ -6,6 +6,7 @@
 //! is the dashboard, `demo` the simulated system it can run on, `analysis` the shared trace/breaker
 //! analyses.
 
+pub mod alerts;
 pub mod analysis;
 pub mod app;
 pub mod config;

@@ -65,6 +65,12 @@ fn main() -> ExitCode {
                     ExitCode::from(out.exit)
                 })
                 .map_err(|e| e.to_string()),
+            Some(Command::Alerts(args)) => app::alerts(args)
+                .map(|out| {
+                    print!("{}", out.output);
+                    ExitCode::from(out.exit)
+                })
+                .map_err(|e| e.to_string()),
             Some(Command::Rules(args)) => app::rules(args)
                 .map(|out| {
                     print!("{out}");

@@ -110,7 +110,7 @@ fn every_flag_from_file_env_and_command_line_in_that_order() {
         if !root_arg {
             argv.push(sub.clone().into());
             match sub.as_str() {
-                "review" | "report" => argv.push("capture.jsonl".into()),
+                "review" | "report" | "alerts" => argv.push("capture.jsonl".into()),
                 "rules" => argv.push("list".into()),
                 "record" if id != "out" => argv.extend(["--out".into(), "x.jsonl".into()]),
                 // `--duration` requires `--live`, from the environment as from the flag.

@@ -18,6 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("analysis", &["model", "store", "analysis"]),
     ("rules", &["model", "store", "analysis", "rules"]),
     ("report", &["model", "store", "analysis", "rules", "report"]),
+    ("alerts", &["model", "store", "analysis", "rules", "alerts"]),
     // The simulated system only builds OTLP requests.
     ("demo", &["model", "demo"]),
     // The dashboard renders snapshots and handles keys; `app::dashboard` wires what feeds it.

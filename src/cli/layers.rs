@@ -4,7 +4,8 @@
 //! Every flag is a key of the file, named by [`file_key`]: `--x-y` is `x_y` in its section;
 //! flags named after their section drop the prefix (`--prometheus-ca-file` is `ca_file` in
 //! `[prometheus]`, `--prometheus` its `url`, `--scrape-interval` is `interval` in
-//! `[scrape_defaults]`); command-specific flags live in the command's section (`[lint] format`).
+//! `[scrape_defaults]`); the alert sinks are `alertmanager` and `webhook` in `[alerts]`;
+//! command-specific flags live in the command's section (`[lint] format`).
 //! The file's values are checked with the flags' own parsers (so a bad value names its line) and
 //! then become the flags' defaults, which is what puts them below the environment and the flags
 //! in clap's order. `[[scrape]]` tables (repeated, so no flag) are read by
@@ -53,6 +54,11 @@ const RECEIVERS: &[&str] = &[
 ];
 /// `[store]`.
 const STORE: &[&str] = &["retention", "max_spans"];
+/// `[alerts]`: where live alerts go (also the section of `faultline alerts`' own flags).
+const ALERTS: &[(&str, &str)] = &[
+    ("alertmanager", "alertmanager"),
+    ("alert_webhook", "webhook"),
+];
 /// Flags that are no key: they name the files themselves, or are `[[scrape]]` tables.
 const NOT_IN_FILE: &[&str] = &["help", "version", "config", "sources", "scrape"];
 
@@ -72,6 +78,8 @@ pub fn file_key(cmd: &str, id: &str) -> Option<FileKey> {
         k(Some("receivers"), id)
     } else if STORE.contains(&id) {
         k(Some("store"), id)
+    } else if let Some((_, key)) = ALERTS.iter().find(|(flag, _)| *flag == id) {
+        k(Some("alerts"), key)
     } else if id == "prometheus" {
         k(Some("prometheus"), "url")
     } else if let Some(rest) = id.strip_prefix("prometheus_") {

@@ -57,6 +57,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Show or validate rule files.
     Rules(RulesArgs),
+    /// Replay captures through the alert rules: when each alert fired and resolved; exit 1 on
+    /// alerts at `--fail-on`.
+    Alerts(AlertsArgs),
     /// Validate the configuration file, or print the effective configuration.
     Config(ConfigArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -425,6 +428,83 @@ pub struct RecordArgs {
     /// Receivers and sources.
     #[command(flatten)]
     pub receivers: ReceiverArgs,
+    /// Rules directory for the alert rules (with it, or a sink, `record` evaluates alerts and
+    /// logs each change).
+    #[arg(long, env = "FAULTLINE_RULES")]
+    pub rules: Option<PathBuf>,
+    /// Where alerts go.
+    #[command(flatten)]
+    pub alerts: AlertSinkArgs,
+}
+
+/// Where live alerts are delivered.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AlertSinkArgs {
+    /// Prometheus Alertmanager base URL (repeatable): firing and resolved alerts are posted to
+    /// its `/api/v2/alerts`, firing ones re-sent every minute.
+    #[arg(
+        long = "alertmanager",
+        env = "FAULTLINE_ALERTMANAGER",
+        value_delimiter = ','
+    )]
+    pub alertmanager: Vec<String>,
+    /// A URL that receives each evaluation's fired and resolved alerts as JSON (Alertmanager's
+    /// webhook payload, version 4; repeatable).
+    #[arg(
+        long = "alert-webhook",
+        env = "FAULTLINE_ALERT_WEBHOOK",
+        value_delimiter = ','
+    )]
+    pub alert_webhook: Vec<String>,
+}
+
+impl AlertSinkArgs {
+    /// Whether any sink is given.
+    pub fn any(&self) -> bool {
+        !self.alertmanager.is_empty() || !self.alert_webhook.is_empty()
+    }
+}
+
+/// Severity threshold of `alerts --fail-on`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum AlertFailOn {
+    /// Any alert that fired fails.
+    Info,
+    /// Warning and critical alerts fail.
+    Warning,
+    /// Only critical alerts fail.
+    Critical,
+}
+
+/// `faultline alerts`.
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// Capture files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Rules directory (its `[[alert]]` tables; default: ./rules when present, else the
+    /// built-in set).
+    #[arg(long, env = "FAULTLINE_RULES")]
+    pub rules: Option<PathBuf>,
+    /// Output format.
+    #[arg(
+        long,
+        value_enum,
+        env = "FAULTLINE_ALERTS_FORMAT",
+        default_value = "text"
+    )]
+    pub format: ReportFormat,
+    /// Exit 1 when an alert at or above this severity fired.
+    #[arg(
+        long,
+        value_enum,
+        env = "FAULTLINE_ALERTS_FAIL_ON",
+        default_value = "critical"
+    )]
+    pub fail_on: AlertFailOn,
+    /// Extra metric mapping profile directories (`*.toml`, see assets/profiles).
+    #[arg(long = "profiles", env = "FAULTLINE_PROFILES", value_delimiter = ',')]
+    pub profiles: Vec<PathBuf>,
 }
 
 /// `faultline demo`.

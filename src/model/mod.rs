@@ -1,6 +1,7 @@
 //! faultline's own data model. Wire types (protobuf, JSON) never reach this module:
 //! `ingest::decode` converts them at the edge.
 
+pub mod alert;
 pub mod attrs;
 pub mod breaker;
 pub mod classify;

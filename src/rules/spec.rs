@@ -182,16 +182,18 @@ pub fn parse_file(file: &str, text: &str, errors: &mut Vec<RuleError>) -> Vec<Ru
         out: errors,
     };
     for k in table.keys() {
-        if k != "rule" {
+        // `[[alert]]` tables are the alert rules (the `alerts` module reads them).
+        if k != "rule" && k != "alert" {
             errs.push(
                 k.clone(),
-                "unknown top-level key; rule files hold [[rule]] tables",
+                "unknown top-level key; rule files hold [[rule]] and [[alert]] tables",
             );
         }
     }
     let rules = match table.get("rule") {
+        None if table.contains_key("alert") => return Vec::new(),
         None => {
-            errs.push("rule", "no [[rule]] table in the file");
+            errs.push("rule", "no [[rule]] or [[alert]] table in the file");
             return Vec::new();
         }
         Some(toml::Value::Array(a)) => a,

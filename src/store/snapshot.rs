@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::model::alert::AlertBoard;
 use crate::model::edge::{EdgeKey, EdgeSeries, EdgeSummary};
 use crate::model::finding::Finding;
 use crate::model::resilience::ResilienceView;
@@ -78,6 +79,8 @@ pub struct Snapshot {
     pub traces: TraceList,
     /// Rule findings (filled by the rule engine).
     pub findings: Arc<[Finding]>,
+    /// Alert states and delivery (filled by the alert engine, the `alerts` module).
+    pub alerts: Arc<AlertBoard>,
     /// Counters.
     pub counters: CounterValues,
     /// What metrics say per (caller, dependency), keyed like `edges` where they joined a trace

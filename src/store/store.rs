@@ -293,6 +293,7 @@ impl Store {
             edges: Arc::from(edges),
             traces: self.traces.published(),
             findings: Arc::from(Vec::new()),
+            alerts: Arc::default(),
             counters,
             resilience,
             sources: Arc::from(self.metrics.sources()),

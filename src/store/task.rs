@@ -3,13 +3,16 @@
 //!
 //! With a findings hook (the rule engine), the task also runs the rules every
 //! [`FINDINGS_EVERY`] on a blocking thread over the latest snapshot, never more than one run at
-//! a time, and attaches the latest findings to every snapshot it publishes in between.
+//! a time, and attaches the latest findings to every snapshot it publishes in between. An
+//! alerts hook (the alert engine) runs the same way, on its own thread, and its latest board
+//! goes into every snapshot (`Snapshot::alerts`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
+use crate::model::alert::AlertBoard;
 use crate::model::finding::Finding;
 use crate::model::pipeline::{Counters, IngestMsg};
 
@@ -25,7 +28,67 @@ pub const FINDINGS_EVERY: Duration = Duration::from_secs(2);
 /// Computes findings for a snapshot (the rule engine); runs on a blocking thread.
 pub type FindingsHook = Arc<dyn Fn(&Snapshot) -> Vec<Finding> + Send + Sync>;
 
+/// Evaluates alert rules over a snapshot (the alert engine, which keeps its own state between
+/// calls); runs on a blocking thread, one call at a time, every [`FINDINGS_EVERY`].
+pub type AlertsHook = Arc<dyn Fn(&Snapshot) -> AlertBoard + Send + Sync>;
+
+/// The hooks the store task runs over its snapshots.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// The rule engine.
+    pub findings: Option<FindingsHook>,
+    /// The alert engine.
+    pub alerts: Option<AlertsHook>,
+}
+
 pub use crate::model::clock::now_unix_ns;
+
+/// A hook over snapshots giving `T`.
+type Hook<T> = Arc<dyn Fn(&Snapshot) -> T + Send + Sync>;
+
+/// One hook run periodically on a blocking thread: at most one run at a time, the latest result
+/// kept (a panicking run keeps the previous one).
+struct Periodic<T> {
+    hook: Hook<T>,
+    latest: Arc<T>,
+    running: Option<tokio::task::JoinHandle<T>>,
+    last_run: Option<Instant>,
+}
+
+impl<T: Send + Sync + 'static> Periodic<T> {
+    fn new(hook: Hook<T>, initial: T) -> Self {
+        Periodic {
+            hook,
+            latest: Arc::new(initial),
+            running: None,
+            last_run: None,
+        }
+    }
+
+    /// Starts a run over `snap` when none is running and the last started long enough ago.
+    fn maybe_start(&mut self, snap: &Snapshot) {
+        if self.running.is_none() && self.last_run.is_none_or(|t| t.elapsed() >= FINDINGS_EVERY) {
+            self.last_run = Some(Instant::now());
+            let (h, s) = (self.hook.clone(), snap.clone());
+            self.running = Some(tokio::task::spawn_blocking(move || h(&s)));
+        }
+    }
+
+    /// Waits for the running run (pending forever when none runs) and keeps its result.
+    async fn finished(slot: &mut Option<Self>) {
+        let Some(p) = slot.as_mut() else {
+            return std::future::pending().await;
+        };
+        let Some(h) = p.running.as_mut() else {
+            return std::future::pending().await;
+        };
+        let done = h.await;
+        p.running = None;
+        if let Ok(v) = done {
+            p.latest = Arc::new(v);
+        }
+    }
+}
 
 /// Copies the receivers' counters into the snapshot's.
 pub fn fill_counters(snap: &mut Snapshot, c: &Counters) {
@@ -55,19 +118,40 @@ pub async fn run(
 
 /// [`run`], plus the findings hook when given.
 pub async fn run_with_findings(
+    store: Store,
+    rx: mpsc::Receiver<IngestMsg>,
+    counters: Arc<Counters>,
+    publish: watch::Sender<Arc<Snapshot>>,
+    close: watch::Receiver<bool>,
+    hook: Option<FindingsHook>,
+) -> Store {
+    let hooks = Hooks {
+        findings: hook,
+        alerts: None,
+    };
+    run_with_hooks(store, rx, counters, publish, close, hooks).await
+}
+
+/// [`run`], plus the findings and alerts hooks given.
+pub async fn run_with_hooks(
     mut store: Store,
     mut rx: mpsc::Receiver<IngestMsg>,
     counters: Arc<Counters>,
     publish: watch::Sender<Arc<Snapshot>>,
     mut close: watch::Receiver<bool>,
-    hook: Option<FindingsHook>,
+    hooks: Hooks,
 ) -> Store {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut closing = false;
-    let mut findings: Arc<[Finding]> = Arc::from(Vec::new());
-    let mut running: Option<tokio::task::JoinHandle<Vec<Finding>>> = None;
-    let mut last_run: Option<Instant> = None;
+    let mut findings = hooks.findings.clone().map(|h| {
+        let h: Hook<Arc<[Finding]>> = Arc::new(move |s| Arc::from(h(s)));
+        Periodic::new(h, Arc::from(Vec::new()))
+    });
+    let mut alerts = hooks
+        .alerts
+        .clone()
+        .map(|h| Periodic::new(h, AlertBoard::default()));
     loop {
         tokio::select! {
             _ = close.wait_for(|c| *c), if !closing => {
@@ -79,33 +163,22 @@ pub async fn run_with_findings(
                 Some(msg) => apply(&mut store, msg),
                 None => break,
             },
-            done = async {
-                match running.as_mut() {
-                    Some(h) => h.await,
-                    None => std::future::pending().await,
-                }
-            }, if running.is_some() => {
-                running = None;
-                // A panicking rule run keeps the previous findings.
-                if let Ok(f) = done {
-                    findings = Arc::from(f);
-                }
-            },
+            _ = Periodic::finished(&mut findings) => {},
+            _ = Periodic::finished(&mut alerts) => {},
             _ = tick.tick() => {
                 let now = now_unix_ns();
                 store.settle(now);
                 store.prune(now);
                 let mut snap = store.snapshot(Some(now));
                 fill_counters(&mut snap, &counters);
-                if let Some(h) = &hook
-                    && running.is_none()
-                    && last_run.is_none_or(|t| t.elapsed() >= FINDINGS_EVERY)
-                {
-                    last_run = Some(Instant::now());
-                    let (h, s) = (h.clone(), snap.clone());
-                    running = Some(tokio::task::spawn_blocking(move || h(&s)));
+                if let Some(p) = findings.as_mut() {
+                    p.maybe_start(&snap);
+                    snap.findings = (*p.latest).clone();
                 }
-                snap.findings = findings.clone();
+                if let Some(p) = alerts.as_mut() {
+                    p.maybe_start(&snap);
+                    snap.alerts = p.latest.clone();
+                }
                 publish.send_replace(Arc::new(snap));
             }
         }
@@ -113,8 +186,11 @@ pub async fn run_with_findings(
     store.flush_pending();
     let mut snap = store.snapshot(Some(now_unix_ns()));
     fill_counters(&mut snap, &counters);
-    if let Some(h) = &hook {
+    if let Some(h) = &hooks.findings {
         snap.findings = Arc::from(h(&snap));
+    }
+    if let Some(h) = &hooks.alerts {
+        snap.alerts = Arc::new(h(&snap));
     }
     publish.send_replace(Arc::new(snap));
     store
