@@ -425,3 +425,97 @@ pub fn fixture_metrics(store: &mut Store) {
         store.apply_metrics(decode_metrics(&req, t));
     }
 }
+
+/// An alert board for the fixture's payments incident (window `T0+40s .. T0+50s`): the breaker
+/// alert on `checkout → payments` firing (critical) since 40 s, a latency alert on
+/// `checkout → inventory` pending since 45 s, and a queue alert on `checkout → inventory` that
+/// fired at 20 s and resolved at 35 s; one Alertmanager sink that accepted 3 requests.
+pub fn fixture_alerts() -> crate::model::alert::AlertBoard {
+    use crate::model::alert::{
+        AlertBoard, AlertEvent, AlertSeverity, AlertState, AlertStatus, DeliveryStatus,
+    };
+    let ev = |s: u64, status, value| AlertEvent {
+        at_ns: T0 + s * SEC,
+        status,
+        value,
+    };
+    let state = |alert: &str,
+                 severity: AlertSeverity,
+                 dep: &str,
+                 status,
+                 history: Vec<AlertEvent>,
+                 summary: &str| {
+        let labels: Vec<(Arc<str>, Arc<str>)> = vec![
+            ("alertname".into(), alert.into()),
+            ("caller".into(), "checkout".into()),
+            ("dependency".into(), dep.into()),
+            ("severity".into(), severity.as_str().into()),
+        ];
+        let fired = history
+            .iter()
+            .find(|e| e.status == AlertStatus::Firing)
+            .map(|e| e.at_ns);
+        let resolved = history
+            .iter()
+            .find(|e| e.status == AlertStatus::Resolved)
+            .map(|e| e.at_ns);
+        AlertState {
+            alert: alert.into(),
+            severity,
+            caller: "checkout".into(),
+            dependency: dep.into(),
+            status,
+            active_since_ns: history[0].at_ns,
+            fired_ns: fired,
+            resolved_ns: resolved,
+            value: history.last().and_then(|e| e.value),
+            threshold: Some(0.9).filter(|_| alert.contains("Queue")),
+            labels: Arc::from(labels),
+            annotations: Arc::from(vec![(Arc::from("summary"), Arc::from(summary))]),
+            history: Arc::from(history),
+        }
+    };
+    use AlertStatus::{Firing, Pending, Resolved};
+    AlertBoard {
+        evaluated_ns: T0 + 50 * SEC,
+        states: Arc::from(vec![
+            state(
+                "DependencyBreakerOpen",
+                AlertSeverity::Critical,
+                "payments",
+                Firing,
+                vec![ev(40, Firing, Some(0.8))],
+                "checkout → payments: circuit breaker open",
+            ),
+            state(
+                "DependencyLatencyDegraded",
+                AlertSeverity::Warning,
+                "inventory",
+                Pending,
+                vec![ev(45, Pending, Some(1.8))],
+                "checkout → inventory: p99 1.8s (baseline 0.2s)",
+            ),
+            state(
+                "DependencyQueueSaturated",
+                AlertSeverity::Warning,
+                "inventory",
+                Resolved,
+                vec![
+                    ev(10, Pending, Some(0.92)),
+                    ev(20, Firing, Some(0.95)),
+                    ev(35, Resolved, Some(0.6)),
+                ],
+                "checkout → inventory: queue 95% full",
+            ),
+        ]),
+        rules: 9,
+        eval_errors: 0,
+        delivery: Arc::from(vec![DeliveryStatus {
+            sink: "alertmanager",
+            url: "http://127.0.0.1:9093/api/v2/alerts".into(),
+            sent: 3,
+            last_ok_ns: T0 + 50 * SEC,
+            ..DeliveryStatus::default()
+        }]),
+    }
+}

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::signals::Shutdown;
-use super::{AppError, start_live_with};
-use crate::cli::{DemoArgs, ReviewArgs, StoreArgs, WatchArgs};
+use super::{AppError, live_alerts, start_live_hooks};
+use crate::alerts::Engine as AlertEngine;
+use crate::cli::{AlertSinkArgs, DemoArgs, ReviewArgs, StoreArgs, WatchArgs};
 use crate::replay;
-use crate::store::{Snapshot, StoreConfig};
+use crate::store::{Snapshot, StoreConfig, task};
 use crate::tui::app::{Loading, Mode, Sources, UiState};
 use crate::tui::runner::{self, Feed};
 use crate::tui::theme::{Theme, ThemeError};
@@ -99,12 +100,19 @@ async fn run_live(
     // The rule engine runs in the store task every couple of seconds; its findings ride on the
     // snapshots (the findings panel).
     let rules = crate::rules::load(args.rules.as_deref()).map_err(AppError::Rules)?;
+    // The alert engine too (the same rules directory's `[[alert]]` tables, else the shipped
+    // ones): its board rides on every snapshot (the header banner, the Alerts view).
+    let alerting = live_alerts(args.rules.as_deref(), &AlertSinkArgs::default(), false)?;
     let log = init_logging(opts.log_file.as_deref())?;
-    let live = start_live_with(
+    let hooks = task::Hooks {
+        findings: Some(crate::rules::live_hook(crate::rules::Engine::new(rules))),
+        alerts: Some(alerting.hook.clone()),
+    };
+    let live = start_live_hooks(
         &args.receivers,
         store_config(&args.store),
         args.record.as_deref(),
-        Some(crate::rules::live_hook(crate::rules::Engine::new(rules))),
+        hooks,
     )
     .await?;
     tracing::info!(grpc = %live.grpc_addr, http = %live.http_addr, log = %log.display(), "dashboard starting");
@@ -126,6 +134,7 @@ async fn run_live(
         d.stop().await;
     }
     live.stop().await?;
+    alerting.stop().await;
     Ok(result?)
 }
 
@@ -157,6 +166,9 @@ pub async fn review(args: ReviewArgs, opts: UiOptions) -> Result<(), DashboardEr
     let theme = theme(&opts)?;
     let rules = crate::rules::load(args.rules.as_deref()).map_err(AppError::Rules)?;
     let engine = Arc::new(crate::rules::Engine::new(rules));
+    // Alert rules load before the dashboard opens: a bad file is an error, not an empty board.
+    let mut alert_engine =
+        AlertEngine::new(crate::alerts::load(args.rules.as_deref()).map_err(AppError::Rules)?);
     init_logging(opts.log_file.as_deref())?;
     let sources = Sources {
         items: args
@@ -200,15 +212,39 @@ pub async fn review(args: ReviewArgs, opts: UiOptions) -> Result<(), DashboardEr
         let whole = Arc::new(whole);
         loaded_in.store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = done_tx.send(Some(UiState::review(sources, whole.clone())));
-        let _ = snap_tx.send(whole);
+        let _ = snap_tx.send(whole.clone());
+        // Alerts are replayed once, as `faultline alerts` does, after the dashboard is up; the
+        // board (every alert that fired in the capture, with its history) then rides on every
+        // snapshot: the timeline marks and the Alerts view read it.
+        let board = Arc::new(crate::alerts::replay::review(&mut store, &mut alert_engine).board());
+        let build = |store: &mut crate::store::Store, w: (u64, u64)| {
+            let mut snap = store.snapshot_window(w.0, w.1);
+            snap.findings = Arc::from(engine.findings(&snap));
+            snap.alerts = board.clone();
+            Arc::new(snap)
+        };
+        // A window asked for during the replay wins; else the whole capture again, with alerts.
+        let mut pending = None;
+        while let Ok(newer) = win_rx.try_recv() {
+            pending = Some(newer);
+        }
+        let first = match pending {
+            Some(w) => build(&mut store, w),
+            None => {
+                let mut snap = (*whole).clone();
+                snap.alerts = board.clone();
+                Arc::new(snap)
+            }
+        };
+        if snap_tx.send(first).is_err() {
+            return Ok(());
+        }
         // The review store lives on this thread: window changes never block the UI.
         while let Ok(mut w) = win_rx.recv() {
             while let Ok(newer) = win_rx.try_recv() {
                 w = newer;
             }
-            let mut snap = store.snapshot_window(w.0, w.1);
-            snap.findings = Arc::from(engine.findings(&snap));
-            if snap_tx.send(Arc::new(snap)).is_err() {
+            if snap_tx.send(build(&mut store, w)).is_err() {
                 break;
             }
         }

@@ -112,6 +112,37 @@ pub struct AlertState {
 }
 
 impl AlertState {
+    /// When it fired and resolved, from its history: `(fired, resolved)` per firing, oldest
+    /// first (`None`: still firing at the end of the history).
+    pub fn firing_intervals(&self) -> Vec<(u64, Option<u64>)> {
+        let mut out: Vec<(u64, Option<u64>)> = Vec::new();
+        for e in self.history.iter() {
+            match e.status {
+                AlertStatus::Firing => {
+                    if !matches!(out.last(), Some((_, None))) {
+                        out.push((e.at_ns, None));
+                    }
+                }
+                AlertStatus::Resolved => {
+                    if let Some(last) = out.last_mut()
+                        && last.1.is_none()
+                    {
+                        last.1 = Some(e.at_ns);
+                    }
+                }
+                AlertStatus::Pending => {}
+            }
+        }
+        out
+    }
+
+    /// Whether it was firing at `at_ns` (from its history).
+    pub fn firing_at(&self, at_ns: u64) -> bool {
+        self.firing_intervals()
+            .iter()
+            .any(|&(from, to)| from <= at_ns && to.is_none_or(|to| at_ns < to))
+    }
+
     /// An annotation's rendered text.
     pub fn annotation(&self, name: &str) -> Option<&str> {
         self.annotations

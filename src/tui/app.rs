@@ -14,6 +14,7 @@ use crate::model::span::{SpanId, TraceId};
 use crate::store::Snapshot;
 use crate::store::trace::Trace;
 
+use super::alerts::AlertsUi;
 use super::filter::{DepFilter, parse_trace_query};
 use super::keymap::{Cmd, Ctx};
 use super::rows::{self, DepFacts, DepOrder, DepRow};
@@ -40,6 +41,8 @@ pub enum Screen {
     Traces,
     /// Rule findings.
     Findings,
+    /// Alerts (`a`): the alert board with each alert's history.
+    Alerts,
     /// One dependency in detail.
     Detail(EdgeKey),
     /// One trace's waterfall.
@@ -48,7 +51,12 @@ pub enum Screen {
 
 impl Screen {
     /// The top-level views in tab order.
-    pub const TABS: [Screen; 3] = [Screen::Dependencies, Screen::Traces, Screen::Findings];
+    pub const TABS: [Screen; 4] = [
+        Screen::Dependencies,
+        Screen::Traces,
+        Screen::Findings,
+        Screen::Alerts,
+    ];
 }
 
 /// Selection and scroll position of a list.
@@ -262,6 +270,8 @@ pub struct UiState {
     pub traces: TracesUi,
     /// Findings list.
     pub findings: ListNav,
+    /// Alerts view.
+    pub alerts: AlertsUi,
     /// Open dependency detail.
     pub detail: Option<DetailUi>,
     /// Open waterfall.
@@ -358,6 +368,7 @@ impl UiState {
             },
             traces: TracesUi::default(),
             findings: ListNav::default(),
+            alerts: AlertsUi::default(),
             detail: None,
             waterfall: None,
             input: None,
@@ -398,6 +409,7 @@ impl UiState {
             Screen::Dependencies => v.push(Ctx::Dependencies),
             Screen::Traces => v.push(Ctx::Traces),
             Screen::Waterfall(_) => v.push(Ctx::Waterfall),
+            Screen::Alerts => v.push(Ctx::Alerts),
             Screen::Findings | Screen::Detail(_) => {}
         }
         if self.mode == Mode::Review {
@@ -417,6 +429,7 @@ impl UiState {
             self.rebuild_traces();
         }
         self.rebuild_findings();
+        self.rebuild_alerts();
         if let Some(old) = self.detail.take() {
             let now = self.snapshot.now_ns;
             let fresh =

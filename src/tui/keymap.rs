@@ -63,6 +63,10 @@ pub enum Cmd {
     Narrow,
     /// Double the review window.
     Widen,
+    /// Open the Alerts view.
+    Alerts,
+    /// Open the selected alert's exemplar traces.
+    AlertTraces,
 }
 
 /// Where a binding applies.
@@ -80,6 +84,8 @@ pub enum Ctx {
     Traces,
     /// `faultline review` only.
     Review,
+    /// The Alerts view.
+    Alerts,
 }
 
 impl Ctx {
@@ -92,6 +98,7 @@ impl Ctx {
             Ctx::Waterfall => "Waterfall",
             Ctx::Traces => "Traces",
             Ctx::Review => "Review (time cursor)",
+            Ctx::Alerts => "Alerts",
         }
     }
 }
@@ -216,6 +223,20 @@ pub const BINDINGS: &[Binding] = &[
         "errors only",
     ),
     b(
+        &[Char('e')],
+        "e",
+        Cmd::JumpToEdge,
+        Ctx::Alerts,
+        "the alert's dependency (or enter)",
+    ),
+    b(
+        &[Char('t')],
+        "t",
+        Cmd::AlertTraces,
+        Ctx::Alerts,
+        "the alert's exemplar traces",
+    ),
+    b(
         &[Char('[')],
         "[",
         Cmd::TimeBack,
@@ -281,6 +302,7 @@ pub const BINDINGS: &[Binding] = &[
     b(&[Char('1')], "1", Cmd::Tab(1), Ctx::Global, "dependencies"),
     b(&[Char('2')], "2", Cmd::Tab(2), Ctx::Global, "traces"),
     b(&[Char('3')], "3", Cmd::Tab(3), Ctx::Global, "findings"),
+    b(&[Char('a')], "a", Cmd::Alerts, Ctx::Global, "alerts"),
     b(&[Esc, Backspace_], "esc", Cmd::Back, Ctx::Global, "back"),
     b(&[Char('p')], "p", Cmd::Pause, Ctx::Global, "pause / resume"),
     b(&[Char('q')], "q", Cmd::Quit, Ctx::Global, "quit"),
@@ -312,6 +334,7 @@ pub fn help_sections() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)>
         Ctx::Dependencies,
         Ctx::Traces,
         Ctx::Waterfall,
+        Ctx::Alerts,
         Ctx::Review,
     ];
     order

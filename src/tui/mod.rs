@@ -6,9 +6,11 @@
 //!
 //! - `app`/`update`: UI state and the pure `update(state, action)`;
 //! - `keymap`: the key table (also the `?` help); `theme`: styles from `assets/themes/*.toml`;
+//! - `alerts`: the Alerts view's selection, the header banner's alerts, jumps to exemplars;
 //! - `rows`: per-snapshot ordering/filtering of rows; `filter`: the `/` language;
 //! - `view/*`: one render function per panel; `runner`: the event loop; `term`: terminal restore.
 
+pub mod alerts;
 pub mod app;
 mod drill;
 pub mod filter;

@@ -77,6 +77,7 @@ fn list_len(s: &UiState) -> usize {
         Screen::Dependencies => s.dep_rows.len(),
         Screen::Traces => s.trace_rows.len(),
         Screen::Findings => s.finding_rows.len(),
+        Screen::Alerts => s.alert_board().states.len(),
         Screen::Detail(_) => s
             .detail
             .as_ref()
@@ -97,6 +98,10 @@ fn move_selection(s: &mut UiState, delta: isize) {
             s.remember_trace();
         }
         Screen::Findings => s.findings.move_by(delta, len),
+        Screen::Alerts => {
+            s.alerts.nav.move_by(delta, len);
+            s.remember_alert();
+        }
         Screen::Detail(_) => {
             if let Some(d) = &mut s.detail {
                 d.nav.move_by(delta, len);
@@ -199,7 +204,14 @@ fn command(s: &mut UiState, cmd: Cmd) -> Option<Command> {
                 w.details = !w.details;
             }
         }
+        Cmd::JumpToEdge if *s.screen() == Screen::Alerts => s.alert_to_dependency(),
         Cmd::JumpToEdge => jump_to_edge(s),
+        Cmd::Alerts => {
+            if let Some(n) = Screen::TABS.iter().position(|t| *t == Screen::Alerts) {
+                go_tab(s, n);
+            }
+        }
+        Cmd::AlertTraces => alert_traces(s),
         Cmd::ErrorsOnly => {
             let mut words: Vec<String> = s
                 .traces
@@ -286,8 +298,29 @@ fn enter(s: &mut UiState) -> Option<Command> {
             }
         }
         Screen::Findings => open_finding(s),
+        Screen::Alerts => s.alert_to_dependency(),
     }
     None
+}
+
+/// `t` in the Alerts view: one exemplar trace opens at its call, several are listed.
+fn alert_traces(s: &mut UiState) {
+    if *s.screen() != Screen::Alerts {
+        return;
+    }
+    match s.alert_traces().as_deref() {
+        None | Some([]) => {}
+        Some([(id, span)]) => {
+            open_trace(s, *id);
+            select_span(s, *span);
+        }
+        Some(many) => {
+            let ids: Vec<String> = many.iter().map(|(t, _)| hex::encode(t)).collect();
+            go_tab(s, 1);
+            s.traces.filter = format!("id={}", ids.join(","));
+            s.rebuild_traces();
+        }
+    }
 }
 
 fn open_trace(s: &mut UiState, id: crate::model::span::TraceId) {
@@ -450,6 +483,7 @@ fn click(s: &mut UiState, x: u16, y: u16) -> Option<Command> {
                 Screen::Dependencies => s.deps.nav.selected,
                 Screen::Traces => s.traces.nav.selected,
                 Screen::Findings => s.findings.selected,
+                Screen::Alerts => s.alerts.nav.selected,
                 Screen::Detail(_) => s.detail.as_ref().map_or(0, |d| d.nav.selected),
                 Screen::Waterfall(_) => s.waterfall.as_ref().map_or(0, |w| w.nav.selected),
             };

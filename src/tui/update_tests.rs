@@ -50,6 +50,8 @@ fn navigation_clamps_and_tabs_switch() {
     assert_eq!(s.screen(), &Screen::Traces);
     cmd(&mut s, Cmd::PrevTab);
     cmd(&mut s, Cmd::PrevTab);
+    assert_eq!(s.screen(), &Screen::Alerts);
+    cmd(&mut s, Cmd::PrevTab);
     assert_eq!(s.screen(), &Screen::Findings);
     cmd(&mut s, Cmd::Tab(1));
     assert_eq!(s.screen(), &Screen::Dependencies);
@@ -275,4 +277,147 @@ fn findings_open_their_cited_trace() {
     cmd(&mut s, Cmd::Tab(3));
     cmd(&mut s, Cmd::Enter);
     assert!(matches!(s.screen(), Screen::Waterfall(_)));
+}
+
+fn live_with_alerts() -> UiState {
+    let mut s = live();
+    let mut snap = (*s.snapshot).clone();
+    snap.alerts = Arc::new(testkit::fixture_alerts());
+    update(&mut s, Action::Snapshot(Arc::new(snap)));
+    s
+}
+
+#[test]
+fn a_opens_the_alerts_and_enter_or_e_the_alerts_dependency() {
+    let mut s = live_with_alerts();
+    cmd(&mut s, Cmd::Alerts);
+    assert_eq!(s.screen(), &Screen::Alerts);
+    assert_eq!(
+        &*s.selected_alert().expect("a selection").alert,
+        "DependencyBreakerOpen"
+    );
+    for key in [Cmd::Enter, Cmd::JumpToEdge] {
+        cmd(&mut s, key);
+        let Screen::Detail(edge) = s.screen().clone() else {
+            panic!("{key:?} opens the detail, not {:?}", s.screen())
+        };
+        assert_eq!((&*edge.caller, &*edge.dependency), ("checkout", "payments"));
+        assert!(s.detail_dep().is_some(), "the fixture has payments calls");
+        cmd(&mut s, Cmd::Back);
+        assert_eq!(s.screen(), &Screen::Alerts, "esc comes back to the alerts");
+    }
+    cmd(&mut s, Cmd::Down);
+    cmd(&mut s, Cmd::Enter);
+    let Screen::Detail(edge) = s.screen().clone() else {
+        panic!("detail")
+    };
+    assert_eq!(&*edge.dependency, "inventory");
+    // Tab cycles through the alerts; `t` and `e` mean nothing elsewhere.
+    cmd(&mut s, Cmd::Tab(1));
+    cmd(&mut s, Cmd::AlertTraces);
+    assert_eq!(s.screen(), &Screen::Dependencies);
+}
+
+#[test]
+fn the_selected_alert_is_followed_across_boards() {
+    let mut s = live_with_alerts();
+    cmd(&mut s, Cmd::Alerts);
+    cmd(&mut s, Cmd::Down);
+    let chosen = s.selected_alert().expect("selected").clone();
+    let mut board = testkit::fixture_alerts();
+    let mut states = board.states.to_vec();
+    states.reverse();
+    board.states = Arc::from(states);
+    let mut snap = (*s.snapshot).clone();
+    snap.alerts = Arc::new(board);
+    update(&mut s, Action::Snapshot(Arc::new(snap)));
+    assert_eq!(s.selected_alert().map(|a| &a.alert), Some(&chosen.alert));
+    // A board without it keeps the selection in range.
+    let mut snap = (*s.snapshot).clone();
+    snap.alerts = Arc::new(Default::default());
+    update(&mut s, Action::Snapshot(Arc::new(snap)));
+    assert!(s.selected_alert().is_none());
+    assert_eq!(s.alerts.nav.selected, 0);
+}
+
+#[test]
+fn t_opens_the_alerts_exemplar_traces_failed_calls_first() {
+    let mut s = live_with_alerts();
+    cmd(&mut s, Cmd::Alerts);
+    let alert = s.selected_alert().expect("breaker alert").clone();
+    let found = crate::tui::alerts::exemplars(&s.snapshot, &alert);
+    assert!(found.len() > 1, "several traces call payments: {found:?}");
+    let first = s.snapshot.traces.find(&found[0].0).expect("retained");
+    let call = first
+        .spans
+        .iter()
+        .find(|sp| sp.span_id == found[0].1)
+        .expect("the call's span");
+    assert!(call.is_error(), "failed calls come first");
+    cmd(&mut s, Cmd::AlertTraces);
+    assert_eq!(s.screen(), &Screen::Traces, "several: the traces list");
+    assert!(s.traces.filter.starts_with("id="), "{}", s.traces.filter);
+    assert_eq!(s.trace_rows.len(), found.len(), "exactly those traces");
+    // An alert whose edge has no retained call: its dependency, with a message.
+    let mut board = testkit::fixture_alerts();
+    let mut states = board.states.to_vec();
+    states[0].dependency = "nowhere".into();
+    board.states = Arc::from(states);
+    let mut snap = (*s.snapshot).clone();
+    snap.alerts = Arc::new(board);
+    update(&mut s, Action::Snapshot(Arc::new(snap)));
+    cmd(&mut s, Cmd::Alerts);
+    cmd(&mut s, Cmd::Top);
+    cmd(&mut s, Cmd::AlertTraces);
+    assert!(matches!(s.screen(), Screen::Detail(_)));
+    assert!(
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.contains("no retained trace")),
+        "{:?}",
+        s.message
+    );
+}
+
+#[test]
+fn one_exemplar_opens_at_its_call() {
+    let mut s = live_with_alerts();
+    let wide = s.alert_board().states[0].clone();
+    // Narrow the alert's time to one call's start (from = to - 1): only calls starting at that
+    // nanosecond are its exemplars.
+    let narrowed = |start: u64| {
+        let mut a = wide.clone();
+        a.active_since_ns = start + crate::tui::alerts::EXEMPLAR_LEAD_NS;
+        a.resolved_ns = Some(start);
+        a
+    };
+    let start_of = |(t, span): (crate::model::span::TraceId, crate::model::span::SpanId)| {
+        let t = s.snapshot.traces.find(&t).expect("trace");
+        t.spans
+            .iter()
+            .find(|x| x.span_id == span)
+            .expect("span")
+            .start_ns
+    };
+    let alone = crate::tui::alerts::exemplars(&s.snapshot, &wide)
+        .into_iter()
+        .map(|c| narrowed(start_of(c)))
+        .find(|a| crate::tui::alerts::exemplars(&s.snapshot, a).len() == 1)
+        .expect("a call alone at its trace's start");
+    let mut board = testkit::fixture_alerts();
+    let mut states = board.states.to_vec();
+    states[0] = alone;
+    board.states = Arc::from(states);
+    let mut snap = (*s.snapshot).clone();
+    snap.alerts = Arc::new(board);
+    update(&mut s, Action::Snapshot(Arc::new(snap)));
+    cmd(&mut s, Cmd::Alerts);
+    cmd(&mut s, Cmd::AlertTraces);
+    assert!(
+        matches!(s.screen(), Screen::Waterfall(_)),
+        "{:?}",
+        s.screen()
+    );
+    let w = s.waterfall.as_ref().expect("waterfall");
+    assert!(w.details, "the call's span is selected with its panel");
 }

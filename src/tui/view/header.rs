@@ -3,9 +3,14 @@
 //! ```text
 //!  faultline LIVE  ● grpc 127.0.0.1:4317 ● http 127.0.0.1:4318  spans/s 1.2k  samples/s 30
 //!  refused 0  dropped 0  window 5m  mem 45 MiB
-//!  1 Dependencies  2 Traces  3 Findings (2)                  sort breaker↓  filter pay  PAUSED
+//!  1 Dependencies  2 Traces  3 Findings (2)  a Alerts (1)     sort breaker↓  filter pay  PAUSED
 //! ```
 //! (one line each when wide enough; the status line wraps nothing, it is cut at the right edge).
+//! While an alert fires (in review: at the cursor's end), a banner follows the mode, in the
+//! colour of the worst severity (reversed): how many fire, and the worst one:
+//! ```text
+//!  faultline LIVE  ▲ 2 ALERTS FIRING  DependencyBreakerOpen checkout → payments   ● grpc …
+//! ```
 //! While a review capture loads, the status line is a gauge instead:
 //! ```text
 //!  faultline REVIEW  loading ██████████░░░░░░░░░░  52%  140 MiB of 270 MiB
@@ -13,6 +18,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -71,6 +77,7 @@ fn status_line(s: &UiState, theme: &Theme) -> Line<'static> {
         ));
         return Line::from(v);
     }
+    v.extend(banner(s, theme));
     for (label, addr, up) in &s.sources.items {
         v.push(Span::styled(" ●", if *up { theme.ok } else { theme.bad }));
         v.push(Span::styled(format!(" {label} {addr}"), theme.text));
@@ -137,21 +144,58 @@ fn status_line(s: &UiState, theme: &Theme) -> Line<'static> {
     Line::from(v)
 }
 
+/// The alert banner: empty unless an alert fires.
+pub fn banner(s: &UiState, theme: &Theme) -> Vec<Span<'static>> {
+    let firing = s.banner_alerts();
+    let Some(worst) = firing.first() else {
+        return Vec::new();
+    };
+    let style = widgets::alert_style(worst.severity, theme)
+        .add_modifier(Modifier::REVERSED | Modifier::BOLD);
+    let n = firing.len();
+    vec![
+        Span::raw(" "),
+        Span::styled(
+            format!(
+                " ▲ {n} {} FIRING  {} {} → {} ",
+                if n == 1 { "ALERT" } else { "ALERTS" },
+                worst.alert,
+                worst.caller,
+                worst.dependency
+            ),
+            style,
+        ),
+        Span::raw(" "),
+    ]
+}
+
 fn tab_line(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hits) {
-    let nf = s.snapshot.findings.len();
-    let names = [
-        "Dependencies".to_string(),
-        "Traces".to_string(),
-        if nf > 0 {
-            format!("Findings ({nf})")
+    let counted = |name: &str, n: usize| {
+        if n > 0 {
+            format!("{name} ({n})")
         } else {
-            "Findings".into()
-        },
-    ];
+            name.to_string()
+        }
+    };
+    let names: Vec<(String, String)> = Screen::TABS
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match t {
+            Screen::Dependencies => ((i + 1).to_string(), "Dependencies".to_string()),
+            Screen::Traces => ((i + 1).to_string(), "Traces".to_string()),
+            Screen::Findings => (
+                (i + 1).to_string(),
+                counted("Findings", s.snapshot.findings.len()),
+            ),
+            // `a` opens it (the number keys stay with the first views).
+            Screen::Alerts => ("a".into(), counted("Alerts", s.alert_board().states.len())),
+            _ => ((i + 1).to_string(), String::new()),
+        })
+        .collect();
     let mut x = area.x + 1;
     let mut spans = vec![Span::raw(" ")];
-    for (i, name) in names.iter().enumerate() {
-        let label = format!(" {} {} ", i + 1, name);
+    for (i, (key, name)) in names.iter().enumerate() {
+        let label = format!(" {key} {name} ");
         let w = label.chars().count() as u16;
         let active = s.stack[0] == Screen::TABS[i];
         let style = if active { theme.selected } else { theme.dim };

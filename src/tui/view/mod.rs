@@ -1,15 +1,16 @@
 //! The frame: header, the current screen, the review timeline strip, and the footer.
 //!
 //! ```text
-//! ┌ header: mode · receivers ● · spans/s · samples/s · refused · dropped · window · mem ┐
-//! │ tabs: 1 Dependencies  2 Traces  3 Findings (n)            sort / filter / paused   │
+//! ┌ header: mode · alert banner · receivers ● · spans/s · samples/s · refused · dropped … ┐
+//! │ tabs: 1 Dependencies  2 Traces  3 Findings (n)  a Alerts (n)  sort / filter / paused │
 //! ├────────────────────────────────────────────────────────────────────────────────────┤
-//! │ body: dependencies | traces | findings | dependency detail | waterfall              │
-//! ├ (review) timeline strip: error % per bucket, breaker marks, the cursor window ──────┤
+//! │ body: dependencies | traces | findings | alerts | dependency detail | waterfall     │
+//! ├ (review) timeline strip: error %, breaker marks, alert marks, the cursor window ────┤
 //! └ footer: key hints for this screen, the filter being typed, or a message ───────────┘
 //! ```
 //! Views read the snapshot and the UI state only; `render` returns the mouse regions it drew.
 
+pub mod alerts;
 pub mod deps;
 pub mod detail;
 pub mod findings;
@@ -42,7 +43,10 @@ pub fn render(f: &mut Frame, s: &UiState, theme: &Theme) -> Hits {
         too_small(f, area, theme);
         return hits;
     }
-    let strip = if s.timeline.is_some() { 4 } else { 0 };
+    let strip = match &s.timeline {
+        Some(_) => timeline::height(s),
+        None => 0,
+    };
     let [head, body, tl, foot] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Min(5),
@@ -55,6 +59,7 @@ pub fn render(f: &mut Frame, s: &UiState, theme: &Theme) -> Hits {
         Screen::Dependencies => deps::render(f, body, s, theme, &mut hits),
         Screen::Traces => traces::render(f, body, s, theme, &mut hits),
         Screen::Findings => findings::render(f, body, s, theme, &mut hits),
+        Screen::Alerts => alerts::render(f, body, s, theme, &mut hits),
         Screen::Detail(_) => detail::render(f, body, s, theme, &mut hits),
         Screen::Waterfall(_) => waterfall::render(f, body, s, theme, &mut hits),
     }
@@ -106,6 +111,7 @@ fn footer(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme) {
                 ("x", "errors only"),
             ],
             Screen::Findings => &[("enter", "open cited traces")],
+            Screen::Alerts => &[("enter e", "dependency"), ("t", "exemplar traces")],
             Screen::Detail(_) => &[("enter", "open trace"), ("esc", "back")],
             Screen::Waterfall(_) => &[
                 ("h l space", "fold"),

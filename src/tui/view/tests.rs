@@ -172,6 +172,10 @@ fn too_small_terminal_says_so_and_never_panics() {
                 key(&mut s, Cmd::Help);
                 let _ = draw(&mut s, w, h);
             }
+            let mut s = state();
+            with_alerts(&mut s);
+            key(&mut s, Cmd::Alerts);
+            let _ = draw(&mut s, w, h);
         }
     }
 }
@@ -305,4 +309,141 @@ fn detail_shows_the_queue_from_its_gauges_and_how_it_filled() {
     let t = text(&draw(&mut s, 120, 36));
     assert!(t.contains("source resilience4j:resilience4j_"), "{t}");
     assert!(t.contains("CLOSED → OPEN"), "{t}");
+}
+
+/// Installs the fixture's alert board (`testkit::fixture_alerts`) as a new snapshot.
+fn with_alerts(s: &mut UiState) {
+    let mut snap = (*s.snapshot).clone();
+    snap.alerts = Arc::new(testkit::fixture_alerts());
+    update(s, Action::Snapshot(Arc::new(snap)));
+}
+
+#[test]
+fn alert_banner_in_the_header() {
+    snap_all("banner", with_alerts);
+}
+
+#[test]
+fn alerts_view() {
+    snap_all("alerts", |s| {
+        with_alerts(s);
+        key(s, Cmd::Alerts);
+    });
+}
+
+#[test]
+fn alerts_view_history_of_a_resolved_alert() {
+    snap_all("alerts_resolved", |s| {
+        with_alerts(s);
+        key(s, Cmd::Alerts);
+        key(s, Cmd::Bottom);
+    });
+}
+
+#[test]
+fn alerts_view_without_alerts_says_why() {
+    let mut s = state();
+    key(&mut s, Cmd::Alerts);
+    let t = text(&draw(&mut s, 120, 36));
+    assert!(t.contains("have not been evaluated yet"), "{t}");
+    assert!(!t.contains("FIRING"), "no banner without alerts:\n{t}");
+}
+
+#[test]
+fn the_banner_takes_the_worst_severity_and_its_colour() {
+    use crate::model::alert::{AlertSeverity, AlertStatus};
+    let mut s = state();
+    with_alerts(&mut s);
+    let b = draw(&mut s, 120, 36);
+    let (x, y) = find(
+        &b,
+        "1 ALERT FIRING  DependencyBreakerOpen checkout → payments",
+    )
+    .unwrap_or_else(|| panic!("banner:\n{}", text(&b)));
+    assert_eq!(y, 0, "on the status line");
+    assert_eq!(b[(x, y)].fg, Color::Red, "critical is red");
+    assert!(
+        b[(x, y)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED),
+        "reversed, so it reads without colour"
+    );
+    // Two firing, the worse one named; a warning alone is yellow.
+    let mut board = testkit::fixture_alerts();
+    let mut states = board.states.to_vec();
+    states[1].status = AlertStatus::Firing;
+    states[1].fired_ns = Some(T0 + 48 * SEC);
+    board.states = Arc::from(states.clone());
+    let mut snap = (*s.snapshot).clone();
+    snap.alerts = Arc::new(board.clone());
+    update(&mut s, Action::Snapshot(Arc::new(snap.clone())));
+    let t = text(&draw(&mut s, 120, 36));
+    assert!(
+        t.contains("2 ALERTS FIRING  DependencyBreakerOpen checkout → payments"),
+        "{t}"
+    );
+    states.remove(0);
+    board.states = Arc::from(states);
+    snap.alerts = Arc::new(board);
+    update(&mut s, Action::Snapshot(Arc::new(snap)));
+    let b = draw(&mut s, 120, 36);
+    let (x, y) = find(
+        &b,
+        "1 ALERT FIRING  DependencyLatencyDegraded checkout → inventory",
+    )
+    .unwrap_or_else(|| panic!("banner:\n{}", text(&b)));
+    assert_eq!(b[(x, y)].fg, Color::Yellow, "warning is yellow");
+    assert_eq!(
+        s.banner_alerts()[0].severity,
+        AlertSeverity::Warning,
+        "the resolved alert does not count"
+    );
+}
+
+#[test]
+fn review_timeline_marks_alerts_and_the_banner_follows_the_cursor() {
+    let mut store = testkit::fixture_store(90);
+    testkit::fixture_metrics(&mut store);
+    let mut whole = store.snapshot(None);
+    whole.alerts = Arc::new(testkit::fixture_alerts());
+    let mut s = UiState::review(
+        Sources {
+            items: vec![("file".into(), "capture.jsonl".into(), true)],
+        },
+        Arc::new(whole),
+    );
+    for (w, h) in SIZES {
+        let b = draw(&mut s, w, h);
+        insta::assert_snapshot!(format!("review_alerts_{w}x{h}"), text(&b));
+    }
+    let b = draw(&mut s, 120, 36);
+    let t = text(&b);
+    let row = t
+        .lines()
+        .find(|l| l.contains('!') && l.contains('✓'))
+        .unwrap_or_else(|| panic!("an alert row on the timeline:\n{t}"));
+    let (bang, tick) = (
+        row.chars().position(|c| c == '!').expect("!"),
+        row.chars().position(|c| c == '✓').expect("✓"),
+    );
+    assert!(
+        bang < tick,
+        "the queue alert fired before it resolved: {row}"
+    );
+    // The cursor at the end: the breaker alert fires; moved back into 20–35 s: the queue one.
+    assert!(t.contains("1 ALERT FIRING  DependencyBreakerOpen"), "{t}");
+    let range = s.cursor.expect("cursor").range;
+    crate::tui::update::set_cursor(
+        &mut s,
+        crate::tui::app::Cursor {
+            end_ns: T0 + 30 * SEC,
+            width_ns: 10 * SEC,
+            range,
+        },
+    );
+    let t = text(&draw(&mut s, 120, 36));
+    assert!(
+        t.contains("1 ALERT FIRING  DependencyQueueSaturated checkout → inventory"),
+        "{t}"
+    );
 }

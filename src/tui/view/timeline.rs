@@ -1,12 +1,15 @@
-//! The review timeline strip: the whole capture, error % per column, breaker marks, and the time
-//! cursor's window highlighted.
+//! The review timeline strip: the whole capture, error % per column, breaker marks, alert
+//! marks (when the capture's replay fired any), and the time cursor's window highlighted.
 //!
 //! ```text
-//! ┌ Incident 12:00:00 – 12:01:30 · errors ▁▂█ · breaker ▲open ▼closed · cursor [ ] { } ─┐
+//! ┌ Incident 12:00:00 – 12:01:30 · errors ▁▂█ · breaker ▲open ▼closed · alert !fired ✓resolved ─┐
 //! │ ▁▁▁▁▁▂▃▇██████▇▃▁▁▁▁▁▁▁                                                              │
 //! │      ▲       ▼   (window ═════════)                                                  │
+//! │      !━━━━━━━━━━━━━✓                                                                 │
 //! └─────────────────────────────────────────────────────────────────────────────────────┘
 //! ```
+//! The alert row draws each firing interval in its severity's colour (the worst where several
+//! overlap), `!` where an alert fired and `✓` where it resolved.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -22,13 +25,28 @@ use crate::tui::theme::Theme;
 
 const BARS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-/// Renders the strip into `area` (4 rows: border, errors, marks, border).
+/// Rows the strip needs: border, errors, breaker marks, (alert marks,) border.
+pub fn height(s: &UiState) -> u16 {
+    if s.alert_board().states.is_empty() {
+        4
+    } else {
+        5
+    }
+}
+
+/// Renders the strip into `area` ([`height`] rows).
 pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme) {
     let Some(tl) = &s.timeline else { return };
+    let alerts = &s.alert_board().states;
     let title = format!(
-        " Incident {} – {} · error % · ▲ breaker opened ▼ closed · window ═ ",
+        " Incident {} – {} · error % · ▲ breaker opened ▼ closed{} · window ═ ",
         widgets::clock(tl.range.0),
-        widgets::clock(tl.range.1)
+        widgets::clock(tl.range.1),
+        if alerts.is_empty() {
+            ""
+        } else {
+            " · ! alert fired ✓ resolved"
+        }
     );
     let b = block(title, theme);
     let inner = b.inner(area);
@@ -94,6 +112,34 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme) {
     let mut lines = vec![Line::from(errs)];
     if inner.height > 1 {
         lines.push(Line::styled(mark_line, theme.accent));
+    }
+    if inner.height > 2 && !alerts.is_empty() {
+        // Per column: the worst severity firing, and the mark.
+        let mut sev = vec![None; w];
+        let mut mark = vec![' '; w];
+        for a in alerts.iter() {
+            for (from, to) in a.firing_intervals() {
+                let c0 = col(from.clamp(r0, r1)).min(w - 1);
+                let c1 = col(to.unwrap_or(r1).clamp(r0, r1)).clamp(c0, w - 1);
+                for c in c0..=c1 {
+                    sev[c] = sev[c].max(Some(a.severity));
+                    if mark[c] == ' ' {
+                        mark[c] = '━';
+                    }
+                }
+                if let Some(to) = to {
+                    mark[col(to.clamp(r0, r1)).min(w - 1)] = '✓';
+                }
+                mark[c0] = '!';
+            }
+        }
+        let spans: Vec<Span> = (0..w)
+            .map(|i| {
+                let style = sev[i].map_or(theme.dim, |sv| widgets::alert_style(sv, theme));
+                Span::styled(mark[i].to_string(), style)
+            })
+            .collect();
+        lines.push(Line::from(spans));
     }
     f.render_widget(Paragraph::new(lines), inner);
 }

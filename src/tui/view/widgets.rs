@@ -4,6 +4,7 @@
 use ratatui::style::Style;
 use ratatui::text::Span;
 
+use crate::model::alert::AlertSeverity;
 use crate::model::breaker::{BreakerState, BreakerView};
 use crate::model::finding::Severity;
 use crate::model::resilience::MetricQuantile;
@@ -185,6 +186,15 @@ pub fn severity_style(s: Severity, theme: &Theme) -> Style {
         Severity::Error => theme.bad,
         Severity::Warning => theme.warn,
         Severity::Info => theme.info,
+    }
+}
+
+/// The style of an alert's severity (critical as errors, warning as warnings).
+pub fn alert_style(s: AlertSeverity, theme: &Theme) -> Style {
+    match s {
+        AlertSeverity::Critical => theme.bad,
+        AlertSeverity::Warning => theme.warn,
+        AlertSeverity::Info => theme.info,
     }
 }
 
