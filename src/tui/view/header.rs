@@ -227,7 +227,11 @@ fn tab_line(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hi
     };
     if !filter.is_empty() && s.input.is_none() {
         right.push(Span::styled("filter ", theme.dim));
-        right.push(Span::styled(format!("{filter} "), theme.accent));
+        // Long filters (the trace ids `t` and findings list) must not cover the tabs.
+        right.push(Span::styled(
+            format!("{} ", widgets::fit(filter, 40)),
+            theme.accent,
+        ));
     }
     if s.paused {
         right.push(Span::styled(" PAUSED (p resumes) ", theme.warn));

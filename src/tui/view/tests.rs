@@ -447,3 +447,20 @@ fn review_timeline_marks_alerts_and_the_banner_follows_the_cursor() {
         "{t}"
     );
 }
+
+#[test]
+fn exemplar_traces_filter_leaves_the_tabs_visible() {
+    let mut s = state();
+    with_alerts(&mut s);
+    key(&mut s, Cmd::Alerts);
+    key(&mut s, Cmd::AlertTraces);
+    assert!(s.traces.filter.len() > 100, "{}", s.traces.filter);
+    for (w, h) in SIZES {
+        let t = text(&draw(&mut s, w, h));
+        let tabs = t.lines().nth(1).unwrap_or_default();
+        assert!(
+            tabs.contains("2 Traces") && tabs.contains("filter id="),
+            "{tabs}"
+        );
+    }
+}
