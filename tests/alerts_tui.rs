@@ -9,6 +9,10 @@
 //!    lists the alerts `faultline alerts --format json` prints for the same file, and the
 //!    timeline's alert row marks the firing (`!`).
 //!
+//! 3. `faultline watch --rules DIR`, DIR holding one alert rule of its own (`TestAnyCall`: any
+//!    call, info): traffic (the demo's, backfilled over gRPC) makes the banner name it, and the
+//!    Alerts view lists only it — the directory replaces the shipped set, as for `record`.
+//!
 //! Needs tmux (`scripts/test-deps.sh`); a missing one fails the test.
 
 mod common;
@@ -91,6 +95,78 @@ fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
+/// Sends `seconds` of the demo's traffic, ending now, to the gRPC receiver on `port` (waiting
+/// for it to listen).
+fn backfill(port: u16, seconds: u64) {
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sent = rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match faultline::demo::backfill(11, addr, seconds).await {
+                Ok(n) => break n,
+                Err(e) if Instant::now() < deadline && e.contains("connect") => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("backfill: {e}"),
+            }
+        }
+    });
+    assert!(sent > 1_000, "{sent} spans");
+}
+
+#[test]
+fn watch_evaluates_the_alert_rules_of_its_rules_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).expect("mkdir");
+    std::fs::write(
+        rules.join("mine.toml"),
+        r#"[[alert]]
+name = "TestAnyCall"
+expr = "calls >= 1"
+for = "0s"
+value = "calls"
+[alert.labels]
+severity = "info"
+[alert.annotations]
+summary = "{caller} → {dependency}: {calls} calls"
+"#,
+    )
+    .expect("rule file");
+    let port = free_port();
+    let cmd = format!(
+        "{BIN} watch --rules {} --otlp-grpc 127.0.0.1:{port} --otlp-http 127.0.0.1:0 --log-file {}",
+        rules.display(),
+        dir.path().join("watch.log").display()
+    );
+    let s = Session::start("alerts-watch", &cmd);
+    s.wait("the live dashboard", 20 * SECS, |t| {
+        t.contains("faultline LIVE") && t.contains("a Alerts")
+    });
+    backfill(port, 30);
+    s.wait("the banner naming the directory's rule", 60 * SECS, |t| {
+        t.lines()
+            .next()
+            .is_some_and(|l| l.contains("FIRING") && l.contains("TestAnyCall"))
+    });
+    s.keys(&["a"]);
+    let t = s.wait("the Alerts view", 20 * SECS, |t| {
+        t.contains("1 rules") && t.contains("TestAnyCall")
+    });
+    assert!(
+        !t.contains("DependencyBreakerOpen") && !t.contains("DependencyErrorSpike"),
+        "the directory replaces the shipped rules:\n{t}"
+    );
+    assert!(
+        t.lines().any(|l| l.contains("firing")
+            && l.contains("TestAnyCall")
+            && l.contains("checkout → payments")),
+        "{t}"
+    );
+    s.quit();
+}
+
 /// Records 90 s of the demo's traffic with the real recorder (`faultline record`).
 fn record_capture(dir: &Path) -> PathBuf {
     let out = dir.join("capture.jsonl");
@@ -108,21 +184,7 @@ fn record_capture(dir: &Path) -> PathBuf {
         .stderr(Stdio::piped())
         .spawn()
         .expect("faultline record");
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let sent = rt.block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match faultline::demo::backfill(11, addr, 90).await {
-                Ok(n) => break n,
-                Err(e) if Instant::now() < deadline && e.contains("connect") => {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => panic!("backfill: {e}"),
-            }
-        }
-    });
-    assert!(sent > 10_000, "{sent} spans");
+    backfill(port, 90);
     // SAFETY: kill(2) on the recorder this test started.
     assert_eq!(unsafe { libc::kill(rec.id() as i32, libc::SIGTERM) }, 0);
     let done = rec.wait_with_output().expect("record exit");
