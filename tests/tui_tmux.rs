@@ -133,11 +133,12 @@ fn log_file(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("faultline-tmux-{tag}-{}.log", std::process::id()))
 }
 
-/// The dependencies table's row of `name` (`caller → dependency`), not the preview's title.
+/// The dependencies table's row of `name` (`caller → dependency`), not the preview's title nor
+/// the header's alert banner: a row inside the table's border.
 fn dep_row(screen: &str, name: &str) -> Option<String> {
     screen
         .lines()
-        .find(|l| l.contains(name) && !l.contains("preview"))
+        .find(|l| l.starts_with(&format!("│{name} ")))
         .map(str::to_string)
 }
 

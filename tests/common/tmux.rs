@@ -134,10 +134,11 @@ impl Drop for Session {
 }
 
 /// The cells of the dependencies-table row for `caller → dependency` on a screen (split on
-/// whitespace, the table's borders dropped), if the row is there.
+/// whitespace, the table's borders dropped), if the row is there. Only rows inside the table's
+/// border count: the header's alert banner names a `caller → dependency` too.
 pub fn dep_row(screen: &str, caller: &str, dependency: &str) -> Option<Vec<String>> {
-    let edge = format!("{caller} → {dependency} ");
-    screen.lines().find(|l| l.contains(&edge)).map(|l| {
+    let edge = format!("│{caller} → {dependency} ");
+    screen.lines().find(|l| l.starts_with(&edge)).map(|l| {
         l.split_whitespace()
             .map(|c| c.trim_matches('│').to_owned())
             .filter(|c| !c.is_empty())
