@@ -9,16 +9,20 @@
 //!    lists the alerts `faultline alerts --format json` prints for the same file, and the
 //!    timeline's alert row marks the firing (`!`).
 //!
-//! 3. `faultline watch --rules DIR`, DIR holding one alert rule of its own (`TestAnyCall`: any
-//!    call, info): traffic (the demo's, backfilled over gRPC) makes the banner name it, and the
-//!    Alerts view lists only it — the directory replaces the shipped set, as for `record`.
+//! 3. `faultline watch --rules DIR --alert-webhook URL`, DIR holding one alert rule of its own
+//!    (`TestAnyCall`: any call, info): traffic (the demo's, backfilled over gRPC) makes the banner
+//!    name it, and the Alerts view lists only it — the directory replaces the shipped set, as for
+//!    `record` — with the webhook's delivery: the webhook (a plain HTTP server in the test) gets
+//!    the firing alert, and the view says `sent` and how many requests the sink accepted.
 //!
 //! Needs tmux (`scripts/test-deps.sh`); a missing one fails the test.
 
 mod common;
 
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::FAULTLINE as BIN;
@@ -115,8 +119,42 @@ fn backfill(port: u16, seconds: u64) {
     assert!(sent > 1_000, "{sent} spans");
 }
 
+/// A plain HTTP server that keeps every JSON body posted to it (answers 200).
+fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", l.local_addr().expect("addr"));
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let keep = got.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let Ok(read) = conn.try_clone() else { continue };
+            let mut r = BufReader::new(read);
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            if r.read_exact(&mut body).is_ok()
+                && let Ok(v) = serde_json::from_slice(&body)
+            {
+                keep.lock().expect("lock").push(v);
+            }
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
+}
+
 #[test]
-fn watch_evaluates_the_alert_rules_of_its_rules_directory() {
+fn watch_evaluates_the_alert_rules_of_its_rules_directory_and_delivers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rules = dir.path().join("rules");
     std::fs::create_dir(&rules).expect("mkdir");
@@ -135,8 +173,9 @@ summary = "{caller} → {dependency}: {calls} calls"
     )
     .expect("rule file");
     let port = free_port();
+    let (hook, posted) = webhook();
     let cmd = format!(
-        "{BIN} watch --rules {} --otlp-grpc 127.0.0.1:{port} --otlp-http 127.0.0.1:0 --log-file {}",
+        "{BIN} watch --rules {} --alert-webhook {hook} --otlp-grpc 127.0.0.1:{port} --otlp-http 127.0.0.1:0 --log-file {}",
         rules.display(),
         dir.path().join("watch.log").display()
     );
@@ -151,18 +190,29 @@ summary = "{caller} → {dependency}: {calls} calls"
             .is_some_and(|l| l.contains("FIRING") && l.contains("TestAnyCall"))
     });
     s.keys(&["a"]);
-    let t = s.wait("the Alerts view", 20 * SECS, |t| {
-        t.contains("1 rules") && t.contains("TestAnyCall")
+    // The row says `sent` once the webhook accepted the notification.
+    let t = s.wait("the Alerts view with the delivery", 30 * SECS, |t| {
+        t.contains("1 rules")
+            && t.lines().any(|l| {
+                l.contains("firing")
+                    && l.contains("TestAnyCall")
+                    && l.contains("checkout → payments")
+                    && l.contains("sent")
+            })
+            && t.contains(&format!("delivery webhook {hook}: sent "))
     });
     assert!(
         !t.contains("DependencyBreakerOpen") && !t.contains("DependencyErrorSpike"),
         "the directory replaces the shipped rules:\n{t}"
     );
+    let bodies = posted.lock().expect("lock").clone();
     assert!(
-        t.lines().any(|l| l.contains("firing")
-            && l.contains("TestAnyCall")
-            && l.contains("checkout → payments")),
-        "{t}"
+        bodies.iter().any(|b| b["status"] == "firing"
+            && b["alerts"].as_array().is_some_and(|a| a
+                .iter()
+                .any(|x| x["labels"]["alertname"] == "TestAnyCall"
+                    && x["labels"]["dependency"] == "payments"))),
+        "the webhook got the firing alert: {bodies:?}"
     );
     s.quit();
 }

@@ -101,8 +101,9 @@ async fn run_live(
     // snapshots (the findings panel).
     let rules = crate::rules::load(args.rules.as_deref()).map_err(AppError::Rules)?;
     // The alert engine too (the same rules directory's `[[alert]]` tables, else the shipped
-    // ones): its board rides on every snapshot (the header banner, the Alerts view).
-    let alerting = live_alerts(args.rules.as_deref(), &AlertSinkArgs::default(), false)?;
+    // ones, delivered to `--alertmanager`/`--alert-webhook` when given): its board rides on every
+    // snapshot (the header banner, the Alerts view).
+    let alerting = live_alerts(args.rules.as_deref(), &args.alerts, false)?;
     let log = init_logging(opts.log_file.as_deref())?;
     let hooks = task::Hooks {
         findings: Some(crate::rules::live_hook(crate::rules::Engine::new(rules))),
@@ -153,6 +154,7 @@ pub async fn demo(args: DemoArgs, opts: UiOptions) -> Result<(), DashboardError>
         },
         rules: None,
         record: None,
+        alerts: AlertSinkArgs::default(),
     };
     run_live(Mode::Demo, &watch_args, Some(args.seed), &opts).await
 }

@@ -304,6 +304,9 @@ pub struct WatchArgs {
     /// Also record every accepted request to this capture file.
     #[arg(long, env = "FAULTLINE_RECORD")]
     pub record: Option<PathBuf>,
+    /// Where the dashboard's alerts go (as for `record`).
+    #[command(flatten)]
+    pub alerts: AlertSinkArgs,
 }
 
 /// `faultline review`.

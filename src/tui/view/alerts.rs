@@ -242,7 +242,7 @@ fn history(s: &UiState, board: &AlertBoard, a: &AlertState, theme: &Theme) -> Ve
         ));
     } else if board.delivery.is_empty() {
         lines.push(Line::styled(
-            "delivery none (record --alertmanager URL / --alert-webhook URL sends alerts)",
+            "delivery none (--alertmanager URL / --alert-webhook URL send alerts)",
             theme.dim,
         ));
     }
