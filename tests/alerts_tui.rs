@@ -192,7 +192,7 @@ summary = "{caller} → {dependency}: {calls} calls"
     s.keys(&["a"]);
     // The row says `sent` once the webhook accepted the notification.
     let t = s.wait("the Alerts view with the delivery", 30 * SECS, |t| {
-        t.contains("1 rules")
+        t.contains("· 1 rule ·")
             && t.lines().any(|l| {
                 l.contains("firing")
                     && l.contains("TestAnyCall")

@@ -43,11 +43,12 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut 
     .areas(area);
     let count = |st: AlertStatus| board.states.iter().filter(|a| a.status == st).count();
     let mut title = format!(
-        " Alerts · {} firing · {} pending · {} resolved · {} rules ",
+        " Alerts · {} firing · {} pending · {} resolved · {} rule{} ",
         count(AlertStatus::Firing),
         count(AlertStatus::Pending),
         count(AlertStatus::Resolved),
-        board.rules
+        board.rules,
+        if board.rules == 1 { "" } else { "s" }
     );
     if s.mode == Mode::Review {
         title.push_str("· replayed over the capture ");
