@@ -263,7 +263,9 @@ fn success(encoding: Encoding, a: &Accepted, field: &str) -> Response {
     let message = a.message.clone().unwrap_or_default();
     match encoding {
         Encoding::Json => {
-            let body = if a.rejected > 0 {
+            // A warning without rejections (a log record kept without its bad id) is a partial
+            // success with 0 rejected, as OTLP allows.
+            let body = if a.rejected > 0 || a.message.is_some() {
                 let mut partial = serde_json::Map::new();
                 partial.insert(to_camel(field), serde_json::json!(a.rejected.to_string()));
                 partial.insert("errorMessage".into(), serde_json::json!(message));
@@ -293,7 +295,7 @@ fn success(encoding: Encoding, a: &Accepted, field: &str) -> Response {
                 partial_success: Option<Partial>,
             }
             let resp = ExportResponse {
-                partial_success: (a.rejected > 0).then_some(Partial {
+                partial_success: (a.rejected > 0 || a.message.is_some()).then_some(Partial {
                     rejected: a.rejected as i64,
                     error_message: message,
                 }),
