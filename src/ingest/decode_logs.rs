@@ -41,6 +41,66 @@ pub fn log_records(req: &ExportLogsServiceRequest) -> u64 {
         .sum()
 }
 
+/// Parses an OTLP/JSON logs export (HTTP bodies, capture lines). When it does not parse, the
+/// error names the record and the field when it can
+/// (`resourceLogs[0].scopeLogs[0].logRecords[2].traceId: Invalid character 'x' at position 0`).
+pub fn parse_logs_json(body: &[u8]) -> Result<ExportLogsServiceRequest, serde_json::Error> {
+    serde_json::from_slice(body).map_err(|e| match locate(body) {
+        Some(path) => <serde_json::Error as serde::de::Error>::custom(format!("{path}: {e}")),
+        None => e,
+    })
+}
+
+/// The path of the first part of a logs export that does not parse, by parsing it again part by
+/// part (only on failure: a bad request, not the hot path).
+fn locate(body: &[u8]) -> Option<String> {
+    use serde_json::Value;
+    fn bad<T: serde::de::DeserializeOwned>(v: &Value) -> bool {
+        serde_json::from_value::<T>(v.clone()).is_err()
+    }
+    // A list under its camelCase or snake_case name (both parse).
+    fn items<'a>(v: &'a Value, keys: [&str; 2]) -> &'a [Value] {
+        keys.iter()
+            .find_map(|k| v.get(k).and_then(Value::as_array))
+            .map_or(&[], Vec::as_slice)
+    }
+    let root: Value = serde_json::from_slice(body).ok()?;
+    let rls = items(&root, ["resourceLogs", "resource_logs"]);
+    for (i, rl) in rls.iter().enumerate() {
+        if !bad::<pl::ResourceLogs>(rl) {
+            continue;
+        }
+        let at = format!("resourceLogs[{i}]");
+        let sls = items(rl, ["scopeLogs", "scope_logs"]);
+        for (j, sl) in sls.iter().enumerate() {
+            if !bad::<pl::ScopeLogs>(sl) {
+                continue;
+            }
+            let at = format!("{at}.scopeLogs[{j}]");
+            let recs = items(sl, ["logRecords", "log_records"]);
+            for (k, r) in recs.iter().enumerate() {
+                if !bad::<pl::LogRecord>(r) {
+                    continue;
+                }
+                let at = format!("{at}.logRecords[{k}]");
+                let field = r.as_object().and_then(|o| {
+                    o.iter().find_map(|(key, v)| {
+                        let one = Value::Object([(key.clone(), v.clone())].into_iter().collect());
+                        bad::<pl::LogRecord>(&one).then(|| key.clone())
+                    })
+                });
+                return Some(match field {
+                    Some(f) => format!("{at}.{f}"),
+                    None => at,
+                });
+            }
+            return Some(at);
+        }
+        return Some(at);
+    }
+    None
+}
+
 /// Converts a logs export into model log records, validating ids and bounding sizes.
 pub fn decode_logs(req: &ExportLogsServiceRequest) -> DecodedLogs {
     let mut out = DecodedLogs::default();
@@ -270,6 +330,26 @@ mod tests {
         assert!(l.body.len() <= MAX_BODY_BYTES && l.body.len() > MAX_BODY_BYTES - 2);
         assert_eq!(l.attributes.len(), MAX_ATTRIBUTES);
         assert_eq!(l.attributes.dropped() as usize, 1000 - MAX_ATTRIBUTES);
+    }
+
+    #[test]
+    fn json_errors_name_the_record_and_field() {
+        let body = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[
+            {"body":{"stringValue":"fine"}},
+            {"body":{"stringValue":"bad"},"traceId":"xyz","severityNumber":9}]}]}]}"#;
+        let e = parse_logs_json(body).map(|_| ()).unwrap_err().to_string();
+        assert!(
+            e.starts_with("resourceLogs[0].scopeLogs[0].logRecords[1].traceId: "),
+            "{e}"
+        );
+        let e = parse_logs_json(br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityNumber":"loud"}]}]}]}"#)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("logRecords[0].severityNumber: "), "{e}");
+        assert!(parse_logs_json(b"{").is_err());
+        let ok = parse_logs_json(br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"0af7651916cd43dd8448eb211c80319c"}]}]}]}"#);
+        assert_eq!(ok.map(|r| log_records(&r)).ok(), Some(1));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use prost::Message;
 use tokio::net::TcpListener;
 
+use super::decode_logs::parse_logs_json;
 use super::accept::{
     Accepted, JsonTraceError, TraceExportError, accept_json_traces, accept_logs, accept_metrics,
     accept_protobuf_traces,
@@ -375,7 +376,7 @@ async fn logs(
 ) -> Result<Response, Failure> {
     let (enc, body) = prepare(&r, &headers, body).inspect_err(|_| bad(&r))?;
     let req: ExportLogsServiceRequest =
-        decode(enc, &body, |b| serde_json::from_slice(b)).inspect_err(|_| bad(&r))?;
+        decode(enc, &body, parse_logs_json).inspect_err(|_| bad(&r))?;
     let a = accept_logs(&r.ingest, req).map_err(|e| refused(e, enc))?;
     Ok(success(enc, &a, "rejected_log_records"))
 }

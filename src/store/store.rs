@@ -63,10 +63,12 @@ impl StoreConfig {
         self.max_logs / 4
     }
 
-    /// Settings for replaying captures: keep everything the budget allows, summarise all data.
+    /// Settings for replaying captures: keep everything the budget allows (as many log records
+    /// as spans), summarise all data.
     pub fn replay(max_spans: usize) -> Self {
         StoreConfig {
             max_spans,
+            max_logs: max_spans,
             retention_ns: None,
             aggregate_retention_ns: None,
             window_ns: None,

@@ -220,9 +220,13 @@ pub fn parse_record(text: &[u8]) -> Result<CaptureRecord, String> {
                 .map_err(describe)
         }
         Some(b"resourceLogs" | b"resource_logs") => {
-            serde_json::from_slice::<ExportLogsServiceRequest>(text)
+            // A located error (it names the record and field) has no column.
+            crate::ingest::decode_logs::parse_logs_json(text)
                 .map(CaptureRecord::Logs)
-                .map_err(describe)
+                .map_err(|e| match e.column() {
+                    0 => format!("invalid OTLP/JSON: {e}"),
+                    _ => describe(e),
+                })
         }
         Some(k) => Err(format!(
             "expected an object with resourceSpans, resourceMetrics or resourceLogs, found \"{}\"",
