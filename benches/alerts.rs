@@ -33,7 +33,11 @@ fn store() -> Store {
                     id += 1;
                     let start = T0 + s * S + k * S / 2 + d * 1_000_000;
                     let spike = d == 0 && s >= SECS - 300;
-                    let fail = if spike { id % 10 < 3 } else { id.is_multiple_of(100) };
+                    let fail = if spike {
+                        id % 10 < 3
+                    } else {
+                        id.is_multiple_of(100)
+                    };
                     let mut b = span(
                         id,
                         1,

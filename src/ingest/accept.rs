@@ -83,7 +83,9 @@ pub fn accept_metrics(
 pub fn accept_logs(ingest: &Ingest, req: ExportLogsServiceRequest) -> Result<Accepted, Refused> {
     let decoded = decode_logs(&req);
     let records = decoded.records.len() as u64;
-    ingest.submit(IngestMsg::Logs(decoded.records), || CaptureRecord::Logs(req))?;
+    ingest.submit(IngestMsg::Logs(decoded.records), || {
+        CaptureRecord::Logs(req)
+    })?;
     Counters::add(&ingest.counters.requests, 1);
     Counters::add(&ingest.counters.log_records, records);
     Ok(Accepted {

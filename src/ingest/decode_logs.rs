@@ -342,10 +342,12 @@ mod tests {
             e.starts_with("resourceLogs[0].scopeLogs[0].logRecords[1].traceId: "),
             "{e}"
         );
-        let e = parse_logs_json(br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityNumber":"loud"}]}]}]}"#)
-            .map(|_| ())
-            .unwrap_err()
-            .to_string();
+        let e = parse_logs_json(
+            br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityNumber":"loud"}]}]}]}"#,
+        )
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("logRecords[0].severityNumber: "), "{e}");
         assert!(parse_logs_json(b"{").is_err());
         let ok = parse_logs_json(br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"0af7651916cd43dd8448eb211c80319c"}]}]}]}"#);

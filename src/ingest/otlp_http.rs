@@ -18,12 +18,12 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use prost::Message;
 use tokio::net::TcpListener;
 
-use super::decode_logs::parse_logs_json;
 use super::accept::{
     Accepted, JsonTraceError, TraceExportError, accept_json_traces, accept_logs, accept_metrics,
     accept_protobuf_traces,
 };
 use super::channel::{Counters, Ingest, Refused};
+use super::decode_logs::parse_logs_json;
 use super::limits::{InflateError, MAX_BODY_BYTES, gunzip_bounded};
 use super::server_tls::TlsIncoming;
 

@@ -276,8 +276,7 @@ mod tests {
         s.apply(
             vec![
                 testkit::span(1, 1, 0, "web", "GET /", SpanKind::Server, T0, 20 * MS).build(),
-                testkit::span(1, 3, 1, "web", "later", SpanKind::Internal, T0 + 9 * MS, MS)
-                    .build(),
+                testkit::span(1, 3, 1, "web", "later", SpanKind::Internal, T0 + 9 * MS, MS).build(),
                 testkit::span(1, 2, 1, "web", "POST", SpanKind::Client, T0 + MS, 5 * MS).build(),
             ],
             0,
@@ -331,10 +330,14 @@ mod tests {
             "  12:00:00.000Z INFO  web  no span",
         ];
         assert_eq!(text.lines().collect::<Vec<_>>(), want, "{text}");
-        let json: serde_json::Value = match serde_json::from_str(&render_json(&TraceDoc::of(&sample()))) {
-            Ok(v) => v,
-            Err(e) => panic!("{e}"),
-        };
-        assert_eq!(json["spans"][0]["children"][0]["logs"][1]["severity_number"], 17);
+        let json: serde_json::Value =
+            match serde_json::from_str(&render_json(&TraceDoc::of(&sample()))) {
+                Ok(v) => v,
+                Err(e) => panic!("{e}"),
+            };
+        assert_eq!(
+            json["spans"][0]["children"][0]["logs"][1]["severity_number"],
+            17
+        );
     }
 }

@@ -225,7 +225,10 @@ mod tests {
         assert_eq!(l.enforce_budget(2 * CHUNK), 2 * CHUNK as u64);
         assert_eq!(l.len(), 2 * CHUNK);
         let p = l.published();
-        assert_eq!(p.search(Some("old"), 0, u64::MAX)[0].time_ns, 2 * CHUNK as u64);
+        assert_eq!(
+            p.search(Some("old"), 0, u64::MAX)[0].time_ns,
+            2 * CHUNK as u64
+        );
         assert_eq!(p.search(Some("new"), 0, u64::MAX).len(), CHUNK);
         assert_eq!(before.len(), 4 * CHUNK, "an old snapshot keeps what it had");
         // Publishing again without a change shares everything.

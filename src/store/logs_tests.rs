@@ -7,13 +7,32 @@ use crate::testkit::{self, MS, T0};
 use super::store::{Store, StoreConfig};
 
 fn server(trace: u64, id: u64, parent: u64) -> crate::model::span::Span {
-    testkit::span(trace, id, parent, "web", "GET /", SpanKind::Server, T0, 10 * MS).build()
+    testkit::span(
+        trace,
+        id,
+        parent,
+        "web",
+        "GET /",
+        SpanKind::Server,
+        T0,
+        10 * MS,
+    )
+    .build()
 }
 
 fn client(trace: u64, id: u64, parent: u64) -> crate::model::span::Span {
-    testkit::span(trace, id, parent, "web", "GET", SpanKind::Client, T0 + MS, 5 * MS)
-        .attr("server.address", "payments")
-        .build()
+    testkit::span(
+        trace,
+        id,
+        parent,
+        "web",
+        "GET",
+        SpanKind::Client,
+        T0 + MS,
+        5 * MS,
+    )
+    .attr("server.address", "payments")
+    .build()
 }
 
 fn info(trace: u64, span: u64, ms: u64) -> crate::model::log::LogRecord {
@@ -95,7 +114,11 @@ fn log_budget_evicts_whole_traces_with_their_records() {
         s.apply_logs(vec![info(t, 1, 1), info(t, 1, 2)], t);
     }
     let snap = s.snapshot(None);
-    assert_eq!(snap.traces.len(), 2, "the oldest trace went, spans and records");
+    assert_eq!(
+        snap.traces.len(),
+        2,
+        "the oldest trace went, spans and records"
+    );
     assert_eq!(snap.counters.evicted_traces, 1);
     assert_eq!(snap.counters.evicted_logs, 2);
     assert_eq!(snap.counters.retained_logs, 4);
@@ -136,7 +159,11 @@ fn records_without_a_trace_stay_searchable_by_service_and_time_within_their_budg
     s.apply_logs(recs, 0);
     s.apply_logs(vec![info(1, 0, 0)], 1);
     let snap = s.snapshot(None);
-    assert_eq!(snap.logs.len(), 2 * super::logs::CHUNK, "a quarter of max_logs");
+    assert_eq!(
+        snap.logs.len(),
+        2 * super::logs::CHUNK,
+        "a quarter of max_logs"
+    );
     assert_eq!(snap.counters.evicted_logs, super::logs::CHUNK as u64);
     let a = snap.logs.search(Some("a"), T0, T0 + n);
     assert!(a.iter().all(|l| l.service() == "a"));

@@ -130,7 +130,8 @@ impl Store {
             .enforce_budget(self.cfg.max_spans, self.cfg.max_logs);
         self.count_evicted(ev);
         // Free evicted traces as fast as they come, a batch's worth at a time.
-        self.traces.reap(2 * (ev.traces as usize).max(batch).max(64));
+        self.traces
+            .reap(2 * (ev.traces as usize).max(batch).max(64));
     }
 
     /// Applies decoded log records that arrived at `now`: a record with a trace id joins its

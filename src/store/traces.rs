@@ -175,8 +175,7 @@ impl TraceTable {
     /// `max_logs` log records are retained.
     pub fn enforce_budget(&mut self, max_spans: usize, max_logs: usize) -> Evicted {
         let mut out = Evicted::default();
-        while (self.spans as usize > max_spans || self.logs as usize > max_logs)
-            && !self.is_empty()
+        while (self.spans as usize > max_spans || self.logs as usize > max_logs) && !self.is_empty()
         {
             self.evict_oldest(&mut out);
         }
@@ -286,7 +285,10 @@ mod tests {
             add(&mut t, i, i);
         }
         let before = t.published();
-        assert_eq!(t.enforce_budget(SEG + 5, usize::MAX).traces, n - SEG as u64 - 5);
+        assert_eq!(
+            t.enforce_budget(SEG + 5, usize::MAX).traces,
+            n - SEG as u64 - 5
+        );
         assert_eq!(t.len(), SEG + 5);
         let l = t.published();
         assert_eq!(l.len(), SEG + 5);
