@@ -140,11 +140,14 @@ impl ServiceLogs {
     }
 }
 
+/// One service's ring as published: its chunks, oldest first.
+type PublishedRing = (Arc<str>, Arc<[Arc<LogChunk>]>);
+
 /// Log records without a trace id as a snapshot holds them: per service, shared with the store.
 /// Cheap to clone.
 #[derive(Clone, Debug, Default)]
 pub struct UntracedLogs {
-    services: Arc<[(Arc<str>, Arc<[Arc<LogChunk>]>)]>,
+    services: Arc<[PublishedRing]>,
 }
 
 impl UntracedLogs {
