@@ -621,3 +621,25 @@ pub fn parse_header(s: &str) -> Result<(String, String), String> {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("invalid duration \"{s}\": {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_trace_id;
+
+    #[test]
+    fn trace_ids_are_32_hex_digits_or_16_zero_extended() {
+        let id = parse_trace_id("0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(
+            id.map(hex::encode).as_deref(),
+            Ok("0af7651916cd43dd8448eb211c80319c")
+        );
+        let short = parse_trace_id("8448eb211c80319c");
+        assert_eq!(
+            short.map(hex::encode).as_deref(),
+            Ok("00000000000000008448eb211c80319c")
+        );
+        for bad in ["", "xyz", "0af7651916cd43dd8448eb211c80319", "0af76519"] {
+            assert!(parse_trace_id(bad).is_err(), "{bad}");
+        }
+    }
+}
