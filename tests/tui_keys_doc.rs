@@ -20,6 +20,7 @@ fn ctx(cell: &str, line: usize) -> Ctx {
         "traces" => Ctx::Traces,
         "waterfall" => Ctx::Waterfall,
         "review" => Ctx::Review,
+        "logs" => Ctx::Logs,
         other => panic!("docs/tui.md line {line}: unknown context {other:?} in the key table"),
     }
 }

@@ -16,6 +16,7 @@ use crate::store::trace::Trace;
 
 use super::filter::{DepFilter, parse_trace_query};
 use super::keymap::{Cmd, Ctx};
+use super::logs::LogsUi;
 use super::rows::{self, DepFacts, DepOrder, DepRow};
 
 pub use super::update::update;
@@ -40,6 +41,8 @@ pub enum Screen {
     Traces,
     /// Rule findings.
     Findings,
+    /// Log records (`L`).
+    Logs,
     /// One dependency in detail.
     Detail(EdgeKey),
     /// One trace's waterfall.
@@ -48,7 +51,12 @@ pub enum Screen {
 
 impl Screen {
     /// The top-level views in tab order.
-    pub const TABS: [Screen; 3] = [Screen::Dependencies, Screen::Traces, Screen::Findings];
+    pub const TABS: [Screen; 4] = [
+        Screen::Dependencies,
+        Screen::Traces,
+        Screen::Findings,
+        Screen::Logs,
+    ];
 }
 
 /// Selection and scroll position of a list.
@@ -262,6 +270,8 @@ pub struct UiState {
     pub traces: TracesUi,
     /// Findings list.
     pub findings: ListNav,
+    /// Logs view.
+    pub logs: LogsUi,
     /// Open dependency detail.
     pub detail: Option<DetailUi>,
     /// Open waterfall.
@@ -358,6 +368,7 @@ impl UiState {
             },
             traces: TracesUi::default(),
             findings: ListNav::default(),
+            logs: LogsUi::default(),
             detail: None,
             waterfall: None,
             input: None,
@@ -398,6 +409,7 @@ impl UiState {
             Screen::Dependencies => v.push(Ctx::Dependencies),
             Screen::Traces => v.push(Ctx::Traces),
             Screen::Waterfall(_) => v.push(Ctx::Waterfall),
+            Screen::Logs => v.push(Ctx::Logs),
             Screen::Findings | Screen::Detail(_) => {}
         }
         if self.mode == Mode::Review {
@@ -415,6 +427,10 @@ impl UiState {
         // The trace list is only kept current while it is shown (switching to it rebuilds it).
         if self.stack[0] == Screen::Traces {
             self.rebuild_traces();
+        }
+        // So is the Logs view.
+        if self.stack[0] == Screen::Logs {
+            self.rebuild_logs();
         }
         self.rebuild_findings();
         if let Some(old) = self.detail.take() {
@@ -491,6 +507,12 @@ impl UiState {
         }
         let len = self.trace_rows.len();
         self.traces.nav.move_by(0, len);
+    }
+
+    /// Re-filters the Logs view (in review, the records inside the cursor window).
+    pub fn rebuild_logs(&mut self) {
+        let window = (self.mode == Mode::Review).then_some(self.snapshot.window);
+        self.logs.rebuild(&self.snapshot, window);
     }
 
     /// Records which trace is selected (the top row is not pinned: it follows the newest trace).

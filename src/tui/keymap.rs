@@ -63,6 +63,8 @@ pub enum Cmd {
     Narrow,
     /// Double the review window.
     Widen,
+    /// Open the Logs view.
+    Logs,
 }
 
 /// Where a binding applies.
@@ -80,6 +82,8 @@ pub enum Ctx {
     Traces,
     /// `faultline review` only.
     Review,
+    /// The Logs view.
+    Logs,
 }
 
 impl Ctx {
@@ -92,6 +96,7 @@ impl Ctx {
             Ctx::Waterfall => "Waterfall",
             Ctx::Traces => "Traces",
             Ctx::Review => "Review (time cursor)",
+            Ctx::Logs => "Logs",
         }
     }
 }
@@ -216,6 +221,20 @@ pub const BINDINGS: &[Binding] = &[
         "errors only",
     ),
     b(
+        &[Char('e')],
+        "e",
+        Cmd::JumpToEdge,
+        Ctx::Logs,
+        "jump to the record's span (or enter)",
+    ),
+    b(
+        &[Char('x')],
+        "x",
+        Cmd::ErrorsOnly,
+        Ctx::Logs,
+        "errors only (sev=error)",
+    ),
+    b(
         &[Char('[')],
         "[",
         Cmd::TimeBack,
@@ -281,6 +300,13 @@ pub const BINDINGS: &[Binding] = &[
     b(&[Char('1')], "1", Cmd::Tab(1), Ctx::Global, "dependencies"),
     b(&[Char('2')], "2", Cmd::Tab(2), Ctx::Global, "traces"),
     b(&[Char('3')], "3", Cmd::Tab(3), Ctx::Global, "findings"),
+    b(
+        &[Char('4'), Char('L')],
+        "4 L",
+        Cmd::Logs,
+        Ctx::Global,
+        "logs",
+    ),
     b(&[Esc, Backspace_], "esc", Cmd::Back, Ctx::Global, "back"),
     b(&[Char('p')], "p", Cmd::Pause, Ctx::Global, "pause / resume"),
     b(&[Char('q')], "q", Cmd::Quit, Ctx::Global, "quit"),
@@ -312,6 +338,7 @@ pub fn help_sections() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)>
         Ctx::Dependencies,
         Ctx::Traces,
         Ctx::Waterfall,
+        Ctx::Logs,
         Ctx::Review,
     ];
     order

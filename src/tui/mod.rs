@@ -6,13 +6,15 @@
 //!
 //! - `app`/`update`: UI state and the pure `update(state, action)`;
 //! - `keymap`: the key table (also the `?` help); `theme`: styles from `assets/themes/*.toml`;
-//! - `rows`: per-snapshot ordering/filtering of rows; `filter`: the `/` language;
+//! - `rows`: per-snapshot ordering/filtering of rows; `filter`: the `/` language; `logs`: the
+//!   Logs view's filter and rows;
 //! - `view/*`: one render function per panel; `runner`: the event loop; `term`: terminal restore.
 
 pub mod app;
 mod drill;
 pub mod filter;
 pub mod keymap;
+pub mod logs;
 pub mod rows;
 pub mod runner;
 pub mod term;

@@ -173,6 +173,7 @@ pub fn after_draw(s: &mut UiState, hits: super::app::Hits) {
         Screen::Dependencies => s.deps.nav.offset = off,
         Screen::Traces => s.traces.nav.offset = off,
         Screen::Findings => s.findings.offset = off,
+        Screen::Logs => s.logs.nav.offset = off,
         Screen::Detail(_) => {
             if let Some(d) = &mut s.detail {
                 d.nav.offset = off;

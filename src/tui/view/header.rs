@@ -147,6 +147,7 @@ fn tab_line(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hi
         } else {
             "Findings".into()
         },
+        "Logs".to_string(),
     ];
     let mut x = area.x + 1;
     let mut spans = vec![Span::raw(" ")];
@@ -179,6 +180,7 @@ fn tab_line(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hi
     let filter = match s.stack[0] {
         Screen::Dependencies => &s.deps.filter,
         Screen::Traces => &s.traces.filter,
+        Screen::Logs => &s.logs.filter,
         _ => "",
     };
     if !filter.is_empty() && s.input.is_none() {

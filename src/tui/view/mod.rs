@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! ┌ header: mode · receivers ● · spans/s · samples/s · refused · dropped · window · mem ┐
-//! │ tabs: 1 Dependencies  2 Traces  3 Findings (n)            sort / filter / paused   │
+//! │ tabs: 1 Dependencies  2 Traces  3 Findings (n)  4 Logs    sort / filter / paused   │
 //! ├────────────────────────────────────────────────────────────────────────────────────┤
-//! │ body: dependencies | traces | findings | dependency detail | waterfall              │
+//! │ body: dependencies | traces | findings | logs | dependency detail | waterfall       │
 //! ├ (review) timeline strip: error % per bucket, breaker marks, the cursor window ──────┤
 //! └ footer: key hints for this screen, the filter being typed, or a message ───────────┘
 //! ```
@@ -15,6 +15,7 @@ pub mod detail;
 pub mod findings;
 pub mod header;
 pub mod help;
+pub mod logs;
 pub mod preview;
 pub mod timeline;
 pub mod traces;
@@ -55,6 +56,7 @@ pub fn render(f: &mut Frame, s: &UiState, theme: &Theme) -> Hits {
         Screen::Dependencies => deps::render(f, body, s, theme, &mut hits),
         Screen::Traces => traces::render(f, body, s, theme, &mut hits),
         Screen::Findings => findings::render(f, body, s, theme, &mut hits),
+        Screen::Logs => logs::render(f, body, s, theme, &mut hits),
         Screen::Detail(_) => detail::render(f, body, s, theme, &mut hits),
         Screen::Waterfall(_) => waterfall::render(f, body, s, theme, &mut hits),
     }
@@ -106,6 +108,11 @@ fn footer(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme) {
                 ("x", "errors only"),
             ],
             Screen::Findings => &[("enter", "open cited traces")],
+            Screen::Logs => &[
+                ("e enter", "go to span"),
+                ("/", "filter"),
+                ("x", "errors only"),
+            ],
             Screen::Detail(_) => &[("enter", "open trace"), ("esc", "back")],
             Screen::Waterfall(_) => &[
                 ("h l space", "fold"),
