@@ -5,7 +5,8 @@
 //! record must make their spans errors, and the record logged outside any span must stay listed
 //! by its service (the store's per-service records, read through the replay). A trace that is
 //! not there exits 2 naming it; a log record with a bad id is answered with a warning naming
-//! the field.
+//! the field. `faultline review` on the same capture, in tmux: the Logs view lists the records,
+//! `x` keeps the errors, `e` opens the newest one's span with its records in the span panel.
 
 mod common;
 
@@ -202,6 +203,55 @@ fn check(exporter: &str) {
 #[test]
 fn python_logging_over_grpc() {
     check("grpc");
+}
+
+#[test]
+fn review_lists_the_records_and_jumps_to_their_span() {
+    use common::tmux::Session;
+    let (stopped, truth) = scenario("grpc");
+    let log = stopped.dir.path().join("review.log");
+    let cmd = format!(
+        "{FAULTLINE} review {} --log-file {}",
+        stopped.out.display(),
+        log.display()
+    );
+    let s = Session::start("logs", &cmd);
+    s.wait("the review dashboard", Duration::from_secs(30), |t| {
+        t.contains("faultline REVIEW")
+    });
+    s.keys(&["L"]);
+    let list = s.wait("the Logs view", Duration::from_secs(10), |t| {
+        t.contains("Logs 5 of 5")
+    });
+    for body in [
+        "checkout started order=42",
+        "card declined once, retrying",
+        "payment declined",
+        "audit failed [ValueError: audit ledger unavailable]",
+        "background sweep done",
+    ] {
+        assert!(list.contains(body), "{body:?} not listed:\n{list}");
+    }
+    s.keys(&["x"]);
+    let errors = s.wait("errors only", Duration::from_secs(10), |t| {
+        t.contains("Logs 2 of 5")
+    });
+    assert!(!errors.contains("background sweep done"), "{errors}");
+    // The newest error is the exception record of `audit`.
+    s.keys(&["e"]);
+    let tid = truth["trace_id"].as_str().unwrap();
+    let wf = s.wait("the record's span", Duration::from_secs(10), |t| {
+        t.contains(&format!("Trace {tid}")) && t.contains("Logs (1)")
+    });
+    assert!(
+        wf.contains("shop: audit"),
+        "the span panel shows audit:\n{wf}"
+    );
+    assert!(
+        wf.contains("ERROR audit failed [ValueError: audit ledger"),
+        "{wf}"
+    );
+    s.quit();
 }
 
 #[test]
