@@ -111,16 +111,23 @@ impl Snapshot {
     /// with a time in `[from_ns, to_ns)`, in time order. Scans every trace: for views and
     /// reports, not for a hot path.
     pub fn search_logs(&self, service: Option<&str>, from_ns: u64, to_ns: u64) -> Vec<&LogRecord> {
-        let mut out = self.logs.search(service, from_ns, to_ns);
-        out.extend(
+        let mut out: Vec<&LogRecord> = self
+            .logs_in_range(from_ns, to_ns)
+            .filter(|l| service.is_none_or(|s| l.service() == s))
+            .collect();
+        out.sort_by_key(|l| l.time_ns);
+        out
+    }
+
+    /// Every log record retained with a time in `[from_ns, to_ns)`, in no particular order
+    /// (those without a trace, then those of each trace).
+    pub fn logs_in_range(&self, from_ns: u64, to_ns: u64) -> impl Iterator<Item = &LogRecord> {
+        self.logs.in_range(None, from_ns, to_ns).chain(
             self.traces
                 .iter()
                 .flat_map(|t| t.logs.iter())
-                .filter(|l| service.is_none_or(|s| l.service() == s))
-                .filter(|l| (from_ns..to_ns).contains(&l.time_ns)),
-        );
-        out.sort_by_key(|l| l.time_ns);
-        out
+                .filter(move |l| (from_ns..to_ns).contains(&l.time_ns)),
+        )
     }
 
     /// The view of the dependency with this caller and dependency.

@@ -7,6 +7,7 @@
 //! the body, the exception type or message, or the severity text.
 
 use crate::analysis::traces::contains_ci;
+use crate::model::attrs::Text;
 use crate::model::log::{LogRecord, Severity};
 use crate::store::Snapshot;
 
@@ -94,8 +95,11 @@ pub struct LogsUi {
     pub rows: Vec<LogRecord>,
     /// Records matching in all (more than `rows` holds when capped).
     pub matched: usize,
-    /// Records retained in all.
+    /// Records retained in all (in the review window).
     pub total: usize,
+    /// The selected record (time and body), followed across snapshots once the user has moved
+    /// (until then the newest record stays selected).
+    pub pinned: Option<(u64, Text)>,
 }
 
 impl LogsUi {
@@ -104,13 +108,44 @@ impl LogsUi {
     pub fn rebuild(&mut self, snap: &Snapshot, window: Option<(u64, u64)>) {
         self.query = LogQuery::parse(&self.filter);
         let (from, to) = window.unwrap_or((0, u64::MAX));
-        let all = snap.search_logs(None, from, to);
-        self.total = all.len();
-        let matching: Vec<&LogRecord> = all.into_iter().filter(|r| self.query.matches(r)).collect();
+        let mut total = 0usize;
+        let q = &self.query;
+        let mut matching: Vec<&LogRecord> = snap
+            .logs_in_range(from, to)
+            .filter(|r| {
+                total += 1;
+                q.matches(r)
+            })
+            .collect();
+        self.total = total;
         self.matched = matching.len();
-        self.rows = matching.into_iter().rev().take(MAX_ROWS).cloned().collect();
+        // Only the newest rows are sorted and copied: a large store costs a selection, not a
+        // sort of every record, per snapshot.
+        if matching.len() > MAX_ROWS {
+            let cut = matching.len() - MAX_ROWS;
+            matching.select_nth_unstable_by_key(cut, |r| r.time_ns);
+            matching.drain(..cut);
+        }
+        matching.sort_by_key(|r| std::cmp::Reverse(r.time_ns));
+        self.rows = matching.into_iter().cloned().collect();
+        if let Some((t, body)) = &self.pinned
+            && let Some(i) = self
+                .rows
+                .iter()
+                .position(|r| r.time_ns == *t && r.body == *body)
+        {
+            self.nav.selected = i;
+        }
         let len = self.rows.len();
         self.nav.move_by(0, len);
+    }
+
+    /// Records which record is selected (the top row is not pinned: it follows the newest).
+    pub fn remember(&mut self) {
+        self.pinned = match self.nav.selected {
+            0 => None,
+            i => self.rows.get(i).map(|r| (r.time_ns, r.body.clone())),
+        };
     }
 
     /// Toggles `sev=error` in the filter.
@@ -154,5 +189,34 @@ mod tests {
         assert_eq!(ui.filter, "x sev=error");
         ui.toggle_errors();
         assert_eq!(ui.filter, "x");
+    }
+
+    #[test]
+    fn rows_are_the_newest_matching_and_a_moved_selection_follows_its_record() {
+        use crate::store::{Store, StoreConfig};
+        let mut store = Store::new(StoreConfig::replay(usize::MAX));
+        let n = MAX_ROWS as u64 + 100;
+        // Out of time order on purpose: rows are by time, not arrival.
+        let recs = (0..n)
+            .map(|i| testkit::log("a", (i * 7919) % n, 9, &format!("r{}", (i * 7919) % n)).build())
+            .collect();
+        store.apply_logs(recs, 0);
+        let mut ui = LogsUi::default();
+        ui.rebuild(&store.snapshot(None), None);
+        assert_eq!(
+            (ui.total, ui.matched, ui.rows.len()),
+            (n as usize, n as usize, MAX_ROWS)
+        );
+        assert_eq!(ui.rows[0].time_ns, n - 1, "newest first");
+        assert_eq!(ui.rows[MAX_ROWS - 1].time_ns, n - MAX_ROWS as u64);
+        ui.nav.move_by(3, ui.rows.len());
+        ui.remember();
+        store.apply_logs(vec![testkit::log("a", n + 5, 9, "newer").build()], 1);
+        ui.rebuild(&store.snapshot(None), None);
+        assert_eq!(
+            ui.rows[ui.nav.selected].time_ns,
+            n - 4,
+            "the same record stays selected"
+        );
     }
 }

@@ -102,7 +102,10 @@ fn move_selection(s: &mut UiState, delta: isize) {
             s.remember_trace();
         }
         Screen::Findings => s.findings.move_by(delta, len),
-        Screen::Logs => s.logs.nav.move_by(delta, len),
+        Screen::Logs => {
+            s.logs.nav.move_by(delta, len);
+            s.logs.remember();
+        }
         Screen::Detail(_) => {
             if let Some(d) = &mut s.detail {
                 d.nav.move_by(delta, len);
