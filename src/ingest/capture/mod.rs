@@ -220,13 +220,9 @@ pub fn parse_record(text: &[u8]) -> Result<CaptureRecord, String> {
                 .map_err(describe)
         }
         Some(b"resourceLogs" | b"resource_logs") => {
-            // A located error (it names the record and field) has no column.
             crate::ingest::decode_logs::parse_logs_json(text)
                 .map(CaptureRecord::Logs)
-                .map_err(|e| match e.column() {
-                    0 => format!("invalid OTLP/JSON: {e}"),
-                    _ => describe(e),
-                })
+                .map_err(describe)
         }
         Some(k) => Err(format!(
             "expected an object with resourceSpans, resourceMetrics or resourceLogs, found \"{}\"",
