@@ -1,10 +1,11 @@
 //! Wiring: starts receivers, the store task and the capture writer; picks the front end; shuts
 //! down in order (receivers stop accepting, the store drains, the capture flushes). The
 //! dashboard commands are wired in `dashboard`; `signals` turns SIGINT/SIGTERM/SIGHUP into the
-//! one shutdown request every long-running command waits on.
+//! one shutdown request every long-running command waits on; `trace` prints one trace.
 
 pub mod dashboard;
 pub mod signals;
+mod trace;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use crate::replay;
 use crate::report;
 use crate::store::{Snapshot, Store, StoreConfig, task};
 pub use alerting::{LiveAlerts, alerts, live_alerts};
+pub use trace::trace;
 
 /// Errors that end a command; `main` prints them and exits 2.
 #[derive(Debug, thiserror::Error)]

@@ -71,6 +71,12 @@ fn main() -> ExitCode {
                     ExitCode::from(out.exit)
                 })
                 .map_err(|e| e.to_string()),
+            Some(Command::Trace(args)) => app::trace(args)
+                .map(|out| {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                })
+                .map_err(|e| e.to_string()),
             Some(Command::Rules(args)) => app::rules(args)
                 .map(|out| {
                     print!("{out}");

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::ingest::capture::{self, CaptureError, LineError, Loaded, ReadOptions};
 use crate::ingest::channel::CaptureRecord;
 use crate::ingest::decode::{DecodedSpans, decode_traces};
+use crate::ingest::decode_logs::decode_logs;
 use crate::ingest::decode_metrics::decode_metrics;
 use crate::store::{Snapshot, Store, StoreConfig};
 
@@ -105,13 +106,11 @@ pub fn load_with(
                     let now = store.metrics().range.1;
                     store.apply_metrics(decode_metrics(&req, now));
                 }
+                // Logs arrive at `clock` like spans, so they join their traces the same way.
                 CaptureRecord::Logs(req) => {
-                    c.log_records += req
-                        .resource_logs
-                        .iter()
-                        .flat_map(|r| &r.scope_logs)
-                        .map(|s| s.log_records.len() as u64)
-                        .sum::<u64>()
+                    let d = decode_logs(&req);
+                    c.log_records += d.records.len() as u64;
+                    store.apply_logs(d.records, clock);
                 }
             }
         })?;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::model::attrs::{AttrValue, Attributes, KeyValue};
+use crate::model::log::LogRecord;
 use crate::model::span::{Event, Resource, Span, SpanExtras, SpanKind, StatusCode};
 use crate::store::{Snapshot, Store, StoreConfig};
 
@@ -113,6 +114,60 @@ impl SpanBuilder {
     pub fn build(mut self) -> Span {
         self.span.attributes = Attributes::new(self.attrs, 0);
         self.span
+    }
+}
+
+/// A log record under construction.
+#[derive(Clone, Debug)]
+pub struct LogBuilder {
+    rec: LogRecord,
+    attrs: Vec<KeyValue>,
+}
+
+/// A log record of `service` at `time_ns` with severity number `severity` and body `body`, not
+/// tied to a trace (see [`LogBuilder::of`]).
+pub fn log(service: &str, time_ns: u64, severity: u8, body: &str) -> LogBuilder {
+    LogBuilder {
+        rec: LogRecord {
+            time_ns,
+            observed_ns: time_ns,
+            severity,
+            severity_text: Default::default(),
+            body: body.into(),
+            trace_id: None,
+            span_id: None,
+            resource: resource(service),
+            scope: "testkit".into(),
+            attributes: Attributes::default(),
+        },
+        attrs: Vec::new(),
+    }
+}
+
+impl LogBuilder {
+    /// Ties the record to span `span` of trace `trace` (ids as [`span`] makes them; span 0:
+    /// the trace only).
+    pub fn of(mut self, trace: u64, span: u64) -> Self {
+        let mut tid = [0u8; 16];
+        tid[8..].copy_from_slice(&trace.max(1).to_be_bytes());
+        self.rec.trace_id = Some(tid);
+        self.rec.span_id = (span != 0).then(|| span.to_be_bytes());
+        self
+    }
+
+    /// Adds a string attribute.
+    pub fn attr(mut self, key: &str, value: &str) -> Self {
+        self.attrs.push(KeyValue {
+            key: key.into(),
+            value: AttrValue::Str(value.into()),
+        });
+        self
+    }
+
+    /// The finished record.
+    pub fn build(mut self) -> LogRecord {
+        self.rec.attributes = Attributes::new(self.attrs, 0);
+        self.rec
     }
 }
 

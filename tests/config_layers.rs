@@ -111,6 +111,10 @@ fn every_flag_from_file_env_and_command_line_in_that_order() {
             argv.push(sub.clone().into());
             match sub.as_str() {
                 "review" | "report" | "alerts" => argv.push("capture.jsonl".into()),
+                "trace" => argv.extend([
+                    "capture.jsonl".into(),
+                    "0af7651916cd43dd8448eb211c80319c".into(),
+                ]),
                 "rules" => argv.push("list".into()),
                 "record" if id != "out" => argv.extend(["--out".into(), "x.jsonl".into()]),
                 // `--duration` requires `--live`, from the environment as from the flag.

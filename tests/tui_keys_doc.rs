@@ -21,6 +21,7 @@ fn ctx(cell: &str, line: usize) -> Ctx {
         "waterfall" => Ctx::Waterfall,
         "review" => Ctx::Review,
         "alerts" => Ctx::Alerts,
+        "logs" => Ctx::Logs,
         other => panic!("docs/tui.md line {line}: unknown context {other:?} in the key table"),
     }
 }

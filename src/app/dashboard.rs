@@ -83,6 +83,7 @@ fn theme(opts: &UiOptions) -> Result<Theme, DashboardError> {
 fn store_config(a: &StoreArgs) -> StoreConfig {
     StoreConfig {
         max_spans: a.max_spans,
+        max_logs: a.max_logs,
         retention_ns: Some(a.retention.as_nanos().min(u64::MAX as u128) as u64),
         ..StoreConfig::default()
     }
@@ -151,6 +152,7 @@ pub async fn demo(args: DemoArgs, opts: UiOptions) -> Result<(), DashboardError>
         store: StoreArgs {
             retention: std::time::Duration::from_secs(30 * 60),
             max_spans: 1_000_000,
+            max_logs: 400_000,
         },
         rules: None,
         record: None,

@@ -53,7 +53,7 @@ const RECEIVERS: &[&str] = &[
     "tls_client_ca_file",
 ];
 /// `[store]`.
-const STORE: &[&str] = &["retention", "max_spans"];
+const STORE: &[&str] = &["retention", "max_spans", "max_logs"];
 /// `[alerts]`: where live alerts go (also the section of `faultline alerts`' own flags).
 const ALERTS: &[(&str, &str)] = &[
     ("alertmanager", "alertmanager"),

@@ -60,6 +60,8 @@ pub enum Command {
     /// Replay captures through the alert rules: when each alert fired and resolved; exit 1 on
     /// alerts at `--fail-on`.
     Alerts(AlertsArgs),
+    /// Print one trace of capture files: its spans as a tree with each span's logs under it.
+    Trace(TraceArgs),
     /// Validate the configuration file, or print the effective configuration.
     Config(ConfigArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -287,6 +289,15 @@ pub struct StoreArgs {
         help_heading = "Store"
     )]
     pub max_spans: usize,
+    /// Most log records retained in traces (whole traces are evicted oldest first past it);
+    /// records without a trace id get a quarter of it more.
+    #[arg(
+        long,
+        env = "FAULTLINE_MAX_LOGS",
+        default_value_t = 400_000,
+        help_heading = "Store"
+    )]
+    pub max_logs: usize,
 }
 
 /// `faultline watch`.
@@ -417,6 +428,39 @@ pub struct ReportArgs {
     /// Extra metric mapping profile directories (`*.toml`, see assets/profiles).
     #[arg(long = "profiles", env = "FAULTLINE_PROFILES", value_delimiter = ',')]
     pub profiles: Vec<PathBuf>,
+}
+
+/// `faultline trace`.
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Capture files.
+    #[arg(required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// The trace id: 32 hex digits (16 for a 64-bit id).
+    #[arg(required = true, value_parser = parse_trace_id)]
+    pub trace_id: [u8; 16],
+    /// Output format.
+    #[arg(
+        long,
+        env = "FAULTLINE_TRACE_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub format: ReportFormat,
+}
+
+/// Parses a trace id: 32 hex digits, or 16 (a 64-bit id, zero-extended as OTLP does).
+pub fn parse_trace_id(s: &str) -> Result<[u8; 16], String> {
+    let t = s.trim();
+    let bad = || format!("not a trace id: {s:?} (want 32 hex digits)");
+    let b = hex::decode(t).map_err(|_| bad())?;
+    let mut id = [0u8; 16];
+    match b.len() {
+        16 => id.copy_from_slice(&b),
+        8 => id[8..].copy_from_slice(&b),
+        _ => return Err(bad()),
+    }
+    Ok(id)
 }
 
 /// `faultline record`.
@@ -579,4 +623,26 @@ pub fn parse_header(s: &str) -> Result<(String, String), String> {
 /// Parses `30s`, `5m`, `1h30m`, `250ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("invalid duration \"{s}\": {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_trace_id;
+
+    #[test]
+    fn trace_ids_are_32_hex_digits_or_16_zero_extended() {
+        let id = parse_trace_id("0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(
+            id.map(hex::encode).as_deref(),
+            Ok("0af7651916cd43dd8448eb211c80319c")
+        );
+        let short = parse_trace_id("8448eb211c80319c");
+        assert_eq!(
+            short.map(hex::encode).as_deref(),
+            Ok("00000000000000008448eb211c80319c")
+        );
+        for bad in ["", "xyz", "0af7651916cd43dd8448eb211c80319", "0af76519"] {
+            assert!(parse_trace_id(bad).is_err(), "{bad}");
+        }
+    }
 }

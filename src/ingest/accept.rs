@@ -8,6 +8,7 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 
 use super::channel::{CaptureRecord, Counters, Ingest, IngestMsg, Refused};
 use super::decode::{decode_traces, retain_valid_spans};
+use super::decode_logs::decode_logs;
 use super::decode_metrics::decode_metrics;
 use crate::model::clock::now_unix_ns;
 
@@ -75,18 +76,22 @@ pub fn accept_metrics(
     Ok(Accepted::default())
 }
 
-/// Accepts a logs export (records are counted and recorded, not analysed).
+/// Accepts a logs export: decodes it into model log records for the store (and hands the
+/// request to the capture writer when recording). No record is rejected; a record with a bad id
+/// is kept without it and the first such problem is returned as a warning (partial success
+/// with 0 rejected, as OTLP allows).
 pub fn accept_logs(ingest: &Ingest, req: ExportLogsServiceRequest) -> Result<Accepted, Refused> {
-    let records: u64 = req
-        .resource_logs
-        .iter()
-        .flat_map(|r| r.scope_logs.iter())
-        .map(|s| s.log_records.len() as u64)
-        .sum();
-    ingest.submit(IngestMsg::LogRecords(records), || CaptureRecord::Logs(req))?;
+    let decoded = decode_logs(&req);
+    let records = decoded.records.len() as u64;
+    ingest.submit(IngestMsg::Logs(decoded.records), || {
+        CaptureRecord::Logs(req)
+    })?;
     Counters::add(&ingest.counters.requests, 1);
     Counters::add(&ingest.counters.log_records, records);
-    Ok(Accepted::default())
+    Ok(Accepted {
+        rejected: 0,
+        message: decoded.warning,
+    })
 }
 
 /// Number of data points in a metrics export.

@@ -434,6 +434,7 @@ impl SpanParts<'_> {
                 status_message: message,
                 dropped_events,
                 dropped_links,
+                error_logs: 0,
             }))
         };
         let (trace_id, span_id, parent_span_id) = self.ids;

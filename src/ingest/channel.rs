@@ -120,15 +120,15 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(1);
         let ingest = Ingest::new(tx, None, Arc::default());
         assert_eq!(
-            ingest.submit(IngestMsg::LogRecords(1), unreachable_record),
+            ingest.submit(IngestMsg::Logs(Vec::new()), unreachable_record),
             Ok(())
         );
         assert_eq!(
-            ingest.submit(IngestMsg::LogRecords(2), unreachable_record),
+            ingest.submit(IngestMsg::Logs(Vec::new()), unreachable_record),
             Err(Refused::Full)
         );
         assert_eq!(Counters::get(&ingest.counters.refused_full), 1);
-        assert!(matches!(rx.recv().await, Some(IngestMsg::LogRecords(1))));
+        assert!(matches!(rx.recv().await, Some(IngestMsg::Logs(_))));
     }
 
     #[tokio::test]
@@ -137,12 +137,12 @@ mod tests {
         let (ctx, _crx) = mpsc::channel(1);
         let ingest = Ingest::new(tx, Some(ctx), Arc::default());
         let rec = || CaptureRecord::Logs(ExportLogsServiceRequest::default());
-        assert_eq!(ingest.submit(IngestMsg::LogRecords(1), rec), Ok(()));
+        assert_eq!(ingest.submit(IngestMsg::Logs(Vec::new()), rec), Ok(()));
         assert_eq!(
-            ingest.submit(IngestMsg::LogRecords(2), rec),
+            ingest.submit(IngestMsg::Logs(Vec::new()), rec),
             Err(Refused::Full)
         );
-        assert!(matches!(rx.recv().await, Some(IngestMsg::LogRecords(1))));
+        assert!(matches!(rx.recv().await, Some(IngestMsg::Logs(_))));
         assert!(
             rx.try_recv().is_err(),
             "refused data must not reach the store"

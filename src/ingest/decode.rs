@@ -60,7 +60,7 @@ fn decode_into(req: &ExportTraceServiceRequest, it: &mut Interner, out: &mut Dec
     }
 }
 
-fn resource(
+pub(super) fn resource(
     r: Option<&opentelemetry_proto::tonic::resource::v1::Resource>,
     it: &mut Interner,
     b: &mut AttrsBuilder,
@@ -143,7 +143,7 @@ fn span(
 
 // Converts OTLP key-values, keeping at most [`MAX_ATTRIBUTES`]; the key sequence is shared
 // with every earlier list of the request that had the same keys.
-fn attrs(
+pub(super) fn attrs(
     kvs: &[pc::KeyValue],
     dropped: u32,
     it: &mut Interner,
@@ -163,7 +163,7 @@ fn attrs(
     bounds::attributes(keys, b, kvs.len(), dropped)
 }
 
-fn value(v: Option<&pc::AnyValue>, it: &mut Interner, depth: usize) -> AttrValue {
+pub(super) fn value(v: Option<&pc::AnyValue>, it: &mut Interner, depth: usize) -> AttrValue {
     use pc::any_value::Value;
     let Some(v) = v.and_then(|v| v.value.as_ref()) else {
         return AttrValue::Empty;

@@ -5,6 +5,7 @@ mod bounds;
 pub mod capture;
 pub mod channel;
 pub mod decode;
+pub mod decode_logs;
 pub mod decode_metrics;
 pub mod grpc_raw;
 pub mod http_client;

@@ -128,7 +128,8 @@ impl LogsService for GrpcReceiver {
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         self.check(&req)?;
         let a = accept_logs(&self.ingest, req.into_inner()).map_err(refused)?;
-        let partial_success = (a.rejected > 0).then(|| {
+        // A warning (bad id dropped from a record) is a partial success with 0 rejected.
+        let partial_success = (a.rejected > 0 || a.message.is_some()).then(|| {
             let (rejected_log_records, error_message) = partial(&a);
             ExportLogsPartialSuccess {
                 rejected_log_records,

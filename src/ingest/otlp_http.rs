@@ -23,6 +23,7 @@ use super::accept::{
     accept_protobuf_traces,
 };
 use super::channel::{Counters, Ingest, Refused};
+use super::decode_logs::parse_logs_json;
 use super::limits::{InflateError, MAX_BODY_BYTES, gunzip_bounded};
 use super::server_tls::TlsIncoming;
 
@@ -263,7 +264,9 @@ fn success(encoding: Encoding, a: &Accepted, field: &str) -> Response {
     let message = a.message.clone().unwrap_or_default();
     match encoding {
         Encoding::Json => {
-            let body = if a.rejected > 0 {
+            // A warning without rejections (a log record kept without its bad id) is a partial
+            // success with 0 rejected, as OTLP allows.
+            let body = if a.rejected > 0 || a.message.is_some() {
                 let mut partial = serde_json::Map::new();
                 partial.insert(to_camel(field), serde_json::json!(a.rejected.to_string()));
                 partial.insert("errorMessage".into(), serde_json::json!(message));
@@ -293,7 +296,7 @@ fn success(encoding: Encoding, a: &Accepted, field: &str) -> Response {
                 partial_success: Option<Partial>,
             }
             let resp = ExportResponse {
-                partial_success: (a.rejected > 0).then_some(Partial {
+                partial_success: (a.rejected > 0 || a.message.is_some()).then_some(Partial {
                     rejected: a.rejected as i64,
                     error_message: message,
                 }),
@@ -373,7 +376,7 @@ async fn logs(
 ) -> Result<Response, Failure> {
     let (enc, body) = prepare(&r, &headers, body).inspect_err(|_| bad(&r))?;
     let req: ExportLogsServiceRequest =
-        decode(enc, &body, |b| serde_json::from_slice(b)).inspect_err(|_| bad(&r))?;
+        decode(enc, &body, parse_logs_json).inspect_err(|_| bad(&r))?;
     let a = accept_logs(&r.ingest, req).map_err(|e| refused(e, enc))?;
     Ok(success(enc, &a, "rejected_log_records"))
 }

@@ -7,6 +7,7 @@
 //! as case-insensitive substrings, plus the error names of libraries the regexes miss (pybreaker's
 //! `CircuitBreakerError`).
 
+use super::log::{LogRecord, SEVERITY_ERROR};
 use super::span::{Span, StatusCode};
 
 /// The reference's `TIMEOUT_RE`, as lower-case substrings.
@@ -99,9 +100,10 @@ pub fn http_status(span: &Span) -> Option<u16> {
 }
 
 /// Whether the span failed: status ERROR, HTTP status ≥ 500 (4xx is the client's concern, not
-/// an error of the dependency), or a non-OK gRPC status code on an RPC span.
+/// an error of the dependency), a non-OK gRPC status code on an RPC span, or a log record of the
+/// span that is error evidence ([`is_error_log`]; the store marks the span when it joins them).
 pub fn is_error(span: &Span) -> bool {
-    if span.status == StatusCode::Error {
+    if span.status == StatusCode::Error || span.error_logged() {
         return true;
     }
     let a = &span.attributes;
@@ -121,6 +123,12 @@ pub fn is_error(span: &Span) -> bool {
         },
         None => false,
     }
+}
+
+/// Whether a log record is error evidence for its span: severity ERROR or FATAL (severity number
+/// ≥ 17), or an exception record (`exception.type` or `exception.message` set).
+pub fn is_error_log(log: &LogRecord) -> bool {
+    log.severity >= SEVERITY_ERROR || log.exception().is_some()
 }
 
 /// Whether a span failed by timing out: HTTP 408/504, gRPC DEADLINE_EXCEEDED (4), Envoy `UT`, or

@@ -10,6 +10,7 @@ pub mod dependency;
 pub mod edge;
 pub mod finding;
 pub mod histogram;
+pub mod log;
 pub mod pipeline;
 pub mod profile;
 pub mod resilience;

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::log::LogRecord;
 use super::series::{SeriesPoint, SourceStatus};
 use super::span::Span;
 
@@ -15,8 +16,8 @@ pub enum IngestMsg {
     Metrics(Vec<SeriesPoint>),
     /// The health of a metric source after an attempt (scrape target, PromQL server).
     Source(SourceStatus),
-    /// Log records of one request (accepted and counted only).
-    LogRecords(u64),
+    /// Decoded log records of one request.
+    Logs(Vec<LogRecord>),
 }
 
 /// Counters shared by receivers, the store and the front ends.

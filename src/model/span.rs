@@ -144,6 +144,9 @@ pub struct SpanExtras {
     pub dropped_events: u32,
     /// Links the sender dropped.
     pub dropped_links: u32,
+    /// Error-evidence log records of the span joined so far (see
+    /// [`classify::is_error_log`](super::classify::is_error_log)); set by the store.
+    pub error_logs: u32,
 }
 
 /// One span as faultline keeps it.
@@ -202,6 +205,17 @@ impl Span {
             .as_ref()
             .map(|e| e.events.as_slice())
             .unwrap_or(&[])
+    }
+
+    /// Whether an error-evidence log record of this span has been joined to it.
+    pub fn error_logged(&self) -> bool {
+        self.extras.as_ref().is_some_and(|e| e.error_logs > 0)
+    }
+
+    /// Counts an error-evidence log record of this span (see [`Span::error_logged`]).
+    pub fn add_error_log(&mut self) {
+        let e = self.extras.get_or_insert_with(Default::default);
+        e.error_logs = e.error_logs.saturating_add(1);
     }
 
     /// Whether this call failed (see [`super::classify::is_error`], the one definition).

@@ -4,6 +4,7 @@
 
 pub mod calls;
 pub mod edges;
+pub mod logs;
 pub mod metrics;
 pub mod retries;
 pub mod snapshot;
@@ -19,6 +20,8 @@ pub use snapshot::Snapshot;
 pub use store::{Store, StoreConfig};
 pub use trace_list::TraceList;
 
+#[cfg(test)]
+mod logs_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

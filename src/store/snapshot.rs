@@ -12,7 +12,11 @@ use crate::model::resilience::ResilienceView;
 use crate::model::series::SourceStatus;
 use crate::model::view::DependencyView;
 
+use super::logs::UntracedLogs;
+use super::trace::Trace;
 use super::trace_list::TraceList;
+use crate::model::log::LogRecord;
+use crate::model::span::TraceId;
 
 /// Counter values at snapshot time.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -43,6 +47,10 @@ pub struct CounterValues {
     pub retained_spans: u64,
     /// Client spans waiting for their server side to name the dependency.
     pub pending_calls: u64,
+    /// Log records retained now (in traces and per service).
+    pub retained_logs: u64,
+    /// Log records evicted (with their traces, or from the per-service rings).
+    pub evicted_logs: u64,
 }
 
 /// One edge as of the snapshot.
@@ -77,6 +85,9 @@ pub struct Snapshot {
     /// Retained traces in arrival order, oldest first (shared with the store; see
     /// [`TraceList`]). Front ends sort what they show themselves.
     pub traces: TraceList,
+    /// Log records without a trace id, per service in time order (shared with the store). The
+    /// records of a trace are in the trace ([`Trace::logs`]).
+    pub logs: UntracedLogs,
     /// Rule findings (filled by the rule engine).
     pub findings: Arc<[Finding]>,
     /// Alert states and delivery (filled by the alert engine, the `alerts` module).
@@ -91,6 +102,34 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The retained trace `id` with its spans and log records.
+    pub fn trace(&self, id: &TraceId) -> Option<&Arc<Trace>> {
+        self.traces.find(id)
+    }
+
+    /// Every log record retained (in traces and per service) of `service` (all when `None`)
+    /// with a time in `[from_ns, to_ns)`, in time order. Scans every trace: for views and
+    /// reports, not for a hot path.
+    pub fn search_logs(&self, service: Option<&str>, from_ns: u64, to_ns: u64) -> Vec<&LogRecord> {
+        let mut out: Vec<&LogRecord> = self
+            .logs_in_range(from_ns, to_ns)
+            .filter(|l| service.is_none_or(|s| l.service() == s))
+            .collect();
+        out.sort_by_key(|l| l.time_ns);
+        out
+    }
+
+    /// Every log record retained with a time in `[from_ns, to_ns)`, in no particular order
+    /// (those without a trace, then those of each trace).
+    pub fn logs_in_range(&self, from_ns: u64, to_ns: u64) -> impl Iterator<Item = &LogRecord> {
+        self.logs.in_range(None, from_ns, to_ns).chain(
+            self.traces
+                .iter()
+                .flat_map(|t| t.logs.iter())
+                .filter(move |l| (from_ns..to_ns).contains(&l.time_ns)),
+        )
+    }
+
     /// The view of the dependency with this caller and dependency.
     pub fn dep(&self, caller: &str, dependency: &str) -> Option<&DependencyView> {
         self.deps

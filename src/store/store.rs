@@ -1,12 +1,14 @@
 //! The store proper: applies spans and metric points, and builds snapshots. Pure and
 //! synchronous: the live task and capture replay drive the same code, so a replayed capture
-//! gives the same snapshots. Its parts: `traces` (retained traces, eviction), `calls` (which
-//! dependency a call belongs to), `edges` (bucketed aggregates) and `metrics`.
+//! gives the same snapshots. Its parts: `traces` (retained traces with their log records,
+//! eviction), `logs` (records without a trace id), `calls` (which dependency a call belongs
+//! to), `edges` (bucketed aggregates) and `metrics`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::model::edge::{CallSample, EdgeKey, bucket_of};
+use crate::model::log::LogRecord;
 use crate::model::profile::ProfileSet;
 use crate::model::resilience::ResilienceView;
 use crate::model::series::{SeriesPoint, SourceStatus};
@@ -14,6 +16,7 @@ use crate::model::span::Span;
 
 use super::calls::{CallRecord, Calls, Resolved};
 use super::edges::EdgeTable;
+use super::logs::ServiceLogs;
 use super::metrics::{MetricStore, join_to_edges};
 use super::retries;
 use super::snapshot::{CounterValues, Snapshot};
@@ -24,6 +27,10 @@ use super::traces::{Evicted, TraceTable};
 pub struct StoreConfig {
     /// Most spans retained; whole traces are evicted oldest first past it.
     pub max_spans: usize,
+    /// Most log records retained in traces; whole traces (spans and records) are evicted oldest
+    /// first past it. Records without a trace id are kept apart, up to a quarter of it more
+    /// ([`StoreConfig::max_untraced_logs`]).
+    pub max_logs: usize,
     /// Raw traces older than this (by arrival) are evicted; `None` keeps them (capture replay).
     pub retention_ns: Option<u64>,
     /// How long a client span waits for its server side before its attributes name the edge.
@@ -40,6 +47,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             max_spans: 1_000_000,
+            max_logs: 400_000,
             retention_ns: Some(30 * 60 * 1_000_000_000),
             settle_ns: 2_000_000_000,
             aggregate_retention_ns: Some(6 * 3600 * 1_000_000_000),
@@ -50,10 +58,17 @@ impl Default for StoreConfig {
 }
 
 impl StoreConfig {
-    /// Settings for replaying captures: keep everything the budget allows, summarise all data.
+    /// Most log records without a trace id retained (per-service rings, oldest dropped first).
+    pub fn max_untraced_logs(&self) -> usize {
+        self.max_logs / 4
+    }
+
+    /// Settings for replaying captures: keep everything the budget allows (as many log records
+    /// as spans), summarise all data.
     pub fn replay(max_spans: usize) -> Self {
         StoreConfig {
             max_spans,
+            max_logs: max_spans,
             retention_ns: None,
             aggregate_retention_ns: None,
             window_ns: None,
@@ -69,6 +84,7 @@ pub struct Store {
     traces: TraceTable,
     calls: Calls,
     edges: EdgeTable,
+    logs: ServiceLogs,
     counters: CounterValues,
     first_ns: u64,
     last_ns: u64,
@@ -86,6 +102,7 @@ impl Store {
             traces: TraceTable::default(),
             calls: Calls::default(),
             edges: EdgeTable::default(),
+            logs: ServiceLogs::default(),
             counters: CounterValues::default(),
             first_ns: u64::MAX,
             last_ns: 0,
@@ -104,10 +121,41 @@ impl Store {
         for span in spans {
             self.apply_one(span, now);
         }
-        let ev = self.traces.enforce_budget(self.cfg.max_spans);
+        self.enforce_budgets(n);
+    }
+
+    fn enforce_budgets(&mut self, batch: usize) {
+        let ev = self
+            .traces
+            .enforce_budget(self.cfg.max_spans, self.cfg.max_logs);
         self.count_evicted(ev);
         // Free evicted traces as fast as they come, a batch's worth at a time.
-        self.traces.reap(2 * (ev.traces as usize).max(n).max(64));
+        self.traces
+            .reap(2 * (ev.traces as usize).max(batch).max(64));
+    }
+
+    /// Applies decoded log records that arrived at `now`: a record with a trace id joins its
+    /// trace (created when not seen yet, so a record may come before its spans), one without
+    /// goes to its service's ring. An error record of a span already recorded marks the span
+    /// an error; its call's aggregates were counted when it arrived and are not changed.
+    pub fn apply_logs(&mut self, logs: Vec<LogRecord>, now: u64) {
+        let n = logs.len();
+        for log in logs {
+            if log.time_ns > 0 {
+                self.first_ns = self.first_ns.min(log.time_ns);
+                self.last_ns = self.last_ns.max(log.time_ns);
+            }
+            match log.trace_id {
+                Some(tid) => {
+                    self.traces.get_or_insert(tid, now).push_log(log);
+                    self.traces.add_logs(1);
+                }
+                None => self.logs.push(log),
+            }
+        }
+        let dropped = self.logs.enforce_budget(self.cfg.max_untraced_logs());
+        self.counters.evicted_logs += dropped;
+        self.enforce_budgets(n);
     }
 
     /// Applies decoded metric points (any source: OTLP, scrape, PromQL, capture).
@@ -138,6 +186,9 @@ impl Store {
             self.counters.duplicate_spans += 1;
             return;
         }
+        // Error records of the span that came before it count before its call is classified.
+        let mut span = span;
+        trace.mark_logged(&mut span);
         self.first_ns = self.first_ns.min(span.start_ns);
         self.last_ns = self.last_ns.max(span.end_ns);
         self.counters.retained_spans += 1;
@@ -231,6 +282,7 @@ impl Store {
     fn count_evicted(&mut self, ev: Evicted) {
         self.counters.retained_spans -= ev.spans;
         self.counters.evicted_spans += ev.spans;
+        self.counters.evicted_logs += ev.logs;
         self.counters.evicted_traces += ev.traces;
     }
 
@@ -279,6 +331,7 @@ impl Store {
         let deps = super::view::build(&edges, &resilience, window);
         let mut counters = self.counters.clone();
         counters.pending_calls = self.calls.pending() as u64;
+        counters.retained_logs = self.traces.logs() + self.logs.len() as u64;
         Snapshot {
             seq: self.seq,
             now_ns,
@@ -292,6 +345,7 @@ impl Store {
             edge_keys: self.edges.keys(),
             edges: Arc::from(edges),
             traces: self.traces.published(),
+            logs: self.logs.published(),
             findings: Arc::from(Vec::new()),
             alerts: Arc::default(),
             counters,

@@ -1,7 +1,9 @@
-//! One assembled trace: its spans in arrival order plus the few facts views need often.
+//! One assembled trace: its spans in arrival order, its log records, and the few facts views
+//! need often.
 
 use std::collections::HashMap;
 
+use crate::model::log::LogRecord;
 use crate::model::span::{Span, SpanId, TraceId};
 
 use super::calls::CallRecord;
@@ -25,6 +27,9 @@ pub struct Trace {
     /// The store's resolution of each client call whose dependency is known, in resolution
     /// order (see `store::calls::CallRecord`).
     pub calls: Vec<CallRecord>,
+    /// Log records of the trace in arrival order (with or without a span id; a record may come
+    /// before its span, or belong to a span never received). See [`Trace::logs_of`].
+    pub logs: Vec<LogRecord>,
     // Boxed: most traces never build an index, and a bare HashMap would add 40 bytes to each.
     #[allow(clippy::box_collection)]
     index: Option<Box<HashMap<SpanId, u32>>>,
@@ -40,6 +45,7 @@ impl Trace {
             end_ns: 0,
             error_count: 0,
             calls: Vec::new(),
+            logs: Vec::new(),
             index: None,
         }
     }
@@ -57,11 +63,13 @@ impl Trace {
         self.position(id).map(|i| &self.spans[i])
     }
 
-    /// Adds a span; returns false (and changes nothing) when its id is already present.
-    pub fn push(&mut self, span: Span) -> bool {
+    /// Adds a span; returns false (and changes nothing) when its id is already present. Error
+    /// log records of the span that came first are joined to it (see [`Trace::mark_logged`]).
+    pub fn push(&mut self, mut span: Span) -> bool {
         if self.position(&span.span_id).is_some() {
             return false;
         }
+        self.mark_logged(&mut span);
         self.start_ns = self.start_ns.min(span.start_ns);
         self.end_ns = self.end_ns.max(span.end_ns);
         self.error_count += u32::from(span.is_error());
@@ -85,6 +93,52 @@ impl Trace {
             self.index = Some(Box::new(ix));
         }
         true
+    }
+
+    /// Counts the error-evidence log records of `span` already in the trace into it, so a
+    /// record that arrived before its span still makes it an error (the store calls this before
+    /// it classifies the span's call).
+    pub fn mark_logged(&self, span: &mut Span) {
+        if span.error_logged() {
+            return;
+        }
+        let n = self
+            .logs
+            .iter()
+            .filter(|l| l.is_of_span(&span.span_id) && l.is_error())
+            .count();
+        for _ in 0..n {
+            span.add_error_log();
+        }
+    }
+
+    /// Adds a log record of this trace. When it is error evidence for a span already here, the
+    /// span counts it (and the trace's error count follows).
+    pub fn push_log(&mut self, log: LogRecord) {
+        if log.is_error()
+            && let Some(id) = log.span_id
+            && let Some(i) = self.position(&id)
+        {
+            let s = &mut self.spans[i];
+            let was = s.is_error();
+            s.add_error_log();
+            self.error_count += u32::from(!was);
+        }
+        if self.logs.len() == self.logs.capacity() {
+            self.logs.reserve_exact((self.logs.len() / 2).max(1));
+        }
+        self.logs.push(log);
+    }
+
+    /// The log records of span `id` (`None`: those without a span id), in time order.
+    pub fn logs_of(&self, id: Option<&SpanId>) -> Vec<&LogRecord> {
+        let mut v: Vec<&LogRecord> = self
+            .logs
+            .iter()
+            .filter(|l| l.span_id.as_ref() == id)
+            .collect();
+        v.sort_by_key(|l| l.time_ns);
+        v
     }
 
     /// The children of a span.
@@ -114,5 +168,7 @@ impl Trace {
             + (self.spans.capacity() - self.spans.len()) * std::mem::size_of::<Span>()
             + self.index.as_ref().map_or(0, |ix| ix.capacity() * 24)
             + self.calls.capacity() * std::mem::size_of::<CallRecord>()
+            + self.logs.iter().map(LogRecord::mem_bytes).sum::<usize>()
+            + (self.logs.capacity() - self.logs.len()) * std::mem::size_of::<LogRecord>()
     }
 }

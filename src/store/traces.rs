@@ -23,6 +23,8 @@ pub struct Evicted {
     pub traces: u64,
     /// Spans they held.
     pub spans: u64,
+    /// Log records they held.
+    pub logs: u64,
 }
 
 /// The retained traces. See the module docs.
@@ -38,6 +40,7 @@ pub struct TraceTable {
     /// Arrival number of the next new trace.
     next: u64,
     spans: u64,
+    logs: u64,
     /// Evicted segments waiting to be freed.
     graveyard: VecDeque<Arc<Segment>>,
     /// The last published list, reused while nothing changed.
@@ -53,6 +56,7 @@ impl Default for TraceTable {
             head: 0,
             next: 0,
             spans: 0,
+            logs: 0,
             graveyard: VecDeque::new(),
             list: None,
         }
@@ -147,6 +151,16 @@ impl TraceTable {
         self.spans
     }
 
+    /// Counts log records added to retained traces (the log budget follows it).
+    pub fn add_logs(&mut self, n: u64) {
+        self.logs += n;
+    }
+
+    /// Log records retained in traces.
+    pub fn logs(&self) -> u64 {
+        self.logs
+    }
+
     /// Traces retained.
     pub fn len(&self) -> usize {
         (self.next - self.head) as usize
@@ -157,10 +171,12 @@ impl TraceTable {
         self.next == self.head
     }
 
-    /// Evicts oldest traces while more than `max_spans` spans are retained.
-    pub fn enforce_budget(&mut self, max_spans: usize) -> Evicted {
+    /// Evicts oldest traces (with their log records) while more than `max_spans` spans or
+    /// `max_logs` log records are retained.
+    pub fn enforce_budget(&mut self, max_spans: usize, max_logs: usize) -> Evicted {
         let mut out = Evicted::default();
-        while self.spans as usize > max_spans && !self.is_empty() {
+        while (self.spans as usize > max_spans || self.logs as usize > max_logs) && !self.is_empty()
+        {
             self.evict_oldest(&mut out);
         }
         out
@@ -184,12 +200,15 @@ impl TraceTable {
         let (k, i) = slot_of(seq, seq);
         let t = &self.segs[k].traces[i];
         let n = t.spans.len() as u64;
+        let logs = t.logs.len() as u64;
         let h = self.hash(&t.trace_id);
         if let Ok(e) = self.index.find_entry(h, |&low| low == seq as u32) {
             e.remove();
         }
         self.spans -= n;
+        self.logs -= logs;
         out.spans += n;
+        out.logs += logs;
         out.traces += 1;
         self.head += 1;
         self.list = None;
@@ -266,7 +285,10 @@ mod tests {
             add(&mut t, i, i);
         }
         let before = t.published();
-        assert_eq!(t.enforce_budget(SEG + 5).traces, n - SEG as u64 - 5);
+        assert_eq!(
+            t.enforce_budget(SEG + 5, usize::MAX).traces,
+            n - SEG as u64 - 5
+        );
         assert_eq!(t.len(), SEG + 5);
         let l = t.published();
         assert_eq!(l.len(), SEG + 5);

@@ -17,6 +17,7 @@ use crate::store::trace::Trace;
 use super::alerts::AlertsUi;
 use super::filter::{DepFilter, parse_trace_query};
 use super::keymap::{Cmd, Ctx};
+use super::logs::LogsUi;
 use super::rows::{self, DepFacts, DepOrder, DepRow};
 
 pub use super::update::update;
@@ -43,6 +44,8 @@ pub enum Screen {
     Findings,
     /// Alerts (`a`): the alert board with each alert's history.
     Alerts,
+    /// Log records (`L`).
+    Logs,
     /// One dependency in detail.
     Detail(EdgeKey),
     /// One trace's waterfall.
@@ -51,10 +54,11 @@ pub enum Screen {
 
 impl Screen {
     /// The top-level views in tab order.
-    pub const TABS: [Screen; 4] = [
+    pub const TABS: [Screen; 5] = [
         Screen::Dependencies,
         Screen::Traces,
         Screen::Findings,
+        Screen::Logs,
         Screen::Alerts,
     ];
 }
@@ -272,6 +276,8 @@ pub struct UiState {
     pub findings: ListNav,
     /// Alerts view.
     pub alerts: AlertsUi,
+    /// Logs view.
+    pub logs: LogsUi,
     /// Open dependency detail.
     pub detail: Option<DetailUi>,
     /// Open waterfall.
@@ -369,6 +375,7 @@ impl UiState {
             traces: TracesUi::default(),
             findings: ListNav::default(),
             alerts: AlertsUi::default(),
+            logs: LogsUi::default(),
             detail: None,
             waterfall: None,
             input: None,
@@ -410,6 +417,7 @@ impl UiState {
             Screen::Traces => v.push(Ctx::Traces),
             Screen::Waterfall(_) => v.push(Ctx::Waterfall),
             Screen::Alerts => v.push(Ctx::Alerts),
+            Screen::Logs => v.push(Ctx::Logs),
             Screen::Findings | Screen::Detail(_) => {}
         }
         if self.mode == Mode::Review {
@@ -427,6 +435,10 @@ impl UiState {
         // The trace list is only kept current while it is shown (switching to it rebuilds it).
         if self.stack[0] == Screen::Traces {
             self.rebuild_traces();
+        }
+        // So is the Logs view.
+        if self.stack[0] == Screen::Logs {
+            self.rebuild_logs();
         }
         self.rebuild_findings();
         self.rebuild_alerts();
@@ -504,6 +516,12 @@ impl UiState {
         }
         let len = self.trace_rows.len();
         self.traces.nav.move_by(0, len);
+    }
+
+    /// Re-filters the Logs view (in review, the records inside the cursor window).
+    pub fn rebuild_logs(&mut self) {
+        let window = (self.mode == Mode::Review).then_some(self.snapshot.window);
+        self.logs.rebuild(&self.snapshot, window);
     }
 
     /// Records which trace is selected (the top row is not pinned: it follows the newest trace).

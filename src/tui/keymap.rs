@@ -67,6 +67,8 @@ pub enum Cmd {
     Alerts,
     /// Open the selected alert's exemplar traces.
     AlertTraces,
+    /// Open the Logs view.
+    Logs,
 }
 
 /// Where a binding applies.
@@ -86,6 +88,8 @@ pub enum Ctx {
     Review,
     /// The Alerts view.
     Alerts,
+    /// The Logs view.
+    Logs,
 }
 
 impl Ctx {
@@ -99,6 +103,7 @@ impl Ctx {
             Ctx::Traces => "Traces",
             Ctx::Review => "Review (time cursor)",
             Ctx::Alerts => "Alerts",
+            Ctx::Logs => "Logs",
         }
     }
 }
@@ -237,6 +242,20 @@ pub const BINDINGS: &[Binding] = &[
         "the alert's exemplar traces",
     ),
     b(
+        &[Char('e')],
+        "e",
+        Cmd::JumpToEdge,
+        Ctx::Logs,
+        "jump to the record's span (or enter)",
+    ),
+    b(
+        &[Char('x')],
+        "x",
+        Cmd::ErrorsOnly,
+        Ctx::Logs,
+        "errors only (sev=error)",
+    ),
+    b(
         &[Char('[')],
         "[",
         Cmd::TimeBack,
@@ -302,6 +321,13 @@ pub const BINDINGS: &[Binding] = &[
     b(&[Char('1')], "1", Cmd::Tab(1), Ctx::Global, "dependencies"),
     b(&[Char('2')], "2", Cmd::Tab(2), Ctx::Global, "traces"),
     b(&[Char('3')], "3", Cmd::Tab(3), Ctx::Global, "findings"),
+    b(
+        &[Char('4'), Char('L')],
+        "4 L",
+        Cmd::Logs,
+        Ctx::Global,
+        "logs",
+    ),
     b(&[Char('a')], "a", Cmd::Alerts, Ctx::Global, "alerts"),
     b(&[Esc, Backspace_], "esc", Cmd::Back, Ctx::Global, "back"),
     b(&[Char('p')], "p", Cmd::Pause, Ctx::Global, "pause / resume"),
@@ -335,6 +361,7 @@ pub fn help_sections() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)>
         Ctx::Traces,
         Ctx::Waterfall,
         Ctx::Alerts,
+        Ctx::Logs,
         Ctx::Review,
     ];
     order

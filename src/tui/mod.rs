@@ -7,7 +7,8 @@
 //! - `app`/`update`: UI state and the pure `update(state, action)`;
 //! - `keymap`: the key table (also the `?` help); `theme`: styles from `assets/themes/*.toml`;
 //! - `alerts`: the Alerts view's selection, the header banner's alerts, jumps to exemplars;
-//! - `rows`: per-snapshot ordering/filtering of rows; `filter`: the `/` language;
+//! - `rows`: per-snapshot ordering/filtering of rows; `filter`: the `/` language; `logs`: the
+//!   Logs view's filter and rows;
 //! - `view/*`: one render function per panel; `runner`: the event loop; `term`: terminal restore.
 
 pub mod alerts;
@@ -15,6 +16,7 @@ pub mod app;
 mod drill;
 pub mod filter;
 pub mod keymap;
+pub mod logs;
 pub mod rows;
 pub mod runner;
 pub mod term;

@@ -269,11 +269,15 @@ pub fn dep_rows(snap: &Snapshot, facts: &[DepFacts], order: &DepOrder) -> Vec<De
 }
 
 /// Indices into `Snapshot::traces` matching `query` and overlapping `window`, newest first.
+/// Traces known only from log records (no span yet) are left out.
 pub fn trace_rows(snap: &Snapshot, query: &TraceQuery, window: Option<(u64, u64)>) -> Vec<u32> {
     let n = snap.traces.len();
     let mut out = Vec::with_capacity(if query.is_empty() { n } else { 64 });
     for i in (0..n).rev() {
         let t = &snap.traces[i];
+        if t.spans.is_empty() {
+            continue;
+        }
         if let Some((from, to)) = window
             && (t.end_ns < from || t.start_ns >= to)
         {

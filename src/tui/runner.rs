@@ -174,6 +174,7 @@ pub fn after_draw(s: &mut UiState, hits: super::app::Hits) {
         Screen::Traces => s.traces.nav.offset = off,
         Screen::Findings => s.findings.offset = off,
         Screen::Alerts => s.alerts.nav.offset = off,
+        Screen::Logs => s.logs.nav.offset = off,
         Screen::Detail(_) => {
             if let Some(d) = &mut s.detail {
                 d.nav.offset = off;

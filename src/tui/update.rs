@@ -64,6 +64,10 @@ fn set_filter(s: &mut UiState, target: &Screen, text: String) {
             s.traces.filter = text;
             s.rebuild_traces();
         }
+        Screen::Logs => {
+            s.logs.filter = text;
+            s.rebuild_logs();
+        }
         _ => {
             s.deps.filter = text;
             s.rebuild_deps();
@@ -78,6 +82,7 @@ fn list_len(s: &UiState) -> usize {
         Screen::Traces => s.trace_rows.len(),
         Screen::Findings => s.finding_rows.len(),
         Screen::Alerts => s.alert_board().states.len(),
+        Screen::Logs => s.logs.rows.len(),
         Screen::Detail(_) => s
             .detail
             .as_ref()
@@ -102,6 +107,10 @@ fn move_selection(s: &mut UiState, delta: isize) {
             s.alerts.nav.move_by(delta, len);
             s.remember_alert();
         }
+        Screen::Logs => {
+            s.logs.nav.move_by(delta, len);
+            s.logs.remember();
+        }
         Screen::Detail(_) => {
             if let Some(d) = &mut s.detail {
                 d.nav.move_by(delta, len);
@@ -121,6 +130,9 @@ fn go_tab(s: &mut UiState, n: usize) {
         s.input = None;
         if *tab == Screen::Traces {
             s.rebuild_traces();
+        }
+        if *tab == Screen::Logs {
+            s.rebuild_logs();
         }
     }
 }
@@ -156,12 +168,18 @@ fn command(s: &mut UiState, cmd: Cmd) -> Option<Command> {
             );
         }
         Cmd::Tab(n) => go_tab(s, (n as usize).saturating_sub(1)),
+        Cmd::Logs => {
+            if let Some(i) = Screen::TABS.iter().position(|t| *t == Screen::Logs) {
+                go_tab(s, i);
+            }
+        }
         Cmd::Enter => return enter(s),
         Cmd::Filter => {
             let target = s.stack[0].clone();
             let before = match target {
                 Screen::Dependencies => s.deps.filter.clone(),
                 Screen::Traces => s.traces.filter.clone(),
+                Screen::Logs => s.logs.filter.clone(),
                 _ => return None,
             };
             s.stack.truncate(1);
@@ -205,13 +223,18 @@ fn command(s: &mut UiState, cmd: Cmd) -> Option<Command> {
             }
         }
         Cmd::JumpToEdge if *s.screen() == Screen::Alerts => s.alert_to_dependency(),
-        Cmd::JumpToEdge => jump_to_edge(s),
         Cmd::Alerts => {
             if let Some(n) = Screen::TABS.iter().position(|t| *t == Screen::Alerts) {
                 go_tab(s, n);
             }
         }
         Cmd::AlertTraces => alert_traces(s),
+        Cmd::JumpToEdge if *s.screen() == Screen::Logs => jump_to_log_span(s),
+        Cmd::JumpToEdge => jump_to_edge(s),
+        Cmd::ErrorsOnly if *s.screen() == Screen::Logs => {
+            s.logs.toggle_errors();
+            s.rebuild_logs();
+        }
         Cmd::ErrorsOnly => {
             let mut words: Vec<String> = s
                 .traces
@@ -251,6 +274,10 @@ fn back(s: &mut UiState) {
             Screen::Traces if !s.traces.filter.is_empty() => {
                 s.traces.filter.clear();
                 s.rebuild_traces();
+            }
+            Screen::Logs if !s.logs.filter.is_empty() => {
+                s.logs.filter.clear();
+                s.rebuild_logs();
             }
             _ => {}
         }
@@ -299,6 +326,7 @@ fn enter(s: &mut UiState) -> Option<Command> {
         }
         Screen::Findings => open_finding(s),
         Screen::Alerts => s.alert_to_dependency(),
+        Screen::Logs => jump_to_log_span(s),
     }
     None
 }
@@ -320,6 +348,38 @@ fn alert_traces(s: &mut UiState) {
             s.traces.filter = format!("id={}", ids.join(","));
             s.rebuild_traces();
         }
+    }
+}
+
+/// From the selected log record to its trace's waterfall, its span selected (the trace's first
+/// row when the record has no span id).
+fn jump_to_log_span(s: &mut UiState) {
+    let Some(rec) = s.logs.rows.get(s.logs.nav.selected) else {
+        return;
+    };
+    let (Some(tid), span) = (rec.trace_id, rec.span_id) else {
+        s.message = Some("this record is not tied to a trace".into());
+        return;
+    };
+    let retained = s.snapshot.trace(&tid).is_some_and(|t| !t.spans.is_empty());
+    if !retained {
+        s.message = Some("this record's trace has no retained span".into());
+        return;
+    }
+    open_trace(s, tid);
+    match span {
+        Some(id) => {
+            let found = s
+                .waterfall
+                .as_ref()
+                .is_some_and(|w| w.trace.as_ref().is_some_and(|t| t.position(&id).is_some()));
+            if found {
+                select_span(s, id);
+            } else {
+                s.message = Some("this record's span was not received; showing its trace".into());
+            }
+        }
+        None => s.message = Some("this record has no span id; showing its trace".into()),
     }
 }
 
@@ -484,6 +544,7 @@ fn click(s: &mut UiState, x: u16, y: u16) -> Option<Command> {
                 Screen::Traces => s.traces.nav.selected,
                 Screen::Findings => s.findings.selected,
                 Screen::Alerts => s.alerts.nav.selected,
+                Screen::Logs => s.logs.nav.selected,
                 Screen::Detail(_) => s.detail.as_ref().map_or(0, |d| d.nav.selected),
                 Screen::Waterfall(_) => s.waterfall.as_ref().map_or(0, |w| w.nav.selected),
             };
@@ -503,4 +564,4 @@ pub fn set_cursor(s: &mut UiState, cursor: Cursor) {
 
 #[cfg(test)]
 #[path = "update_tests.rs"]
-mod tests;
+pub(crate) mod tests;

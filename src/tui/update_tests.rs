@@ -50,7 +50,9 @@ fn navigation_clamps_and_tabs_switch() {
     assert_eq!(s.screen(), &Screen::Traces);
     cmd(&mut s, Cmd::PrevTab);
     cmd(&mut s, Cmd::PrevTab);
-    assert_eq!(s.screen(), &Screen::Alerts);
+    assert_eq!(s.screen(), &Screen::Alerts, "tabs wrap around");
+    cmd(&mut s, Cmd::PrevTab);
+    assert_eq!(s.screen(), &Screen::Logs);
     cmd(&mut s, Cmd::PrevTab);
     assert_eq!(s.screen(), &Screen::Findings);
     cmd(&mut s, Cmd::Tab(1));
@@ -420,4 +422,91 @@ fn one_exemplar_opens_at_its_call() {
     );
     let w = s.waterfall.as_ref().expect("waterfall");
     assert!(w.details, "the call's span is selected with its panel");
+}
+/// The fixture during the incident with log records: an ERROR record of span 4 (checkout's call
+/// to inventory) of trace 171, an INFO record of that trace without a span id, a record without
+/// a trace, and one of a trace never received.
+pub(crate) fn with_logs() -> UiState {
+    let mut store = testkit::fixture_store(90);
+    let t = T0 + 170 * 250 * testkit::MS;
+    store.apply_logs(
+        vec![
+            testkit::log("checkout", t + 3 * testkit::MS, 17, "stock lookup failed")
+                .of(171, 4)
+                .attr("exception.type", "TimeoutError")
+                .build(),
+            testkit::log("frontend", t + testkit::MS, 9, "checkout begins")
+                .of(171, 0)
+                .build(),
+            testkit::log("checkout", t + 2 * testkit::MS, 13, "cache cold").build(),
+            testkit::log("checkout", t + 4 * testkit::MS, 9, "orphan")
+                .of(999_999, 1)
+                .build(),
+        ],
+        T0,
+    );
+    let snap = store.snapshot_window(T0 + 40 * SEC, T0 + 50 * SEC);
+    UiState::new(Mode::Live, Sources::default(), Arc::new(snap))
+}
+
+#[test]
+fn logs_view_filters_and_jumps_to_the_span() {
+    let mut s = with_logs();
+    cmd(&mut s, Cmd::Logs);
+    assert_eq!(s.screen(), &Screen::Logs);
+    let bodies =
+        |s: &UiState| -> Vec<String> { s.logs.rows.iter().map(|r| r.body.to_string()).collect() };
+    assert_eq!(
+        bodies(&s),
+        [
+            "orphan",
+            "stock lookup failed",
+            "cache cold",
+            "checkout begins"
+        ],
+        "newest first"
+    );
+    // Severity: x toggles sev=error.
+    cmd(&mut s, Cmd::ErrorsOnly);
+    assert_eq!(s.logs.filter, "sev=error");
+    assert_eq!(bodies(&s), ["stock lookup failed"]);
+    // e opens the trace with the record's span selected and its panel open.
+    cmd(&mut s, Cmd::JumpToEdge);
+    let w = s.waterfall.as_ref().expect("waterfall open");
+    let t = w.trace.as_ref().expect("trace retained");
+    let span = &t.spans[w.selected_span().expect("a span selected")];
+    assert_eq!(span.span_id, 4u64.to_be_bytes());
+    assert!(w.details);
+    assert!(span.is_error(), "the ERROR record marks its span");
+    cmd(&mut s, Cmd::Back);
+    assert_eq!(s.screen(), &Screen::Logs);
+    cmd(&mut s, Cmd::ErrorsOnly);
+    // Text and service filters through `/`.
+    cmd(&mut s, Cmd::Filter);
+    type_text(&mut s, "service=check COLD");
+    update(&mut s, Action::Submit);
+    assert_eq!(bodies(&s), ["cache cold"]);
+    cmd(&mut s, Cmd::Enter);
+    assert_eq!(s.screen(), &Screen::Logs);
+    assert_eq!(
+        s.message.as_deref(),
+        Some("this record is not tied to a trace")
+    );
+    cmd(&mut s, Cmd::Back);
+    assert!(s.logs.filter.is_empty(), "esc clears the filter");
+    // A record of a trace with no span received.
+    cmd(&mut s, Cmd::Top);
+    cmd(&mut s, Cmd::JumpToEdge);
+    assert_eq!(
+        s.message.as_deref(),
+        Some("this record's trace has no retained span")
+    );
+    // A record without a span id opens its trace.
+    cmd(&mut s, Cmd::Bottom);
+    cmd(&mut s, Cmd::Enter);
+    assert!(matches!(s.screen(), Screen::Waterfall(_)));
+    assert_eq!(
+        s.message.as_deref(),
+        Some("this record has no span id; showing its trace")
+    );
 }

@@ -220,7 +220,7 @@ pub fn parse_record(text: &[u8]) -> Result<CaptureRecord, String> {
                 .map_err(describe)
         }
         Some(b"resourceLogs" | b"resource_logs") => {
-            serde_json::from_slice::<ExportLogsServiceRequest>(text)
+            crate::ingest::decode_logs::parse_logs_json(text)
                 .map(CaptureRecord::Logs)
                 .map_err(describe)
         }

@@ -97,6 +97,12 @@ fn names_the_bad_field() {
             .unwrap_or_default()
             .contains("foo")
     );
+    let bad_log = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"spanId":"zz"}]}]}]}"#;
+    let e = parse_record(bad_log).err().unwrap_or_default();
+    assert!(
+        e.contains("resourceLogs[0].scopeLogs[0].logRecords[0].spanId: "),
+        "{e}"
+    );
 }
 
 /// A capture of many lines spread over several chunks: traces of varied sizes, metrics and

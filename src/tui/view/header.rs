@@ -187,6 +187,7 @@ fn tab_line(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hi
                 (i + 1).to_string(),
                 counted("Findings", s.snapshot.findings.len()),
             ),
+            Screen::Logs => ((i + 1).to_string(), "Logs".to_string()),
             // `a` opens it (the number keys stay with the first views).
             Screen::Alerts => ("a".into(), counted("Alerts", s.alert_board().states.len())),
             _ => ((i + 1).to_string(), String::new()),
@@ -223,6 +224,7 @@ fn tab_line(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hi
     let filter = match s.stack[0] {
         Screen::Dependencies => &s.deps.filter,
         Screen::Traces => &s.traces.filter,
+        Screen::Logs => &s.logs.filter,
         _ => "",
     };
     if !filter.is_empty() && s.input.is_none() {

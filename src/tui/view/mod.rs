@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! ┌ header: mode · alert banner · receivers ● · spans/s · samples/s · refused · dropped … ┐
-//! │ tabs: 1 Dependencies  2 Traces  3 Findings (n)  a Alerts (n)  sort / filter / paused │
+//! │ tabs: 1 Dependencies  2 Traces  3 Findings (n)  4 Logs  a Alerts (n)  sort / filter  │
 //! ├────────────────────────────────────────────────────────────────────────────────────┤
-//! │ body: dependencies | traces | findings | alerts | dependency detail | waterfall     │
+//! │ body: dependencies | traces | findings | logs | alerts | detail | waterfall        │
 //! ├ (review) timeline strip: error %, breaker marks, alert marks, the cursor window ────┤
 //! └ footer: key hints for this screen, the filter being typed, or a message ───────────┘
 //! ```
@@ -16,6 +16,7 @@ pub mod detail;
 pub mod findings;
 pub mod header;
 pub mod help;
+pub mod logs;
 pub mod preview;
 pub mod timeline;
 pub mod traces;
@@ -60,6 +61,7 @@ pub fn render(f: &mut Frame, s: &UiState, theme: &Theme) -> Hits {
         Screen::Traces => traces::render(f, body, s, theme, &mut hits),
         Screen::Findings => findings::render(f, body, s, theme, &mut hits),
         Screen::Alerts => alerts::render(f, body, s, theme, &mut hits),
+        Screen::Logs => logs::render(f, body, s, theme, &mut hits),
         Screen::Detail(_) => detail::render(f, body, s, theme, &mut hits),
         Screen::Waterfall(_) => waterfall::render(f, body, s, theme, &mut hits),
     }
@@ -112,6 +114,11 @@ fn footer(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme) {
             ],
             Screen::Findings => &[("enter", "open cited traces")],
             Screen::Alerts => &[("enter e", "dependency"), ("t", "exemplar traces")],
+            Screen::Logs => &[
+                ("e enter", "go to span"),
+                ("/", "filter"),
+                ("x", "errors only"),
+            ],
             Screen::Detail(_) => &[("enter", "open trace"), ("esc", "back")],
             Screen::Waterfall(_) => &[
                 ("h l space", "fold"),

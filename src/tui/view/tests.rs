@@ -464,3 +464,27 @@ fn exemplar_traces_filter_leaves_the_tabs_visible() {
         );
     }
 }
+#[test]
+fn span_panel_lists_the_span_logs_and_the_logs_view_its_records() {
+    let mut s = crate::tui::update::tests::with_logs();
+    key(&mut s, Cmd::Logs);
+    let b = draw(&mut s, 120, 36);
+    let t = text(&b);
+    assert!(t.contains(" Logs 4 of 4 "), "{t}");
+    assert!(t.contains(" 4 Logs"), "the tab: {t}");
+    assert!(t.contains("…00000ab"), "the trace id's last digits: {t}");
+    assert!(
+        t.contains("stock lookup failed [TimeoutError]"),
+        "body with its exception: {t}"
+    );
+    let (x, y) = find(&b, "ERROR").expect("severity cell");
+    assert_eq!(b[(x, y)].fg, Color::Red);
+    key(&mut s, Cmd::ErrorsOnly);
+    key(&mut s, Cmd::JumpToEdge);
+    let t = text(&draw(&mut s, 120, 36));
+    assert!(t.contains("Logs (1)"), "{t}");
+    assert!(
+        t.contains("ERROR stock lookup failed [TimeoutError]"),
+        "{t}"
+    );
+}

@@ -1,11 +1,14 @@
 //! One trace as a waterfall: the span tree on the left, time bars on the right, the critical path
-//! in its own colour with `◆`, error spans with `✗`; `d`/enter opens the span detail panel.
+//! in its own colour with `◆`, error spans with `✗`; `d`/enter opens the span detail panel, which
+//! lists the span's log records in time order before its attributes.
 //!
 //! ```text
 //! ┌ Trace 0000…0039 · 9 spans · 358ms · 2 errors · ◆ critical path ──┬ Span ─────────────────┐
 //! │ SPAN                                   DURATION  0      179ms  358ms│ checkout: POST /charge│
 //! │ ▾ frontend GET /checkout           ◆    358ms   ████████████████│ CLIENT · ERROR · 300ms│
-//! │   ▸ checkout POST /charge        ✗ ◆    300ms        ████████   │ attributes …          │
+//! │   ▸ checkout POST /charge        ✗ ◆    300ms        ████████   │ Logs (2)              │
+//! │                                                                  │ +3ms ERROR declined   │
+//! │                                                                  │ attributes …          │
 //! └──────────────────────────────────────────────────────────────────┴───────────────────────┘
 //! ```
 
@@ -15,6 +18,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{block, widgets};
+use crate::model::log::LogRecord;
 use crate::model::span::{Span as ModelSpan, StatusCode};
 use crate::store::trace::Trace;
 use crate::tui::app::{Hits, UiState, WaterfallUi};
@@ -172,6 +176,8 @@ fn panel(f: &mut Frame, area: Rect, s: &UiState, w: &WaterfallUi, t: &Trace, the
     ));
     let status = match span.status {
         StatusCode::Error => Span::styled("ERROR", theme.bad),
+        // An error only by its log records (or HTTP/gRPC code): say so.
+        _ if span.is_error() => Span::styled("error", theme.bad),
         StatusCode::Ok => Span::styled("OK", theme.ok),
         StatusCode::Unset => Span::styled("unset", theme.dim),
     };
@@ -207,6 +213,13 @@ fn panel(f: &mut Frame, area: Rect, s: &UiState, w: &WaterfallUi, t: &Trace, the
         .and_then(|e| e.status_message.as_deref())
     {
         lines.push(Line::styled(format!("status: {msg}"), theme.bad));
+    }
+    let logs = t.logs_of(Some(&span.span_id));
+    if !logs.is_empty() {
+        section_owned(&mut lines, format!("Logs ({})", logs.len()), theme);
+        for l in logs {
+            lines.push(log_line(l, span.start_ns, theme));
+        }
     }
     section(&mut lines, "Attributes", theme);
     for kv in span.attributes.iter() {
@@ -251,6 +264,34 @@ fn panel(f: &mut Frame, area: Rect, s: &UiState, w: &WaterfallUi, t: &Trace, the
         lines.push(kv_line(kv.key, &kv.value.to_display(), theme));
     }
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// One log record of the span: offset from the span's start, severity, body, exception.
+fn log_line(l: &LogRecord, start_ns: u64, theme: &Theme) -> Line<'static> {
+    let sev = if l.is_error() { theme.bad } else { theme.text };
+    let mut body = l.body.replace('\n', "⏎ ");
+    if let Some((ty, msg)) = l.exception() {
+        let ex = [ty, msg]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(": ");
+        body.push_str(&format!(" [{ex}]"));
+    }
+    let offset = match l.time_ns.checked_sub(start_ns) {
+        Some(d) => format!("+{} ", widgets::ns(d)),
+        None => format!("-{} ", widgets::ns(start_ns - l.time_ns)),
+    };
+    Line::from(vec![
+        Span::styled(offset, theme.dim),
+        Span::styled(format!("{:<5} ", l.severity_label()), sev),
+        Span::raw(body),
+    ])
+}
+
+fn section_owned(lines: &mut Vec<Line>, title: String, theme: &Theme) {
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(title, theme.accent));
 }
 
 fn section(lines: &mut Vec<Line>, title: &'static str, theme: &Theme) {
