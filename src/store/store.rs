@@ -108,6 +108,9 @@ impl Store {
         self.count_evicted(ev);
         // Free evicted traces as fast as they come, a batch's worth at a time.
         self.traces.reap(2 * (ev.traces as usize).max(n).max(64));
+        // Calls whose answer is overdue settle as batches come, a little each time, rather than
+        // all at the next tick (after this batch's spans, so an answer in it still pairs).
+        self.settle(now);
     }
 
     /// Applies decoded metric points (any source: OTLP, scrape, PromQL, capture).
