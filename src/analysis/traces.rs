@@ -264,7 +264,7 @@ pub fn edge_calls(
         if t.end_ns < window.0 || t.start_ns >= window.1 {
             continue;
         }
-        for s in &t.spans {
+        for s in t.spans.iter() {
             if is_call_on_edge(t, s, caller, dependency) {
                 all.push(EdgeCall {
                     trace: ti,

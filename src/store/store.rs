@@ -122,6 +122,9 @@ impl Store {
             self.apply_one(span, now);
         }
         self.enforce_budgets(n);
+        // Calls whose answer is overdue settle as batches come, a little each time, rather than
+        // all at the next tick (after this batch's spans, so an answer in it still pairs).
+        self.settle(now);
     }
 
     fn enforce_budgets(&mut self, batch: usize) {

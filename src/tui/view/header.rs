@@ -193,6 +193,23 @@ fn tab_line(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hi
             _ => ((i + 1).to_string(), String::new()),
         })
         .collect();
+    // Narrow terminals (80 columns) get the short name of the widest tab, so the sort and
+    // filter notes on the right still fit beside the tabs.
+    let wide: usize = names
+        .iter()
+        .map(|(k, n)| k.chars().count() + n.chars().count() + 3)
+        .sum();
+    let names: Vec<(String, String)> = if wide + 24 > area.width as usize {
+        names
+            .into_iter()
+            .map(|(k, n)| match n.as_str() {
+                "Dependencies" => (k, "Deps".to_string()),
+                _ => (k, n),
+            })
+            .collect()
+    } else {
+        names
+    };
     let mut x = area.x + 1;
     let mut spans = vec![Span::raw(" ")];
     for (i, (key, name)) in names.iter().enumerate() {
