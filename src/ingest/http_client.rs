@@ -244,6 +244,9 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
         }
         cur = c.source();
     }
+    if tls.is_none() {
+        tls = alert_in_text(&chain);
+    }
     let https = e
         .downcast_ref::<reqwest::Error>()
         .and_then(|r| r.url())
@@ -284,6 +287,36 @@ fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rust
     rustls_error(inner)
 }
 
+fn refused_handshake(alert: &str) -> String {
+    format!(
+        "the server refused the handshake ({alert}): it may require a client certificate \
+         (cert_file and key_file) signed by a CA it trusts"
+    )
+}
+
+/// The alerts a server sends when it wants (another) client certificate.
+const CLIENT_CERT_ALERTS: [&str; 5] = [
+    "CertificateRequired",
+    "HandshakeFailure",
+    "BadCertificate",
+    "UnknownCA",
+    "CertificateUnknown",
+];
+
+/// The TLS problem named in an error's text, for when the rustls error only reaches us as text
+/// (some connection errors carry it as a message, not as a value to downcast): rustls writes a
+/// received alert as "received fatal alert: Name".
+fn alert_in_text(chain: &str) -> Option<String> {
+    let at = chain.find("received fatal alert: ")? + "received fatal alert: ".len();
+    let name: String = chain[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    CLIENT_CERT_ALERTS
+        .contains(&name.as_str())
+        .then(|| refused_handshake(&name))
+}
+
 fn tls_problem(e: &rustls::Error) -> String {
     use CertificateError as C;
     match e {
@@ -313,10 +346,7 @@ fn tls_problem(e: &rustls::Error) -> String {
             | AlertDescription::BadCertificate
             | AlertDescription::UnknownCA
             | AlertDescription::CertificateUnknown),
-        ) => format!(
-            "the server refused the handshake ({a:?}): it may require a client certificate \
-             (cert_file and key_file) signed by a CA it trusts"
-        ),
+        ) => refused_handshake(&format!("{a:?}")),
         rustls::Error::InvalidMessage(_) => {
             "the server did not answer with TLS (is it plain http://?)".into()
         }
@@ -327,6 +357,21 @@ fn tls_problem(e: &rustls::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A refusal that reaches us only as text is still explained (it did in a real mTLS scrape
+    /// where the alert arrived before the connection closed).
+    #[test]
+    fn a_client_certificate_alert_in_text_is_explained() {
+        let chain = "error sending request for url (https://127.0.0.1:1/metrics): client error \
+                     (SendRequest): connection error: received fatal alert: BadCertificate";
+        let m = alert_in_text(chain).expect("named");
+        assert!(
+            m.contains("client certificate") && m.contains("BadCertificate"),
+            "{m}"
+        );
+        assert_eq!(alert_in_text("received fatal alert: DecodeError"), None);
+        assert_eq!(alert_in_text("connection reset"), None);
+    }
 
     /// A server whose certificate no trusted CA signed: the message says so in words.
     #[tokio::test]

@@ -163,6 +163,17 @@ impl MetricStore {
         if &*p.name == "up" {
             self.scrape_health(p);
         }
+        // Every point of a scrape (its `up` too, mapped or not) marks when the target was
+        // scraped: a series or breaker that first appears later started from zero then.
+        let inst = (
+            p.labels.get("job").map(Arc::from),
+            p.labels.get("instance").map(Arc::from),
+        );
+        let times = self.instances.entry(inst).or_insert((0, p.t_ns));
+        if p.t_ns > times.1 {
+            *times = (times.1, p.t_ns);
+        }
+        let prev_scrape = times.0;
         let matchers = self.matchers(&p.name);
         if matchers.is_empty() {
             self.unmapped_points += 1;
@@ -174,15 +185,6 @@ impl MetricStore {
                 Target::Breaker(i, _) => self.profiles.breakers[i].encoding == Encoding::Events,
             });
         let id: SeriesId = Arc::new((p.name.clone(), p.labels.clone()));
-        let inst = (
-            p.labels.get("job").map(Arc::from),
-            p.labels.get("instance").map(Arc::from),
-        );
-        let times = self.instances.entry(inst).or_insert((0, p.t_ns));
-        if p.t_ns > times.1 {
-            *times = (times.1, p.t_ns);
-        }
-        let prev_scrape = times.0;
         let track = self.series.entry(id.clone()).or_insert_with(|| {
             let mut t = SeriesTrack::default();
             // A cumulative series that appears in a later scrape of a target started from zero
@@ -258,9 +260,18 @@ impl MetricStore {
                         None => (p.t_ns, p.t_ns),
                     });
                     d.from_events |= def.encoding == Encoding::Events;
+                    // Like a series, a breaker whose counters first appear in a later scrape of
+                    // a target started from zero at the previous scrape (opossum-prometheus
+                    // creates each event's series on its first event): its first increments are
+                    // transitions, not a history to infer a state from.
+                    let since = if prev_scrape > 0 && prev_scrape < p.t_ns {
+                        prev_scrape
+                    } else {
+                        p.t_ns
+                    };
                     d.breakers
                         .entry((idx, inst))
-                        .or_insert_with(|| BreakerTrack::new(idx, p.t_ns))
+                        .or_insert_with(|| BreakerTrack::new(idx, since))
                         .observe(def, part, key, p.t_ns, v, p.delta);
                     d.touched = true;
                 }

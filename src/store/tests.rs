@@ -205,3 +205,29 @@ fn out_of_order_spans_assemble_one_trace() {
     assert_eq!(t.root().map(|r| r.service()), Some("a"));
     assert_eq!(t.children(&[2; 8]).count(), 1);
 }
+
+#[test]
+fn overdue_calls_settle_as_the_next_batch_is_applied() {
+    let mut cfg = StoreConfig::replay(1000);
+    cfg.settle_ns = 100;
+    let mut s = Store::new(cfg);
+    s.apply(vec![span("web", 1, 1, 0, SpanKind::Client, 10, ADDR)], 0);
+    s.apply(vec![span("web", 2, 1, 0, SpanKind::Client, 10, ADDR)], 50);
+    // Both calls are overdue at 500; the batch answers the second one. No tick (`settle`) runs:
+    // applying the batch pairs the answer first, then settles the first call, which the alias
+    // just learnt names.
+    s.apply(
+        vec![span("payments", 2, 2, 1, SpanKind::Server, 8, &[])],
+        500,
+    );
+    let snap = s.snapshot(None);
+    assert_eq!(
+        snap.counters.pending_calls, 0,
+        "nothing waits past its settle time"
+    );
+    assert_eq!(
+        deps(&mut s),
+        vec![("web".into(), "payments".into(), 2)],
+        "the answered call paired, the other settled through the alias"
+    );
+}

@@ -137,6 +137,34 @@ fn events_rebuild_the_state_machine_between_scrapes() {
 }
 
 #[test]
+fn event_counters_that_appear_in_a_later_scrape_are_transitions_from_closed() {
+    // A real opossum-prometheus target: the first scrape has no circuit series yet (only what
+    // the process exports anyway, unmapped); every transition happens before the second scrape,
+    // where the counters first appear.
+    let mut m = store();
+    let perf = "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 0.5\n";
+    scrape(&mut m, "shop", 1, perf);
+    let flaps = opossum(&[
+        ("fire", 9),
+        ("failure", 4),
+        ("open", 2),
+        ("halfOpen", 2),
+        ("close", 1),
+    ]);
+    scrape(&mut m, "shop", 2, &format!("{perf}{flaps}"));
+    let v = view(&mut m, "shop", "inventory");
+    assert_eq!(v.breaker, Closed, "{v:?}");
+    let s = steps(&v);
+    assert_eq!(s.first(), Some(&(2, Closed, Open)), "{s:?}");
+    assert_eq!(s.last(), Some(&(2, HalfOpen, Closed)), "{s:?}");
+    assert_eq!(
+        s.len(),
+        5,
+        "open, half-open, open, half-open, closed: {s:?}"
+    );
+}
+
+#[test]
 fn events_first_seen_with_history_infer_the_state() {
     let mut m = store();
     scrape(
