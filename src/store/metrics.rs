@@ -24,6 +24,10 @@ use crate::model::view::STALE_NS;
 use breaker::{BreakerTrack, KEY_SEP};
 use history::SeriesTrack;
 
+/// Points of one target this close in time belong to the same scrape or export (scrape
+/// intervals go down to 100 ms; the points of one collection are stamped within a few ms).
+const SAME_COLLECTION_NS: u64 = 20_000_000;
+
 pub use join::join_to_edges;
 
 /// Most transitions kept per dependency.
@@ -173,7 +177,11 @@ impl MetricStore {
         if p.t_ns > times.1 {
             *times = (times.1, p.t_ns);
         }
+        // The target's previous scrape, when it is a distinct one: points of one scrape or
+        // export may carry times a few milliseconds apart, and those are the same collection.
         let prev_scrape = times.0;
+        let earlier_scrape =
+            (prev_scrape > 0 && prev_scrape + SAME_COLLECTION_NS < p.t_ns).then_some(prev_scrape);
         let matchers = self.matchers(&p.name);
         if matchers.is_empty() {
             self.unmapped_points += 1;
@@ -198,7 +206,7 @@ impl MetricStore {
                         .unwrap_or(p.t_ns.saturating_sub(1)),
                 )
             } else {
-                (prev_scrape > 0 && prev_scrape < p.t_ns).then_some(prev_scrape)
+                earlier_scrape
             };
             if let Some(at) = zero_at
                 && let Some(value) = zero_of(&p.value, counter || p.delta)
@@ -264,11 +272,7 @@ impl MetricStore {
                     // a target started from zero at the previous scrape (opossum-prometheus
                     // creates each event's series on its first event): its first increments are
                     // transitions, not a history to infer a state from.
-                    let since = if prev_scrape > 0 && prev_scrape < p.t_ns {
-                        prev_scrape
-                    } else {
-                        p.t_ns
-                    };
+                    let since = earlier_scrape.unwrap_or(p.t_ns);
                     d.breakers
                         .entry((idx, inst))
                         .or_insert_with(|| BreakerTrack::new(idx, since))
