@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Code, Status};
 
-#[path = "../benches/common/corpus.rs"]
+#[path = "../tools/otlp-loadgen/src/corpus.rs"]
 mod corpus;
 
 /// Receivers on free ports, with the ingest channels in the test's hands.

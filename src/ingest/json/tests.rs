@@ -15,9 +15,9 @@ use super::{decode, decode_direct};
 use crate::ingest::decode::{DecodedSpans, decode_traces};
 use crate::ingest::otlp_json::parse_traces;
 
-// Also loaded by `wire`'s tests: each test module keeps its own copy of the bench corpus.
+// Also loaded by `wire`'s tests: each test module keeps its own copy of the load generator's corpus.
 #[allow(clippy::duplicate_mod)]
-#[path = "../../../benches/common/corpus.rs"]
+#[path = "../../../tools/otlp-loadgen/src/corpus.rs"]
 mod corpus;
 
 /// Decodes `bytes` both ways and asserts they agree; returns whether the request was accepted.

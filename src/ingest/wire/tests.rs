@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use super::{WireErrorKind, decode};
 use crate::ingest::decode::{DecodedSpans, decode_traces};
 
-#[path = "../../../benches/common/corpus.rs"]
+#[path = "../../../tools/otlp-loadgen/src/corpus.rs"]
 mod corpus;
 
 /// Decodes `bytes` both ways and asserts they agree; returns whether the request was accepted.

@@ -455,3 +455,12 @@ fn find_id_offsets(body: &[u8], m: &ExportTraceServiceRequest) -> Vec<u32> {
     }
     out
 }
+
+/// `distinct` encoded batches of `batch` spans each, services in turn (faultline's decoder
+/// tests: the load generator's own spans, so they check the very bytes it sends).
+pub fn encoded_batches(distinct: usize, batch: usize, seed: u64) -> Vec<Vec<u8>> {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    (0..distinct)
+        .map(|i| build_batch(batch, SERVICES[i % SERVICES.len()], &mut rng).encode_to_vec())
+        .collect()
+}
