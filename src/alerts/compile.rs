@@ -2,12 +2,12 @@
 //! templates; the built-in set (`rules/alerts.toml`, embedded). Every problem is one
 //! [`RuleError`] naming the file, the alert and the field.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::model::dependency::DepKind;
 use crate::rules::RuleError;
 use crate::rules::compile::{Globs, globs, parse_kind};
+use crate::rules::files;
 
 use super::expr::{self, Expr, Template, Yields};
 use super::spec::{self, AlertSpec};
@@ -162,30 +162,12 @@ pub fn compile_sources(
     for (file, text) in sources {
         specs.extend(spec::parse_file(file, text, &mut errors));
     }
-    let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    let mut rules = Vec::new();
-    for s in specs {
-        if let Some(first) = seen.get(&s.name) {
-            errors.push(RuleError {
-                file: s.file.clone(),
-                rule: Some(s.name.clone()),
-                field: "name".into(),
-                message: format!("duplicate alert name (first defined in {first})"),
-            });
-            continue;
-        }
-        seen.insert(s.name.clone(), s.file.clone());
-        let (file, name) = (s.file.clone(), s.name.clone());
-        match compile_rule(s) {
-            Ok(r) => rules.push(r),
-            Err(es) => errors.extend(es.into_iter().map(|(field, message)| RuleError {
-                file: file.clone(),
-                rule: Some(name.clone()),
-                field,
-                message,
-            })),
-        }
-    }
+    let key = files::Key {
+        field: "name",
+        duplicate: "duplicate alert name",
+    };
+    let key_of = |s: &AlertSpec| (s.file.clone(), s.name.clone());
+    let mut rules = files::compile_unique(specs, &key, key_of, compile_rule, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -196,40 +178,10 @@ pub fn compile_sources(
     })
 }
 
-/// Loads the `[[alert]]` tables of every `*.toml` in `dir` (sorted by name).
+/// Loads the `[[alert]]` tables of every `*.toml` in `dir` (sorted by name; a directory with no
+/// rule files has no alerts).
 pub fn load_dir(dir: &Path) -> Result<AlertSet, Vec<RuleError>> {
-    let io_err = |m: String| {
-        vec![RuleError {
-            file: dir.display().to_string(),
-            rule: None,
-            field: String::new(),
-            message: m,
-        }]
-    };
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| io_err(format!("cannot read rules directory: {e}")))?;
-    let mut paths: Vec<_> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
-    let mut sources = Vec::new();
-    let mut errors = Vec::new();
-    for p in paths {
-        match std::fs::read_to_string(&p) {
-            Ok(t) => sources.push((p.display().to_string(), t)),
-            Err(e) => errors.push(RuleError {
-                file: p.display().to_string(),
-                rule: None,
-                field: String::new(),
-                message: format!("cannot read: {e}"),
-            }),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    let sources = files::read_toml_dir(dir, false)?;
     compile_sources(&sources, &dir.display().to_string())
 }
 

@@ -31,6 +31,9 @@ use crate::model::alert::AlertSeverity;
 use crate::model::edge::BUCKET_NS;
 use crate::rules::RuleError;
 use crate::rules::params::describe;
+use crate::rules::toml_fields::{
+    Errs, find_line, glob_list, opt_str, parse_toml, req_str, unknown, valid_name,
+};
 
 /// Scope selectors (globs). Empty lists match everything.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -106,46 +109,12 @@ pub const DEFAULT_BASELINE_NS: u64 = 45 * 60 * 1_000_000_000;
 /// Longest `baseline` (edge buckets are kept 6 h).
 pub const MAX_BASELINE_NS: u64 = 6 * 3600 * 1_000_000_000;
 
-/// Collects errors for one alert.
-struct Errs<'a> {
-    file: &'a str,
-    rule: Option<String>,
-    out: &'a mut Vec<RuleError>,
-}
-
-impl Errs<'_> {
-    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.out.push(RuleError {
-            file: self.file.to_string(),
-            rule: self.rule.clone(),
-            field: field.into(),
-            message: message.into(),
-        });
-    }
-}
-
 /// Parses the `[[alert]]` tables of one rule file (other top-level keys belong to the lint and
 /// are left alone). Returns every alert (fields that were wrong replaced by their defaults, so
 /// the rest can be checked too); appends every problem to `errors`.
 pub fn parse_file(file: &str, text: &str, errors: &mut Vec<RuleError>) -> Vec<AlertSpec> {
-    let table: toml::Table = match text.parse() {
-        Ok(t) => t,
-        Err(e) => {
-            let at = e
-                .span()
-                .map(|s| {
-                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
-                    format!("line {line}: ")
-                })
-                .unwrap_or_default();
-            errors.push(RuleError {
-                file: file.to_string(),
-                rule: None,
-                field: String::new(),
-                message: format!("{at}invalid TOML: {}", e.message().trim()),
-            });
-            return Vec::new();
-        }
+    let Some(table) = parse_toml(file, text, errors) else {
+        return Vec::new();
     };
     let mut errs = Errs {
         file,
@@ -202,16 +171,13 @@ fn parse_alert(t: &toml::Table, text: &str, errs: &mut Errs<'_>) -> AlertSpec {
     }
     for k in t.keys() {
         if !FIELDS.contains(&k.as_str()) {
-            errs.push(
-                k.clone(),
-                format!("unknown field; expected one of: {}", FIELDS.join(", ")),
-            );
+            errs.push(k.clone(), unknown(FIELDS));
         }
     }
     let expr = req_str(t, "expr", errs);
-    let resolve = opt_str(t, "resolve", errs);
-    let value = opt_str(t, "value", errs);
-    let threshold = opt_str(t, "threshold", errs);
+    let resolve = opt_str(t, "resolve", false, errs);
+    let value = opt_str(t, "value", false, errs);
+    let threshold = opt_str(t, "threshold", false, errs);
     let for_ns = duration(t, "for", 0, errs);
     let keep_firing_for_ns = duration(t, "keep_firing_for", 0, errs);
     let window_ns = duration(t, "window", DEFAULT_WINDOW_NS, errs).and_then(|w| {
@@ -257,7 +223,7 @@ fn parse_alert(t: &toml::Table, text: &str, errs: &mut Errs<'_>) -> AlertSpec {
     // A field that is wrong is reported above and replaced by its default here, so that the
     // alert is still compiled and its other problems (expressions, templates, globs) are
     // reported too; the set fails as a whole.
-    let line = name.as_deref().map_or(1, |n| find_line(text, n));
+    let line = name.as_deref().map_or(1, |n| find_line(text, "name", n));
     AlertSpec {
         name: name.or_else(|| errs.rule.clone()).unwrap_or_default(),
         expr: expr.unwrap_or_default(),
@@ -278,63 +244,12 @@ fn parse_alert(t: &toml::Table, text: &str, errs: &mut Errs<'_>) -> AlertSpec {
     }
 }
 
-fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
 fn valid_label(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// The 1-based line where `name = "NAME"` is written (1 when not found).
-fn find_line(text: &str, name: &str) -> usize {
-    let quoted = format!("\"{name}\"");
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start();
-            l.starts_with("name") && l.contains(&quoted)
-        })
-        .map_or(1, |i| i + 1)
-}
-
-fn req_str(t: &toml::Table, key: &str, errs: &mut Errs<'_>) -> Option<String> {
-    match t.get(key) {
-        None => {
-            errs.push(key, "missing required field");
-            None
-        }
-        Some(toml::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Some(toml::Value::String(_)) => {
-            errs.push(key, "must not be empty");
-            None
-        }
-        Some(other) => {
-            errs.push(key, format!("expected a string, got {}", describe(other)));
-            None
-        }
-    }
-}
-
-fn opt_str(t: &toml::Table, key: &str, errs: &mut Errs<'_>) -> Option<String> {
-    match t.get(key) {
-        None => None,
-        Some(toml::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Some(toml::Value::String(_)) => {
-            errs.push(key, "must not be empty (leave the field out instead)");
-            None
-        }
-        Some(other) => {
-            errs.push(key, format!("expected a string, got {}", describe(other)));
-            None
-        }
-    }
 }
 
 /// A duration field (`"90s"`, `"2m"`, `"1h30m"`); `default` when absent.
@@ -448,37 +363,11 @@ fn parse_scope(v: Option<&toml::Value>, errs: &mut Errs<'_>) -> AlertScopeSpec {
             "dependency" => &mut s.dependency,
             "kind" => &mut s.kind,
             _ => {
-                errs.push(
-                    format!("scope.{k}"),
-                    format!(
-                        "unknown field; expected one of: {}",
-                        SCOPE_FIELDS.join(", ")
-                    ),
-                );
+                errs.push(format!("scope.{k}"), unknown(SCOPE_FIELDS));
                 continue;
             }
         };
-        match v {
-            toml::Value::String(one) => target.push(one.clone()),
-            toml::Value::Array(a) => {
-                for (j, item) in a.iter().enumerate() {
-                    match item {
-                        toml::Value::String(g) => target.push(g.clone()),
-                        other => errs.push(
-                            format!("scope.{k}[{j}]"),
-                            format!("expected a string, got {}", describe(other)),
-                        ),
-                    }
-                }
-            }
-            other => errs.push(
-                format!("scope.{k}"),
-                format!(
-                    "expected a string or an array of strings, got {}",
-                    describe(other)
-                ),
-            ),
-        }
+        glob_list(k, v, target, errs);
     }
     s
 }

@@ -2,7 +2,6 @@
 //! parameters, builds the detector, compiles scope and allow globs, checks message templates.
 //! Every problem becomes one [`RuleError`].
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use globset::{Glob, GlobMatcher};
@@ -11,6 +10,7 @@ use crate::model::dependency::DepKind;
 use crate::model::finding::Severity;
 
 use super::detectors::{self, Detector, DetectorDef};
+use super::files;
 use super::params::Params;
 use super::spec::{self, AllowSpec, RuleError, RuleSpec};
 
@@ -347,30 +347,12 @@ pub fn compile_sources(
     for (file, text) in sources {
         specs.extend(spec::parse_file(file, text, &mut errors));
     }
-    let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    let mut rules = Vec::new();
-    for s in specs {
-        if let Some(first) = seen.get(&s.id) {
-            errors.push(RuleError {
-                file: s.file.clone(),
-                rule: Some(s.id.clone()),
-                field: "id".into(),
-                message: format!("duplicate rule id (first defined in {first})"),
-            });
-            continue;
-        }
-        seen.insert(s.id.clone(), s.file.clone());
-        let (file, id) = (s.file.clone(), s.id.clone());
-        match compile_rule(s) {
-            Ok(r) => rules.push(r),
-            Err(es) => errors.extend(es.into_iter().map(|(field, message)| RuleError {
-                file: file.clone(),
-                rule: Some(id.clone()),
-                field,
-                message,
-            })),
-        }
-    }
+    let key = files::Key {
+        field: "id",
+        duplicate: "duplicate rule id",
+    };
+    let key_of = |s: &RuleSpec| (s.file.clone(), s.id.clone());
+    let mut rules = files::compile_unique(specs, &key, key_of, compile_rule, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -383,41 +365,7 @@ pub fn compile_sources(
 
 /// Loads every `*.toml` in `dir` (sorted by name).
 pub fn load_dir(dir: &Path) -> Result<RuleSet, Vec<RuleError>> {
-    let io_err = |m: String| {
-        vec![RuleError {
-            file: dir.display().to_string(),
-            rule: None,
-            field: String::new(),
-            message: m,
-        }]
-    };
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| io_err(format!("cannot read rules directory: {e}")))?;
-    let mut paths: Vec<_> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
-    if paths.is_empty() {
-        return Err(io_err("no *.toml rule files in the directory".into()));
-    }
-    let mut sources = Vec::new();
-    let mut errors = Vec::new();
-    for p in paths {
-        match std::fs::read_to_string(&p) {
-            Ok(t) => sources.push((p.display().to_string(), t)),
-            Err(e) => errors.push(RuleError {
-                file: p.display().to_string(),
-                rule: None,
-                field: String::new(),
-                message: format!("cannot read: {e}"),
-            }),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    let sources = files::read_toml_dir(dir, true)?;
     compile_sources(&sources, &dir.display().to_string())
 }
 

@@ -3,6 +3,7 @@
 //!
 //! - [`spec`]: the rule-file schema, checked field by field.
 //! - [`params`]: detector parameter declarations and typed values.
+//! - `files`, `toml_fields`: reading rule files and their fields (shared with `alerts`).
 //! - [`compile`]: specs → runnable rules (detectors, scopes, allow entries); the built-in set.
 //! - [`context`]: the one pass over the traces every detector shares.
 //! - [`dep`]: what the rules cite of a dependency: the store's view of it for the window.
@@ -15,8 +16,10 @@ pub mod context;
 pub mod dep;
 pub mod detectors;
 pub mod engine;
+pub(crate) mod files;
 pub mod params;
 pub mod spec;
+pub(crate) mod toml_fields;
 
 #[cfg(test)]
 mod tests;

@@ -29,6 +29,9 @@ use std::fmt;
 use crate::model::finding::Severity;
 
 use super::params::describe;
+use super::toml_fields::{
+    Errs, find_line, glob_list, opt_str, parse_toml, req_str, unknown, valid_name,
+};
 
 /// One problem in a rule file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,51 +133,11 @@ const RULE_FIELDS: &[&str] = &[
 const SCOPE_FIELDS: &[&str] = &["caller", "dependency", "kind", "operation", "service"];
 const ALLOW_FIELDS: &[&str] = &["caller", "dependency", "service", "operation", "reason"];
 
-/// Collects errors for one file.
-struct Errs<'a> {
-    file: &'a str,
-    rule: Option<String>,
-    out: &'a mut Vec<RuleError>,
-}
-
-impl Errs<'_> {
-    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.out.push(RuleError {
-            file: self.file.to_string(),
-            rule: self.rule.clone(),
-            field: field.into(),
-            message: message.into(),
-        });
-    }
-}
-
-fn unknown(field: &str, known: &[&str]) -> String {
-    let _ = field;
-    format!("unknown field; expected one of: {}", known.join(", "))
-}
-
 /// Parses one rule file. Returns the rules that parsed cleanly and appends every problem to
 /// `errors`.
 pub fn parse_file(file: &str, text: &str, errors: &mut Vec<RuleError>) -> Vec<RuleSpec> {
-    let table: toml::Table = match text.parse() {
-        Ok(t) => t,
-        Err(e) => {
-            let at = e
-                .span()
-                .map(|s| {
-                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
-                    format!("line {line}: ")
-                })
-                .unwrap_or_default();
-            let msg = e.message().trim().to_string();
-            errors.push(RuleError {
-                file: file.to_string(),
-                rule: None,
-                field: String::new(),
-                message: format!("{at}invalid TOML: {msg}"),
-            });
-            return Vec::new();
-        }
+    let Some(table) = parse_toml(file, text, errors) else {
+        return Vec::new();
     };
     let mut errs = Errs {
         file,
@@ -221,7 +184,7 @@ pub fn parse_file(file: &str, text: &str, errors: &mut Vec<RuleError>) -> Vec<Ru
 fn parse_rule(i: usize, t: &toml::Table, text: &str, errs: &mut Errs<'_>) -> Option<RuleSpec> {
     errs.rule = None;
     let id = match t.get("id") {
-        Some(toml::Value::String(s)) if valid_id(s) => Some(s.clone()),
+        Some(toml::Value::String(s)) if valid_name(s) => Some(s.clone()),
         Some(toml::Value::String(s)) => {
             errs.rule = Some(format!("#{}", i + 1));
             errs.push(
@@ -246,7 +209,7 @@ fn parse_rule(i: usize, t: &toml::Table, text: &str, errs: &mut Errs<'_>) -> Opt
     }
     for k in t.keys() {
         if !RULE_FIELDS.contains(&k.as_str()) {
-            errs.push(k.clone(), unknown(k, RULE_FIELDS));
+            errs.push(k.clone(), unknown(RULE_FIELDS));
         }
     }
     let detector = req_str(t, "detector", errs);
@@ -273,7 +236,7 @@ fn parse_rule(i: usize, t: &toml::Table, text: &str, errs: &mut Errs<'_>) -> Opt
             None
         }
     };
-    let title = opt_str(t, "title", errs).unwrap_or_default();
+    let title = opt_str(t, "title", true, errs).unwrap_or_default();
     let enabled = match t.get("enabled") {
         None => true,
         Some(toml::Value::Boolean(b)) => *b,
@@ -285,7 +248,7 @@ fn parse_rule(i: usize, t: &toml::Table, text: &str, errs: &mut Errs<'_>) -> Opt
             true
         }
     };
-    let message = opt_str(t, "message", errs);
+    let message = opt_str(t, "message", true, errs);
     let remediation = req_str(t, "remediation", errs);
     let params = match t.get("params") {
         None => toml::Table::new(),
@@ -303,7 +266,7 @@ fn parse_rule(i: usize, t: &toml::Table, text: &str, errs: &mut Errs<'_>) -> Opt
     // Parts that are wrong are reported above; a rule whose required fields are usable is still
     // compiled so that its other problems are reported too (the set fails as a whole).
     let id = id?;
-    let line = find_line(text, &id);
+    let line = find_line(text, "id", &id);
     Some(RuleSpec {
         id,
         detector: detector?,
@@ -318,53 +281,6 @@ fn parse_rule(i: usize, t: &toml::Table, text: &str, errs: &mut Errs<'_>) -> Opt
         file: errs.file.to_string(),
         line,
     })
-}
-
-fn valid_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
-/// The 1-based line where `id = "ID"` is written (1 when not found).
-fn find_line(text: &str, id: &str) -> usize {
-    let quoted = format!("\"{id}\"");
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start();
-            l.starts_with("id") && l.contains(&quoted)
-        })
-        .map_or(1, |i| i + 1)
-}
-
-fn req_str(t: &toml::Table, key: &str, errs: &mut Errs<'_>) -> Option<String> {
-    match t.get(key) {
-        None => {
-            errs.push(key, "missing required field");
-            None
-        }
-        Some(toml::Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
-        Some(toml::Value::String(_)) => {
-            errs.push(key, "must not be empty");
-            None
-        }
-        Some(other) => {
-            errs.push(key, format!("expected a string, got {}", describe(other)));
-            None
-        }
-    }
-}
-
-fn opt_str(t: &toml::Table, key: &str, errs: &mut Errs<'_>) -> Option<String> {
-    match t.get(key) {
-        None => None,
-        Some(toml::Value::String(s)) => Some(s.clone()),
-        Some(other) => {
-            errs.push(key, format!("expected a string, got {}", describe(other)));
-            None
-        }
-    }
 }
 
 fn parse_scope(v: Option<&toml::Value>, errs: &mut Errs<'_>) -> ScopeSpec {
@@ -382,31 +298,11 @@ fn parse_scope(v: Option<&toml::Value>, errs: &mut Errs<'_>) -> ScopeSpec {
             "operation" => &mut s.operation,
             "service" => &mut s.service,
             _ => {
-                errs.push(format!("scope.{k}"), unknown(k, SCOPE_FIELDS));
+                errs.push(format!("scope.{k}"), unknown(SCOPE_FIELDS));
                 continue;
             }
         };
-        match v {
-            toml::Value::String(one) => target.push(one.clone()),
-            toml::Value::Array(a) => {
-                for (j, item) in a.iter().enumerate() {
-                    match item {
-                        toml::Value::String(g) => target.push(g.clone()),
-                        other => errs.push(
-                            format!("scope.{k}[{j}]"),
-                            format!("expected a string, got {}", describe(other)),
-                        ),
-                    }
-                }
-            }
-            other => errs.push(
-                format!("scope.{k}"),
-                format!(
-                    "expected a string or an array of strings, got {}",
-                    describe(other)
-                ),
-            ),
-        }
+        glob_list(k, v, target, errs);
     }
     s
 }
@@ -449,7 +345,7 @@ fn parse_allow(v: Option<&toml::Value>, errs: &mut Errs<'_>) -> Vec<AllowSpec> {
                     continue;
                 }
                 _ => {
-                    errs.push(field(k), unknown(k, ALLOW_FIELDS));
+                    errs.push(field(k), unknown(ALLOW_FIELDS));
                     ok = false;
                     continue;
                 }
