@@ -528,7 +528,8 @@ pub async fn lint(args: LintArgs) -> Result<LintOutcome, AppError> {
         }
         r.snapshot()
     };
-    let engine = crate::rules::Engine::new(rules);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let engine = crate::rules::Engine::new(rules).with_threads(threads);
     let report = engine.run(&snap);
     let output = match args.format {
         LintFormat::Text => report::lint::text::render(&report),

@@ -3,13 +3,14 @@
 //! exemplar traces, and one insufficient-data result whenever a rule could not judge something.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use crate::model::finding::{Evidence, EvidenceExt, Finding, Outcome, Severity, Value};
 use crate::store::Snapshot;
 
 use super::compile::{Rule, RuleSet, fill_template};
 use super::context::Context;
-use super::detectors::{Hit, RuleCtx, Subject};
+use super::detectors::{Hit, Output, RuleCtx, Subject};
 
 /// Most exemplar traces per finding.
 pub const MAX_EXEMPLARS: usize = 5;
@@ -74,6 +75,8 @@ impl LintReport {
 pub struct Engine {
     /// The rules.
     pub rules: RuleSet,
+    /// Threads the detectors run on (1: the caller's thread only).
+    threads: usize,
 }
 
 fn owned(s: &Option<Arc<str>>) -> Option<String> {
@@ -83,7 +86,57 @@ fn owned(s: &Option<Arc<str>>) -> Option<String> {
 impl Engine {
     /// An engine over a compiled rule set.
     pub fn new(rules: RuleSet) -> Engine {
-        Engine { rules }
+        Engine { rules, threads: 1 }
+    }
+
+    /// Runs the detectors on up to `threads` threads (the one-shot `lint` uses every core; the
+    /// live hooks keep one, so that a rule run never competes with ingest for the cores). The
+    /// result is the same for any count.
+    pub fn with_threads(mut self, threads: usize) -> Engine {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Every enabled rule's detector output, in rule order, computed on `self.threads` threads
+    /// (each takes the next rule not yet taken).
+    fn outputs(&self, cx: &Context<'_>) -> Vec<(&Rule, Output)> {
+        let rules: Vec<&Rule> = self.rules.rules.iter().filter(|r| r.spec.enabled).collect();
+        let run = |rule: &Rule| {
+            rule.detector.run(
+                RuleCtx {
+                    id: rule.id(),
+                    scope: &rule.scope,
+                },
+                cx,
+            )
+        };
+        let threads = self.threads.min(rules.len());
+        if threads <= 1 {
+            return rules.into_iter().map(|r| (r, run(r))).collect();
+        }
+        let next = AtomicUsize::new(0);
+        let mut done: Vec<(usize, Output)> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, AtomicOrdering::Relaxed);
+                            let Some(rule) = rules.get(i) else { break };
+                            mine.push((i, run(rule)));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                // A detector that panicked panics the lint, as it would on one thread.
+                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        done.sort_by_key(|(i, _)| *i);
+        done.into_iter().map(|(i, out)| (rules[i], out)).collect()
     }
 
     /// Runs all enabled rules over a snapshot.
@@ -95,8 +148,8 @@ impl Engine {
             rules_origin: self.rules.origin.clone(),
             ..LintReport::default()
         };
-        for rule in self.rules.rules.iter().filter(|r| r.spec.enabled) {
-            self.run_rule(rule, &cx, &mut report);
+        for (rule, out) in self.outputs(&cx) {
+            self.record(rule, out, &cx, &mut report);
         }
         report.findings.sort_by(order);
         report
@@ -110,14 +163,8 @@ impl Engine {
         self.run(snap).findings
     }
 
-    fn run_rule(&self, rule: &Rule, cx: &Context<'_>, report: &mut LintReport) {
-        let out = rule.detector.run(
-            RuleCtx {
-                id: rule.id(),
-                scope: &rule.scope,
-            },
-            cx,
-        );
+    /// Turns one rule's detector output into findings, suppressions and coverage.
+    fn record(&self, rule: &Rule, out: Output, cx: &Context<'_>, report: &mut LintReport) {
         let mut cov = Coverage {
             rule: rule.id().to_string(),
             detector: rule.def.name.to_string(),

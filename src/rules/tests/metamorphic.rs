@@ -2,7 +2,7 @@
 //! input that exercises the view-reading detectors (a saturated pool's gauges, a retry storm,
 //! a failing edge with a breaker metric that never opens, hung calls seen only by an in-flight
 //! gauge, and twins): arrival order, consistent renaming, shifting every timestamp, removing
-//! spans, and two copies with fresh ids.
+//! spans, two copies with fresh ids, and the number of threads the detectors run on.
 
 use super::builder::*;
 use crate::model::edge::BUCKET_NS;
@@ -333,4 +333,26 @@ fn two_copies_with_fresh_ids_find_the_same() {
     assert_eq!(rty(&twice, "retry_ratio"), rty(&base, "retry_ratio"));
     let calls = |r: &LintReport| rty(r, "calls").and_then(|c| c.parse::<u64>().ok());
     assert_eq!(calls(&twice), calls(&base).map(|c| 2 * c));
+}
+
+#[test]
+fn the_thread_count_changes_nothing() {
+    let (spans, pts) = input();
+    let set = || match crate::rules::builtin() {
+        Ok(s) => s,
+        Err(e) => panic!("shipped rules: {e:?}"),
+    };
+    let mut store = Store::new(StoreConfig::replay(usize::MAX));
+    store.apply_metrics(pts);
+    store.apply(spans, 1);
+    store.flush_pending();
+    let snap = store.snapshot(None);
+    let one = Engine::new(set()).run(&snap);
+    assert!(!warnings(&one).is_empty(), "the input finds nothing");
+    for threads in [2, 3, 64] {
+        let many = Engine::new(set()).with_threads(threads).run(&snap);
+        assert_eq!(shapes(&many), shapes(&one), "{threads} threads");
+        let cov = |r: &LintReport| format!("{:?}", r.coverage);
+        assert_eq!(cov(&many), cov(&one), "{threads} threads: coverage");
+    }
 }
