@@ -244,9 +244,9 @@ fn sta() -> String {
 fn stateful_handler_without_session_attributes() {
     // Sticky by client, state lost on a switch; no session.id or user.id anywhere.
     let sticky = |k: u64, i: u64| {
-        if i >= 6 && k % 3 == 0 {
+        if i >= 6 && k.is_multiple_of(3) {
             "cart-3"
-        } else if k % 2 == 0 {
+        } else if k.is_multiple_of(2) {
             "cart-1"
         } else {
             "cart-2"
@@ -281,9 +281,9 @@ fn errors_after_an_instance_vanishes_show_state() {
     // Sticky routing over three instances; cart-3 is scaled in after request 6 and the keys it
     // served fail once on their new instance. Too few switches for the switch test alone.
     let route = |k: u64, i: u64| {
-        if k % 3 == 0 && i < 6 {
+        if k.is_multiple_of(3) && i < 6 {
             "cart-3"
-        } else if k % 2 == 0 {
+        } else if k.is_multiple_of(2) {
             "cart-1"
         } else {
             "cart-2"
