@@ -189,6 +189,19 @@ fn clients(
     route: impl Fn(u64, u64) -> &'static str,
     fails: impl Fn(bool, bool) -> bool,
 ) -> Vec<Span> {
+    clients_with(keys, n, key_attr, route, fails, |_, _| None)
+}
+
+/// `clients`, with `pid(instance, i)` as the serving instance's `process.pid` (a restart keeps
+/// the instance id and changes the pid); `fails` sees (switched, vanished or restarted).
+fn clients_with(
+    keys: u64,
+    n: u64,
+    key_attr: Option<&str>,
+    route: impl Fn(u64, u64) -> &'static str,
+    fails: impl Fn(bool, bool) -> bool,
+    pid: impl Fn(&str, u64) -> Option<&'static str>,
+) -> Vec<Span> {
     let mut out = Vec::new();
     let mut t = 0u64;
     // The last request each instance serves, to know which ones vanish.
@@ -204,7 +217,8 @@ fn clients(
             t += 1;
             let inst = route(k, i);
             let switched = prev.is_some_and(|p| p != inst);
-            let vanished = prev.is_some_and(|p| p != inst && last[p] < i);
+            let restarted = i > 0 && pid(inst, i) != pid(inst, i - 1) && prev == Some(inst);
+            let vanished = prev.is_some_and(|p| p != inst && last[p] < i) || restarted;
             prev = Some(inst);
             let caller = if i % 2 == 0 { "gw-1" } else { "gw-2" };
             let at = (i * 5_000 + k * 37) as f64;
@@ -228,6 +242,9 @@ fn clients(
                 .at(at + 1.0, 3.0);
             if let Some(a) = key_attr {
                 s = s.s(a, &format!("u{k}"));
+            }
+            if let Some(p) = pid(inst, i) {
+                s = s.res("process.pid", p);
             }
             s = s.status(if fails(switched, vanished) { 401 } else { 200 });
             out.push(s.build());
@@ -307,6 +324,51 @@ fn errors_after_an_instance_vanishes_show_state() {
     // The same scale-in where the moved keys keep working (state outside the instance).
     let r = lint(
         clients(24, 24, Some("enduser.id"), route, |_, _| false),
+        &sta(),
+    );
+    assert!(
+        hits(&r).iter().all(|f| f.severity == Severity::Info),
+        "{:#?}",
+        r.findings
+    );
+}
+
+#[test]
+fn errors_after_an_instance_restarts_show_state() {
+    // Sticky routing over two instances that keep their `service.instance.id` across a
+    // restart: cart-1 restarts (a new `process.pid`) after request 6 and the keys it served
+    // fail once. Only the pid tells the two lives apart.
+    let route = |k: u64, _i: u64| {
+        if k.is_multiple_of(2) {
+            "cart-1"
+        } else {
+            "cart-2"
+        }
+    };
+    let pid = |inst: &str, i: u64| {
+        Some(if inst == "cart-1" && i >= 6 {
+            "200"
+        } else {
+            "100"
+        })
+    };
+    let r = lint(
+        clients_with(24, 24, Some("enduser.id"), route, |_, v| v, pid),
+        &sta(),
+    );
+    let h = hits(&r);
+    assert_eq!(h.len(), 1, "{:#?}", r.findings);
+    assert_eq!(h[0].severity, Severity::Warning, "{:#?}", h[0]);
+    assert_eq!(
+        h[0].evidence
+            .value("switches_from_vanished_instance")
+            .map(|v| v.to_string())
+            .as_deref(),
+        Some("12")
+    );
+    // The same restart with state outside the instance.
+    let r = lint(
+        clients_with(24, 24, Some("enduser.id"), route, |_, _| false, pid),
         &sta(),
     );
     assert!(
