@@ -7,6 +7,12 @@
 //! ancestor SERVER span of X reached through another service) raises the severity: it can
 //! deadlock or exhaust thread pools. Self-calls (X → X, usually through a load balancer) are
 //! reported separately and only as info.
+//!
+//! Noise: an edge joins a graph only with ≥ `min_calls` calls, so every edge of a reported cycle
+//! (both directions of a pair) carries that many; a single stray call is not a cycle. Shared
+//! infrastructure that every service calls and that calls back for its own reasons (gateways,
+//! auth and token services, mesh ingress) is left out by `ignore_services`, whose default is
+//! [`SHARED_INFRASTRUCTURE`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -19,6 +25,10 @@ use super::super::params::{ParamDef, ParamKind, Params};
 use super::{Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject};
 use crate::rules::compile::{Globs, globs};
 
+/// The services CYC-001 leaves out by default (globs, case-sensitive as service names are):
+/// API gateways, auth/identity/token services, mesh and cluster ingress.
+pub const SHARED_INFRASTRUCTURE: &str = "[\"*gateway*\", \"*-gw\", \"gw-*\", \"auth\", \"auth-*\", \"*-auth\", \"*-auth-*\", \"*authn*\", \"*authz*\", \"*oauth*\", \"*identity*\", \"*keycloak*\", \"*token-service*\", \"*ingress*\", \"istio-*\", \"*envoy*\", \"linkerd*\"]";
+
 /// `cyclic-dependency` (CYC-001).
 pub const CYCLE: DetectorDef = DetectorDef {
     name: "cyclic-dependency",
@@ -28,8 +38,14 @@ pub const CYCLE: DetectorDef = DetectorDef {
         ParamDef {
             name: "ignore_services",
             kind: ParamKind::TextList,
-            default: "[]",
-            doc: "services left out of the graph (shared auth or token services), globs",
+            default: SHARED_INFRASTRUCTURE,
+            doc: "services left out of the graph (gateways, auth and token services, mesh ingress), globs",
+        },
+        ParamDef {
+            name: "min_calls",
+            kind: ParamKind::Count,
+            default: "5",
+            doc: "calls an edge needs to join the graph (each direction of a cycle)",
         },
         ParamDef {
             name: "include_async",
@@ -50,6 +66,7 @@ pub const CYCLE: DetectorDef = DetectorDef {
 #[derive(Debug)]
 struct Cycle {
     ignore: Globs,
+    min_calls: u64,
     include_async: bool,
     self_calls: bool,
 }
@@ -57,6 +74,7 @@ struct Cycle {
 fn build(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
     Ok(Box::new(Cycle {
         ignore: globs("params.ignore_services", p.list("ignore_services"))?,
+        min_calls: p.count("min_calls").max(1),
         include_async: p.flag("include_async"),
         self_calls: p.flag("report_self_calls"),
     }))
@@ -207,6 +225,16 @@ impl Detector for Cycle {
                 parent = p.parent_span_id;
             }
         }
+        // Edges with fewer than `min_calls` calls are noise (a stray call, a one-off admin
+        // request): they neither close a cycle nor count as a call-back path.
+        let mut stray = 0usize;
+        for g in [&mut sync, &mut asyn] {
+            for m in g.values_mut() {
+                let before = m.len();
+                m.retain(|_, (n, _)| *n >= self.min_calls);
+                stray += before - m.len();
+            }
+        }
         let mut nodes = BTreeSet::new();
         for (a, m) in &sync {
             nodes.insert(a.clone());
@@ -233,10 +261,12 @@ impl Detector for Cycle {
                 let mut ev = Evidence::default();
                 let mut traces = Vec::new();
                 let mut calls = 0u64;
+                let mut edges = 0usize;
                 for a in &comp {
                     for (b, (n, tr)) in graph.get(a).into_iter().flatten() {
                         if set.contains(b) && a != b {
                             ev.add(&format!("{a} → {b}"), format!("{n} calls"));
+                            edges += 1;
                             calls += n;
                             traces.extend(tr.iter().copied());
                         }
@@ -254,6 +284,9 @@ impl Detector for Cycle {
                         traces = t;
                     }
                 }
+                ev.add("cycle_edges", edges);
+                ev.add("min_calls_per_edge", self.min_calls);
+                ev.add("edges_below_min_calls", stray);
                 let names: Vec<&str> = comp.iter().map(|s| &**s).collect();
                 out.hits.push(Hit {
                     subject: Subject::service(&comp[0]),

@@ -18,6 +18,7 @@ pub mod default_timeout;
 pub mod fanout;
 pub mod flapping;
 pub mod hung;
+pub mod long_lived;
 pub mod nplusone;
 pub mod policy;
 pub mod retry;

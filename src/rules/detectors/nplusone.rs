@@ -10,6 +10,11 @@
 //! host and parameterized path, each starting within `burst_gap` of the previous, Σ ≥
 //! `api_min_total`; GraphQL, static assets and pagination excluded), or sequential chattiness
 //! (the median request of a service calls one dependency ≥ `chatty_per_request` times).
+//!
+//! Pagination is not N+1: a run of page queries (`OFFSET`, or keyset: `ORDER BY` with `LIMIT`/
+//! `FETCH` and a range comparison on the sort key) whose literals advance, when literals are
+//! visible, is one paged read; calls whose URL carries a pagination parameter (`page=`,
+//! `cursor=`, `after=`, `offset=`, …) are left out of bursts and of the chattiness count.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -185,6 +190,46 @@ fn parameterized(s: &str) -> bool {
     placeholder && !s.ends_with("...") && !s.ends_with('…')
 }
 
+/// Whether a normalized statement reads one page of an ordered result: `OFFSET`, or keyset
+/// pagination (`ORDER BY` with `LIMIT`/`FETCH`/`TOP` and a range comparison to a parameter).
+pub fn page_query(normalized: &str) -> bool {
+    let u = normalized.to_ascii_uppercase();
+    let has = |w: &str| {
+        u.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .any(|t| t == w)
+    };
+    if has("OFFSET") {
+        return true;
+    }
+    let limited = has("LIMIT") || has("FETCH") || has("TOP");
+    let ordered = u.contains("ORDER BY");
+    let compact: String = u.chars().filter(|c| !c.is_whitespace()).collect();
+    // A comparison `>`/`<` (not `<>`) against a placeholder, or a row value `(a, b) > (?)`.
+    let range = ["?", "(?", "$", ":", "%s"].iter().any(|param| {
+        [">", ">=", "<", "<="].iter().any(|op| {
+            let pat = format!("{op}{param}");
+            compact
+                .match_indices(&pat)
+                .any(|(i, _)| !(op.starts_with('>') && compact[..i].ends_with('<')))
+        })
+    });
+    limited && ordered && range
+}
+
+/// Whether a run of raw statements pages: successive statements differ (the offset or the
+/// cursor advances), or their literals are not visible.
+fn pages(raw: &[Option<&str>]) -> bool {
+    raw.windows(2).all(|w| match (w[0], w[1]) {
+        (Some(a), Some(b)) => a != b || !literals_visible(a),
+        _ => true,
+    })
+}
+
+/// Whether a raw statement shows literal values (normalizing adds placeholders).
+fn literals_visible(raw: &str) -> bool {
+    normalize_sql(raw).matches('?').count() > raw.matches('?').count()
+}
+
 /// Replaces numeric, UUID-like and long hex path segments with `{id}`; returns the pattern and
 /// whether anything was replaced.
 pub fn parameterize_path(path: &str) -> (String, bool) {
@@ -221,6 +266,21 @@ const PAGINATION: &[&str] = &[
     "next",
 ];
 
+/// Whether a URL's query carries a pagination parameter.
+pub fn paginated_url(url: &str) -> bool {
+    url.split_once('?').is_some_and(|(_, q)| {
+        q.split(['&', '#']).any(|kv| {
+            PAGINATION.contains(
+                &kv.split('=')
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase()
+                    .as_str(),
+            )
+        })
+    })
+}
+
 impl NPlusOne {
     fn statement(&self, cx: &Context<'_>, c: &Call) -> Option<String> {
         let a = &cx.span(c).attributes;
@@ -238,6 +298,7 @@ impl NPlusOne {
         type Key = (Arc<str>, Arc<str>, String, String);
         let mut found: BTreeMap<Key, (Vec<u32>, usize, f64, Option<String>)> = BTreeMap::new();
         let mut judged = 0usize;
+        let mut paged_runs = 0usize;
         for group in cx.sibling_groups() {
             let stmts: Vec<Option<String>> = group
                 .iter()
@@ -266,7 +327,20 @@ impl NPlusOne {
                 }
                 let n = j - i;
                 let total: f64 = group[i..j].iter().map(Call::ms).sum();
-                if n >= self.min_repeats && total >= self.min_total_ms && parameterized(s) {
+                let raw: Vec<Option<&str>> = group[i..j]
+                    .iter()
+                    .map(|c| {
+                        cx.span(c)
+                            .attributes
+                            .first_str(&["db.query.text", "db.statement"])
+                    })
+                    .collect();
+                let paged = page_query(s) && pages(&raw);
+                if paged && n >= self.min_repeats {
+                    paged_runs += 1;
+                }
+                if n >= self.min_repeats && total >= self.min_total_ms && parameterized(s) && !paged
+                {
                     let c = &group[i];
                     let t = cx.trace(c.trace);
                     let parent = t
@@ -294,6 +368,7 @@ impl NPlusOne {
             ev.add("max_repeats", max_n);
             ev.add("max_total_ms", max_ms);
             ev.add("traces", traces.len());
+            ev.add("paged_runs_left_out", paged_runs);
             if let Some(v) = cx.dep(&caller, &dep) {
                 dep::cite(&mut ev, v);
             }
@@ -441,6 +516,15 @@ impl NPlusOne {
         }
         for c in &cx.calls {
             if !rule.edge(&c.caller, &c.dep, c.kind) {
+                continue;
+            }
+            // Pages of one listing are one read, not chattiness.
+            let a = &cx.span(c).attributes;
+            if a.first_str(&["url.full", "http.url", "http.target"])
+                .is_some_and(paginated_url)
+                || a.first_str(&["url.query"])
+                    .is_some_and(|q| paginated_url(&format!("?{q}")))
+            {
                 continue;
             }
             // The nearest inbound ancestor of the caller's service.

@@ -1,13 +1,20 @@
 //! RTY-003 (`retry-amplification`): retries at two layers of one request path (A retries B
 //! and, inside each A → B attempt, B retries C), the attempts they put on the inner dependency,
 //! and the static multiplier Π(max attempts per layer).
+//!
+//! Chains are the item-aware ones of RTY-001 ([`super::retry::item_chains`]). The observed
+//! amplification counts the nested attempts themselves: per outer chain, the sum over its
+//! attempts of the longest inner chain under that attempt (1 when the attempt reached the inner
+//! dependency without retrying it). Other calls to the inner dependency — a fan-out that calls it
+//! several times per request for different items — are not attempts and do not count; their
+//! usual number per request is cited as `inner_calls_per_request_median`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::model::finding::{Evidence, EvidenceExt};
 
-use super::super::context::{Context, exemplars};
+use super::super::context::{Call, Context, exemplars, median};
 use super::super::params::{ParamDef, ParamKind, Params};
 use super::{Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject};
 
@@ -65,7 +72,8 @@ fn build_amp(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
 impl Detector for Amp {
     fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
         let mut out = Output::default();
-        let chains = cx.chains();
+        let owned = super::retry::item_chains(cx);
+        let chains = owned.as_slice();
         if chains.is_empty() {
             out.missing = Some("no retry chains observed, so no layer retries".into());
             return out;
@@ -90,6 +98,8 @@ impl Detector for Amp {
         // Nested pairs: an inner chain under an attempt of an outer chain.
         type Pair = ((Arc<str>, Arc<str>), (Arc<str>, Arc<str>));
         let mut nested: BTreeMap<Pair, (BTreeSet<u32>, usize)> = BTreeMap::new();
+        // (pair, outer chain) → longest inner chain under each outer attempt (by call index).
+        let mut under: BTreeMap<(Pair, usize), BTreeMap<u32, usize>> = BTreeMap::new();
         for inner in chains {
             let c = &cx.calls[inner.attempts[0] as usize];
             let t = cx.trace(c.trace);
@@ -104,9 +114,15 @@ impl Detector for Amp {
                         (o.caller.clone(), o.dep.clone()),
                         (c.caller.clone(), c.dep.clone()),
                     );
-                    let e = nested.entry(key).or_default();
+                    let e = nested.entry(key.clone()).or_default();
                     e.0.insert(c.trace);
                     e.1 = e.1.max(inner.attempts.len());
+                    let slot = under
+                        .entry((key, oi))
+                        .or_default()
+                        .entry(pi as u32)
+                        .or_default();
+                    *slot = (*slot).max(inner.attempts.len());
                     break;
                 }
                 parent = t.spans[pi].parent_span_id;
@@ -124,18 +140,26 @@ impl Detector for Amp {
             if !rule.edge(&oc, &od, outer_kind) {
                 continue;
             }
-            // Observed amplification: calls to the inner dependency per trace.
-            let observed = traces
-                .iter()
-                .map(|&t| {
-                    cx.by_edge.get(&(ic.clone(), id.clone())).map_or(0, |v| {
-                        v.iter()
-                            .filter(|&&i| cx.calls[i as usize].trace == t)
-                            .count()
-                    })
+            // Observed amplification: the nested attempts of one outer logical call.
+            let pair = ((oc.clone(), od.clone()), (ic.clone(), id.clone()));
+            let inner_calls = cx.by_edge.get(&(ic.clone(), id.clone()));
+            let observed = under
+                .range((pair.clone(), 0)..=(pair.clone(), usize::MAX))
+                .map(|((_, oi), longest)| {
+                    chains[*oi]
+                        .attempts
+                        .iter()
+                        .map(|&a| {
+                            let o = &cx.calls[a as usize];
+                            longest.get(&o.span).copied().unwrap_or_else(|| {
+                                usize::from(reaches(cx, o, inner_calls.map_or(&[][..], |v| v)))
+                            })
+                        })
+                        .sum::<usize>()
                 })
                 .max()
                 .unwrap_or(0);
+            let per_request = calls_per_request(cx, inner_calls.map_or(&[][..], |v| v));
             let a_out = max_attempts
                 .get(&(oc.clone(), od.clone()))
                 .copied()
@@ -158,6 +182,9 @@ impl Detector for Amp {
             );
             ev.add("traces_with_nested_retries", traces.len());
             ev.add("observed_leaf_attempts_max", observed);
+            if let Some(m) = per_request {
+                ev.add("inner_calls_per_request_median", m);
+            }
             ev.add("static_multiplier", product);
             out.hits.push(Hit {
                 subject: Subject::edge(&oc, &id),
@@ -173,4 +200,38 @@ impl Detector for Amp {
         }
         out
     }
+}
+
+/// Whether some call of `inner` (calls of one edge) runs under the outer attempt `o`.
+fn reaches(cx: &Context<'_>, o: &Call, inner: &[u32]) -> bool {
+    let t = cx.trace(o.trace);
+    let id = t.spans[o.span as usize].span_id;
+    inner
+        .iter()
+        .map(|&i| &cx.calls[i as usize])
+        .filter(|c| c.trace == o.trace)
+        .any(|c| {
+            let mut parent = c.parent;
+            let mut hops = 0;
+            while parent != [0; 8] && hops < 256 {
+                if parent == id {
+                    return true;
+                }
+                hops += 1;
+                let Some(p) = t.get(&parent) else { break };
+                parent = p.parent_span_id;
+            }
+            false
+        })
+}
+
+/// Median calls of one edge per parent span that makes them (its usual per-request count).
+fn calls_per_request(cx: &Context<'_>, calls: &[u32]) -> Option<f64> {
+    let mut per: HashMap<(u32, [u8; 8]), usize> = HashMap::new();
+    for &i in calls {
+        let c = &cx.calls[i as usize];
+        *per.entry((c.trace, c.parent)).or_default() += 1;
+    }
+    let mut v: Vec<f64> = per.values().map(|&n| n as f64).collect();
+    median(&mut v)
 }

@@ -11,6 +11,14 @@
 //! Switch events (consecutive requests of a key on different instances) that are followed by
 //! auth/conflict/5xx errors at ≥ 3× the baseline rate and +5 points, over ≥ 10 switches, show
 //! dependence on in-instance state.
+//!
+//! Apps that set no session attribute: with `client_fallback`, a request without any of `keys`
+//! is keyed by `client.address` + `user_agent.original` (one browser or app install), the way
+//! an L7 balancer's source affinity sees it. Restarts and scale-in: a switch forced because the
+//! key's previous instance served nothing after it (it vanished; an instance with the same
+//! `service.instance.id` but another `process.pid` is a restarted one) is counted apart; state
+//! errors after ≥ `min_vanished_switches` such switches at the same factor and points over the
+//! baseline show in-instance state as well, even when routing is not sticky.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -84,6 +92,18 @@ pub const STATEFUL: DetectorDef = DetectorDef {
             doc: "... and at least this many points above it",
         },
         ParamDef {
+            name: "client_fallback",
+            kind: ParamKind::Flag,
+            default: "true",
+            doc: "key requests without `keys` by client.address + user_agent.original",
+        },
+        ParamDef {
+            name: "min_vanished_switches",
+            kind: ParamKind::Count,
+            default: "5",
+            doc: "switches forced by a vanished (restarted, scaled-in) instance needed",
+        },
+        ParamDef {
             name: "reinit_operations",
             kind: ParamKind::TextList,
             default: "[\"*login*\", \"*signin*\", \"*auth*\", \"*session*\"]",
@@ -104,6 +124,8 @@ struct Stateful {
     min_switches: usize,
     factor: f64,
     points: f64,
+    client_fallback: bool,
+    min_vanished: usize,
     reinit: Globs,
 }
 
@@ -124,6 +146,8 @@ fn build(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
         min_switches: p.count("min_switches").max(1) as usize,
         factor: p.number("switch_error_factor"),
         points: p.number("switch_error_points"),
+        client_fallback: p.flag("client_fallback"),
+        min_vanished: p.count("min_vanished_switches").max(1) as usize,
         reinit: globs("params.reinit_operations", p.list("reinit_operations"))?,
     }))
 }
@@ -140,6 +164,8 @@ fn state_error(status: Option<i64>, error: bool) -> bool {
 struct Req<'a> {
     ib: &'a Inbound,
     instance: Arc<str>,
+    /// The instance's life: its id and, when the resource says, its `process.pid`.
+    life: String,
     caller: Option<String>,
     status: Option<i64>,
 }
@@ -154,6 +180,7 @@ impl Detector for Stateful {
             let mut by_key: BTreeMap<String, Vec<Req<'_>>> = BTreeMap::new();
             let mut active: BTreeMap<u64, BTreeSet<Arc<str>>> = BTreeMap::new();
             let mut load: BTreeMap<Arc<str>, u64> = BTreeMap::new();
+            let mut last_seen: BTreeMap<String, u64> = BTreeMap::new();
             for &i in idx {
                 let ib = &cx.inbound[i as usize];
                 let span = cx.inbound_span(ib);
@@ -169,10 +196,17 @@ impl Detector for Stateful {
                     .insert(inst.clone());
                 *load.entry(inst.clone()).or_default() += 1;
                 let a = &span.attributes;
+                let life = match span.resource.attributes.get("process.pid") {
+                    Some(pid) => format!("{inst}#{}", pid.to_display()),
+                    None => inst.to_string(),
+                };
+                *last_seen.entry(life.clone()).or_default() =
+                    last_seen.get(&life).copied().unwrap_or(0).max(ib.start);
                 let Some(key) = self
                     .keys
                     .iter()
                     .find_map(|k| a.get(k).map(|v| format!("{k}={}", v.to_display())))
+                    .or_else(|| self.client_key(a))
                 else {
                     continue;
                 };
@@ -206,6 +240,7 @@ impl Detector for Stateful {
                 by_key.entry(key).or_default().push(Req {
                     ib,
                     instance: inst,
+                    life,
                     caller: caller.or(if h2 { None } else { conn }),
                     status: a.first_i64(&["http.response.status_code", "http.status_code"]),
                 });
@@ -267,17 +302,33 @@ impl Detector for Stateful {
                     ),
                 ));
             }
+            let svc_last = last_seen.values().copied().max().unwrap_or(0);
             // Switch events over all keys.
             let mut switches = 0usize;
             let mut switch_err = 0usize;
             let mut base = 0usize;
             let mut base_err = 0usize;
             let mut reinit = 0usize;
+            let mut vanished = 0usize;
+            let mut vanished_err = 0usize;
             let mut err_traces = Vec::new();
             for reqs in by_key.values() {
                 for (j, r) in reqs.iter().enumerate() {
                     let e = state_error(r.status, r.ib.error);
-                    let switched = j > 0 && reqs[j - 1].instance != r.instance;
+                    let switched = j > 0 && reqs[j - 1].life != r.life;
+                    // Vanished: served nothing after this request, and was gone for at least an
+                    // activity bin before the service's last request (not just the window's end).
+                    if switched
+                        && last_seen.get(&reqs[j - 1].life).is_some_and(|&t| {
+                            t < r.ib.start && t.saturating_add(self.bin) <= svc_last
+                        })
+                    {
+                        vanished += 1;
+                        if e {
+                            vanished_err += 1;
+                            err_traces.push(r.ib.trace);
+                        }
+                    }
                     if switched {
                         switches += 1;
                         if e {
@@ -303,14 +354,23 @@ impl Detector for Stateful {
             } else {
                 0.0
             };
-            let stateful = switches >= self.min_switches
+            let vanished_rate = if vanished > 0 {
+                vanished_err as f64 / vanished as f64
+            } else {
+                0.0
+            };
+            let after_vanish = vanished >= self.min_vanished
+                && vanished_rate >= self.factor * base_rate
+                && vanished_rate >= base_rate + self.points;
+            let stateful = (switches >= self.min_switches
                 && switch_rate >= self.factor * base_rate
-                && switch_rate >= base_rate + self.points;
+                && switch_rate >= base_rate + self.points)
+                || after_vanish;
             let judged_affinity = affinities.len() >= self.min_keys;
             let mut aff_sorted = affinities.clone();
             let a_med = median(&mut aff_sorted);
             let sticky = judged_affinity && a_med.is_some_and(|a| a >= self.sticky);
-            if !judged_affinity && switches < self.min_switches {
+            if !judged_affinity && switches < self.min_switches && vanished < self.min_vanished {
                 out.undecided.push(Undecided {
                     subject,
                     missing: format!(
@@ -347,12 +407,20 @@ impl Detector for Stateful {
             ev.add("switch_error_rate", switch_rate);
             ev.add("baseline_error_rate", base_rate);
             ev.add("reinit_after_switch", reinit);
+            ev.add("switches_from_vanished_instance", vanished);
+            ev.add("error_rate_after_vanished_instance", vanished_rate);
             ev.add("keys_single_connection", pinned_only);
             ev.add("instance_load_skew", skew);
             for (i, (_, h)) in heat.iter().take(3).enumerate() {
                 ev.add(&format!("key_{}", i + 1), h.as_str());
             }
-            let msg = if stateful {
+            let msg = if after_vanish {
+                format!(
+                    "sessions depend on in-instance state: {vanished} requests moved off an instance that vanished (restart or scale-in) and {:.0}% of them failed (baseline {:.1}%), {reinit} re-initializations followed",
+                    vanished_rate * 100.0,
+                    base_rate * 100.0,
+                )
+            } else if stateful {
                 format!(
                     "sessions depend on in-instance state: after {switches} instance switches {:.0}% of requests failed (baseline {:.1}%), {reinit} re-initializations followed{}",
                     switch_rate * 100.0,
@@ -399,6 +467,16 @@ impl Detector for Stateful {
 }
 
 impl Stateful {
+    /// The fallback key: the client's address and user agent, both needed.
+    fn client_key(&self, a: &crate::model::attrs::Attributes) -> Option<String> {
+        if !self.client_fallback {
+            return None;
+        }
+        let addr = a.first_str(&["client.address", "http.client_ip"])?;
+        let ua = a.first_str(&["user_agent.original", "http.user_agent"])?;
+        Some(format!("client={addr} ua={ua}"))
+    }
+
     /// Whether a session re-initialization followed a switched request: a span after it in the
     /// same trace (or the key's next request) whose operation matches `reinit_operations`, or
     /// a `session.start` event.

@@ -1,6 +1,7 @@
 //! TMO-001 (`missing-timeout`): calls on an edge with an unbounded tail and no sign of any
 //! timeout, or calls that never end (in-flight gauges, `hung`). TMO-002 is in
-//! `default_timeout`.
+//! `default_timeout`. Calls long by design (long-polls, streams, uploads and exports, message
+//! consumers) are left out by their semantics ([`long_lived`]).
 //!
 //! Timeout evidence (reference §2, TMO-001 step 2): an explicit timeout error on the edge
 //! (`error.type`/exception/status message matching TIMEOUT_RE, HTTP 408/504, gRPC 4), or an
@@ -107,30 +108,7 @@ fn build_missing(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
     }))
 }
 
-/// Whether a call is a long-lived interaction by design: protocol switch (101), server-sent
-/// events, streaming RPC, messaging receive/process.
-pub fn long_lived(cx: &Context<'_>, c: &Call) -> bool {
-    if c.http_status == Some(101) {
-        return true;
-    }
-    let a = &cx.span(c).attributes;
-    if a.first_str(&[
-        "http.response.header.content-type",
-        "http.response.header.content_type",
-    ])
-    .is_some_and(|v| v.contains("text/event-stream"))
-    {
-        return true;
-    }
-    if a.get("rpc.grpc.streaming").is_some()
-        || c.op.to_ascii_lowercase().contains("stream") && c.kind == DepKind::Rpc
-    {
-        return true;
-    }
-    c.kind == DepKind::Messaging
-        && a.first_str(&["messaging.operation.type", "messaging.operation"])
-            .is_some_and(|op| matches!(op, "receive" | "process" | "deliver" | "consume" | "poll"))
-}
+pub use super::long_lived::{long_lived, long_lived_reason};
 
 /// An edge, its kind and the calls a timeout rule judges.
 pub type EdgeCalls<'c> = ((Arc<str>, Arc<str>), DepKind, Vec<&'c Call>);

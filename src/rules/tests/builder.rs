@@ -112,6 +112,26 @@ impl Sp {
         self.status_message = Some(m.into());
         self
     }
+    /// A string resource attribute (besides `service.name` and the instance).
+    pub fn res(mut self, k: &str, v: &str) -> Sp {
+        self.res_attrs.push(kv(k, AttrValue::Str(v.into())));
+        self
+    }
+    /// A span event with string attributes, at the span's start.
+    pub fn event(mut self, name: &str, attrs: &[(&str, &str)]) -> Sp {
+        self.events.push(Event {
+            time_ns: self.span.start_ns,
+            name: name.into(),
+            attributes: Attributes::new(
+                attrs
+                    .iter()
+                    .map(|(k, v)| kv(k, AttrValue::Str((*v).into())))
+                    .collect(),
+                0,
+            ),
+        });
+        self
+    }
     /// An HTTP client call to `host` (`server.address`), method and route.
     pub fn http(self, method: &str, host: &str, route: &str) -> Sp {
         self.client()

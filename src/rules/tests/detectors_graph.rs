@@ -49,7 +49,7 @@ fn callback(n: u64) -> Vec<Span> {
 
 #[test]
 fn synchronous_callback_cycle_is_raised() {
-    let r = lint(callback(3), &rule("CYC-001", "cyclic-dependency", ""));
+    let r = lint(callback(5), &rule("CYC-001", "cyclic-dependency", ""));
     let h = hits(&r);
     assert_eq!(h.len(), 1, "{:#?}", r.findings);
     assert_eq!(h[0].severity, Severity::Error);
@@ -62,7 +62,7 @@ fn synchronous_callback_cycle_is_raised() {
         Some("a → b → a")
     );
     let ignored = lint(
-        callback(3),
+        callback(5),
         &rule("CYC-001", "cyclic-dependency", "ignore_services = [\"b\"]"),
     );
     assert!(hits(&ignored).is_empty());

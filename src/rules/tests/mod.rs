@@ -11,3 +11,5 @@ mod detectors_view;
 mod engine_spec;
 mod live;
 mod metamorphic;
+mod precision_calls;
+mod precision_graph;
