@@ -108,3 +108,25 @@ fn invalid_fixtures_give_their_exact_errors() {
     );
     assert!(n >= 10, "only {n} fixtures");
 }
+
+#[test]
+fn audit_rules_load_with_their_detectors() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/audits.toml");
+    let text = std::fs::read_to_string(&path).expect("rules/audits.toml");
+    let set = compile_sources(&[("rules/audits.toml".to_string(), text)], "rules")
+        .unwrap_or_else(|e| panic!("rules/audits.toml does not load: {e:?}"));
+    let got: Vec<(String, &str)> = set
+        .rules
+        .iter()
+        .map(|r| (r.spec.id.clone(), r.def.name))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("BLK-002".to_string(), "missing-bulkhead"),
+            ("DEP-001".to_string(), "no-fallback"),
+            ("CTX-001".to_string(), "broken-propagation"),
+            ("ARC-001".to_string(), "lockstep-services"),
+        ]
+    );
+}

@@ -10,7 +10,7 @@
 //! and outside the slow window: ≥ `collateral_factor` × slower and ≥ `min_slowdown`, with a
 //! per-bin Pearson correlation to D's latency ≥ `min_correlation`, is collateral, unless its own
 //! server time rose as much (then its dependency slowed too: a common cause, not the caller's
-//! shared budget). A slow dependency with collateral paths flags; pool and queue gauges of the
+//! shared budget; for an endpoint, the time its calls spent in their servers). A slow dependency with collateral paths flags; pool and queue gauges of the
 //! caller's view are cited when scraped.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -271,13 +271,23 @@ impl Detector for Bulkhead {
                     }
                     let ib = &cx.inbound[i as usize];
                     let s = cx.inbound_span(ib);
+                    // Time the request spent in its dependencies' servers (common-cause check).
+                    let served: Vec<f64> = req
+                        .calls_of(i)
+                        .iter()
+                        .filter_map(|&c| cx.calls[c as usize].answered_by)
+                        .map(|a| {
+                            let a = &cx.inbound[a as usize];
+                            a.end.saturating_sub(a.start) as f64 / 1e6
+                        })
+                        .collect();
                     endpoints
                         .entry(operation(&s.attributes, &s.name))
                         .or_default()
                         .push(Obs {
                             start: ib.start,
                             ms: ib.end.saturating_sub(ib.start) as f64 / 1e6,
-                            server_ms: None,
+                            server_ms: (!served.is_empty()).then(|| served.iter().sum()),
                             trace: ib.trace,
                         });
                 }
