@@ -115,6 +115,7 @@ fn audit_rules_load_with_their_detectors() {
     let text = std::fs::read_to_string(&path).expect("rules/audits.toml");
     let set = compile_sources(&[("rules/audits.toml".to_string(), text)], "rules")
         .unwrap_or_else(|e| panic!("rules/audits.toml does not load: {e:?}"));
+    // The set is ordered by rule id.
     let got: Vec<(String, &str)> = set
         .rules
         .iter()
@@ -123,10 +124,10 @@ fn audit_rules_load_with_their_detectors() {
     assert_eq!(
         got,
         [
-            ("BLK-002".to_string(), "missing-bulkhead"),
-            ("DEP-001".to_string(), "no-fallback"),
-            ("CTX-001".to_string(), "broken-propagation"),
             ("ARC-001".to_string(), "lockstep-services"),
+            ("BLK-002".to_string(), "missing-bulkhead"),
+            ("CTX-001".to_string(), "broken-propagation"),
+            ("DEP-001".to_string(), "no-fallback"),
         ]
     );
 }
