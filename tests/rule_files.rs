@@ -108,3 +108,26 @@ fn invalid_fixtures_give_their_exact_errors() {
     );
     assert!(n >= 10, "only {n} fixtures");
 }
+
+#[test]
+fn audit_rules_load_with_their_detectors() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/audits.toml");
+    let text = std::fs::read_to_string(&path).expect("rules/audits.toml");
+    let set = compile_sources(&[("rules/audits.toml".to_string(), text)], "rules")
+        .unwrap_or_else(|e| panic!("rules/audits.toml does not load: {e:?}"));
+    // The set is ordered by rule id.
+    let got: Vec<(String, &str)> = set
+        .rules
+        .iter()
+        .map(|r| (r.spec.id.clone(), r.def.name))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ARC-001".to_string(), "lockstep-services"),
+            ("BLK-002".to_string(), "missing-bulkhead"),
+            ("CTX-001".to_string(), "broken-propagation"),
+            ("DEP-001".to_string(), "no-fallback"),
+        ]
+    );
+}

@@ -314,6 +314,7 @@ pub struct RuleSet {
 
 /// The shipped default set, embedded so the binary works without `./rules`.
 pub const BUILTIN: &[(&str, &str)] = &[
+    ("rules/audits.toml", include_str!("../../rules/audits.toml")),
     (
         "rules/timeouts.toml",
         include_str!("../../rules/timeouts.toml"),

@@ -13,14 +13,20 @@ use super::context::Context;
 use super::params::{ParamDef, Params};
 
 pub mod breaker;
+pub mod bulkhead;
 pub mod cycle;
 pub mod default_timeout;
+pub mod fallback;
 pub mod fanout;
 pub mod flapping;
+pub mod herd;
 pub mod hung;
+pub mod lockstep;
 pub mod long_lived;
 pub mod nplusone;
 pub mod policy;
+pub mod propagation;
+pub mod requests;
 pub mod retry;
 pub mod retry_amplification;
 pub mod retry_budget;
@@ -215,6 +221,10 @@ pub const DETECTORS: &[DetectorDef] = &[
     nplusone::N_PLUS_ONE,
     policy::POLICY,
     threshold::THRESHOLD,
+    bulkhead::MISSING_BULKHEAD,
+    fallback::NO_FALLBACK,
+    propagation::BROKEN,
+    lockstep::LOCKSTEP,
 ];
 
 /// The detector named `name`.

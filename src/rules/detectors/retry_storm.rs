@@ -1,6 +1,7 @@
 //! RTY-002 (`retry-storm`): retries from many caller instances phase-locked after a failure
 //! onset (a thundering herd), found by the index of dispersion of binned retry arrivals and their
-//! autocorrelation at the backoff period.
+//! autocorrelation at the backoff period; and the recovery herd (`herd.rs`): the requests of
+//! many callers arriving in the same instant when the dependency comes back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Context, exemplars, median};
 use super::super::params::{ParamDef, ParamKind, Params};
+use super::herd::{Herd, HerdResult};
 use super::{Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided};
 use crate::rules::chains::{attempt_numbers, retryable_failure};
 
@@ -48,6 +50,18 @@ pub const STORM: DetectorDef = DetectorDef {
             default: "\"5m\"",
             doc: "how long after the onset retries are collected",
         },
+        ParamDef {
+            name: "herd_factor",
+            kind: ParamKind::Number,
+            default: "3.0",
+            doc: "arrivals in the first herd_window after recovery / the pre-incident rate that flags",
+        },
+        ParamDef {
+            name: "herd_window",
+            kind: ParamKind::Duration,
+            default: "\"1s\"",
+            doc: "how soon after recovery the herd is measured (also the outage bin width)",
+        },
     ],
     build: build_storm,
 };
@@ -59,6 +73,7 @@ struct Storm {
     dispersion: f64,
     autocorr: f64,
     horizon_ns: u64,
+    herd: Herd,
 }
 
 fn build_storm(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
@@ -68,6 +83,11 @@ fn build_storm(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
         dispersion: p.number("dispersion"),
         autocorr: p.number("autocorrelation"),
         horizon_ns: p.duration_ns("horizon").max(1),
+        herd: Herd {
+            factor: p.number("herd_factor").max(1.0),
+            window_ns: p.duration_ns("herd_window").max(1_000_000),
+            min_instances: p.count("min_instances").max(2) as usize,
+        },
     }))
 }
 
@@ -96,6 +116,12 @@ impl Detector for Storm {
         }
         for (dep, mut idx) in by_dep {
             idx.sort_by_key(|&i| (cx.calls[i as usize].start, i));
+            match self.herd.run(cx, &dep, &idx) {
+                HerdResult::Found(h) => out.hits.push(*h),
+                HerdResult::Undecided(u) => out.undecided.push(u),
+                HerdResult::Passed => out.checked += 1,
+                HerdResult::NoOutage => {}
+            }
             let Some(t0) = onset(cx, &idx) else {
                 out.checked += 1;
                 continue;

@@ -2,6 +2,7 @@
 //! reference's false-positive cases.
 
 mod builder;
+mod detectors_audits;
 mod detectors_breaker_view;
 mod detectors_graph;
 mod detectors_retry;
