@@ -20,6 +20,8 @@ pub mod flapping;
 pub mod hung;
 pub mod nplusone;
 pub mod policy;
+pub mod pooling;
+pub mod read_replica;
 pub mod retry;
 pub mod retry_amplification;
 pub mod retry_budget;
@@ -214,6 +216,8 @@ pub const DETECTORS: &[DetectorDef] = &[
     nplusone::N_PLUS_ONE,
     policy::POLICY,
     threshold::THRESHOLD,
+    read_replica::READ_REPLICA,
+    pooling::POOLING,
 ];
 
 /// The detector named `name`.
