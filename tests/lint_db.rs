@@ -308,7 +308,7 @@ fn database_audits_find_the_planted_problems_on_a_real_postgres_and_no_twin() {
                 ));
             }
             let traces = f.get("trace_ids").and_then(Value::as_array);
-            if s(f, "dependency") != "ledger" && traces.is_none_or(|t| t.is_empty()) {
+            if traces.is_none_or(|t| t.is_empty()) {
                 failures.push(format!("{rule} finding without exemplar traces: {f}"));
             }
         }

@@ -150,11 +150,7 @@ impl Pooling {
             if let Some(v) = cx.dep(&caller, &depn) {
                 dep::cite(&mut ev, v);
             }
-            let traces = cx
-                .by_edge
-                .get(&(caller.clone(), depn.clone()))
-                .map(|idx| idx.iter().map(|&i| cx.calls[i as usize].trace).collect())
-                .unwrap_or_else(Vec::new);
+            let traces = pool_traces(cx, &caller, &depn);
             out.hits.push(Hit {
                 subject: Subject::edge(&caller, &depn),
                 adjust: Adjust::Keep,
@@ -277,6 +273,36 @@ impl Pooling {
                 samples: total as u64,
             });
         }
+    }
+}
+
+/// Traces of the caller's calls through the pool: on the edge the gauges name; else, as a pool
+/// is often named after its database rather than the span's dependency, the caller's database
+/// calls whose dependency ends in that name (`postgresql host/ledger` for pool `ledger`), or all
+/// its database calls when they go to one dependency.
+fn pool_traces(cx: &Context<'_>, caller: &Arc<str>, pool: &Arc<str>) -> Vec<u32> {
+    if let Some(idx) = cx.by_edge.get(&(caller.clone(), pool.clone())) {
+        return idx.iter().map(|&i| cx.calls[i as usize].trace).collect();
+    }
+    let db: Vec<&super::super::context::Call> = cx
+        .calls
+        .iter()
+        .filter(|c| &c.caller == caller && c.kind == DepKind::Db)
+        .collect();
+    let suffix = format!("/{pool}");
+    let named: Vec<u32> = db
+        .iter()
+        .filter(|c| c.dep.ends_with(&suffix))
+        .map(|c| c.trace)
+        .collect();
+    if !named.is_empty() {
+        return named;
+    }
+    let deps: BTreeSet<&str> = db.iter().map(|c| &*c.dep).collect();
+    if deps.len() == 1 {
+        db.iter().map(|c| c.trace).collect()
+    } else {
+        Vec::new()
     }
 }
 
