@@ -67,7 +67,7 @@ fn about<'a>(r: &'a [&'a Finding], caller: &str) -> Vec<&'a Finding> {
 
 /// The attributes of call `t` of a 20:1 workload, in the new or the old generation.
 fn workload(new: bool, t: u64) -> Vec<(&'static str, &'static str)> {
-    let write = t % 21 == 0;
+    let write = t.is_multiple_of(21);
     if new {
         pg_new("db-1", "shop", if write { "UPDATE" } else { "SELECT" })
     } else {
@@ -87,7 +87,7 @@ fn workload(new: bool, t: u64) -> Vec<(&'static str, &'static str)> {
 fn read_heavy_primary_is_advised_a_replica_in_both_generations() {
     for new in [true, false] {
         let mut spans = Vec::new();
-        for t in 1..=210 {
+        for t in 1..=210u64 {
             spans.extend(db_call(t, "orders", "o-1", &workload(new, t), None));
         }
         let r = lint(spans, &db001());
@@ -111,8 +111,8 @@ fn read_heavy_primary_is_advised_a_replica_in_both_generations() {
 #[test]
 fn reads_on_a_replica_address_pass() {
     let mut spans = Vec::new();
-    for t in 1..=210 {
-        let (addr, op) = if t % 21 == 0 {
+    for t in 1..=210u64 {
+        let (addr, op) = if t.is_multiple_of(21) {
             ("db-primary", "INSERT")
         } else {
             ("db-replica", "SELECT")
@@ -162,8 +162,12 @@ fn replicas_that_take_few_reads_are_a_lower_finding() {
 fn balanced_workloads_few_calls_and_read_only_databases_are_not_flagged() {
     // 1:1 reads and writes.
     let mut spans = Vec::new();
-    for t in 1..=200 {
-        let op = if t % 2 == 0 { "UPDATE" } else { "SELECT" };
+    for t in 1..=200u64 {
+        let op = if t.is_multiple_of(2) {
+            "UPDATE"
+        } else {
+            "SELECT"
+        };
         spans.extend(db_call(
             t,
             "billing",
@@ -173,8 +177,12 @@ fn balanced_workloads_few_calls_and_read_only_databases_are_not_flagged() {
         ));
     }
     // 20:1 but only 42 calls.
-    for t in 1001..=1042 {
-        let op = if t % 21 == 0 { "UPDATE" } else { "SELECT" };
+    for t in 1001..=1042u64 {
+        let op = if t.is_multiple_of(21) {
+            "UPDATE"
+        } else {
+            "SELECT"
+        };
         spans.extend(db_call(t, "tiny", "t-1", &pg_new("db-2", "tiny", op), None));
     }
     // Reads only: a primary or a replica, nobody can tell.
@@ -212,8 +220,8 @@ fn balanced_workloads_few_calls_and_read_only_databases_are_not_flagged() {
 #[test]
 fn redis_and_mongodb_commands_are_classified() {
     let mut spans = Vec::new();
-    for t in 1..=120 {
-        let op = if t % 12 == 0 { "SET" } else { "GET" };
+    for t in 1..=120u64 {
+        let op = if t.is_multiple_of(12) { "SET" } else { "GET" };
         spans.extend(db_call(
             t,
             "cache-user",
@@ -226,8 +234,12 @@ fn redis_and_mongodb_commands_are_classified() {
             None,
         ));
     }
-    for t in 1001..=1120 {
-        let op = if t % 2 == 0 { "insert" } else { "find" };
+    for t in 1001..=1120u64 {
+        let op = if t.is_multiple_of(2) {
+            "insert"
+        } else {
+            "find"
+        };
         spans.extend(db_call(
             t,
             "docs",
