@@ -108,6 +108,35 @@ pub struct ResilienceView {
     pub latency: Option<MetricLatency>,
     /// Newest sample time, Unix nanoseconds.
     pub last_ns: u64,
+    /// The connection pools behind the pool gauges, one per reporting instance (the series'
+    /// `instance` label), as of the window's end: what the connection-pooling audit (DB-002)
+    /// multiplies against a database's connection limit. Empty when no pool gauge maps here.
+    pub pools: Arc<[PoolInstance]>,
+}
+
+/// One instance's connection pool as of the window's end: the latest fresh value of each pool
+/// gauge of that instance, summed over its series.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PoolInstance {
+    /// The reporting instance (`instance` label: `service.instance.id` over OTLP, the scrape
+    /// target for Prometheus); empty when the series carry none.
+    pub instance: Arc<str>,
+    /// Connections in use (`pool_used`).
+    pub used: Option<f64>,
+    /// Idle connections (`pool_idle`).
+    pub idle: Option<f64>,
+    /// The pool's maximum size (`pool_max`).
+    pub max: Option<f64>,
+}
+
+impl PoolInstance {
+    /// Open connections: used + idle when both are known, else used.
+    pub fn open(&self) -> Option<f64> {
+        match (self.used, self.idle) {
+            (Some(u), Some(i)) => Some(u + i),
+            (u, i) => u.or(i),
+        }
+    }
 }
 
 impl Default for ResilienceView {
@@ -130,6 +159,7 @@ impl Default for ResilienceView {
             gauges: Arc::from(Vec::new()),
             latency: None,
             last_ns: 0,
+            pools: Arc::from(Vec::new()),
         }
     }
 }

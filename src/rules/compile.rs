@@ -336,6 +336,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "rules/chattiness.toml",
         include_str!("../../rules/chattiness.toml"),
     ),
+    ("rules/data.toml", include_str!("../../rules/data.toml")),
 ];
 
 /// Compiles rule files given as (name, text) pairs.

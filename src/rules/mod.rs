@@ -6,6 +6,7 @@
 //! - `files`, `toml_fields`: reading rule files and their fields (shared with `alerts`).
 //! - [`compile`]: specs → runnable rules (detectors, scopes, allow entries); the built-in set.
 //! - [`context`]: the one pass over the traces every detector shares.
+//! - [`db_access`]: what a database call does (read or write) and where it goes.
 //! - [`dep`]: what the rules cite of a dependency: the store's view of it for the window.
 //! - [`detectors`]: the algorithms of `reference/resilience-telemetry.md` §2.
 //! - [`engine`]: runs the rules, applies allow entries, orders the findings.
@@ -13,6 +14,7 @@
 pub mod chains;
 pub mod compile;
 pub mod context;
+pub mod db_access;
 pub mod dep;
 pub mod detectors;
 pub mod engine;

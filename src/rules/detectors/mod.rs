@@ -27,6 +27,8 @@ pub mod nplusone;
 pub mod policy;
 pub mod propagation;
 pub mod requests;
+pub mod pooling;
+pub mod read_replica;
 pub mod retry;
 pub mod retry_amplification;
 pub mod retry_budget;
@@ -225,6 +227,8 @@ pub const DETECTORS: &[DetectorDef] = &[
     fallback::NO_FALLBACK,
     propagation::BROKEN,
     lockstep::LOCKSTEP,
+    read_replica::READ_REPLICA,
+    pooling::POOLING,
 ];
 
 /// The detector named `name`.

@@ -83,6 +83,11 @@ fn merge(a: &mut ResilienceView, b: &ResilienceView) {
     a.overflow_rate = add(a.overflow_rate, b.overflow_rate);
     a.retry_overflow_rate = add(a.retry_overflow_rate, b.retry_overflow_rate);
     a.gauges = merge_gauges(&a.gauges, &b.gauges);
+    if !b.pools.is_empty() {
+        let mut pools: Vec<_> = a.pools.iter().chain(b.pools.iter()).cloned().collect();
+        pools.sort_by(|x, y| x.instance.cmp(&y.instance));
+        a.pools = Arc::from(pools);
+    }
     if a.latency.is_none() {
         a.latency = b.latency.clone();
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::model::histogram::{Bucket, Quantile, histogram_quantile};
 use crate::model::profile::{Role, name_unit_factor};
 use crate::model::resilience::{
-    GaugeSample, LatencySource, MetricLatency, MetricQuantile, ResilienceView,
+    GaugeSample, LatencySource, MetricLatency, MetricQuantile, PoolInstance, ResilienceView,
 };
 use crate::model::series::{ClassicHistogram, ExponentialHistogram, PointValue};
 use crate::model::sketch::{ExpBuckets, Sketch};
@@ -32,6 +32,7 @@ pub fn signals(
     let mut classic: Vec<ClassicHistogram> = Vec::new();
     let mut expo: Vec<(ExponentialHistogram, f64)> = Vec::new();
     let mut summaries: Vec<(f64, Vec<(f64, f64)>)> = Vec::new();
+    let mut pools: Vec<PoolInstance> = Vec::new();
     for ((id, role), factor) in signals {
         let Some(track) = series.get(id) else {
             continue;
@@ -78,8 +79,10 @@ pub fn signals(
         gauges.push((*role, track));
         if let Some(v) = gauge_at(track, to_incl) {
             *sums.entry(*role).or_default() += v;
+            pool_instance(&mut pools, id.1.get("instance").unwrap_or(""), *role, v);
         }
     }
+    pools.sort_by(|a, b| a.instance.cmp(&b.instance));
     let now = combine(|r| sums.get(&r).copied());
     let get = |r: Role| sums.get(&r).copied();
     ResilienceView {
@@ -94,8 +97,38 @@ pub fn signals(
         retry_overflow_rate: get(Role::RetryOverflow),
         gauges: Arc::from(history(&gauges, from, to_incl)),
         latency: latency(expo, classic, summaries),
+        pools: Arc::from(pools),
         ..ResilienceView::default()
     }
+}
+
+/// Adds one pool gauge's value to its instance's pool (other roles are ignored). A pool that
+/// reports only `available` gets `idle` from it: a free slot of a connection pool is an idle
+/// connection or one it may open.
+fn pool_instance(pools: &mut Vec<PoolInstance>, instance: &str, role: Role, v: f64) {
+    if !matches!(
+        role,
+        Role::PoolUsed | Role::PoolIdle | Role::PoolMax | Role::PoolAvailable
+    ) {
+        return;
+    }
+    let i = match pools.iter().position(|p| &*p.instance == instance) {
+        Some(i) => i,
+        None => {
+            pools.push(PoolInstance {
+                instance: Arc::from(instance),
+                ..PoolInstance::default()
+            });
+            pools.len() - 1
+        }
+    };
+    let p = &mut pools[i];
+    let slot = match role {
+        Role::PoolUsed => &mut p.used,
+        Role::PoolMax => &mut p.max,
+        _ => &mut p.idle,
+    };
+    *slot = Some(slot.unwrap_or(0.0) + v);
 }
 
 /// A gauge's value at `t`: its latest sample at or before it, no older than the staleness bound
