@@ -250,6 +250,7 @@ impl Store {
             timeout: r.outcome.timeout,
             retry,
             short_circuit: r.outcome.short_circuit,
+            cache: r.outcome.cache,
         };
         self.edges.record(edge, r.kind, &sample);
     }
