@@ -335,6 +335,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "rules/chattiness.toml",
         include_str!("../../rules/chattiness.toml"),
     ),
+    ("rules/cache.toml", include_str!("../../rules/cache.toml")),
 ];
 
 /// Compiles rule files given as (name, text) pairs.

@@ -13,6 +13,7 @@ use super::context::Context;
 use super::params::{ParamDef, Params};
 
 pub mod breaker;
+pub mod cache;
 pub mod cycle;
 pub mod default_timeout;
 pub mod fanout;
@@ -214,6 +215,8 @@ pub const DETECTORS: &[DetectorDef] = &[
     nplusone::N_PLUS_ONE,
     policy::POLICY,
     threshold::THRESHOLD,
+    cache::HIT_RATIO,
+    cache::UNCACHED,
 ];
 
 /// The detector named `name`.

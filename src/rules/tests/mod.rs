@@ -3,6 +3,7 @@
 
 mod builder;
 mod detectors_breaker_view;
+mod detectors_cache;
 mod detectors_graph;
 mod detectors_retry;
 mod detectors_state;
