@@ -119,7 +119,7 @@ pub fn combine(traced: (u64, u64), metric: (Option<f64>, Option<f64>)) -> Option
             source: CacheSource::Metric,
         });
     }
-    (traced.0 + traced.1 > 0).then(|| CacheStats {
+    (traced.0 + traced.1 > 0).then_some(CacheStats {
         hits: traced.0 as f64,
         misses: traced.1 as f64,
         source: CacheSource::Traces,

@@ -164,6 +164,9 @@ fn build_uncached(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
     }))
 }
 
+/// (caller, dependency, identical statement or URL).
+type ReadKey = (Arc<str>, Arc<str>, String);
+
 const STATEMENT: &[&str] = &["db.query.text", "db.statement"];
 const DB_OPERATION: &[&str] = &["db.operation.name", "db.operation"];
 const DB_SYSTEM: &[&str] = &["db.system.name", "db.system"];
@@ -220,7 +223,7 @@ impl Detector for Uncached {
             .filter(|v| v.cache.is_some())
             .map(|v| &v.key.caller)
             .collect();
-        let mut groups: BTreeMap<(Arc<str>, Arc<str>, String), Vec<&Call>> = BTreeMap::new();
+        let mut groups: BTreeMap<ReadKey, Vec<&Call>> = BTreeMap::new();
         for c in &cx.calls {
             if !rule.edge(&c.caller, &c.dep, c.kind) || c.error {
                 continue;
