@@ -65,9 +65,6 @@ pub struct Outcome {
     pub http_status: Option<u16>,
     /// The HTTP resend ordinal (`http.request.resend_count`), when present.
     pub resend: Option<u32>,
-    /// A cache lookup that hit (`Some(true)`) or missed (`Some(false)`); `None` when the span
-    /// is no lookup with a known result (`model::cache::lookup_result`).
-    pub cache: Option<bool>,
 }
 
 /// Classifies one span (any kind; the store applies it to CLIENT/PRODUCER spans).
@@ -92,7 +89,6 @@ pub fn classify(span: &Span) -> Outcome {
             .attributes
             .first_i64(RESEND_KEYS)
             .and_then(|n| u32::try_from(n).ok()),
-        cache: super::cache::lookup_result(span),
     }
 }
 

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::model::cache::CACHE_SYSTEMS;
+use crate::model::cache::{CACHE_SYSTEMS, lookup_result};
 use crate::model::dependency::DepKind;
 use crate::model::finding::{Evidence, EvidenceExt};
 use crate::model::span::Span;
@@ -124,7 +124,7 @@ impl Detector for HitRatio {
                 .into_iter()
                 .flatten()
                 .map(|&i| &cx.calls[i as usize])
-                .filter(|c| c.outcome.cache == Some(false))
+                .filter(|c| lookup_result(cx.span(c)) == Some(false))
                 .map(|c| c.trace);
             out.hits.push(Hit {
                 subject,
