@@ -90,6 +90,15 @@ impl SpanBuilder {
         self
     }
 
+    /// Adds a boolean attribute.
+    pub fn flag(mut self, key: &str, value: bool) -> Self {
+        self.attrs.push(KeyValue {
+            key: key.into(),
+            value: AttrValue::Bool(value),
+        });
+        self
+    }
+
     /// Marks the span failed, with `error.type`.
     pub fn error(mut self, error_type: &str) -> Self {
         self.span.status = StatusCode::Error;

@@ -49,6 +49,10 @@ fn rows() -> Vec<Row> {
         timeout_rate: None,
         rejected_rate: None,
         breaker_transitions: Vec::new(),
+        cache_hits: None,
+        cache_misses: None,
+        cache_hit_ratio: None,
+        cache_source: None,
     };
     vec![
         row(

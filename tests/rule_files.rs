@@ -31,6 +31,9 @@ fn every_shipped_rule_file_loads() {
             .collect::<Vec<_>>()
     };
     assert_eq!(ids(&set), ids(&builtin));
+    for id in ["CACHE-001", "CACHE-002"] {
+        assert!(ids(&set).iter().any(|i| i == id), "rules/cache.toml: {id}");
+    }
     // Every file in rules/ is embedded.
     let mut files: Vec<String> =
         std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))

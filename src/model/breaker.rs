@@ -312,6 +312,7 @@ mod tests {
                     timeout: false,
                     retry: false,
                     short_circuit: i < sc,
+                    cache: None,
                 });
             }
         }

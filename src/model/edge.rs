@@ -44,6 +44,8 @@ pub struct CallSample {
     /// Whether the call was rejected by an open circuit breaker without reaching the dependency
     /// (a fast-fail error matching the reference's `CB_OPEN_RE`).
     pub short_circuit: bool,
+    /// A cache lookup that hit (`Some(true)`) or missed (`Some(false)`), see `model::cache`.
+    pub cache: Option<bool>,
 }
 
 /// Aggregates of the calls whose start falls in one bucket.
@@ -59,6 +61,10 @@ pub struct BucketStats {
     pub retries: u64,
     /// Calls rejected by an open circuit breaker (fast-fail errors).
     pub short_circuits: u64,
+    /// Cache lookups that hit (`model::cache`).
+    pub cache_hits: u64,
+    /// Cache lookups that missed.
+    pub cache_misses: u64,
     /// Latency sketch in seconds.
     pub latency: Sketch,
 }
@@ -71,6 +77,8 @@ impl BucketStats {
         self.timeouts += u64::from(c.timeout);
         self.retries += u64::from(c.retry);
         self.short_circuits += u64::from(c.short_circuit);
+        self.cache_hits += u64::from(c.cache == Some(true));
+        self.cache_misses += u64::from(c.cache == Some(false));
         self.latency.insert(c.duration_secs);
     }
 
@@ -81,6 +89,8 @@ impl BucketStats {
         self.timeouts += o.timeouts;
         self.retries += o.retries;
         self.short_circuits += o.short_circuits;
+        self.cache_hits += o.cache_hits;
+        self.cache_misses += o.cache_misses;
         self.latency.merge(&o.latency);
     }
 }
@@ -291,6 +301,7 @@ mod tests {
             timeout: false,
             retry: false,
             short_circuit: false,
+            cache: None,
         }
     }
 

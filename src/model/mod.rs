@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod attrs;
 pub mod breaker;
+pub mod cache;
 pub mod classify;
 pub mod clock;
 pub mod dependency;

@@ -28,6 +28,10 @@ use super::series::{Labels, match_key};
 /// The shipped profiles, compiled in so the binary works anywhere.
 pub const BUILTIN: &[(&str, &str)] = &[
     (
+        "caches.toml",
+        include_str!("../../assets/profiles/caches.toml"),
+    ),
+    (
         "resilience4j.toml",
         include_str!("../../assets/profiles/resilience4j.toml"),
     ),
@@ -149,6 +153,13 @@ pub enum Role {
     /// Linkerd `retry_overflow`, Finagle `retries/budget_exhausted`. A series here means a
     /// budget exists; a non-zero rate means it is biting (RTY-004).
     RetryOverflow,
+    /// Cache lookups that found the value (counter): redis_exporter
+    /// `redis_keyspace_hits_total`, Micrometer/Caffeine `cache_gets_total{result="hit"}`.
+    /// Summed as the increase over the window (`model::cache`).
+    CacheHit,
+    /// Cache lookups that did not (counter): `redis_keyspace_misses_total`,
+    /// `cache_gets_total{result="miss"}`.
+    CacheMiss,
 }
 
 impl Role {
@@ -168,6 +179,8 @@ impl Role {
             "latency" => Role::Latency,
             "overflow" => Role::Overflow,
             "retry_overflow" => Role::RetryOverflow,
+            "cache_hit" => Role::CacheHit,
+            "cache_miss" => Role::CacheMiss,
             _ => return None,
         })
     }
@@ -176,7 +189,13 @@ impl Role {
     pub fn is_counter(self) -> bool {
         matches!(
             self,
-            Role::Rejected | Role::Retry | Role::Timeout | Role::Overflow | Role::RetryOverflow
+            Role::Rejected
+                | Role::Retry
+                | Role::Timeout
+                | Role::Overflow
+                | Role::RetryOverflow
+                | Role::CacheHit
+                | Role::CacheMiss
         )
     }
 }

@@ -106,6 +106,10 @@ pub struct ResilienceView {
     pub gauges: Arc<[GaugeSample]>,
     /// Latency percentiles from metric histograms.
     pub latency: Option<MetricLatency>,
+    /// Cache hits over the window (counter increase, `cache_hit` role).
+    pub cache_hits: Option<f64>,
+    /// Cache misses over the window (counter increase, `cache_miss` role).
+    pub cache_misses: Option<f64>,
     /// Newest sample time, Unix nanoseconds.
     pub last_ns: u64,
     /// The connection pools behind the pool gauges, one per reporting instance (the series'
@@ -158,6 +162,8 @@ impl Default for ResilienceView {
             retry_overflow_rate: None,
             gauges: Arc::from(Vec::new()),
             latency: None,
+            cache_hits: None,
+            cache_misses: None,
             last_ns: 0,
             pools: Arc::from(Vec::new()),
         }

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use super::breaker::BreakerView;
+use super::cache::CacheStats;
 use super::dependency::DepKind;
 use super::edge::{EdgeKey, EdgeSeries, EdgeSummary};
 use super::resilience::{LatencySource, MetricQuantile};
@@ -128,6 +129,10 @@ pub struct DependencyView {
     pub rates: MetricRates,
     /// Newest metric sample for this dependency, Unix ns (0 when none).
     pub metric_last_ns: u64,
+    /// Cache lookups over the window and their hit ratio: from hit/miss counters when a
+    /// profile maps them, else from traced lookups with a known result (`model::cache`);
+    /// `None` when this dependency is no cache either way says.
+    pub cache: Option<CacheStats>,
 }
 
 impl DependencyView {

@@ -79,6 +79,14 @@ pub struct EdgeRow {
     pub rejected_rate: Option<f64>,
     /// Breaker state changes inside the window, oldest first.
     pub breaker_transitions: Vec<TransitionRow>,
+    /// Cache lookups that hit in the window (hit counters' increase, or traced lookups).
+    pub cache_hits: Option<f64>,
+    /// Cache lookups that missed.
+    pub cache_misses: Option<f64>,
+    /// hits ÷ (hits + misses).
+    pub cache_hit_ratio: Option<f64>,
+    /// `metric` (hit/miss counters a profile maps) or `traces` (lookups with a known result).
+    pub cache_source: Option<String>,
 }
 
 /// One breaker state change.
@@ -158,6 +166,10 @@ pub fn row(d: &DependencyView) -> EdgeRow {
         timeout_rate: d.timeout_rate().map(r3),
         rejected_rate: d.rejected_rate().map(r3),
         breaker_transitions: d.breaker.transitions.iter().map(transition).collect(),
+        cache_hits: d.cache.map(|c| r3(c.hits)),
+        cache_misses: d.cache.map(|c| r3(c.misses)),
+        cache_hit_ratio: d.cache.and_then(|c| c.hit_ratio()).map(r4),
+        cache_source: d.cache.map(|c| c.source.as_str().to_owned()),
     }
 }
 

@@ -156,5 +156,6 @@ pub fn render(rows: &[EdgeRow], range: (u64, u64)) -> String {
             }
         }
     }
+    out.push_str(&super::cache_text::render(rows));
     out
 }

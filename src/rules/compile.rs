@@ -337,6 +337,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../rules/chattiness.toml"),
     ),
     ("rules/data.toml", include_str!("../../rules/data.toml")),
+    ("rules/cache.toml", include_str!("../../rules/cache.toml")),
 ];
 
 /// Compiles rule files given as (name, text) pairs.

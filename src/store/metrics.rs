@@ -433,6 +433,8 @@ fn series_key(p: &SeriesPoint) -> String {
 }
 
 #[cfg(test)]
+mod cache_tests;
+#[cfg(test)]
 mod gauge_tests;
 #[cfg(test)]
 mod tests;

@@ -223,10 +223,12 @@ impl Store {
     fn record(&mut self, r: Resolved) {
         let edge = self.edges.id(r.caller, r.dependency);
         let mut retry = r.outcome.resend.is_some_and(|n| n > 0);
+        let mut cache = None;
         if let Some(trace) = self.traces.get_mut(&r.trace_id)
             && let Some(i) = trace.position(&r.span_id)
         {
             let s = &trace.spans[i];
+            cache = crate::model::cache::lookup_result(s);
             let rec = CallRecord {
                 span: i as u32,
                 edge,
@@ -250,6 +252,7 @@ impl Store {
             timeout: r.outcome.timeout,
             retry,
             short_circuit: r.outcome.short_circuit,
+            cache,
         };
         self.edges.record(edge, r.kind, &sample);
     }

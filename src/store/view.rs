@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::model::breaker::{self, BreakerSource, BreakerState, BreakerView};
+use crate::model::cache;
 use crate::model::dependency::DepKind;
 use crate::model::edge::{EdgeKey, EdgeSeries, EdgeSummary};
 use crate::model::resilience::{MetricQuantile, ResilienceView};
@@ -75,6 +76,10 @@ fn view(
             retry_overflow: r.retry_overflow_rate,
         }),
         metric_last_ns: res.map_or(0, |r| r.last_ns),
+        cache: cache::combine(
+            (traffic.stats.cache_hits, traffic.stats.cache_misses),
+            res.map_or((None, None), |r| (r.cache_hits, r.cache_misses)),
+        ),
         series: series.clone(),
         traffic,
         key,

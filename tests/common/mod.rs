@@ -399,6 +399,11 @@ pub struct Row {
     pub timeout_rate: Option<f64>,
     pub rejected_rate: Option<f64>,
     pub breaker_transitions: Vec<serde_json::Value>,
+    // Cache hit ratio (issue 12): hit/miss counters or traced lookups.
+    pub cache_hits: Option<f64>,
+    pub cache_misses: Option<f64>,
+    pub cache_hit_ratio: Option<f64>,
+    pub cache_source: Option<String>,
 }
 
 /// Runs `faultline report FILES... ARGS...` with a deadline.

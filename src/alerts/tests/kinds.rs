@@ -134,6 +134,7 @@ fn a_dependency_going_silent_after_steady_traffic() {
                 timeout: false,
                 retry: false,
                 short_circuit: false,
+                cache: None,
             });
         }
         s

@@ -68,6 +68,7 @@ pub fn series(loads: &[Load], seed: u64) -> EdgeSeries {
                 timeout: false,
                 retry: false,
                 short_circuit: error && l.short,
+                cache: None,
             });
             t += step;
         }
@@ -93,6 +94,7 @@ pub fn view(dep: &str, series: EdgeSeries) -> DependencyView {
         gauges: Arc::from(Vec::new()),
         rates: MetricRates::default(),
         metric_last_ns: 0,
+        cache: None,
     }
 }
 

@@ -127,7 +127,7 @@ pub struct BreakerSpec {
 pub struct SignalSpec {
     /// What the series means: `rejected`, `retry`, `timeout` (counters); `queue_depth`,
     /// `queue_capacity`, `queue_remaining`, `pool_used`, `pool_max`, `pool_available`,
-    /// `pool_idle` (gauges); `latency` (histogram or summary).
+    /// `pool_idle` (gauges); `latency` (histogram or summary); `cache_hit`, `cache_miss` (counters).
     pub role: String,
     /// Metric name (Prometheus or OTel spelling; `_total` optional; `*` globs allowed).
     pub metric: String,

@@ -168,3 +168,38 @@ fn budget_and_overflow_roles_map_in_the_shipped_profiles() {
         !roles("resilience4j_circuitbreaker_not_permitted_calls_total").contains(&Role::Overflow)
     );
 }
+
+#[test]
+fn cache_counters_map_to_hit_and_miss_roles() {
+    let set = ProfileSet::builtin();
+    let roles = |name: &str| -> Vec<Role> {
+        set.lookup(name)
+            .into_iter()
+            .filter_map(|m| match m.target {
+                Target::Signal(r, _) => Some(r),
+                Target::Breaker(..) => None,
+            })
+            .collect()
+    };
+    for name in [
+        "cache_gets_total",
+        "cache.gets",
+        "dotnet.cache.requests",
+        "memcached_commands_total",
+    ] {
+        let r = roles(name);
+        assert!(
+            r.contains(&Role::CacheHit) && r.contains(&Role::CacheMiss),
+            "{name}: {r:?}"
+        );
+    }
+    for (name, role) in [
+        ("redis_keyspace_hits_total", Role::CacheHit),
+        ("redis.keyspace.misses", Role::CacheMiss),
+        ("guava_cache_hit_total", Role::CacheHit),
+        ("caffeine_cache_miss_total", Role::CacheMiss),
+    ] {
+        assert_eq!(roles(name), vec![role], "{name}");
+    }
+    assert!(Role::CacheHit.is_counter() && Role::CacheMiss.is_counter());
+}

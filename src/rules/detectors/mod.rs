@@ -13,6 +13,7 @@ use super::context::Context;
 use super::params::{ParamDef, Params};
 
 pub mod breaker;
+pub mod cache;
 pub mod bulkhead;
 pub mod cycle;
 pub mod default_timeout;
@@ -229,6 +230,8 @@ pub const DETECTORS: &[DetectorDef] = &[
     lockstep::LOCKSTEP,
     read_replica::READ_REPLICA,
     pooling::POOLING,
+    cache::HIT_RATIO,
+    cache::UNCACHED,
 ];
 
 /// The detector named `name`.

@@ -4,6 +4,7 @@
 mod builder;
 mod detectors_audits;
 mod detectors_breaker_view;
+mod detectors_cache;
 mod detectors_db;
 mod detectors_graph;
 mod detectors_retry;

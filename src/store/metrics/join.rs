@@ -82,6 +82,8 @@ fn merge(a: &mut ResilienceView, b: &ResilienceView) {
     a.rejected_rate = add(a.rejected_rate, b.rejected_rate);
     a.overflow_rate = add(a.overflow_rate, b.overflow_rate);
     a.retry_overflow_rate = add(a.retry_overflow_rate, b.retry_overflow_rate);
+    a.cache_hits = add(a.cache_hits, b.cache_hits);
+    a.cache_misses = add(a.cache_misses, b.cache_misses);
     a.gauges = merge_gauges(&a.gauges, &b.gauges);
     if !b.pools.is_empty() {
         let mut pools: Vec<_> = a.pools.iter().chain(b.pools.iter()).cloned().collect();

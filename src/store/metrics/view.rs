@@ -38,6 +38,12 @@ pub fn signals(
             continue;
         };
         let factor = factor.unwrap_or_else(|| name_unit_factor(&id.0));
+        if matches!(role, Role::CacheHit | Role::CacheMiss) {
+            if let Some(n) = increase(track, from, to_incl) {
+                *sums.entry(*role).or_default() += n;
+            }
+            continue;
+        }
         if role.is_counter() {
             if let Some(r) = track.rate(from, to_incl) {
                 *sums.entry(*role).or_default() += r;
@@ -98,6 +104,8 @@ pub fn signals(
         gauges: Arc::from(history(&gauges, from, to_incl)),
         latency: latency(expo, classic, summaries),
         pools: Arc::from(pools),
+        cache_hits: get(Role::CacheHit),
+        cache_misses: get(Role::CacheMiss),
         ..ResilienceView::default()
     }
 }
@@ -129,6 +137,17 @@ fn pool_instance(pools: &mut Vec<PoolInstance>, instance: &str, role: Role, v: f
         _ => &mut p.idle,
     };
     *slot = Some(slot.unwrap_or(0.0) + v);
+}
+
+/// A counter's increase between its first and last sample inside the window (what a hit
+/// ratio is the ratio of; a reset counts from zero). One sample alone is no increase known.
+fn increase(track: &SeriesTrack, from: u64, to_incl: u64) -> Option<f64> {
+    let (a, b) = track.window(from, to_incl)?;
+    if std::ptr::eq(a, b) {
+        return None;
+    }
+    let (x, y) = (number(&a.value)?, number(&b.value)?);
+    Some(if y >= x { y - x } else { y })
 }
 
 /// A gauge's value at `t`: its latest sample at or before it, no older than the staleness bound

@@ -4,13 +4,15 @@
 //!
 //! ```text
 //! ┌ Dependencies 14 of 14 ─────────────────────────────────────────────────────────────────────┐
-//! │ CALLER → DEPENDENCY   KIND BREAKER       RPS ERR%   P50   P95   P99   QUEUE RTY% TMO% TREND  ! │
-//! │ checkout → payments   http OPEN         12.0   82  50µs 310ms 320ms    ~0.4    0    0 ▁▁▇██  2 │
-//! │ checkout → inventory  http CLOSED       12.0    0  26ms  1.8s  1.8s  37/100    0    0 ▁█▁▁█  1 │
-//! │ frontend → catalog    http HALF-OPEN~   20.0   12   9ms  12ms  14ms    ~0.2   15    0 ▁▁▁▁▁    │
+//! │ CALLER → DEPENDENCY   KIND BREAKER       RPS ERR%   P50   P95   P99   QUEUE RTY% TMO% HIT% TREND  ! │
+//! │ checkout → payments   http OPEN         12.0   82  50µs 310ms 320ms    ~0.4    0    0    – ▁▁▇██  2 │
+//! │ checkout → inventory  http CLOSED       12.0    0  26ms  1.8s  1.8s  37/100    0    0    – ▁█▁▁█  1 │
+//! │ frontend → sessions   db   CLOSED~      20.0    0  0.3ms 1ms   2ms     ~0.2    0    0   75 ▁▁▁▁▁    │
 //! └───────────────────────────────────── ~ breaker inferred from traces · ~n queue estimated ┘
 //! ```
-//! Breaker states without `~` come from a breaker metric; queues `n/cap` from gauges. Columns
+//! Breaker states without `~` come from a breaker metric; queues `n/cap` from gauges; `HIT%` is
+//! the cache hit ratio (`view::cache`), `–` for a dependency that is no cache, and the column is
+//! there only when some dependency is a cache. Columns
 //! drop right-to-left by priority as the terminal narrows; the name column takes the rest.
 
 use ratatui::Frame;
@@ -106,6 +108,13 @@ const COLS: &[Col] = &[
         right: true,
     },
     Col {
+        name: "HIT%",
+        width: 5,
+        prio: 6,
+        key: None,
+        right: true,
+    },
+    Col {
         name: "TREND",
         width: 12,
         prio: 8,
@@ -124,9 +133,12 @@ const COLS: &[Col] = &[
 /// Narrowest name column before other columns are dropped.
 const MIN_NAME: u16 = 22;
 
-/// The columns that fit in `width` (indices into `COLS`) and the name column's width.
-fn fit_columns(width: u16) -> (Vec<usize>, u16) {
-    let mut shown: Vec<usize> = (0..COLS.len()).collect();
+/// The columns that fit in `width` (indices into `COLS`) and the name column's width. `HIT%`
+/// is shown only when some dependency is a cache (`caches`).
+fn fit_columns(width: u16, caches: bool) -> (Vec<usize>, u16) {
+    let mut shown: Vec<usize> = (0..COLS.len())
+        .filter(|&i| caches || COLS[i].name != "HIT%")
+        .collect();
     loop {
         let used: u16 = shown.iter().map(|&i| COLS[i].width + 1).sum();
         if used + MIN_NAME <= width || shown.is_empty() {
@@ -198,7 +210,7 @@ fn table(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hits)
         f.render_widget(Paragraph::new(msg).style(theme.dim), inner);
         return;
     }
-    let (cols, name_w) = fit_columns(inner.width);
+    let (cols, name_w) = fit_columns(inner.width, snap.deps.iter().any(|d| d.cache.is_some()));
     let height = inner.height.saturating_sub(1) as usize;
     let offset = s.deps.nav.visible_offset(height);
     hits.list = Some(Rect {
@@ -343,6 +355,11 @@ fn edge_row<'a>(s: &'a UiState, i: usize, cols: &[usize], name_w: u16, theme: &T
             }
             "RTY%" => align(widgets::pct(sum.retry_ratio(), calls), c, theme.text),
             "TMO%" => align(widgets::pct(sum.timeout_ratio(), calls), c, theme.text),
+            "HIT%" => align(
+                super::cache::hit_pct(d.cache.as_ref()),
+                c,
+                super::cache::style(d.cache.as_ref(), theme),
+            ),
             "TREND" => Cell::from(Span::styled(trend(s, i, c.width as usize), theme.span_bar)),
             _ => match facts.severity {
                 Some(sev) => align(

@@ -9,6 +9,7 @@
 //! │ (chart)                                          │ OPEN since 12:00:40 · resilience4j:…     │
 //! │                                                  │ ▁▁▁███▄▁ state per bucket                │
 //! │                                                  │ queue 7/100 (gauge) · pool 80% · …       │
+//! │                                                  │ cache hit 75%  hits 30  misses 10 (…)    │
 //! │                                                  │ 12:00:40 CLOSED → OPEN (transitions)     │
 //! ├ Recent and slowest calls (enter opens) ──────────┼ Findings ───────────────────────────────┤
 //! │ 12:01:14.250  300ms ✗  trace 0000…0039           │ error TMO-001 …                         │
@@ -292,6 +293,7 @@ fn breaker_panel(f: &mut Frame, area: Rect, s: &UiState, e: &DependencyView, the
         )),
     }
     lines.push(resources_line(e, theme));
+    lines.extend(super::cache::line(e, from, to, inner.width as usize, theme));
     if let Some(history) = queue_history(e, inner.width as usize, theme) {
         lines.push(history);
     }

@@ -11,6 +11,7 @@
 //! Views read the snapshot and the UI state only; `render` returns the mouse regions it drew.
 
 pub mod alerts;
+pub mod cache;
 pub mod deps;
 pub mod detail;
 pub mod findings;

@@ -1,0 +1,84 @@
+//! Cache hit/miss counters through the real exposition parser and the shipped `caches` profile:
+//! increases over the window, per cache, in the spellings of several libraries.
+
+use super::*;
+use crate::ingest::decode_metrics::decode_metrics;
+use crate::ingest::prom_otlp::{families_to_metrics, request};
+use crate::ingest::prom_text::{Format, parse};
+
+const S: u64 = 1_000_000_000;
+
+fn scrape(m: &mut MetricStore, job: &str, t_s: u64, text: &str) {
+    let fams = parse(text, Format::Prometheus004).expect("valid exposition");
+    let req = request(job, "127.0.0.1:9000", families_to_metrics(&fams, t_s * S));
+    m.apply(decode_metrics(&req, t_s * S));
+}
+
+fn view(m: &mut MetricStore, caller: &str, dep: &str) -> ResilienceView {
+    let views = m.views((0, m.range.1 + 1));
+    views
+        .get(&EdgeKey {
+            caller: Arc::from(caller),
+            dependency: Arc::from(dep),
+        })
+        .cloned()
+        .unwrap_or_else(|| panic!("no view for {caller} -> {dep}; have {:?}", views.keys()))
+}
+
+#[test]
+fn micrometer_cache_gets_count_hits_and_misses_per_cache() {
+    let mut m = MetricStore::new(ProfileSet::builtin());
+    let text = |h: u32, mi: u32, other: u32| {
+        format!(
+            "# TYPE cache_gets_total counter\n\
+             cache_gets_total{{cache=\"users\",cacheManager=\"cm\",name=\"users\",result=\"hit\"}} {h}\n\
+             cache_gets_total{{cache=\"users\",cacheManager=\"cm\",name=\"users\",result=\"miss\"}} {mi}\n\
+             cache_gets_total{{cache=\"prices\",cacheManager=\"cm\",name=\"prices\",result=\"hit\"}} {other}\n\
+             cache_gets_total{{cache=\"prices\",cacheManager=\"cm\",name=\"prices\",result=\"miss\"}} 0\n"
+        )
+    };
+    scrape(&mut m, "shop", 0, &text(100, 50, 7));
+    scrape(&mut m, "shop", 10, &text(130, 60, 7));
+    scrape(&mut m, "shop", 20, &text(190, 80, 9));
+    let v = view(&mut m, "shop", "users");
+    assert_eq!((v.cache_hits, v.cache_misses), (Some(90.0), Some(30.0)));
+    let p = view(&mut m, "shop", "prices");
+    assert_eq!((p.cache_hits, p.cache_misses), (Some(2.0), Some(0.0)));
+}
+
+#[test]
+fn redis_exporter_and_caffeine_collector_names_map() {
+    let mut m = MetricStore::new(ProfileSet::builtin());
+    let text = |h: u32, mi: u32| {
+        format!(
+            "# TYPE redis_keyspace_hits_total counter\n\
+             redis_keyspace_hits_total{{addr=\"redis://10.0.0.5:6379\"}} {h}\n\
+             # TYPE redis_keyspace_misses_total counter\n\
+             redis_keyspace_misses_total{{addr=\"redis://10.0.0.5:6379\"}} {mi}\n\
+             # TYPE caffeine_cache_hit_total counter\n\
+             caffeine_cache_hit_total{{cache=\"sessions\"}} {h}\n\
+             # TYPE caffeine_cache_miss_total counter\n\
+             caffeine_cache_miss_total{{cache=\"sessions\"}} {mi}\n"
+        )
+    };
+    scrape(&mut m, "redis", 0, &text(1000, 10));
+    scrape(&mut m, "redis", 15, &text(1004, 40));
+    let v = view(&mut m, "redis", "redis://10.0.0.5:6379");
+    assert_eq!((v.cache_hits, v.cache_misses), (Some(4.0), Some(30.0)));
+    let c = view(&mut m, "redis", "sessions");
+    assert_eq!((c.cache_hits, c.cache_misses), (Some(4.0), Some(30.0)));
+}
+
+#[test]
+fn one_sample_is_no_increase() {
+    let mut m = MetricStore::new(ProfileSet::builtin());
+    scrape(
+        &mut m,
+        "shop",
+        0,
+        "# TYPE cache_gets_total counter\ncache_gets_total{cache=\"users\",result=\"hit\"} 5\n",
+    );
+    let views = m.views((0, m.range.1 + 1));
+    let v = views.values().next().expect("a view");
+    assert_eq!(v.cache_hits, None);
+}
