@@ -1,6 +1,7 @@
 //! Headless output of a snapshot: the per-dependency table as text or JSON, `lint` findings
 //! as text, JSON, SARIF and Markdown, and one trace with its logs (`faultline trace`).
 
+pub mod compare;
 pub mod json;
 pub mod lint;
 pub mod rows;
