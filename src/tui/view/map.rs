@@ -437,7 +437,11 @@ fn edge_panel(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme) {
     let mut lines = vec![Line::from(vec![
         Span::styled(format!("{}: ", g.nodes[n].name), theme.accent),
         Span::styled(
-            format!("{} edges · ←→ choose · enter opens its detail", edges.len()),
+            format!(
+                "{} edge{} · ←→ choose · enter opens its detail",
+                edges.len(),
+                if edges.len() == 1 { "" } else { "s" }
+            ),
             theme.dim,
         ),
     ])];
