@@ -391,6 +391,48 @@ pub fn self_times(t: &Trace) -> Vec<u64> {
         .collect()
 }
 
+/// A duration for people: `850µs`, `12.3ms`, `1.52s`.
+pub fn duration(ns: u64) -> String {
+    let ms = ns as f64 / 1e6;
+    if ms < 1.0 {
+        format!("{}µs", ns / 1000)
+    } else if ms < 1000.0 {
+        format!("{ms:.1}ms")
+    } else {
+        format!("{:.2}s", ms / 1000.0)
+    }
+}
+
+/// A signed difference: `+1.20s`, `-20.0ms`, `0`.
+pub fn delta(ns: i64) -> String {
+    match ns.signum() {
+        0 => "0".into(),
+        1 => format!("+{}", duration(ns.unsigned_abs())),
+        _ => format!("-{}", duration(ns.unsigned_abs())),
+    }
+}
+
+/// `◆` when on B's critical path, `◇` when on A's only, else a space.
+pub fn path_mark(r: &SpanDiff) -> char {
+    let on = |t: &Option<SpanTimes>| t.as_ref().is_some_and(|t| t.on_path);
+    if on(&r.b) {
+        '◆'
+    } else if on(&r.a) {
+        '◇'
+    } else {
+        ' '
+    }
+}
+
+/// The word of a shift: `joined`, `left`, `changed`.
+pub fn shift_word(s: Shift) -> &'static str {
+    match s {
+        Shift::Joined => "joined",
+        Shift::Left => "left",
+        Shift::Changed => "changed",
+    }
+}
+
 #[cfg(test)]
 #[path = "compare_tests.rs"]
 mod tests;

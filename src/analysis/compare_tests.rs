@@ -186,3 +186,13 @@ fn self_time_merges_overlapping_children() {
     ]);
     assert_eq!(self_times(&t), vec![40 * MS, 40 * MS, 40 * MS]);
 }
+
+#[test]
+fn durations_and_deltas_read_well() {
+    assert_eq!(duration(850_000), "850µs");
+    assert_eq!(duration(12_300_000), "12.3ms");
+    assert_eq!(duration(1_520_000_000), "1.52s");
+    assert_eq!(delta(-20_000_000), "-20.0ms");
+    assert_eq!(delta(0), "0");
+    assert_eq!(delta(1_200_000_000), "+1.20s");
+}

@@ -7,50 +7,7 @@
 
 use serde::Serialize;
 
-use crate::analysis::compare::{Comparison, Shift, SpanDiff};
-
-/// A duration for people: `850µs`, `12.3ms`, `1.52s`.
-pub fn duration(ns: u64) -> String {
-    let ms = ns as f64 / 1e6;
-    if ms < 1.0 {
-        format!("{}µs", ns / 1000)
-    } else if ms < 1000.0 {
-        format!("{ms:.1}ms")
-    } else {
-        format!("{:.2}s", ms / 1000.0)
-    }
-}
-
-/// A signed difference: `+1.20s`, `-20.0ms`, `0`.
-pub fn delta(ns: i64) -> String {
-    match ns.signum() {
-        0 => "0".into(),
-        1 => format!("+{}", duration(ns.unsigned_abs())),
-        _ => format!("-{}", duration(ns.unsigned_abs())),
-    }
-}
-
-/// `◆` when on B's critical path, `◇` when on A's only, else a space.
-pub fn path_mark(r: &SpanDiff) -> char {
-    let on =
-        |t: &Option<crate::analysis::compare::SpanTimes>| t.as_ref().is_some_and(|t| t.on_path);
-    if on(&r.b) {
-        '◆'
-    } else if on(&r.a) {
-        '◇'
-    } else {
-        ' '
-    }
-}
-
-/// The word of a shift: `joined`, `left`, `changed`.
-pub fn shift_word(s: Shift) -> &'static str {
-    match s {
-        Shift::Joined => "joined",
-        Shift::Left => "left",
-        Shift::Changed => "changed",
-    }
-}
+use crate::analysis::compare::{Comparison, SpanDiff, delta, duration, path_mark, shift_word};
 
 /// The comparison as text.
 pub fn render_text(c: &Comparison) -> String {
@@ -168,19 +125,4 @@ pub fn render_json(c: &Comparison) -> String {
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_and_deltas_read_well() {
-        assert_eq!(duration(850_000), "850µs");
-        assert_eq!(duration(12_300_000), "12.3ms");
-        assert_eq!(duration(1_520_000_000), "1.52s");
-        assert_eq!(delta(-20_000_000), "-20.0ms");
-        assert_eq!(delta(0), "0");
-        assert_eq!(delta(1_200_000_000), "+1.20s");
-    }
 }

@@ -239,7 +239,7 @@ pub const BINDINGS: &[Binding] = &[
         "c",
         Cmd::Compare,
         Ctx::Traces,
-        "mark as baseline A / compare with the marked trace",
+        "mark as A / compare with A",
     ),
     b(
         &[Char('h'), Left],

@@ -20,8 +20,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 use super::block;
-use crate::analysis::compare::{Presence, SpanTimes};
-use crate::report::compare::{delta, duration, path_mark, shift_word};
+use crate::analysis::compare::{Presence, SpanTimes, delta, duration, path_mark, shift_word};
 use crate::tui::app::{Hits, UiState};
 use crate::tui::theme::Theme;
 
