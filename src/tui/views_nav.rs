@@ -212,7 +212,7 @@ mod tests {
             panic!("compare not open: {:?}", s.stack);
         };
         assert_ne!(a, b);
-        assert!(s.compare.len() > 0);
+        assert!(!s.compare.is_empty());
         let screen = text(&mut s, 120, 36);
         assert!(screen.contains("Compare A"), "{screen}");
         assert!(screen.contains("critical path moved"), "{screen}");
