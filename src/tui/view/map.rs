@@ -25,6 +25,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::map_canvas::{Canvas, Cell, glyph};
 use super::{block, widgets};
 use crate::model::breaker::BreakerState;
 use crate::model::view::DependencyView;
@@ -173,95 +174,6 @@ fn edge_style(d: &DependencyView, theme: &Theme) -> (u8, Style) {
         (2, theme.warn)
     } else {
         (1, theme.ok)
-    }
-}
-
-const N: u8 = 1;
-const E: u8 = 2;
-const S: u8 = 4;
-const W: u8 = 8;
-
-fn glyph(bits: u8, thick: u8) -> char {
-    const LIGHT: [char; 16] = [
-        ' ', '│', '─', '└', '│', '│', '┌', '├', '─', '┘', '─', '┴', '┐', '┤', '┬', '┼',
-    ];
-    const HEAVY: [char; 16] = [
-        ' ', '┃', '━', '┗', '┃', '┃', '┏', '┣', '━', '┛', '━', '┻', '┓', '┫', '┳', '╋',
-    ];
-    const DOUBLE: [char; 16] = [
-        ' ', '║', '═', '╚', '║', '║', '╔', '╠', '═', '╝', '═', '╩', '╗', '╣', '╦', '╬',
-    ];
-    let t = match thick {
-        0 => &LIGHT,
-        1 => &HEAVY,
-        _ => &DOUBLE,
-    };
-    t[(bits & 15) as usize]
-}
-
-/// One cell of line drawing.
-#[derive(Clone, Copy, Default)]
-struct Cell {
-    bits: u8,
-    thick: u8,
-    rank: u8,
-    style: Style,
-    bold: bool,
-}
-
-struct Canvas {
-    area: Rect,
-    cells: Vec<Cell>,
-}
-
-impl Canvas {
-    fn at(&mut self, x: u16, y: u16) -> Option<&mut Cell> {
-        let a = self.area;
-        if x < a.x || y < a.y || x >= a.right() || y >= a.bottom() {
-            return None;
-        }
-        let i = (y - a.y) as usize * a.width as usize + (x - a.x) as usize;
-        self.cells.get_mut(i)
-    }
-
-    fn mark(&mut self, x: u16, y: u16, bits: u8, c: &Cell) {
-        if let Some(cell) = self.at(x, y) {
-            cell.bits |= bits;
-            cell.thick = cell.thick.max(c.thick);
-            cell.bold |= c.bold;
-            if c.rank >= cell.rank {
-                cell.rank = c.rank;
-                cell.style = c.style;
-            }
-        }
-    }
-
-    fn hline(&mut self, x0: u16, x1: u16, y: u16, c: &Cell) {
-        let (a, b) = (x0.min(x1), x0.max(x1));
-        for x in a..=b {
-            let mut bits = 0;
-            if x > a {
-                bits |= W;
-            }
-            if x < b {
-                bits |= E;
-            }
-            self.mark(x, y, bits, c);
-        }
-    }
-
-    fn vline(&mut self, x: u16, y0: u16, y1: u16, c: &Cell) {
-        let (a, b) = (y0.min(y1), y0.max(y1));
-        for y in a..=b {
-            let mut bits = 0;
-            if y > a {
-                bits |= N;
-            }
-            if y < b {
-                bits |= S;
-            }
-            self.mark(x, y, bits, c);
-        }
     }
 }
 

@@ -19,6 +19,7 @@ pub mod header;
 pub mod help;
 pub mod logs;
 pub mod map;
+pub mod map_canvas;
 pub mod preview;
 pub mod timeline;
 pub mod traces;
