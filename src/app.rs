@@ -3,6 +3,7 @@
 //! dashboard commands are wired in `dashboard`; `signals` turns SIGINT/SIGTERM/SIGHUP into the
 //! one shutdown request every long-running command waits on; `trace` prints one trace.
 
+mod compare;
 pub mod dashboard;
 pub mod signals;
 mod trace;
@@ -28,6 +29,7 @@ use crate::replay;
 use crate::report;
 use crate::store::{Snapshot, Store, StoreConfig, task};
 pub use alerting::{LiveAlerts, alerts, live_alerts};
+pub use compare::{TraceRef, compare, parse_refs};
 pub use trace::trace;
 
 /// Errors that end a command; `main` prints them and exits 2.

@@ -77,6 +77,12 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 })
                 .map_err(|e| e.to_string()),
+            Some(Command::Compare(args)) => app::compare(args)
+                .map(|out| {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                })
+                .map_err(|e| e.to_string()),
             Some(Command::Rules(args)) => app::rules(args)
                 .map(|out| {
                     print!("{out}");

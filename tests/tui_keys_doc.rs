@@ -22,6 +22,7 @@ fn ctx(cell: &str, line: usize) -> Ctx {
         "review" => Ctx::Review,
         "alerts" => Ctx::Alerts,
         "logs" => Ctx::Logs,
+        "service map" => Ctx::Map,
         other => panic!("docs/tui.md line {line}: unknown context {other:?} in the key table"),
     }
 }

@@ -62,6 +62,9 @@ pub enum Command {
     Alerts(AlertsArgs),
     /// Print one trace of capture files: its spans as a tree with each span's logs under it.
     Trace(TraceArgs),
+    /// Compare two traces span by span: added and missing spans, total and self time, where the
+    /// critical path moved (`FILE TRACE_A TRACE_B`, or `FILE_A:TRACE_A FILE_B:TRACE_B`).
+    Compare(CompareArgs),
     /// Validate the configuration file, or print the effective configuration.
     Config(ConfigArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -443,6 +446,23 @@ pub struct TraceArgs {
     #[arg(
         long,
         env = "FAULTLINE_TRACE_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub format: ReportFormat,
+}
+
+/// `faultline compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// `FILE TRACE_A TRACE_B` (both traces in one capture), or `FILE_A:TRACE_A FILE_B:TRACE_B`
+    /// (one trace of each capture). A is the baseline, B the trace compared with it.
+    #[arg(required = true, num_args = 2..=3, value_name = "FILE TRACE_A TRACE_B")]
+    pub args: Vec<String>,
+    /// Output format.
+    #[arg(
+        long,
+        env = "FAULTLINE_COMPARE_FORMAT",
         value_enum,
         default_value = "text"
     )]

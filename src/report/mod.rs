@@ -2,6 +2,7 @@
 //! as text, JSON, SARIF and Markdown, and one trace with its logs (`faultline trace`).
 
 pub mod cache_text;
+pub mod compare;
 pub mod json;
 pub mod lint;
 pub mod rows;

@@ -15,9 +15,11 @@ use crate::store::Snapshot;
 use crate::store::trace::Trace;
 
 use super::alerts::AlertsUi;
+use super::compare::CompareUi;
 use super::filter::{DepFilter, parse_trace_query};
 use super::keymap::{Cmd, Ctx};
 use super::logs::LogsUi;
+use super::map::MapUi;
 use super::rows::{self, DepFacts, DepOrder, DepRow};
 
 pub use super::update::update;
@@ -50,6 +52,10 @@ pub enum Screen {
     Detail(EdgeKey),
     /// One trace's waterfall.
     Waterfall(TraceId),
+    /// The service map (`m`): a top-level view of the dependency graph, not a numbered tab.
+    Map,
+    /// Two traces side by side: (A the baseline, B).
+    Compare(TraceId, TraceId),
 }
 
 impl Screen {
@@ -306,6 +312,10 @@ pub struct UiState {
     pub page: usize,
     /// A capture is still loading (review): shown as a gauge in the header.
     pub loading: Option<Loading>,
+    /// The service map.
+    pub map: MapUi,
+    /// Trace comparison: the mark and the open comparison.
+    pub compare: CompareUi,
 }
 
 /// How far a capture load has come, in file bytes.
@@ -390,6 +400,8 @@ impl UiState {
             hits: Hits::default(),
             page: 20,
             loading: None,
+            map: MapUi::default(),
+            compare: CompareUi::default(),
         };
         s.apply_snapshot(snapshot);
         s
@@ -418,7 +430,8 @@ impl UiState {
             Screen::Waterfall(_) => v.push(Ctx::Waterfall),
             Screen::Alerts => v.push(Ctx::Alerts),
             Screen::Logs => v.push(Ctx::Logs),
-            Screen::Findings | Screen::Detail(_) => {}
+            Screen::Map => v.push(Ctx::Map),
+            Screen::Findings | Screen::Detail(_) | Screen::Compare(..) => {}
         }
         if self.mode == Mode::Review {
             v.push(Ctx::Review);
@@ -453,6 +466,9 @@ impl UiState {
                     .move_by(0, d.calls.recent.len() + d.calls.slowest.len());
             }
         }
+        if let Some((a, b, _)) = self.compare.open {
+            self.compare.open(&self.snapshot, a, b);
+        }
         if let Some(w) = &self.waterfall {
             let (id, collapsed, nav, details) = (w.trace_id, w.collapsed.clone(), w.nav, w.details);
             self.open_waterfall(id);
@@ -481,6 +497,9 @@ impl UiState {
         }
         let len = self.dep_rows.len();
         self.deps.nav.move_by(0, len);
+        if self.stack[0] == Screen::Map {
+            self.map.rebuild(&self.snapshot, &self.dep_rows);
+        }
     }
 
     /// Records which edge the user selected (moving to the top row unpins: it keeps showing the

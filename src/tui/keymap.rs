@@ -69,6 +69,10 @@ pub enum Cmd {
     AlertTraces,
     /// Open the Logs view.
     Logs,
+    /// Open (or leave) the service map.
+    Map,
+    /// Mark the selected trace as the baseline, or compare it with the marked one.
+    Compare,
 }
 
 /// Where a binding applies.
@@ -90,6 +94,8 @@ pub enum Ctx {
     Alerts,
     /// The Logs view.
     Logs,
+    /// The service map.
+    Map,
 }
 
 impl Ctx {
@@ -104,6 +110,7 @@ impl Ctx {
             Ctx::Review => "Review (time cursor)",
             Ctx::Alerts => "Alerts",
             Ctx::Logs => "Logs",
+            Ctx::Map => "Service map",
         }
     }
 }
@@ -228,6 +235,27 @@ pub const BINDINGS: &[Binding] = &[
         "errors only",
     ),
     b(
+        &[Char('c')],
+        "c",
+        Cmd::Compare,
+        Ctx::Traces,
+        "mark as A / compare with A",
+    ),
+    b(
+        &[Char('h'), Left],
+        "h ←",
+        Cmd::Left,
+        Ctx::Map,
+        "previous edge of the service",
+    ),
+    b(
+        &[Char('l'), Right],
+        "l →",
+        Cmd::Right,
+        Ctx::Map,
+        "next edge of the service",
+    ),
+    b(
         &[Char('e')],
         "e",
         Cmd::JumpToEdge,
@@ -329,6 +357,13 @@ pub const BINDINGS: &[Binding] = &[
         "logs",
     ),
     b(&[Char('a')], "a", Cmd::Alerts, Ctx::Global, "alerts"),
+    b(
+        &[Char('m')],
+        "m",
+        Cmd::Map,
+        Ctx::Global,
+        "service map (again: the table)",
+    ),
     b(&[Esc, Backspace_], "esc", Cmd::Back, Ctx::Global, "back"),
     b(&[Char('p')], "p", Cmd::Pause, Ctx::Global, "pause / resume"),
     b(&[Char('q')], "q", Cmd::Quit, Ctx::Global, "quit"),
@@ -359,6 +394,7 @@ pub fn help_sections() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)>
         Ctx::Lists,
         Ctx::Dependencies,
         Ctx::Traces,
+        Ctx::Map,
         Ctx::Waterfall,
         Ctx::Alerts,
         Ctx::Logs,

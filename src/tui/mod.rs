@@ -13,13 +13,16 @@
 
 pub mod alerts;
 pub mod app;
+pub mod compare;
 mod drill;
 pub mod filter;
 pub mod keymap;
 pub mod logs;
+pub mod map;
 pub mod rows;
 pub mod runner;
 pub mod term;
 pub mod theme;
 pub mod update;
 pub mod view;
+mod views_nav;

@@ -185,6 +185,8 @@ pub fn after_draw(s: &mut UiState, hits: super::app::Hits) {
                 w.nav.offset = off;
             }
         }
+        Screen::Compare(..) => s.compare.nav.offset = off,
+        Screen::Map => {}
     }
     s.hits = hits;
 }

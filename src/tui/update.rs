@@ -88,6 +88,8 @@ fn list_len(s: &UiState) -> usize {
             .as_ref()
             .map_or(0, |d| d.calls.recent.len() + d.calls.slowest.len()),
         Screen::Waterfall(_) => s.waterfall.as_ref().map_or(0, |w| w.visible.len()),
+        Screen::Map => s.map.graph.reading.len(),
+        Screen::Compare(..) => s.compare.len(),
     }
 }
 
@@ -121,6 +123,8 @@ fn move_selection(s: &mut UiState, delta: isize) {
                 w.nav.move_by(delta, len);
             }
         }
+        Screen::Map => s.map.move_node(delta),
+        Screen::Compare(..) => s.compare.nav.move_by(delta, len),
     }
 }
 
@@ -174,12 +178,16 @@ fn command(s: &mut UiState, cmd: Cmd) -> Option<Command> {
             }
         }
         Cmd::Enter => return enter(s),
+        Cmd::Map => super::views_nav::toggle_map(s),
+        Cmd::Compare => super::views_nav::mark_or_compare(s),
+        Cmd::Left | Cmd::Right if *s.screen() == Screen::Map => s.map.step_edge(cmd == Cmd::Right),
         Cmd::Filter => {
             let target = s.stack[0].clone();
             let before = match target {
                 Screen::Dependencies => s.deps.filter.clone(),
                 Screen::Traces => s.traces.filter.clone(),
                 Screen::Logs => s.logs.filter.clone(),
+                Screen::Map => s.deps.filter.clone(),
                 _ => return None,
             };
             s.stack.truncate(1);
@@ -263,11 +271,12 @@ fn back(s: &mut UiState) {
         match s.stack.pop() {
             Some(Screen::Waterfall(_)) => s.waterfall = None,
             Some(Screen::Detail(_)) => s.detail = None,
+            Some(Screen::Compare(..)) => s.compare.open = None,
             _ => {}
         }
     } else {
         match s.screen() {
-            Screen::Dependencies if !s.deps.filter.is_empty() => {
+            Screen::Dependencies | Screen::Map if !s.deps.filter.is_empty() => {
                 s.deps.filter.clear();
                 s.rebuild_deps();
             }
@@ -327,6 +336,13 @@ fn enter(s: &mut UiState) -> Option<Command> {
         Screen::Findings => open_finding(s),
         Screen::Alerts => s.alert_to_dependency(),
         Screen::Logs => jump_to_log_span(s),
+        Screen::Map => super::views_nav::map_enter(s),
+        Screen::Compare(..) => {
+            if let Some((id, span)) = super::views_nav::compare_target(s) {
+                open_trace(s, id);
+                select_span(s, span);
+            }
+        }
     }
     None
 }
@@ -547,6 +563,8 @@ fn click(s: &mut UiState, x: u16, y: u16) -> Option<Command> {
                 Screen::Logs => s.logs.nav.selected,
                 Screen::Detail(_) => s.detail.as_ref().map_or(0, |d| d.nav.selected),
                 Screen::Waterfall(_) => s.waterfall.as_ref().map_or(0, |w| w.nav.selected),
+                Screen::Map => s.map.nav.selected,
+                Screen::Compare(..) => s.compare.nav.selected,
             };
             if row == current {
                 return enter(s);

@@ -181,6 +181,10 @@ fn tab_line(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hi
         .iter()
         .enumerate()
         .map(|(i, t)| match t {
+            // The service map (`m`) is the dependencies drawn as a graph: it takes their tab.
+            Screen::Dependencies if s.stack[0] == Screen::Map => {
+                ((i + 1).to_string(), "Map".to_string())
+            }
             Screen::Dependencies => ((i + 1).to_string(), "Dependencies".to_string()),
             Screen::Traces => ((i + 1).to_string(), "Traces".to_string()),
             Screen::Findings => (
@@ -215,7 +219,8 @@ fn tab_line(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hi
     for (i, (key, name)) in names.iter().enumerate() {
         let label = format!(" {key} {name} ");
         let w = label.chars().count() as u16;
-        let active = s.stack[0] == Screen::TABS[i];
+        let active = s.stack[0] == Screen::TABS[i]
+            || (s.stack[0] == Screen::Map && Screen::TABS[i] == Screen::Dependencies);
         let style = if active { theme.selected } else { theme.dim };
         hits.tabs.push((Rect::new(x, area.y, w, 1), i as u8 + 1));
         spans.push(Span::styled(label, style));
@@ -239,7 +244,7 @@ fn tab_line(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hi
         }
     }
     let filter = match s.stack[0] {
-        Screen::Dependencies => &s.deps.filter,
+        Screen::Dependencies | Screen::Map => &s.deps.filter,
         Screen::Traces => &s.traces.filter,
         Screen::Logs => &s.logs.filter,
         _ => "",

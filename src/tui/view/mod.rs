@@ -12,12 +12,15 @@
 
 pub mod alerts;
 pub mod cache;
+pub mod compare;
 pub mod deps;
 pub mod detail;
 pub mod findings;
 pub mod header;
 pub mod help;
 pub mod logs;
+pub mod map;
+pub mod map_canvas;
 pub mod preview;
 pub mod timeline;
 pub mod traces;
@@ -65,6 +68,8 @@ pub fn render(f: &mut Frame, s: &UiState, theme: &Theme) -> Hits {
         Screen::Logs => logs::render(f, body, s, theme, &mut hits),
         Screen::Detail(_) => detail::render(f, body, s, theme, &mut hits),
         Screen::Waterfall(_) => waterfall::render(f, body, s, theme, &mut hits),
+        Screen::Map => map::render(f, body, s, theme, &mut hits),
+        Screen::Compare(..) => compare::render(f, body, s, theme, &mut hits),
     }
     if strip > 0 {
         timeline::render(f, tl, s, theme);
@@ -112,7 +117,16 @@ fn footer(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme) {
                 ("enter", "waterfall"),
                 ("/", "filter"),
                 ("x", "errors only"),
+                ("c", "mark / compare"),
             ],
+            Screen::Map => &[
+                ("↑↓", "service"),
+                ("←→", "edge"),
+                ("enter", "detail"),
+                ("/", "filter"),
+                ("m", "table"),
+            ],
+            Screen::Compare(..) => &[("enter", "open B's trace"), ("esc", "back")],
             Screen::Findings => &[("enter", "open cited traces")],
             Screen::Alerts => &[("enter e", "dependency"), ("t", "exemplar traces")],
             Screen::Logs => &[

@@ -19,7 +19,14 @@ use crate::tui::theme::Theme;
 /// Renders the list into `area`.
 pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hits) {
     let snap = &s.snapshot;
-    let title = format!(" Traces {} of {} ", s.trace_rows.len(), snap.traces.len());
+    let mut title = format!(" Traces {} of {} ", s.trace_rows.len(), snap.traces.len());
+    if let Some(m) = &s.compare.mark {
+        let h = hex::encode(m);
+        title.push_str(&format!(
+            "· A = …{} marked: c on another compares ",
+            &h[24..]
+        ));
+    }
     let b = block(title, theme);
     let inner = b.inner(area);
     f.render_widget(b, area);
