@@ -12,7 +12,77 @@ use faultline::store::{Store, StoreConfig};
 mod corpus;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: sizes::Counting = sizes::Counting;
+
+/// `--sizes`: live allocations by requested size at the end (where the bytes go), counted around
+/// mimalloc. Off by default (the counting costs two atomic operations per allocation).
+mod sizes {
+    use std::alloc::{GlobalAlloc, Layout};
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
+
+    /// Sizes counted one by one; larger ones share the last slot.
+    const MAX: usize = 4096;
+    pub static ON: AtomicBool = AtomicBool::new(false);
+    static LIVE: [AtomicI64; MAX + 1] = [const { AtomicI64::new(0) }; MAX + 1];
+    static LIVE_BYTES_BIG: AtomicI64 = AtomicI64::new(0);
+
+    pub struct Counting;
+
+    fn count(size: usize, d: i64) {
+        if ON.load(Relaxed) {
+            LIVE[size.min(MAX)].fetch_add(d, Relaxed);
+            if size >= MAX {
+                LIVE_BYTES_BIG.fetch_add(d * size as i64, Relaxed);
+            }
+        }
+    }
+
+    // SAFETY: forwards every call to mimalloc unchanged; the counting touches only atomics.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+            count(l.size(), 1);
+            unsafe { mimalloc::MiMalloc.alloc(l) }
+        }
+        unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+            count(l.size(), -1);
+            unsafe { mimalloc::MiMalloc.dealloc(p, l) }
+        }
+        unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+            count(l.size(), 1);
+            unsafe { mimalloc::MiMalloc.alloc_zeroed(l) }
+        }
+        unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+            count(l.size(), -1);
+            count(new, 1);
+            unsafe { mimalloc::MiMalloc.realloc(p, l, new) }
+        }
+    }
+
+    /// Prints the sizes holding the most bytes, per retained span.
+    pub fn print(spans: f64) {
+        let mut rows: Vec<(usize, i64)> = (1..MAX)
+            .map(|s| (s, LIVE[s].load(Relaxed)))
+            .filter(|r| r.1 > 0)
+            .collect();
+        rows.sort_by_key(|&(s, n)| -(s as i64 * n));
+        let total: i64 =
+            rows.iter().map(|&(s, n)| s as i64 * n).sum::<i64>() + LIVE_BYTES_BIG.load(Relaxed);
+        println!(
+            "live bytes (requested) per span: {:.1}",
+            total as f64 / spans
+        );
+        for (s, n) in rows.iter().take(16) {
+            println!(
+                "  size {s:>5}: {n:>9} live, {:>6.1} B/span",
+                (*s as i64 * n) as f64 / spans
+            );
+        }
+        println!(
+            "  >= {MAX} B: {:.1} B/span",
+            LIVE_BYTES_BIG.load(Relaxed) as f64 / spans
+        );
+    }
+}
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -37,10 +107,12 @@ fn main() {
         .unwrap_or(2_000_000);
     let c = corpus::Corpus::build(64, 512, 1, false, shape);
     let wire_per_span = c.total_bytes() as f64 / (c.bodies.len() * c.spans_per_batch) as f64;
+    let by_size = std::env::args().any(|a| a == "--sizes");
     let cfg = StoreConfig::default();
     let budget = cfg.max_spans;
     let mut store = Store::new(cfg);
     let before = rss_bytes();
+    sizes::ON.store(by_size, std::sync::atomic::Ordering::Relaxed);
     // Store time: 1 ms per request (512 spans), so calls settle (2 s) and snapshots publish
     // (every 250 ms) as they would at ~500k spans/s.
     let mut now = faultline::model::clock::now_unix_ns();
@@ -82,4 +154,7 @@ fn main() {
         delta / (retained as f64 * wire_per_span),
         counted as f64 / retained as f64
     );
+    if by_size {
+        sizes::print(retained as f64);
+    }
 }

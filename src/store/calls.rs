@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use foldhash::{HashMap, HashMapExt, HashSet};
+use foldhash::{HashMap, HashSet};
 
 use crate::model::classify::{Outcome, classify};
 use crate::model::retry::ChainSource;
@@ -18,9 +18,9 @@ use super::edges::EdgeId;
 use crate::model::dependency::{DepKind, kind_of, peer_name};
 use crate::model::span::{Span, SpanId, TraceId};
 
-/// A client call waiting for the evidence that names its dependency.
+/// What a resolution reads of a client span (taken from the span when the call resolves).
 #[derive(Debug)]
-struct PendingCall {
+struct Call {
     caller: Arc<str>,
     span_name: crate::model::attrs::Text,
     peer: Option<(String, DepKind)>,
@@ -30,12 +30,32 @@ struct PendingCall {
     outcome: Outcome,
 }
 
-/// A queued call; `call` is taken when a server span answers it before it settles.
-#[derive(Debug)]
+impl Call {
+    fn of(span: &Span) -> Self {
+        let peer = peer_name(&span.attributes).map(|p| (p.name, p.kind));
+        Call {
+            caller: span.resource.service_name.clone(),
+            span_name: span.name.clone(),
+            kind: peer
+                .as_ref()
+                .map_or_else(|| kind_of(&span.attributes), |p| p.1),
+            peer,
+            start_ns: span.start_ns,
+            end_ns: span.end_ns,
+            outcome: classify(span),
+        }
+    }
+}
+
+/// A waiting call: where its span sits in the store (the span itself stays in its trace), and
+/// when it settles. 24 bytes; half a million wait at 500k spans/s.
+#[derive(Clone, Copy, Debug)]
 struct Waiting {
     settle_at: u64,
-    key: (TraceId, SpanId),
-    call: Option<PendingCall>,
+    /// Arrival number of the trace (see `TraceTable::entry`).
+    trace: u64,
+    /// Position of the span in the trace.
+    span: u32,
 }
 
 /// What pairings taught about an attribute-derived peer name.
@@ -98,83 +118,35 @@ impl CallRecord {
     }
 }
 
-/// Pending calls, learnt aliases and the shared dependency names. See the module docs.
-#[derive(Debug)]
+/// Waiting calls, learnt aliases and the shared dependency names. See the module docs.
+///
+/// A waiting call is not copied here: the queue holds where its span is (trace arrival number,
+/// position), and whether it still waits is read from the trace (a CLIENT/PRODUCER span without
+/// a call record). The store resolves a call when its answer comes, when it settles, or when its
+/// trace is evicted first (named by its attributes then, as it would have been at settle time).
+#[derive(Debug, Default)]
 pub struct Calls {
-    /// Position in `queue` (counted from the first call ever queued) of each waiting call.
-    pending: HashMap<(TraceId, SpanId), u64>,
-    /// Calls in the order they settle (open order: the settle time is a fixed delay). The calls
-    /// live here, not in the map, so the map's entries stay small (one is held per bucket of a
-    /// table sized for the peak; half a million calls wait at 500k spans/s).
+    /// Calls in the order they settle (open order: the settle time is a fixed delay), including
+    /// ones answered or evicted since (skipped when they come up).
     queue: VecDeque<Waiting>,
-    /// Position of `queue`'s front.
-    head: u64,
+    /// Calls still waiting.
+    waiting: usize,
     aliases: HashMap<String, Alias>,
     names: HashSet<Arc<str>>,
 }
 
-impl Default for Calls {
-    fn default() -> Self {
-        Calls {
-            pending: HashMap::new(),
-            queue: VecDeque::new(),
-            head: 0,
-            aliases: HashMap::new(),
-            names: HashSet::default(),
-        }
-    }
-}
-
 impl Calls {
-    /// Opens a call for an outbound span. When its answering service is already known
-    /// (`answered_by`), the call resolves at once; otherwise it waits until `settle_at`.
-    pub fn open(
+    /// The call of outbound span `span` (of trace `trace_id`), answered by a SERVER/CONSUMER span
+    /// of `service`. `waited`: the call was waiting (see [`Calls::wait`]).
+    pub fn answer(
         &mut self,
+        trace_id: TraceId,
         span: &Span,
-        answered_by: Option<Arc<str>>,
-        settle_at: u64,
-    ) -> Option<Resolved> {
-        let peer = peer_name(&span.attributes).map(|p| (p.name, p.kind));
-        let call = PendingCall {
-            caller: span.resource.service_name.clone(),
-            span_name: span.name.clone(),
-            kind: peer
-                .as_ref()
-                .map_or_else(|| kind_of(&span.attributes), |p| p.1),
-            peer,
-            start_ns: span.start_ns,
-            end_ns: span.end_ns,
-            outcome: classify(span),
-        };
-        let key = (span.trace_id, span.span_id);
-        match answered_by {
-            Some(service) => Some(self.pair(key, call, service)),
-            None => {
-                let at = self.head + self.queue.len() as u64;
-                self.queue.push_back(Waiting {
-                    settle_at,
-                    key,
-                    call: Some(call),
-                });
-                self.pending.insert(key, at);
-                None
-            }
-        }
-    }
-
-    /// Whether the call `(trace, span)` waits for its answer.
-    pub fn is_pending(&self, trace: &TraceId, span: &SpanId) -> bool {
-        self.pending.contains_key(&(*trace, *span))
-    }
-
-    /// A SERVER/CONSUMER span of `service` answered the pending call `(trace, span)`.
-    pub fn answer(&mut self, trace: TraceId, span: SpanId, service: Arc<str>) -> Option<Resolved> {
-        let at = self.pending.remove(&(trace, span))?;
-        let call = self.queue.get_mut((at - self.head) as usize)?.call.take()?;
-        Some(self.pair((trace, span), call, service))
-    }
-
-    fn pair(&mut self, key: (TraceId, SpanId), call: PendingCall, service: Arc<str>) -> Resolved {
+        service: Arc<str>,
+        waited: bool,
+    ) -> Resolved {
+        self.waiting -= usize::from(waited && self.waiting > 0);
+        let call = Call::of(span);
         if let Some((peer, _)) = &call.peer {
             let entry = self
                 .aliases
@@ -184,11 +156,34 @@ impl Calls {
                 *entry = Alias::Ambiguous;
             }
         }
-        resolved(key, call, service, true)
+        resolved((trace_id, span.span_id), call, service, true)
     }
 
-    /// Names the dependency of a call no server span answered, from its attributes.
-    fn unpaired(&mut self, key: (TraceId, SpanId), call: PendingCall) -> Resolved {
+    /// The outbound span at position `span` of the trace that arrived `trace`-th waits for its
+    /// answer until `settle_at`.
+    pub fn wait(&mut self, trace: u64, span: u32, settle_at: u64) {
+        self.queue.push_back(Waiting {
+            settle_at,
+            trace,
+            span,
+        });
+        self.waiting += 1;
+    }
+
+    /// The next call whose settle time has passed by `now`, as (trace arrival number, span
+    /// position); it may have been answered or evicted since (the store checks).
+    pub fn next_due(&mut self, now: u64) -> Option<(u64, u32)> {
+        let w = self.queue.front().filter(|w| w.settle_at <= now)?;
+        let due = (w.trace, w.span);
+        self.queue.pop_front();
+        Some(due)
+    }
+
+    /// The waiting call of outbound span `span` (of trace `trace_id`) that no server span
+    /// answered: its dependency is named from its attributes, through the aliases learnt.
+    pub fn unanswered(&mut self, trace_id: TraceId, span: &Span) -> Resolved {
+        self.waiting -= usize::from(self.waiting > 0);
+        let call = Call::of(span);
         let dependency: Arc<str> = match &call.peer {
             Some((peer, _)) => match self.aliases.get(peer) {
                 Some(Alias::Service(s)) => s.clone(),
@@ -196,7 +191,7 @@ impl Calls {
             },
             None => Arc::from(format!("(unnamed) {}", call.span_name)),
         };
-        resolved(key, call, dependency, false)
+        resolved((trace_id, span.span_id), call, dependency, false)
     }
 
     /// The shared allocation of a dependency name.
@@ -209,28 +204,9 @@ impl Calls {
         a
     }
 
-    /// Resolves, through `out`, the calls whose settle time has passed by `now`.
-    pub fn settle(&mut self, now: u64, mut out: impl FnMut(Resolved)) {
-        while self.queue.front().is_some_and(|w| w.settle_at <= now) {
-            let Some(w) = self.queue.pop_front() else {
-                break;
-            };
-            self.head += 1;
-            if let Some(call) = w.call {
-                self.pending.remove(&w.key);
-                out(self.unpaired(w.key, call));
-            }
-        }
-    }
-
-    /// Resolves every waiting call now (end of a replay).
-    pub fn flush(&mut self, out: impl FnMut(Resolved)) {
-        self.settle(u64::MAX, out);
-    }
-
     /// Calls waiting for their answer.
     pub fn pending(&self) -> usize {
-        self.pending.len()
+        self.waiting
     }
 
     /// Drops dependency names nothing holds any more.
@@ -241,7 +217,7 @@ impl Calls {
 
 fn resolved(
     (trace_id, span_id): (TraceId, SpanId),
-    call: PendingCall,
+    call: Call,
     dependency: Arc<str>,
     paired: bool,
 ) -> Resolved {

@@ -8,6 +8,7 @@ pub mod logs;
 pub mod metrics;
 pub mod retries;
 pub mod snapshot;
+pub mod span_list;
 #[allow(clippy::module_inception)]
 pub mod store;
 pub mod task;

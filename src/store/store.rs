@@ -20,6 +20,7 @@ use super::logs::ServiceLogs;
 use super::metrics::{MetricStore, join_to_edges};
 use super::retries;
 use super::snapshot::{CounterValues, Snapshot};
+use super::trace::Trace;
 use super::traces::{Evicted, TraceTable};
 
 /// Bounds and timing of a store.
@@ -128,10 +129,15 @@ impl Store {
     }
 
     fn enforce_budgets(&mut self, batch: usize) {
+        let mut orphans = Vec::new();
+        let calls = &mut self.calls;
         let ev = self
             .traces
-            .enforce_budget(self.cfg.max_spans, self.cfg.max_logs);
+            .enforce_budget(self.cfg.max_spans, self.cfg.max_logs, |t| {
+                resolve_evicted(calls, t, &mut orphans)
+            });
         self.count_evicted(ev);
+        self.record_all(orphans);
         // Free evicted traces as fast as they come, a batch's worth at a time.
         self.traces
             .reap(2 * (ev.traces as usize).max(batch).max(64));
@@ -184,7 +190,7 @@ impl Store {
 
     fn apply_one(&mut self, span: Span, now: u64) {
         let tid = span.trace_id;
-        let trace = self.traces.get_or_insert(tid, now);
+        let (seq, trace) = self.traces.entry(tid, now);
         if trace.position(&span.span_id).is_some() {
             self.counters.duplicate_spans += 1;
             return;
@@ -201,18 +207,29 @@ impl Store {
                 .children(&span.span_id)
                 .find(|c| c.kind.is_inbound())
                 .map(|c| c.resource.service_name.clone());
-            let settle_at = now.saturating_add(self.cfg.settle_ns);
-            resolved.extend(self.calls.open(&span, answered_by, settle_at));
+            match answered_by {
+                Some(service) => resolved.push(self.calls.answer(tid, &span, service, false)),
+                None => self.calls.wait(
+                    seq,
+                    trace.spans.len() as u32,
+                    now.saturating_add(self.cfg.settle_ns),
+                ),
+            }
         }
-        if span.kind.is_inbound() && span.has_parent() {
-            resolved.extend(self.calls.answer(
-                tid,
-                span.parent_span_id,
-                span.resource.service_name.clone(),
-            ));
+        if span.kind.is_inbound()
+            && span.has_parent()
+            && let Some(p) = trace.position(&span.parent_span_id)
+            && waits(trace, p)
+        {
+            let service = span.resource.service_name.clone();
+            resolved.push(self.calls.answer(tid, &trace.spans[p], service, true));
         }
         trace.push(span);
         self.traces.add_spans(1);
+        self.record_all(resolved);
+    }
+
+    fn record_all(&mut self, resolved: Vec<Resolved>) {
         for r in resolved {
             self.record(r);
         }
@@ -259,9 +276,17 @@ impl Store {
 
     /// Resolves the client calls whose settle time has passed by `now`.
     pub fn settle(&mut self, now: u64) {
-        let mut done = Vec::new();
-        self.calls.settle(now, |r| done.push(r));
-        for r in done {
+        while let Some((seq, i)) = self.calls.next_due(now) {
+            // Gone: resolved when its trace was evicted. Recorded: answered since.
+            let Some(trace) = self.traces.by_arrival(seq) else {
+                continue;
+            };
+            if !waits(trace, i as usize) {
+                continue;
+            }
+            let r = self
+                .calls
+                .unanswered(trace.trace_id, &trace.spans[i as usize]);
             self.record(r);
         }
     }
@@ -274,8 +299,15 @@ impl Store {
     /// Evicts traces past retention at `now` and edge buckets past the aggregate retention.
     pub fn prune(&mut self, now: u64) {
         if let Some(ret) = self.cfg.retention_ns {
-            let ev = self.traces.evict_arrived_before(now.saturating_sub(ret));
+            let mut orphans = Vec::new();
+            let calls = &mut self.calls;
+            let ev = self
+                .traces
+                .evict_arrived_before(now.saturating_sub(ret), |t| {
+                    resolve_evicted(calls, t, &mut orphans)
+                });
             self.count_evicted(ev);
+            self.record_all(orphans);
         }
         if let Some(ret) = self.cfg.aggregate_retention_ns {
             let cutoff = self.last_ns.saturating_sub(ret);
@@ -357,6 +389,27 @@ impl Store {
             counters,
             resilience,
             sources: Arc::from(self.metrics.sources()),
+        }
+    }
+}
+
+/// Whether the span at position `i` of `trace` is a call still waiting for its answer: an
+/// outbound span whose call has no record yet (every outbound span is recorded when its call
+/// resolves).
+fn waits(trace: &Trace, i: usize) -> bool {
+    trace.spans.get(i).is_some_and(|s| s.kind.is_outbound())
+        && !trace.calls.iter().any(|c| c.span as usize == i)
+}
+
+/// Resolves the waiting calls of a trace being evicted from their attributes (their answer can
+/// no longer pair with them), as settling would have.
+fn resolve_evicted(calls: &mut Calls, t: &Trace, out: &mut Vec<Resolved>) {
+    if calls.pending() == 0 {
+        return;
+    }
+    for (i, s) in t.spans.iter().enumerate() {
+        if waits(t, i) {
+            out.push(calls.unanswered(t.trace_id, s));
         }
     }
 }

@@ -231,3 +231,63 @@ fn overdue_calls_settle_as_the_next_batch_is_applied() {
         "the answered call paired, the other settled through the alias"
     );
 }
+
+#[test]
+fn a_call_whose_trace_is_evicted_before_it_settles_is_counted_once() {
+    // Budget of one span: the second trace evicts the first while its call still waits.
+    let mut s = Store::new(StoreConfig::replay(1));
+    s.apply(vec![span("web", 1, 1, 0, SpanKind::Client, 10, ADDR)], 0);
+    assert_eq!(s.snapshot(None).counters.pending_calls, 1);
+    s.apply(vec![span("web", 2, 1, 0, SpanKind::Internal, 1, &[])], 1);
+    assert_eq!(
+        s.snapshot(None).counters.pending_calls,
+        0,
+        "resolved as its trace left"
+    );
+    assert_eq!(
+        deps(&mut s),
+        vec![("web".into(), "10.0.0.7".into(), 1)],
+        "named by its attributes, as settling would have"
+    );
+    // Its settle time passes and its answer comes (a new trace of the same id): neither counts
+    // it again.
+    s.apply(
+        vec![span("payments", 1, 2, 1, SpanKind::Server, 8, &[])],
+        10_000_000_000,
+    );
+    s.flush_pending();
+    assert_eq!(deps(&mut s), vec![("web".into(), "10.0.0.7".into(), 1)]);
+}
+
+#[test]
+fn pending_calls_count_the_calls_still_waiting() {
+    let mut cfg = StoreConfig::replay(1000);
+    cfg.settle_ns = 100;
+    let mut s = Store::new(cfg);
+    s.apply(
+        vec![
+            span("web", 1, 1, 0, SpanKind::Client, 10, ADDR),
+            span("web", 1, 3, 0, SpanKind::Client, 10, ADDR),
+            span("payments", 1, 2, 1, SpanKind::Server, 8, &[]),
+        ],
+        0,
+    );
+    assert_eq!(s.snapshot(None).counters.pending_calls, 1, "span 3 waits");
+    // A second answer to the answered call changes nothing.
+    s.apply(
+        vec![span("payments", 1, 4, 1, SpanKind::Server, 8, &[])],
+        10,
+    );
+    assert_eq!(s.snapshot(None).counters.pending_calls, 1);
+    s.apply(
+        vec![span("payments", 1, 5, 3, SpanKind::Server, 8, &[])],
+        20,
+    );
+    assert_eq!(s.snapshot(None).counters.pending_calls, 0);
+    s.settle(1_000);
+    assert_eq!(
+        deps(&mut s),
+        vec![("web".into(), "payments".into(), 2)],
+        "each call once, both paired"
+    );
+}

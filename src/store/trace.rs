@@ -2,12 +2,12 @@
 //! need often.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use crate::model::log::LogRecord;
 use crate::model::span::{Span, SpanId, TraceId};
 
 use super::calls::CallRecord;
+use super::span_list::SpanList;
 
 /// Spans above which a trace keeps an id index instead of scanning.
 const INDEX_AT: usize = 32;
@@ -17,10 +17,11 @@ const INDEX_AT: usize = 32;
 pub struct Trace {
     /// The trace id.
     pub trace_id: TraceId,
-    /// Spans in arrival order. Behind their own `Arc` so that copying a trace a snapshot still
-    /// holds (to add a call record when a call settles) copies a pointer, not every span: a
-    /// trace is written again after it was published far more often than it gains spans.
-    pub spans: Arc<Vec<Span>>,
+    /// Spans in arrival order, behind their own `Arc` ([`SpanList`]), so that copying a trace a
+    /// snapshot still holds (to add a call record when a call settles) copies a pointer, not
+    /// every span: a trace is written again after it was published far more often than it
+    /// gains spans.
+    pub spans: SpanList,
     /// Earliest span start, Unix nanoseconds.
     pub start_ns: u64,
     /// Latest span end, Unix nanoseconds.
@@ -43,7 +44,7 @@ impl Trace {
     pub fn new(trace_id: TraceId) -> Self {
         Trace {
             trace_id,
-            spans: Arc::new(Vec::new()),
+            spans: SpanList::Empty,
             start_ns: u64::MAX,
             end_ns: 0,
             error_count: 0,
@@ -81,13 +82,7 @@ impl Trace {
             ix.insert(span.span_id, i);
         }
         // Copies the spans only while a snapshot still shares them.
-        let spans = Arc::make_mut(&mut self.spans);
-        // Grow by half (1, 2, 3, 4, 6, 9, 13, ...) rather than Vec's 4, 8, 16: most traces are
-        // small, a span is about 100 bytes, and a doubling leaves a third of them unused.
-        if spans.len() == spans.capacity() {
-            spans.reserve_exact((spans.len() / 2).max(1));
-        }
-        spans.push(span);
+        self.spans.push(span);
         if self.index.is_none() && self.spans.len() > INDEX_AT {
             let ix: HashMap<SpanId, u32> = self
                 .spans
@@ -124,7 +119,7 @@ impl Trace {
             && let Some(id) = log.span_id
             && let Some(i) = self.position(&id)
         {
-            let s = &mut Arc::make_mut(&mut self.spans)[i];
+            let s = &mut self.spans.make_mut()[i];
             let was = s.is_error();
             s.add_error_log();
             self.error_count += u32::from(!was);
@@ -169,10 +164,8 @@ impl Trace {
     /// Approximate bytes held by the trace.
     pub fn mem_bytes(&self) -> usize {
         std::mem::size_of::<Trace>()
-            + 2 * std::mem::size_of::<usize>()
-            + std::mem::size_of::<Vec<Span>>()
+            + self.spans.overhead_bytes()
             + self.spans.iter().map(Span::mem_bytes).sum::<usize>()
-            + (self.spans.capacity() - self.spans.len()) * std::mem::size_of::<Span>()
             + self.index.as_ref().map_or(0, |ix| ix.capacity() * 24)
             + self.calls.capacity() * std::mem::size_of::<CallRecord>()
             + self.logs.iter().map(LogRecord::mem_bytes).sum::<usize>()

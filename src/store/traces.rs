@@ -103,8 +103,14 @@ impl TraceTable {
     /// The trace `tid` for writing, created (arriving at `now`) when new. Copies the trace (and
     /// its segment's pointers) if a snapshot still shares it.
     pub fn get_or_insert(&mut self, tid: TraceId, now: u64) -> &mut Trace {
+        self.entry(tid, now).1
+    }
+
+    /// As [`TraceTable::get_or_insert`], with the trace's arrival number (it names the trace
+    /// until it is evicted: see [`TraceTable::by_arrival`]).
+    pub fn entry(&mut self, tid: TraceId, now: u64) -> (u64, &mut Trace) {
         if let Some(seq) = self.find_seq(&tid) {
-            return self.trace_mut(seq);
+            return (seq, self.trace_mut(seq));
         }
         let seq = self.next;
         self.next += 1;
@@ -126,7 +132,16 @@ impl TraceTable {
         seg.ids.push(id_key(&tid));
         seg.arrived.push(now);
         seg.traces.push(Arc::new(Trace::new(tid)));
-        self.trace_mut(seq)
+        (seq, self.trace_mut(seq))
+    }
+
+    /// The trace that arrived `seq`-th, while it is retained.
+    pub fn by_arrival(&self, seq: u64) -> Option<&Trace> {
+        if seq < self.head || seq >= self.next {
+            return None;
+        }
+        let (k, i) = slot_of(self.head, seq);
+        self.segs.get(k)?.traces.get(i).map(|t| &**t)
     }
 
     /// The trace `tid` for writing, when retained.
@@ -172,33 +187,43 @@ impl TraceTable {
     }
 
     /// Evicts oldest traces (with their log records) while more than `max_spans` spans or
-    /// `max_logs` log records are retained.
-    pub fn enforce_budget(&mut self, max_spans: usize, max_logs: usize) -> Evicted {
+    /// `max_logs` log records are retained; `on_evict` sees each before it goes.
+    pub fn enforce_budget(
+        &mut self,
+        max_spans: usize,
+        max_logs: usize,
+        mut on_evict: impl FnMut(&Trace),
+    ) -> Evicted {
         let mut out = Evicted::default();
         while (self.spans as usize > max_spans || self.logs as usize > max_logs) && !self.is_empty()
         {
-            self.evict_oldest(&mut out);
+            self.evict_oldest(&mut out, &mut on_evict);
         }
         out
     }
 
-    /// Evicts traces that arrived before `cutoff`.
-    pub fn evict_arrived_before(&mut self, cutoff: u64) -> Evicted {
+    /// Evicts traces that arrived before `cutoff`; `on_evict` sees each before it goes.
+    pub fn evict_arrived_before(
+        &mut self,
+        cutoff: u64,
+        mut on_evict: impl FnMut(&Trace),
+    ) -> Evicted {
         let mut out = Evicted::default();
         while !self.is_empty() {
             let (k, i) = slot_of(self.head, self.head);
             if self.segs[k].arrived[i] >= cutoff {
                 break;
             }
-            self.evict_oldest(&mut out);
+            self.evict_oldest(&mut out, &mut on_evict);
         }
         out
     }
 
-    fn evict_oldest(&mut self, out: &mut Evicted) {
+    fn evict_oldest(&mut self, out: &mut Evicted, on_evict: &mut impl FnMut(&Trace)) {
         let seq = self.head;
         let (k, i) = slot_of(seq, seq);
         let t = &self.segs[k].traces[i];
+        on_evict(t);
         let n = t.spans.len() as u64;
         let logs = t.logs.len() as u64;
         let h = self.hash(&t.trace_id);
@@ -286,7 +311,7 @@ mod tests {
         }
         let before = t.published();
         assert_eq!(
-            t.enforce_budget(SEG + 5, usize::MAX).traces,
+            t.enforce_budget(SEG + 5, usize::MAX, |_| {}).traces,
             n - SEG as u64 - 5
         );
         assert_eq!(t.len(), SEG + 5);
@@ -329,7 +354,7 @@ mod tests {
         for i in 0..10 {
             add(&mut t, i, i * 100);
         }
-        assert_eq!(t.evict_arrived_before(1_000).traces, 10);
+        assert_eq!(t.evict_arrived_before(1_000, |_| {}).traces, 10);
         assert!(t.is_empty() && t.published().is_empty());
         add(&mut t, 42, 5_000);
         assert_eq!(t.published()[0].trace_id, tid(42));
