@@ -323,9 +323,21 @@ pub struct WatchArgs {
 /// `faultline review`.
 #[derive(Debug, Args)]
 pub struct ReviewArgs {
-    /// Capture files.
-    #[arg(required = true)]
+    /// Capture files (none with `--prometheus`).
+    #[arg(required_unless_present = "prometheus")]
     pub files: Vec<PathBuf>,
+    /// With no capture files: review `--from`..`--to` from the service-graph and span-metrics
+    /// series of this Prometheus-compatible server (OpenTelemetry Collector connectors, Tempo's
+    /// metrics generator).
+    #[arg(long, env = "FAULTLINE_PROMETHEUS", value_parser = parse_url)]
+    pub prometheus: Option<String>,
+    /// Start of the range asked of `--prometheus`: RFC 3339, or back from now (`-1h`).
+    /// Default: 15 minutes before `--to`.
+    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, requires = "prometheus")]
+    pub from: Option<TimeSpec>,
+    /// End of the range asked of `--prometheus`, as `--from`. Default: now.
+    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, requires = "prometheus")]
+    pub to: Option<TimeSpec>,
     /// Rules directory.
     #[arg(long, env = "FAULTLINE_RULES")]
     pub rules: Option<PathBuf>,
@@ -381,6 +393,14 @@ pub struct LintArgs {
         default_value = "text"
     )]
     pub format: LintFormat,
+    /// With `--prometheus` and no capture files: start of the range to lint from the
+    /// server's service-graph and span-metrics series (RFC 3339, or back from now: `-1h`).
+    /// Default: 15 minutes before `--to`.
+    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, requires = "prometheus")]
+    pub from: Option<TimeSpec>,
+    /// End of that range, as `--from`. Default: now.
+    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, requires = "prometheus")]
+    pub to: Option<TimeSpec>,
     /// Exit 1 when a finding at or above this severity exists.
     #[arg(
         long,
@@ -403,9 +423,13 @@ pub enum ReportFormat {
 /// `faultline report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Capture files.
-    #[arg(required = true)]
+    /// Capture files (none with `--prometheus`).
+    #[arg(required_unless_present = "prometheus")]
     pub files: Vec<PathBuf>,
+    /// With no capture files: report `--from`..`--to` (offsets back from now) from the
+    /// service-graph and span-metrics series of this Prometheus-compatible server.
+    #[arg(long, env = "FAULTLINE_PROMETHEUS", value_parser = parse_url)]
+    pub prometheus: Option<String>,
     /// Output format.
     #[arg(
         long,

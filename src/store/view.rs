@@ -75,6 +75,7 @@ fn view(
             retry_overflow: r.retry_overflow_rate,
         }),
         metric_last_ns: res.map_or(0, |r| r.last_ns),
+        metric_traffic: None,
         series: series.clone(),
         traffic,
         key,

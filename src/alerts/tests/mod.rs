@@ -93,6 +93,7 @@ pub fn view(dep: &str, series: EdgeSeries) -> DependencyView {
         gauges: Arc::from(Vec::new()),
         rates: MetricRates::default(),
         metric_last_ns: 0,
+        metric_traffic: None,
     }
 }
 
