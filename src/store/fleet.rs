@@ -116,3 +116,72 @@ fn new_view(row: &MetricTraffic, window: (u64, u64)) -> DependencyView {
         metric_traffic: Some(row.clone()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::dependency::DepKind;
+    use crate::model::fleet::FleetOrigin;
+    use crate::model::resilience::{LatencySource, MetricQuantile};
+    use crate::testkit;
+
+    fn row(caller: &str, dep: &str, calls: f64) -> MetricTraffic {
+        MetricTraffic {
+            key: EdgeKey {
+                caller: caller.into(),
+                dependency: dep.into(),
+            },
+            kind: DepKind::Other,
+            calls,
+            errors: calls / 10.0,
+            p50: Some(MetricQuantile {
+                ms: 75.0,
+                at_least: false,
+            }),
+            p95: None,
+            p99: None,
+            latency_source: Some(LatencySource::Histogram),
+            origin: FleetOrigin::ServiceGraph,
+        }
+    }
+
+    #[test]
+    fn an_edge_in_traces_and_metrics_is_one_row_and_a_metrics_only_edge_is_filled() {
+        let mut store = testkit::fixture_store(90);
+        let traced = store.snapshot(None);
+        let d = &traced.deps[0];
+        let (caller, dep) = (d.key.caller.to_string(), d.key.dependency.to_string());
+        let traced_calls = d.traffic.stats.calls;
+        assert!(traced_calls > 0);
+        let before = traced.deps.len();
+        let (from, to) = traced.window;
+        store.set_fleet(Arc::new(FleetTable {
+            window: (from, to),
+            answered_ns: to,
+            rows: Arc::from(vec![
+                // The same edge, its dependency spelled with another case: joins.
+                row(&caller, &dep.to_uppercase(), 5000.0),
+                row("zz-metrics-only", "ledger", 300.0),
+            ]),
+            ..FleetTable::default()
+        }));
+        let snap = store.snapshot(None);
+        assert_eq!(snap.deps.len(), before + 1, "one new row, not two");
+        let joined = snap.dep(&caller, &dep).expect("traced row");
+        assert_eq!(
+            joined.traffic.stats.calls, traced_calls,
+            "traces keep the counts"
+        );
+        assert_eq!(
+            joined.metric_traffic.as_ref().map(|m| m.calls),
+            Some(5000.0)
+        );
+        assert!(!joined.traffic_from_metrics());
+        let only = snap.dep("zz-metrics-only", "ledger").expect("metrics row");
+        assert_eq!(only.traffic.stats.calls, 300);
+        assert_eq!(only.traffic.stats.errors, 30);
+        assert_eq!(only.latency.p50.map(|q| q.ms), Some(75.0));
+        assert!(only.traffic_from_metrics());
+        assert_eq!(only.retry_rate(), None, "no retries guessed from metrics");
+    }
+}
