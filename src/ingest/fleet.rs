@@ -68,18 +68,15 @@ impl From<&super::prom_query::PromQuery> for FleetQuery {
     }
 }
 
-/// Asks the server which service-graph / span-metrics names it holds (the label-values API,
-/// narrowed by `match[]` so a large server answers only the candidates).
+/// Asks the server which service-graph / span-metrics names it holds: the label-values API
+/// without `match[]`, answered from the index (a `match[]` selector would make the server
+/// scan every series of those names, which at fleet scale passes VictoriaMetrics'
+/// `-search.maxUniqueTimeseries` and is refused with HTTP 422).
 pub async fn resolve_names(
     http: &reqwest::Client,
     q: &FleetQuery,
 ) -> Result<FleetNames, ScrapeError> {
-    let matcher = "{__name__=~\".*(service_graph_request|span_metrics_|spanmetrics_).*\"}";
-    let url = format!(
-        "{}/api/v1/label/__name__/values?match[]={}",
-        q.url,
-        encode(matcher)
-    );
+    let url = format!("{}/api/v1/label/__name__/values", q.url);
     let (_, body) = fetch(http, &url, "application/json", q.timeout).await?;
     let v: serde_json::Value = serde_json::from_str(&body)
         .map_err(|e| ScrapeError::Parse(format!("label values: answer is not JSON: {e}")))?;
