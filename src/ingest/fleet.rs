@@ -190,7 +190,7 @@ pub fn spawn(
             }
             let started = Instant::now();
             let work = async {
-                if names.is_empty() || rounds % 40 == 0 {
+                if names.is_empty() || rounds.is_multiple_of(40) {
                     names = resolve_names(&http, &q).await?;
                 }
                 if names.is_empty() {
