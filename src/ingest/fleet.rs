@@ -194,14 +194,14 @@ pub fn spawn(
                     names = resolve_names(&http, &q).await?;
                 }
                 if names.is_empty() {
-                    return Err(ScrapeError::Parse(
-                        "no service-graph or span-metrics series yet".into(),
-                    ));
+                    // A server without these series (breaker and queue series only): nothing
+                    // to show and nothing wrong; asked again next round.
+                    return Ok::<_, ScrapeError>(None);
                 }
                 let now = now_unix_ns();
                 let rows =
                     fetch_round(&http, &q, &names, now as f64 / 1e9, q.window.as_secs()).await?;
-                Ok((now, rows))
+                Ok(Some((now, rows)))
             };
             let outcome = tokio::select! {
                 r = work => r,
@@ -210,7 +210,11 @@ pub fn spawn(
             rounds += 1;
             table.attempted_ns = now_unix_ns();
             match outcome {
-                Ok((now, rows)) => {
+                Ok(None) if table.answered_ns == 0 => continue,
+                Ok(None) => {
+                    table.error = Some("the service-graph and span-metrics series are gone".into());
+                }
+                Ok(Some((now, rows))) => {
                     table.window = (now.saturating_sub(q.window.as_nanos() as u64), now);
                     table.answered_ns = now;
                     table.query_ms = started.elapsed().as_millis() as u64;
