@@ -558,7 +558,8 @@ pub async fn lint(args: LintArgs) -> Result<LintOutcome, AppError> {
         }
         if args.from.is_some() || args.to.is_some() {
             return Err(AppError::Runtime(
-                "lint: --from/--to select the range asked of --prometheus; they take no capture files".into(),
+                "lint: --from/--to select the range asked of --prometheus, with no capture files"
+                    .into(),
             ));
         }
         let mut r = load_captures(&args.files, StoreConfig::replay(usize::MAX))?;

@@ -174,6 +174,12 @@ pub async fn review(args: ReviewArgs, opts: UiOptions) -> Result<(), DashboardEr
     let mut alert_engine =
         AlertEngine::new(crate::alerts::load(args.rules.as_deref()).map_err(AppError::Rules)?);
     init_logging(opts.log_file.as_deref())?;
+    if args.prometheus.is_none() && (args.from.is_some() || args.to.is_some()) {
+        return Err(AppError::Runtime(
+            "review: --from/--to select the range asked of --prometheus".into(),
+        )
+        .into());
+    }
     // No capture: the range's dependencies from the metrics store, asked for once.
     let fleet = match (&args.prometheus, args.files.is_empty()) {
         (Some(url), true) => {

@@ -333,10 +333,10 @@ pub struct ReviewArgs {
     pub prometheus: Option<String>,
     /// Start of the range asked of `--prometheus`: RFC 3339, or back from now (`-1h`).
     /// Default: 15 minutes before `--to`.
-    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, requires = "prometheus")]
+    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, env = "FAULTLINE_REVIEW_FROM")]
     pub from: Option<TimeSpec>,
     /// End of the range asked of `--prometheus`, as `--from`. Default: now.
-    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, requires = "prometheus")]
+    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, env = "FAULTLINE_REVIEW_TO")]
     pub to: Option<TimeSpec>,
     /// Rules directory.
     #[arg(long, env = "FAULTLINE_RULES")]
@@ -396,10 +396,10 @@ pub struct LintArgs {
     /// With `--prometheus` and no capture files: start of the range to lint from the
     /// server's service-graph and span-metrics series (RFC 3339, or back from now: `-1h`).
     /// Default: 15 minutes before `--to`.
-    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, requires = "prometheus")]
+    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, env = "FAULTLINE_LINT_FROM")]
     pub from: Option<TimeSpec>,
     /// End of that range, as `--from`. Default: now.
-    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, requires = "prometheus")]
+    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, env = "FAULTLINE_LINT_TO")]
     pub to: Option<TimeSpec>,
     /// Exit 1 when a finding at or above this severity exists.
     #[arg(
