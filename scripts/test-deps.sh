@@ -2,7 +2,7 @@
 # Installs everything the test suite needs on a fresh Debian machine (run as root). Idempotent:
 # a second run with nothing to do takes a second or two.
 #
-#   Debian:  tmux prometheus haproxy groff-base prometheus-alertmanager postgresql redis-server (apt-get update at most once)
+#   Debian:  tmux prometheus haproxy groff-base prometheus-alertmanager postgresql redis-server victoria-metrics (apt-get update at most once)
 #   Python:  .venv/ from tests/py/requirements.txt (every package pinned, transitive ones too)
 #   Node:    tests/node/node_modules from tests/node/package-lock.json (npm ci)
 #
@@ -25,7 +25,7 @@ done
 log() { printf 'test-deps: %s\n' "$*" >&2; }
 
 # ---------------------------------------------------------------- Debian packages
-APT_PKGS=(tmux prometheus haproxy groff-base prometheus-alertmanager postgresql redis-server)
+APT_PKGS=(tmux prometheus haproxy groff-base prometheus-alertmanager postgresql redis-server victoria-metrics)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -51,7 +51,7 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if ((created_policy)); then rm -f /usr/sbin/policy-rc.d; fi
 fi
-for b in tmux prometheus haproxy groff prometheus-alertmanager redis-server; do
+for b in tmux prometheus haproxy groff prometheus-alertmanager redis-server victoria-metrics; do
   command -v "$b" >/dev/null || { echo "test-deps: $b is not on PATH after install" >&2; exit 1; }
 done
 # PostgreSQL's server binaries are not on PATH on Debian: tests run initdb/pg_ctl from here.

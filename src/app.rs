@@ -20,6 +20,7 @@ use crate::cli::{
 };
 
 mod alerting;
+pub mod fleet;
 use crate::ingest::channel::{Counters, DEFAULT_CAPACITY, Ingest};
 use crate::ingest::server_tls::{ReloadingConfig, TlsCounters, TlsIncoming};
 use crate::ingest::{otlp_grpc, otlp_http, prom_query, prom_scrape, recorder};
@@ -201,6 +202,16 @@ pub async fn start_live_hooks(
         prom_scrape::spawn(metric_sources.scrape, ingest.clone(), shut_rx.clone(), keep)
             .map_err(|e| AppError::Runtime(e.to_string()))?;
     if let Some(q) = metric_sources.prometheus {
+        // Per-dependency traffic from service-graph / span-metrics series, beside the
+        // profiles' breaker and queue series.
+        sources.push(
+            crate::ingest::fleet::spawn(
+                crate::ingest::fleet::FleetQuery::from(&q),
+                ingest.clone(),
+                shut_rx.clone(),
+            )
+            .map_err(|e| AppError::Runtime(e.to_string()))?,
+        );
         sources.push(
             prom_query::spawn(q, profiles, ingest.clone(), shut_rx.clone())
                 .map_err(|e| AppError::Runtime(e.to_string()))?,
@@ -427,6 +438,24 @@ fn stats_line(c: &crate::store::snapshot::CounterValues) -> String {
 
 /// `faultline report`.
 pub fn report(args: ReportArgs) -> Result<String, AppError> {
+    if let Some(url) = args.prometheus.as_ref().filter(|_| args.files.is_empty()) {
+        let (from, to) = fleet::range(args.from, args.to)?;
+        let q = crate::ingest::fleet::FleetQuery::new(url);
+        // `report` is synchronous; inside the binary's runtime it borrows it.
+        let snap = match tokio::runtime::Handle::try_current() {
+            Ok(h) => tokio::task::block_in_place(|| h.block_on(fleet::snapshot(&q, from, to)))?,
+            Err(_) => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| AppError::Runtime(format!("runtime: {e}")))?
+                .block_on(fleet::snapshot(&q, from, to))?,
+        };
+        let rows = report::edge_rows(&snap);
+        return Ok(match args.format {
+            ReportFormat::Json => report::json::render(&rows) + "\n",
+            ReportFormat::Text => report::text::render(&rows, snap.window),
+        });
+    }
     let mut cfg = StoreConfig::replay(usize::MAX);
     cfg.window_ns = args.window.map(|d| d.as_nanos() as u64);
     if !args.profiles.is_empty() {
@@ -517,10 +546,22 @@ pub async fn lint(args: LintArgs) -> Result<LintOutcome, AppError> {
         run_for(args.duration, &mut shutdown).await;
         let mut store = live.stop().await?;
         store.snapshot(None)
+    } else if args.files.is_empty()
+        && let Some(q) = metric_sources(&args.receivers)?.prometheus
+    {
+        // No capture: the range's dependencies from the metrics store.
+        let (from, to) = fleet::range(args.from, args.to)?;
+        fleet::snapshot(&crate::ingest::fleet::FleetQuery::from(&q), from, to).await?
     } else {
         if args.files.is_empty() {
             return Err(AppError::Runtime(
-                "lint needs capture files, or --live to listen".into(),
+                "lint needs capture files, --live to listen, or --prometheus URL".into(),
+            ));
+        }
+        if args.from.is_some() || args.to.is_some() {
+            return Err(AppError::Runtime(
+                "lint: --from/--to select the range asked of --prometheus, with no capture files"
+                    .into(),
             ));
         }
         let mut r = load_captures(&args.files, StoreConfig::replay(usize::MAX))?;

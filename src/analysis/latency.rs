@@ -71,6 +71,10 @@ pub fn per_bucket(
 /// Calls per second over the part of the summary window that has data: a window of 5 minutes
 /// over an edge first seen 20 seconds ago divides by 20 seconds, not 300.
 pub fn call_rate(series: &EdgeSeries, s: &crate::model::edge::EdgeSummary) -> f64 {
+    // Calls counted by metrics (`store::fleet`), not traced: over the whole window they cover.
+    if series.buckets.is_empty() {
+        return s.rate();
+    }
     let from = s.from_ns.max(bucket_of(series.first_ns.min(s.to_ns)));
     let secs = s.to_ns.saturating_sub(from) as f64 / 1e9;
     if secs > 0.0 {

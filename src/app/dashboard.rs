@@ -174,13 +174,33 @@ pub async fn review(args: ReviewArgs, opts: UiOptions) -> Result<(), DashboardEr
     let mut alert_engine =
         AlertEngine::new(crate::alerts::load(args.rules.as_deref()).map_err(AppError::Rules)?);
     init_logging(opts.log_file.as_deref())?;
-    let sources = Sources {
+    if args.prometheus.is_none() && (args.from.is_some() || args.to.is_some()) {
+        return Err(AppError::Runtime(
+            "review: --from/--to select the range asked of --prometheus".into(),
+        )
+        .into());
+    }
+    // No capture: the range's dependencies from the metrics store, asked for once.
+    let fleet = match (&args.prometheus, args.files.is_empty()) {
+        (Some(url), true) => {
+            let (from, to) = crate::app::fleet::range(args.from, args.to)?;
+            let q = crate::ingest::fleet::FleetQuery::new(url);
+            Some(crate::app::fleet::table(&q, from, to).await?)
+        }
+        _ => None,
+    };
+    let mut sources = Sources {
         items: args
             .files
             .iter()
             .map(|f| ("file".to_string(), f.display().to_string(), true))
             .collect(),
     };
+    if let Some(url) = args.prometheus.as_ref().filter(|_| fleet.is_some()) {
+        sources
+            .items
+            .push(("prometheus".to_string(), url.clone(), true));
+    }
     // The dashboard opens at once with a loading gauge; the capture loads on a blocking thread
     // and its state replaces the gauge when done.
     let total = replay::total_bytes(&args.files);
@@ -211,6 +231,9 @@ pub async fn review(args: ReviewArgs, opts: UiOptions) -> Result<(), DashboardEr
             tracing::warn!("{w}");
         }
         let mut store = loaded.store;
+        if let Some(t) = fleet {
+            store.set_fleet(t);
+        }
         let mut whole = store.snapshot(None);
         whole.findings = Arc::from(engine.findings(&whole));
         let whole = Arc::new(whole);

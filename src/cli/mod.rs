@@ -326,9 +326,21 @@ pub struct WatchArgs {
 /// `faultline review`.
 #[derive(Debug, Args)]
 pub struct ReviewArgs {
-    /// Capture files.
-    #[arg(required = true)]
+    /// Capture files (none with `--prometheus`).
+    #[arg(required_unless_present = "prometheus")]
     pub files: Vec<PathBuf>,
+    /// With no capture files: review `--from`..`--to` from the service-graph and span-metrics
+    /// series of this Prometheus-compatible server (OpenTelemetry Collector connectors, Tempo's
+    /// metrics generator).
+    #[arg(long, env = "FAULTLINE_PROMETHEUS", value_parser = parse_url)]
+    pub prometheus: Option<String>,
+    /// Start of the range asked of `--prometheus`: RFC 3339, or back from now (`-1h`).
+    /// Default: 15 minutes before `--to`.
+    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, env = "FAULTLINE_REVIEW_FROM")]
+    pub from: Option<TimeSpec>,
+    /// End of the range asked of `--prometheus`, as `--from`. Default: now.
+    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, env = "FAULTLINE_REVIEW_TO")]
+    pub to: Option<TimeSpec>,
     /// Rules directory.
     #[arg(long, env = "FAULTLINE_RULES")]
     pub rules: Option<PathBuf>,
@@ -384,6 +396,14 @@ pub struct LintArgs {
         default_value = "text"
     )]
     pub format: LintFormat,
+    /// With `--prometheus` and no capture files: start of the range to lint from the
+    /// server's service-graph and span-metrics series (RFC 3339, or back from now: `-1h`).
+    /// Default: 15 minutes before `--to`.
+    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, env = "FAULTLINE_LINT_FROM")]
+    pub from: Option<TimeSpec>,
+    /// End of that range, as `--from`. Default: now.
+    #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, env = "FAULTLINE_LINT_TO")]
+    pub to: Option<TimeSpec>,
     /// Exit 1 when a finding at or above this severity exists.
     #[arg(
         long,
@@ -406,9 +426,13 @@ pub enum ReportFormat {
 /// `faultline report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Capture files.
-    #[arg(required = true)]
+    /// Capture files (none with `--prometheus`).
+    #[arg(required_unless_present = "prometheus")]
     pub files: Vec<PathBuf>,
+    /// With no capture files: report `--from`..`--to` (offsets back from now) from the
+    /// service-graph and span-metrics series of this Prometheus-compatible server.
+    #[arg(long, env = "FAULTLINE_PROMETHEUS", value_parser = parse_url)]
+    pub prometheus: Option<String>,
     /// Output format.
     #[arg(
         long,

@@ -7,6 +7,7 @@ pub mod channel;
 pub mod decode;
 pub mod decode_logs;
 pub mod decode_metrics;
+pub mod fleet;
 pub mod grpc_raw;
 pub mod http_client;
 pub mod json;

@@ -20,7 +20,7 @@ use crate::model::clock::now_unix_ns;
 use crate::model::profile::ProfileSet;
 use crate::model::series::SourceStatus;
 
-pub use convert::{QueryResult, parse_response, to_requests};
+pub use convert::{QSeries, QValue, QueryResult, parse_response, to_requests};
 
 /// Where and how to query.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,7 +90,7 @@ fn regex_escape(s: &str) -> String {
 }
 
 /// Percent-encodes a query parameter.
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     let mut o = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod dependency;
 pub mod edge;
 pub mod finding;
+pub mod fleet;
 pub mod histogram;
 pub mod log;
 pub mod pipeline;

@@ -18,6 +18,9 @@ pub enum IngestMsg {
     Source(SourceStatus),
     /// Decoded log records of one request.
     Logs(Vec<LogRecord>),
+    /// The latest per-dependency traffic from service-graph / span-metrics series
+    /// (`ingest::fleet`), with its age and last error.
+    Fleet(std::sync::Arc<super::fleet::FleetTable>),
 }
 
 /// Counters shared by receivers, the store and the front ends.

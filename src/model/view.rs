@@ -133,9 +133,17 @@ pub struct DependencyView {
     /// profile maps them, else from traced lookups with a known result (`model::cache`);
     /// `None` when this dependency is no cache either way says.
     pub cache: Option<CacheStats>,
+    /// Calls, errors and percentiles from service-graph / span-metrics series
+    /// (`store::fleet`); they fill `traffic` and `latency` when no traced call is in the window.
+    pub metric_traffic: Option<super::fleet::MetricTraffic>,
 }
 
 impl DependencyView {
+    /// Whether the calls shown come from service-graph / span-metrics series, not traces.
+    pub fn traffic_from_metrics(&self) -> bool {
+        self.metric_traffic.is_some() && self.series.buckets.is_empty()
+    }
+
     /// Whether any metric series maps this dependency.
     pub fn has_metrics(&self) -> bool {
         self.metric_last_ns > 0
@@ -162,7 +170,12 @@ impl DependencyView {
             .or_else(|| self.traced_rate(self.traffic.stats.short_circuits))
     }
 
+    /// `None` when the calls came from metrics: they carry no retries, timeouts or
+    /// short-circuits, and a zero would be a guess.
     fn traced_rate(&self, n: u64) -> Option<f64> {
+        if self.traffic_from_metrics() {
+            return None;
+        }
         let secs = self.traffic.to_ns.saturating_sub(self.traffic.from_ns) as f64 / 1e9;
         (self.traffic.stats.calls > 0 && secs > 0.0).then(|| n as f64 / secs)
     }

@@ -4,6 +4,7 @@
 
 pub mod calls;
 pub mod edges;
+pub mod fleet;
 pub mod logs;
 pub mod metrics;
 pub mod retries;

@@ -99,6 +99,9 @@ pub struct Snapshot {
     pub resilience: Arc<BTreeMap<EdgeKey, ResilienceView>>,
     /// Health of the metric sources (scrape targets, PromQL servers).
     pub sources: Arc<[SourceStatus]>,
+    /// The latest service-graph / span-metrics answer with its age and last error (`None`
+    /// without a fleet source).
+    pub fleet: Option<Arc<crate::model::fleet::FleetTable>>,
 }
 
 impl Snapshot {

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::model::edge::{CallSample, EdgeKey, bucket_of};
+use crate::model::fleet::FleetTable;
 use crate::model::log::LogRecord;
 use crate::model::profile::ProfileSet;
 use crate::model::resilience::ResilienceView;
@@ -91,6 +92,8 @@ pub struct Store {
     last_ns: u64,
     seq: u64,
     metrics: MetricStore,
+    /// The latest service-graph / span-metrics answer (`store::fleet`).
+    fleet: Option<Arc<FleetTable>>,
 }
 
 impl Store {
@@ -108,6 +111,7 @@ impl Store {
             first_ns: u64::MAX,
             last_ns: 0,
             seq: 0,
+            fleet: None,
         }
     }
 
@@ -181,6 +185,15 @@ impl Store {
     /// Records the health of a metric source.
     pub fn set_source(&mut self, status: SourceStatus) {
         self.metrics.set_source(status);
+    }
+
+    /// Keeps the latest per-dependency traffic from the metrics store (`ingest::fleet`).
+    pub fn set_fleet(&mut self, table: Arc<FleetTable>) {
+        if table.answered_ns > 0 {
+            self.first_ns = self.first_ns.min(table.window.0);
+            self.last_ns = self.last_ns.max(table.window.1);
+        }
+        self.fleet = Some(table);
     }
 
     /// The metric part of the store.
@@ -359,7 +372,8 @@ impl Store {
     fn snapshot_at(&mut self, now_ns: u64, window: (u64, u64)) -> Snapshot {
         self.seq += 1;
         let edges = self.edges.views(window);
-        let keys: Vec<EdgeKey> = edges.iter().map(|e| e.key.clone()).collect();
+        let mut keys: Vec<EdgeKey> = edges.iter().map(|e| e.key.clone()).collect();
+        keys.extend(super::fleet::keys(self.fleet.as_deref()));
         let views = self.metrics.views(window);
         let resilience: Arc<BTreeMap<EdgeKey, ResilienceView>> = if views.is_empty() {
             Arc::default()
@@ -367,6 +381,7 @@ impl Store {
             Arc::new(join_to_edges(&views, &keys, &self.cfg.profiles.aliases))
         };
         let deps = super::view::build(&edges, &resilience, window);
+        let deps = super::fleet::merge(deps, self.fleet.as_deref());
         let mut counters = self.counters.clone();
         counters.pending_calls = self.calls.pending() as u64;
         counters.retained_logs = self.traces.logs() + self.logs.len() as u64;
@@ -389,6 +404,7 @@ impl Store {
             counters,
             resilience,
             sources: Arc::from(self.metrics.sources()),
+            fleet: self.fleet.clone(),
         }
     }
 }

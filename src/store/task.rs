@@ -202,6 +202,7 @@ pub fn apply(store: &mut Store, msg: IngestMsg) {
         IngestMsg::Spans(spans) => store.apply(spans, now_unix_ns()),
         IngestMsg::Metrics(points) => store.apply_metrics(points),
         IngestMsg::Source(status) => store.set_source(status),
+        IngestMsg::Fleet(table) => store.set_fleet(table),
         IngestMsg::Logs(logs) => store.apply_logs(logs, now_unix_ns()),
     }
 }

@@ -80,6 +80,7 @@ fn view(
             (traffic.stats.cache_hits, traffic.stats.cache_misses),
             res.map_or((None, None), |r| (r.cache_hits, r.cache_misses)),
         ),
+        metric_traffic: None,
         series: series.clone(),
         traffic,
         key,

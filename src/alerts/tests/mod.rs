@@ -95,6 +95,7 @@ pub fn view(dep: &str, series: EdgeSeries) -> DependencyView {
         rates: MetricRates::default(),
         metric_last_ns: 0,
         cache: None,
+        metric_traffic: None,
     }
 }
 

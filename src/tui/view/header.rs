@@ -11,6 +11,9 @@
 //! ```text
 //!  faultline LIVE  ▲ 2 ALERTS FIRING  DependencyBreakerOpen checkout → payments   ● grpc …
 //! ```
+//! With a metrics store as source (`--prometheus`), the status line says how many edges its
+//! latest answer has and how old it is, and why the latest query failed (the last good answer
+//! stays on screen): `metrics 20.0k edges 12s old query failed: timed out after 10s`.
 //! While a review capture loads, the status line is a gauge instead:
 //! ```text
 //!  faultline REVIEW  loading ██████████░░░░░░░░░░  52%  140 MiB of 270 MiB
@@ -39,6 +42,37 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut 
         status,
     );
     tab_line(f, tabs, s, theme, hits);
+}
+
+/// The metrics store's per-dependency answer: how many edges, how old (live), and why the
+/// latest query failed, if it did (the rows shown are then the last good answer's).
+fn fleet_status(
+    t: &crate::model::fleet::FleetTable,
+    now_ns: u64,
+    review: bool,
+    theme: &Theme,
+) -> Vec<Span<'static>> {
+    let mut v = vec![Span::styled("  metrics ", theme.dim)];
+    match t.age_secs(now_ns) {
+        None => v.push(Span::styled("waiting", theme.warn)),
+        Some(age) => {
+            v.push(Span::styled(
+                format!("{} edges", widgets::count(t.rows.len() as u64)),
+                theme.text,
+            ));
+            if !review {
+                let stale = t.error.is_some() || age > 60;
+                v.push(Span::styled(
+                    format!(" {age}s old"),
+                    if stale { theme.warn } else { theme.dim },
+                ));
+            }
+        }
+    }
+    if let Some(e) = &t.error {
+        v.push(Span::styled(format!(" query failed: {e}"), theme.bad));
+    }
+    v
 }
 
 fn status_line(s: &UiState, theme: &Theme) -> Line<'static> {
@@ -86,6 +120,9 @@ fn status_line(s: &UiState, theme: &Theme) -> Line<'static> {
         v.push(Span::styled(format!("  {k} "), theme.dim));
         v.push(Span::styled(val, style));
     };
+    if let Some(t) = &snap.fleet {
+        v.extend(fleet_status(t, snap.now_ns, s.mode == Mode::Review, theme));
+    }
     if s.mode == Mode::Review {
         if let Some(cur) = &s.cursor {
             let (from, to) = cur.window();
