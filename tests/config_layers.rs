@@ -111,6 +111,11 @@ fn every_flag_from_file_env_and_command_line_in_that_order() {
             argv.push(sub.clone().into());
             match sub.as_str() {
                 "review" | "report" | "alerts" => argv.push("capture.jsonl".into()),
+                "compare" => argv.extend([
+                    "capture.jsonl".into(),
+                    "0af7651916cd43dd8448eb211c80319c".into(),
+                    "1bf7651916cd43dd8448eb211c80319c".into(),
+                ]),
                 "trace" => argv.extend([
                     "capture.jsonl".into(),
                     "0af7651916cd43dd8448eb211c80319c".into(),

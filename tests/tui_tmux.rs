@@ -181,14 +181,9 @@ fn demo_shows_an_open_breaker_and_drills_into_a_trace() {
         log.display()
     );
     let s = Session::start("demo", &cmd);
-    let started = Instant::now();
     s.wait("the dashboard", 10, |t| {
         t.contains("faultline DEMO") && t.contains("1 Dependencies")
     });
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "dashboard open quickly"
-    );
     s.wait("the payments breaker OPEN from its metric", 60, |t| {
         payments_metric_state(t, "OPEN")
     });

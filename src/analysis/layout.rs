@@ -157,6 +157,15 @@ fn barycenter(
     if order.len() < 2 || best_x == 0 {
         return (best, best_x);
     }
+    // Each node's callers and callees (forward edges only), so a sweep costs O(edges).
+    let mut callers: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut callees: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &(a, b) in forward {
+        if a < n && b < n {
+            callers[b].push(a);
+            callees[a].push(b);
+        }
+    }
     let mut pos = vec![0f64; n];
     for sweep in 0..SWEEPS {
         let down = sweep % 2 == 0;
@@ -175,16 +184,19 @@ fn barycenter(
                 .iter()
                 .enumerate()
                 .map(|(i, &v)| {
-                    let nbrs = forward.iter().filter_map(|&(a, b)| {
-                        if down && b == v && layer_of[a] < l {
-                            Some(pos[a])
-                        } else if !down && a == v && layer_of[b] > l {
-                            Some(pos[b])
+                    let (list, before) = if down {
+                        (&callers[v], true)
+                    } else {
+                        (&callees[v], false)
+                    };
+                    let nbrs = list.iter().filter(|&&u| {
+                        if before {
+                            layer_of[u] < l
                         } else {
-                            None
+                            layer_of[u] > l
                         }
                     });
-                    let (sum, cnt) = nbrs.fold((0.0, 0usize), |(s, c), p| (s + p, c + 1));
+                    let (sum, cnt) = nbrs.fold((0.0, 0usize), |(s, c), &u| (s + pos[u], c + 1));
                     let bc = if cnt == 0 { i as f64 } else { sum / cnt as f64 };
                     (bc, i, v)
                 })
@@ -212,20 +224,48 @@ pub fn crossings(layer_of: &[usize], order: &[Vec<usize>], forward: &[(usize, us
             pos[v] = i;
         }
     }
-    let adjacent: Vec<(usize, usize, usize)> = forward
+    // Edges between adjacent layers as (upper layer, upper position, lower position); two cross
+    // when their positions are in opposite orders. Sorted by layer and upper position, the
+    // crossings of one layer pair are the strict inversions of the lower positions: counted by
+    // merge sort in O(E log E), so a fleet-sized graph stays cheap.
+    let mut adjacent: Vec<(usize, usize, usize)> = forward
         .iter()
         .filter(|&&(a, b)| a < layer_of.len() && b < layer_of.len())
         .filter(|&&(a, b)| layer_of[b] == layer_of[a] + 1)
         .map(|&(a, b)| (layer_of[a], pos[a], pos[b]))
         .collect();
-    let mut x = 0;
-    for (i, e) in adjacent.iter().enumerate() {
-        for f in &adjacent[i + 1..] {
-            if e.0 == f.0 && (e.1 < f.1 && e.2 > f.2 || e.1 > f.1 && e.2 < f.2) {
-                x += 1;
-            }
+    adjacent.sort_unstable();
+    adjacent
+        .chunk_by(|e, f| e.0 == f.0)
+        .map(|pair| {
+            let mut lower: Vec<usize> = pair.iter().map(|e| e.2).collect();
+            inversions(&mut lower)
+        })
+        .sum()
+}
+
+/// Pairs i < j with `v[i] > v[j]` (strictly), sorting `v`.
+fn inversions(v: &mut [usize]) -> usize {
+    if v.len() < 2 {
+        return 0;
+    }
+    let mid = v.len() / 2;
+    let mut x = inversions(&mut v[..mid]) + inversions(&mut v[mid..]);
+    let mut merged = Vec::with_capacity(v.len());
+    let (mut i, mut j) = (0, mid);
+    while i < mid && j < v.len() {
+        if v[j] < v[i] {
+            x += mid - i;
+            merged.push(v[j]);
+            j += 1;
+        } else {
+            merged.push(v[i]);
+            i += 1;
         }
     }
+    merged.extend_from_slice(&v[i..mid]);
+    merged.extend_from_slice(&v[j..]);
+    v.copy_from_slice(&merged);
     x
 }
 
@@ -314,5 +354,78 @@ mod tests {
         assert!(before > 0, "the fixture must start with crossings");
         assert!(l.crossings < before, "{} !< {before}", l.crossings);
         assert_eq!(l.reading_order().len(), 8);
+    }
+
+    /// The pairwise definition the merge-sort count must equal.
+    fn crossings_brute(
+        layer_of: &[usize],
+        order: &[Vec<usize>],
+        forward: &[(usize, usize)],
+    ) -> usize {
+        let mut pos = vec![0usize; layer_of.len()];
+        for o in order {
+            for (i, &v) in o.iter().enumerate() {
+                pos[v] = i;
+            }
+        }
+        let adj: Vec<(usize, usize, usize)> = forward
+            .iter()
+            .filter(|&&(a, b)| layer_of[b] == layer_of[a] + 1)
+            .map(|&(a, b)| (layer_of[a], pos[a], pos[b]))
+            .collect();
+        let mut x = 0;
+        for (i, e) in adj.iter().enumerate() {
+            for f in &adj[i + 1..] {
+                if e.0 == f.0 && (e.1 < f.1 && e.2 > f.2 || e.1 > f.1 && e.2 < f.2) {
+                    x += 1;
+                }
+            }
+        }
+        x
+    }
+
+    #[test]
+    fn crossings_count_equals_the_pairwise_definition() {
+        // Deterministic pseudo-random layered graphs, with repeated edges and shared ends.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |m: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % m as u64) as usize
+        };
+        for _ in 0..200 {
+            let n = 2 + next(30);
+            let layer_of: Vec<usize> = (0..n).map(|_| next(4)).collect();
+            let mut order = vec![Vec::new(); 4];
+            for v in 0..n {
+                order[layer_of[v]].push(v);
+            }
+            for o in &mut order {
+                for i in (1..o.len()).rev() {
+                    let j = next(i + 1);
+                    o.swap(i, j);
+                }
+            }
+            let edges: Vec<(usize, usize)> = (0..next(60)).map(|_| (next(n), next(n))).collect();
+            assert_eq!(
+                crossings(&layer_of, &order, &edges),
+                crossings_brute(&layer_of, &order, &edges)
+            );
+        }
+    }
+
+    #[test]
+    fn a_fleet_sized_graph_lays_out() {
+        // 2,000 services, 22,000 edges (issue 12's scale): every edge placed, every node in a
+        // layer. Before, ordering cost O(edges²) per sweep and froze the map for minutes.
+        let n = 2_000;
+        let edges: Vec<(usize, usize)> = (0..22_000)
+            .map(|i| (i % n, (i * 7 + 1 + i / n) % n))
+            .collect();
+        let l = layered(n, &edges);
+        assert_eq!(l.layer_of.len(), n);
+        assert_eq!(l.back.len(), edges.len());
+        assert_eq!(l.reading_order().len(), n);
     }
 }

@@ -1,5 +1,5 @@
 //! Field-by-field reading of rule files, shared by the lint's `[[rule]]` tables
-//! ([`super::spec`]) and the alerts' `[[alert]]` tables (`crate::alerts::spec`): one collector of
+//! ([`super::spec`]) and the alerts' `[[alert]]` tables (the `alerts` module's spec): one collector of
 //! [`RuleError`]s, the TOML parse with its line, required and optional strings, glob lists, and
 //! the line a rule is written on. Both schemas report problems the same way because they use
 //! these.

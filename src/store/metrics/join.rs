@@ -1,7 +1,10 @@
 //! Joining metric (caller, dependency) keys to the trace edges: the dependency by exact name,
 //! then by normalised name (`outbound|80||payments.prod.svc.cluster.local` = `payments`), then
 //! through the profiles' alias map; the caller must match too unless only one trace edge has
-//! that dependency. What joins nothing keeps its metric key: a metrics-only row.
+//! that dependency. Last, a pool or cache named after the host or database of one of the same
+//! caller's database edges (`cart-cache` → `redis cart-cache`, `orders` →
+//! `postgresql db-1/orders`) joins it. What joins nothing keeps its metric key: a metrics-only
+//! row.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -18,7 +21,11 @@ pub fn join_to_edges(
 ) -> BTreeMap<EdgeKey, ResilienceView> {
     let mut by_exact: HashMap<&str, Vec<&EdgeKey>> = HashMap::new();
     let mut by_norm: HashMap<String, Vec<&EdgeKey>> = HashMap::new();
+    let mut by_part: HashMap<&str, Vec<&EdgeKey>> = HashMap::new();
     for e in edges {
+        for part in name_parts(&e.dependency) {
+            by_part.entry(part).or_default().push(e);
+        }
         by_exact.entry(&e.dependency).or_default().push(e);
         by_norm
             .entry(normalise_dependency(&e.dependency))
@@ -40,9 +47,18 @@ pub fn join_to_edges(
             e.caller == key.caller
                 || normalise_dependency(&e.caller) == normalise_dependency(&key.caller)
         };
+        // The weakest join, so it needs the same caller and one edge only.
+        let by_name_part = || match by_part
+            .get(dep)
+            .map(|c| c.iter().filter(|e| same_caller(&e)).collect::<Vec<_>>())
+        {
+            Some(mine) if mine.len() == 1 => Some((**mine[0]).clone()),
+            _ => None,
+        };
         let target = match candidates.iter().find(same_caller) {
             Some(e) => (**e).clone(),
             None if candidates.len() == 1 => candidates[0].clone(),
+            None if let Some(e) = by_name_part() => e,
             None => EdgeKey {
                 caller: key.caller.clone(),
                 dependency: alias.map_or_else(|| key.dependency.clone(), Arc::from),
@@ -56,6 +72,23 @@ pub fn join_to_edges(
         }
     }
     out
+}
+
+/// The names a database edge answers to besides its own: the store names one `<system>
+/// <host>[:<port>][/<namespace>]` (`redis cart-cache`, `postgresql db-1/orders`), so its host
+/// and its namespace. Other dependencies have none.
+fn name_parts(dep: &str) -> Vec<&str> {
+    let Some((_, rest)) = dep.split_once(' ') else {
+        return Vec::new();
+    };
+    let mut parts = vec![rest];
+    if let Some((host, ns)) = rest.split_once('/') {
+        let host = host.split(':').next().unwrap_or(host);
+        parts.extend([host, ns].into_iter().filter(|p| !p.is_empty()));
+    } else if let Some((host, _port)) = rest.split_once(':') {
+        parts.push(host);
+    }
+    parts
 }
 
 fn merge(a: &mut ResilienceView, b: &ResilienceView) {

@@ -307,6 +307,43 @@ fn joins_metric_names_to_trace_edges() {
 }
 
 #[test]
+fn a_pool_named_after_its_database_joins_the_callers_database_edge() {
+    // The OTel pool gauge names the pool (`db.client.connection.pool.name`), the spans name
+    // `<system> <host>[/<namespace>]`; only the same caller's one matching edge joins.
+    let key = |c: &str, d: &str| EdgeKey {
+        caller: Arc::from(c),
+        dependency: Arc::from(d),
+    };
+    let mut views = BTreeMap::new();
+    for (c, d) in [
+        ("cart", "cart-cache"),
+        ("orders", "shop"),
+        ("billing", "shop"),
+        ("web", "payments"),
+    ] {
+        views.insert(key(c, d), ResilienceView::default());
+    }
+    let edges = vec![
+        key("cart", "redis cart-cache"),
+        key("orders", "postgresql 127.0.0.1:5432/shop"),
+        key("web", "http payments-gw"),
+        key("reports", "postgresql 127.0.0.1/shop"),
+    ];
+    let joined = join_to_edges(&views, &edges, &HashMap::new());
+    let keys: Vec<_> = joined.keys().cloned().collect();
+    assert_eq!(
+        keys,
+        vec![
+            // billing has no edge to a `shop` database of its own: it stays metrics-only.
+            key("billing", "shop"),
+            key("cart", "redis cart-cache"),
+            key("orders", "postgresql 127.0.0.1:5432/shop"),
+            key("web", "payments"),
+        ]
+    );
+}
+
+#[test]
 fn generic_fallback_reads_hand_made_gauges() {
     let mut m = store();
     let text = "# TYPE gobreaker_state gauge\ngobreaker_state{name=\"search\"} 2\n\
