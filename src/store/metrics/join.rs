@@ -50,7 +50,7 @@ pub fn join_to_edges(
         // The weakest join, so it needs the same caller and one edge only.
         let by_name_part = || match by_part
             .get(dep)
-            .map(|c| c.iter().filter(|e| same_caller(&e)).collect::<Vec<_>>())
+            .map(|c| c.iter().filter(|e| same_caller(e)).collect::<Vec<_>>())
         {
             Some(mine) if mine.len() == 1 => Some((**mine[0]).clone()),
             _ => None,
