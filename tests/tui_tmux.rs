@@ -181,6 +181,7 @@ fn demo_shows_an_open_breaker_and_drills_into_a_trace() {
         log.display()
     );
     let s = Session::start("demo", &cmd);
+    let started = Instant::now();
     s.wait("the dashboard", 10, |t| {
         t.contains("faultline DEMO") && t.contains("1 Dependencies")
     });
