@@ -15,6 +15,7 @@ use crate::store::edges::EdgeId;
 use crate::store::trace::Trace;
 
 use super::chains::{self, Chain};
+use super::detectors::requests::Requests;
 
 /// One outbound call (a CLIENT or PRODUCER span) in the window.
 #[derive(Clone, Debug)]
@@ -107,6 +108,8 @@ pub struct Context<'a> {
     /// Inbound indices per service, each list in start order.
     pub by_service: BTreeMap<Arc<str>, Vec<u32>>,
     chains: OnceLock<Vec<Chain>>,
+    requests: OnceLock<Requests>,
+    long_lived: OnceLock<Vec<bool>>,
 }
 
 fn intern(pool: &mut HashMap<String, Arc<str>>, s: String) -> Arc<str> {
@@ -228,7 +231,30 @@ impl<'a> Context<'a> {
             by_edge,
             by_service,
             chains: OnceLock::new(),
+            requests: OnceLock::new(),
+            long_lived: OnceLock::new(),
         }
+    }
+
+    /// Which request each call was made for (computed once, shared by the per-request audits).
+    pub fn requests(&self) -> &Requests {
+        self.requests.get_or_init(|| Requests::build(self))
+    }
+
+    /// Whether call `i` (index in `calls`) is long-lived by design (a stream, long-poll, upload,
+    /// consumer: `detectors::long_lived`); computed once for every call, shared by the timeout
+    /// rules.
+    pub fn is_long_lived(&self, i: usize) -> bool {
+        self.long_lived
+            .get_or_init(|| {
+                self.calls
+                    .iter()
+                    .map(|c| super::detectors::long_lived::long_lived(self, c))
+                    .collect()
+            })
+            .get(i)
+            .copied()
+            .unwrap_or(false)
     }
 
     /// Retry attempt chains (computed once, shared by the retry detectors).

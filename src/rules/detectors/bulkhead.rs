@@ -21,7 +21,6 @@ use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Context, exemplars, quantile_sorted};
 use super::super::params::{ParamDef, ParamKind, Params};
-use super::requests::Requests;
 use super::{
     Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided, fmt_ms,
 };
@@ -180,7 +179,7 @@ impl Bulkhead {
 impl Detector for Bulkhead {
     fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
         let mut out = Output::default();
-        let req = Requests::build(cx);
+        let req = cx.requests();
         let mut callers: BTreeMap<Arc<str>, Vec<Path>> = BTreeMap::new();
         for ((caller, dep), idx) in &cx.by_edge {
             let Some(&f) = idx.first() else { continue };

@@ -15,7 +15,6 @@ use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Call, Context, exemplars};
 use super::super::params::{ParamDef, ParamKind, Params};
-use super::requests::Requests;
 use super::{Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided};
 
 /// `no-fallback` (DEP-001).
@@ -75,7 +74,7 @@ struct Tally {
 impl Detector for NoFallback {
     fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
         let mut out = Output::default();
-        let req = Requests::build(cx);
+        let req = cx.requests();
         let mut edges: BTreeMap<(Arc<str>, Arc<str>), Tally> = BTreeMap::new();
         let mut requests: Vec<&u32> = req.calls.keys().collect();
         requests.sort();

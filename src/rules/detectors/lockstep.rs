@@ -17,7 +17,6 @@ use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Context, exemplars, median};
 use super::super::params::{ParamDef, ParamKind, Params};
-use super::requests::Requests;
 use super::{Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided};
 
 /// `lockstep-services` (ARC-001).
@@ -96,7 +95,7 @@ fn route_of(cx: &Context<'_>, inbound: u32) -> String {
 impl Detector for Lockstep {
     fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
         let mut out = Output::default();
-        let req = Requests::build(cx);
+        let req = cx.requests();
         // (caller, dep) → per request.
         let mut edges: BTreeMap<(Arc<str>, Arc<str>), Vec<PerRequest>> = BTreeMap::new();
         let mut durations: HashMap<(Arc<str>, Arc<str>), Vec<f64>> = HashMap::new();

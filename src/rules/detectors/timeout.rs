@@ -128,9 +128,9 @@ pub fn edges<'c>(
         }
         let calls: Vec<&Call> = idx
             .iter()
+            .filter(|&&i| !cx.is_long_lived(i as usize))
             .map(|&i| &cx.calls[i as usize])
             .filter(|c| rule.op(&c.op) && !exclude.is_some_and(|g| g.matches_some(&c.op)))
-            .filter(|c| !long_lived(cx, c))
             .collect();
         if !calls.is_empty() {
             out.push(((caller.clone(), dep.clone()), kind, calls));
