@@ -10,7 +10,8 @@ ratios to same-run baselines (docs/performance.md, "Fleet scale"). Bounded: abou
      same PromQL, sent concurrently with plain HTTP (urllib). Median of 3 each.
   3. Memory: peak RSS of `faultline record --out - --prometheus URL` (the live store task
      merging 22,000 rows into every snapshot, 4 a second) against `record --out -` with no
-     source, each for 15 s.
+     source, each for 15 s; and the peak RSS of one `report --prometheus` round (no live store),
+     which separates decoding the answers from the snapshots.
 Prints the load average before and after, and one JSON line of results.
 
 usage: scripts/fleet-perf.py [--bin target/debug/faultline] [--services 2000] [--fanout 10]
@@ -148,6 +149,10 @@ def main():
         fleet = rss_peak([a.bin, "record", "--out", "-", "--otlp-grpc", "127.0.0.1:0",
                           "--otlp-http", "127.0.0.1:0", "--duration", "15s", "--prometheus", url,
                           "--prometheus-interval", "5s", "--prometheus-timeout", "60s"], 15)
+        # One round with no live store: separates the answers' decoding from the snapshots.
+        one_round = rss_peak([a.bin, "report", "--prometheus", url, "--format", "json", "--from",
+                              time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at - 300)), "--to",
+                              time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))], 60)
         print(json.dumps({
             "series": loaded["series"], "edges": loaded["edges"], "load_s": round(load_s, 1),
             "rows": fl[0][1], "raw_answer_bytes": raw[0][1],
@@ -155,6 +160,7 @@ def main():
             "report_over_raw": round(fl_s / raw_s, 2),
             "rss_empty_kib": empty, "rss_fleet_kib": fleet,
             "rss_fleet_over_empty": round(fleet / max(empty, 1), 2),
+            "rss_report_one_round_kib": one_round,
             "loadavg_before": load_before,
             "loadavg_after": open("/proc/loadavg").read().split()[:3],
         }))

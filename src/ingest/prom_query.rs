@@ -5,6 +5,7 @@
 //! (see `prom_otlp`) and take the receivers' path: store and capture. Errors and timeouts are
 //! reported as the source's health, never fatal.
 
+mod answer;
 mod convert;
 
 use std::time::{Duration, Instant};
@@ -20,7 +21,8 @@ use crate::model::clock::now_unix_ns;
 use crate::model::profile::ProfileSet;
 use crate::model::series::SourceStatus;
 
-pub use convert::{QSeries, QValue, QueryResult, parse_response, to_requests};
+pub use answer::parse_response;
+pub use convert::{QSeries, QValue, QueryResult, to_requests};
 
 /// Where and how to query.
 #[derive(Clone, Debug, PartialEq)]

@@ -78,7 +78,8 @@ fn native(v: &Value) -> Option<Native> {
     })
 }
 
-fn sample(pair: &Value, hist: bool) -> Option<(f64, QValue)> {
+/// One `[t, v]` pair of an answer (`hist`: `v` is a native histogram object).
+pub(super) fn sample(pair: &Value, hist: bool) -> Option<(f64, QValue)> {
     let a = pair.as_array()?;
     let t = num(a.first()?)?;
     let v = a.get(1)?;
@@ -90,55 +91,6 @@ fn sample(pair: &Value, hist: bool) -> Option<(f64, QValue)> {
             QValue::Number(num(v)?)
         },
     ))
-}
-
-/// Decodes the JSON body of `/api/v1/query` or `/api/v1/query_range`; an API error comes back
-/// as its message.
-pub fn parse_response(body: &str) -> Result<QueryResult, String> {
-    let v: Value = serde_json::from_str(body).map_err(|e| format!("answer is not JSON: {e}"))?;
-    if v.get("status").and_then(Value::as_str) != Some("success") {
-        let kind = v
-            .get("errorType")
-            .and_then(Value::as_str)
-            .unwrap_or("error");
-        let msg = v
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or("no message");
-        return Err(format!("{kind}: {msg}"));
-    }
-    let data = v.get("data").ok_or("answer has no data")?;
-    let result = data
-        .get("result")
-        .and_then(Value::as_array)
-        .ok_or("answer has no result")?;
-    let mut out = QueryResult::default();
-    for r in result {
-        let labels: Vec<(String, String)> = r
-            .get("metric")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut samples = Vec::new();
-        if let Some(s) = r.get("value").and_then(|p| sample(p, false)) {
-            samples.push(s);
-        }
-        if let Some(s) = r.get("histogram").and_then(|p| sample(p, true)) {
-            samples.push(s);
-        }
-        for (key, hist) in [("values", false), ("histograms", true)] {
-            if let Some(vs) = r.get(key).and_then(Value::as_array) {
-                samples.extend(vs.iter().filter_map(|p| sample(p, hist)));
-            }
-        }
-        samples.sort_by(|a, b| a.0.total_cmp(&b.0));
-        out.series.push(QSeries { labels, samples });
-    }
-    Ok(out)
 }
 
 fn label<'a>(labels: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -310,6 +262,7 @@ fn native_metric(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::prom_query::parse_response;
 
     #[test]
     fn api_errors_come_back_as_messages() {
