@@ -84,26 +84,15 @@ fn record() -> (Stopped, Value) {
     let rec = Recorder::start_with(&["--scrape", &scrape, "--scrape-interval", "300ms"]);
     let work = tempfile::tempdir().expect("tempdir");
     let truth_path = work.path().join("truth.json");
-    let out = run_with_timeout(
+    run_scenario(
         Command::new(venv_python())
             .arg(root().join("tests/py/cache_app.py"))
             .arg(redis.port.to_string())
             .arg(format!("http://{}", rec.grpc))
             .arg(mport.to_string())
-            .arg(&truth_path)
-            .env("NO_PROXY", "*")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY"),
-        Duration::from_secs(120),
-    );
-    assert!(
-        out.status.success(),
-        "cache_app.py failed: {:?}\n{}\n--- faultline stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr),
-        rec.stderr_so_far()
+            .arg(&truth_path),
+        "cache_app.py",
+        &rec,
     );
     let truth: Value =
         serde_json::from_slice(&std::fs::read(&truth_path).expect("truth")).expect("truth json");

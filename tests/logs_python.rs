@@ -26,24 +26,13 @@ fn scenario(exporter: &str) -> (Stopped, Value) {
         "grpc" => rec.grpc.to_string(),
         _ => format!("http://{}", rec.http),
     };
-    let out = run_with_timeout(
+    run_scenario(
         Command::new(&py)
             .arg(root().join("tests/py/logs_scenario.py"))
             .args([exporter, &endpoint])
-            .arg(&truth_path)
-            .env("NO_PROXY", "*")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY"),
-        Duration::from_secs(120),
-    );
-    assert!(
-        out.status.success(),
-        "logs_scenario.py ({exporter}) failed: {:?}\n{}\n--- faultline stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr),
-        rec.stderr_so_far()
+            .arg(&truth_path),
+        &format!("logs_scenario.py ({exporter})"),
+        &rec,
     );
     let truth: Value = serde_json::from_slice(&std::fs::read(&truth_path).unwrap()).unwrap();
     let stopped = rec.stop();

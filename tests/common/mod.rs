@@ -115,6 +115,28 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> 
     }
 }
 
+/// Runs a scenario script that exports to `rec` (`cmd`: the venv's Python or node with the script
+/// and its arguments): proxies off (the exporters must reach 127.0.0.1), at most 120 s, and fails
+/// the test with the script's stderr and faultline's when it does not succeed.
+pub fn run_scenario(cmd: &mut Command, what: &str, rec: &Recorder) -> Output {
+    let out = run_with_timeout(
+        cmd.env("NO_PROXY", "*")
+            .env_remove("http_proxy")
+            .env_remove("https_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("HTTPS_PROXY"),
+        Duration::from_secs(120),
+    );
+    assert!(
+        out.status.success(),
+        "{what} failed: {:?}\n{}\n--- faultline stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        rec.stderr_so_far()
+    );
+    out
+}
+
 /// Runs a command to completion with a deadline, capturing stdout and stderr. Panics with the
 /// command and its output if it does not finish in time.
 pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {

@@ -4,9 +4,8 @@
 
 use std::collections::HashMap;
 use std::process::Command;
-use std::time::Duration;
 
-use crate::common::{Recorder, Stopped, root, run_with_timeout, venv_python};
+use crate::common::{Recorder, Stopped, root, run_scenario, venv_python};
 
 /// The capture (kept alive by `stopped.dir`) and the trace ids by name (`normal`, `slow`, `wide`).
 pub struct CompareCapture {
@@ -22,24 +21,13 @@ pub fn record() -> CompareCapture {
     let rec = Recorder::start();
     let work = tempfile::tempdir().unwrap();
     let truth = work.path().join("ids.json");
-    let out = run_with_timeout(
+    run_scenario(
         Command::new(&py)
             .arg(root().join("tests/py/compare_scenario.py"))
             .arg(rec.grpc.to_string())
-            .arg(&truth)
-            .env("NO_PROXY", "*")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY"),
-        Duration::from_secs(120),
-    );
-    assert!(
-        out.status.success(),
-        "compare_scenario.py failed: {:?}\n{}\n--- faultline\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr),
-        rec.stderr_so_far()
+            .arg(&truth),
+        "compare_scenario.py",
+        &rec,
     );
     let ids: HashMap<String, String> =
         serde_json::from_str(&std::fs::read_to_string(&truth).unwrap()).unwrap();
