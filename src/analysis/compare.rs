@@ -297,7 +297,7 @@ fn side_of(t: &Trace) -> TraceSide {
         start_ns: t.start_ns,
         duration_ns: t.duration_ns(),
         spans: t.spans.len(),
-        errors: t.error_count,
+        errors: t.error_count(),
     }
 }
 

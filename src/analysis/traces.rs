@@ -317,7 +317,7 @@ impl TraceQuery {
 
     /// Whether `t` matches every part of the query.
     pub fn matches(&self, t: &Trace) -> bool {
-        if self.errors_only && t.error_count == 0 {
+        if self.errors_only && t.error_count() == 0 {
             return false;
         }
         if self.min_duration_ns.is_some_and(|m| t.duration_ns() < m) {

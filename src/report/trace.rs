@@ -154,7 +154,7 @@ impl TraceDoc {
             start: time(start_ns),
             duration_ms: t.duration_ns() as f64 / 1e6,
             span_count: t.spans.len(),
-            error_count: t.error_count,
+            error_count: t.error_count(),
             log_count: t.logs.len(),
             spans: roots,
             logs: logs.into_iter().map(LogLine::of).collect(),

@@ -95,11 +95,11 @@ fn an_error_record_makes_its_span_an_error_before_or_after_it() {
     let snap = s.snapshot(None);
     let t1 = &snap.traces[0];
     assert!(t1.spans[1].is_error() && !t1.spans[0].is_error());
-    assert_eq!(t1.error_count, 1);
+    assert_eq!(t1.error_count(), 1);
     assert_eq!(snap.edges[0].summary.stats.errors, 1, "counted in the edge");
     let t2 = &snap.traces[1];
     assert!(t2.spans[0].is_error());
-    assert_eq!(t2.error_count, 1, "two error records, one error span");
+    assert_eq!(t2.error_count(), 1, "two error records, one error span");
     assert!(snap.traces[2].spans[0].is_error());
 }
 

@@ -13,6 +13,7 @@ pub mod span_list;
 #[allow(clippy::module_inception)]
 pub mod store;
 pub mod task;
+pub mod thin_vec;
 pub mod trace;
 pub mod trace_list;
 pub mod traces;

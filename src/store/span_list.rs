@@ -1,11 +1,27 @@
 //! A trace's spans, shared with snapshots: a one-span trace (most traces of a service that
-//! samples per call, and every orphan span) holds its span in one allocation; longer traces a
-//! vector behind its own `Arc`, so copying a trace a snapshot still holds copies a pointer.
+//! samples per call, and every orphan span) holds its span inline, in the trace's own
+//! allocation; longer traces a vector behind its own `Arc` (with the id index and the error
+//! count), so copying a trace a snapshot still holds copies a pointer, not every span.
 
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::model::span::Span;
+use crate::model::span::{Span, SpanId};
+
+/// Spans above which a list keeps an id index instead of scanning.
+const INDEX_AT: usize = 32;
+
+/// Two or more spans of a trace, with what finding and counting them needs.
+#[derive(Clone, Debug, Default)]
+pub struct SpanVec {
+    spans: Vec<Span>,
+    /// Spans that are errors.
+    errors: u32,
+    // Boxed: most traces never build an index, and a bare HashMap would add 40 bytes to each.
+    #[allow(clippy::box_collection)]
+    index: Option<Box<HashMap<SpanId, u32>>>,
+}
 
 /// A trace's spans in arrival order. Reads as a slice (`iter`, `len`, `[i]`, `get`).
 #[derive(Clone, Debug, Default)]
@@ -13,10 +29,11 @@ pub enum SpanList {
     /// No span yet (a trace made by log records so far).
     #[default]
     Empty,
-    /// One span: 112 bytes in one allocation, against 144 in two for a vector of one.
-    One(Arc<Span>),
+    /// One span, inline: a one-span trace is one allocation (the span's tag shares a niche of
+    /// the span, so the list is no larger than a span).
+    One(Span),
     /// Two or more spans.
-    Many(Arc<Vec<Span>>),
+    Many(Arc<SpanVec>),
 }
 
 impl Deref for SpanList {
@@ -25,57 +42,119 @@ impl Deref for SpanList {
     fn deref(&self) -> &[Span] {
         match self {
             SpanList::Empty => &[],
-            SpanList::One(s) => std::slice::from_ref(&**s),
-            SpanList::Many(v) => v,
+            SpanList::One(s) => std::slice::from_ref(s),
+            SpanList::Many(v) => &v.spans,
         }
     }
 }
 
 impl SpanList {
-    /// Appends a span. Copies the spans first only while a snapshot still shares them.
-    pub fn push(&mut self, span: Span) {
+    /// Appends a span (`is_error`: whether it is an error, as [`Span::is_error`] says). Copies
+    /// the spans first only while a snapshot still shares them.
+    pub fn push(&mut self, span: Span, is_error: bool) {
         match std::mem::take(self) {
-            SpanList::Empty => *self = SpanList::One(Arc::new(span)),
+            SpanList::Empty => *self = SpanList::One(span),
             SpanList::One(first) => {
-                let first = Arc::try_unwrap(first).unwrap_or_else(|a| (*a).clone());
                 // Room for a third: a trace that got a second span usually gets more.
-                let mut v = Vec::with_capacity(3);
-                v.push(first);
-                v.push(span);
-                *self = SpanList::Many(Arc::new(v));
+                let mut spans = Vec::with_capacity(3);
+                let errors = u32::from(first.is_error()) + u32::from(is_error);
+                spans.push(first);
+                spans.push(span);
+                *self = SpanList::Many(Arc::new(SpanVec {
+                    spans,
+                    errors,
+                    index: None,
+                }));
             }
             SpanList::Many(mut v) => {
-                let spans = Arc::make_mut(&mut v);
+                let sv = Arc::make_mut(&mut v);
+                let i = sv.spans.len() as u32;
+                if let Some(ix) = &mut sv.index {
+                    ix.insert(span.span_id, i);
+                }
                 // Grow by half (3, 4, 6, 9, 13, ...) rather than Vec's doubling: most traces
                 // are small, a span is about 100 bytes, and a doubling leaves a third unused.
-                if spans.len() == spans.capacity() {
-                    spans.reserve_exact((spans.len() / 2).max(1));
+                if sv.spans.len() == sv.spans.capacity() {
+                    sv.spans.reserve_exact((sv.spans.len() / 2).max(1));
                 }
-                spans.push(span);
+                sv.errors += u32::from(is_error);
+                sv.spans.push(span);
+                if sv.index.is_none() && sv.spans.len() > INDEX_AT {
+                    let ix: HashMap<SpanId, u32> = sv
+                        .spans
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| (s.span_id, i as u32))
+                        .collect();
+                    sv.index = Some(Box::new(ix));
+                }
                 *self = SpanList::Many(v);
             }
         }
     }
 
-    /// The spans for writing in place; copied first only while a snapshot still shares them.
-    pub fn make_mut(&mut self) -> &mut [Span] {
+    /// Position of a span by id.
+    pub fn position(&self, id: &SpanId) -> Option<usize> {
         match self {
-            SpanList::Empty => &mut [],
-            SpanList::One(s) => std::slice::from_mut(Arc::make_mut(s)),
-            SpanList::Many(v) => Arc::make_mut(v).as_mut_slice(),
+            SpanList::Many(v) => match &v.index {
+                Some(ix) => ix.get(id).map(|i| *i as usize),
+                None => v.spans.iter().position(|s| &s.span_id == id),
+            },
+            _ => self.iter().position(|s| &s.span_id == id),
         }
     }
 
-    /// Bytes the list holds beyond its spans' own (allocation headers, unused capacity).
+    /// Spans that are errors.
+    pub fn errors(&self) -> u32 {
+        match self {
+            SpanList::Empty => 0,
+            SpanList::One(s) => u32::from(s.is_error()),
+            SpanList::Many(v) => v.errors,
+        }
+    }
+
+    /// Counts an error-evidence log record into span `i` (see [`Span::add_error_log`]), and the
+    /// span into the error count when that makes it an error. Copies the spans first only while
+    /// a snapshot still shares them; does nothing when `i` is out of range.
+    pub fn add_error_log(&mut self, i: usize) {
+        match self {
+            SpanList::Empty => {}
+            SpanList::One(s) => {
+                if i == 0 {
+                    s.add_error_log();
+                }
+            }
+            SpanList::Many(v) => {
+                let sv = Arc::make_mut(v);
+                if let Some(s) = sv.spans.get_mut(i) {
+                    let was = s.is_error();
+                    s.add_error_log();
+                    sv.errors += u32::from(!was);
+                }
+            }
+        }
+    }
+
+    /// Bytes the list holds beyond its spans' own (allocation headers, index, unused capacity);
+    /// an inline span counts as the trace's.
     pub fn overhead_bytes(&self) -> usize {
         let arc = 2 * std::mem::size_of::<usize>();
         match self {
-            SpanList::Empty => 0,
-            SpanList::One(_) => arc,
+            SpanList::Empty | SpanList::One(_) => 0,
             SpanList::Many(v) => {
-                arc + std::mem::size_of::<Vec<Span>>()
-                    + (v.capacity() - v.len()) * std::mem::size_of::<Span>()
+                arc + std::mem::size_of::<SpanVec>()
+                    + (v.spans.capacity() - v.spans.len()) * std::mem::size_of::<Span>()
+                    + v.index.as_ref().map_or(0, |ix| ix.capacity() * 24)
             }
+        }
+    }
+
+    /// Bytes of the spans' own heap plus, when not inline, the spans themselves.
+    pub fn spans_bytes(&self) -> usize {
+        let all: usize = self.iter().map(Span::mem_bytes).sum();
+        match self {
+            SpanList::One(_) => all - std::mem::size_of::<Span>(),
+            _ => all,
         }
     }
 }
@@ -94,7 +173,7 @@ mod tests {
         let mut l = SpanList::default();
         assert!(l.is_empty());
         for id in 1..=5 {
-            l.push(span(id));
+            l.push(span(id), false);
             assert_eq!(l.len(), id as usize);
         }
         assert!(matches!(l, SpanList::Many(_)));
@@ -105,18 +184,18 @@ mod tests {
     #[test]
     fn a_shared_list_is_copied_on_write_and_the_copy_is_unchanged() {
         let mut l = SpanList::default();
-        l.push(span(1));
+        l.push(span(1), false);
         let one = l.clone();
-        l.push(span(2));
+        l.push(span(2), false);
         assert_eq!((one.len(), l.len()), (1, 2));
         let two = l.clone();
-        l.make_mut()[0].end_ns = 99;
-        l.push(span(3));
+        l.add_error_log(0);
+        l.push(span(3), false);
         assert_eq!(two.len(), 2);
-        assert_eq!(two[0].end_ns, one[0].end_ns);
-        assert_eq!(l[0].end_ns, 99);
+        assert_eq!((two.errors(), l.errors()), (0, 1));
+        assert!(!two[0].error_logged() && l[0].error_logged());
         let mut single = one.clone();
-        single.make_mut()[0].end_ns = 7;
-        assert_eq!((one[0].end_ns, single[0].end_ns), (1, 7));
+        single.add_error_log(0);
+        assert_eq!((one.errors(), single.errors()), (0, 1));
     }
 }

@@ -1,42 +1,37 @@
 //! One assembled trace: its spans in arrival order, its log records, and the few facts views
 //! need often.
 
-use std::collections::HashMap;
-
 use crate::model::log::LogRecord;
 use crate::model::span::{Span, SpanId, TraceId};
 
 use super::calls::CallRecord;
 use super::span_list::SpanList;
-
-/// Spans above which a trace keeps an id index instead of scanning.
-const INDEX_AT: usize = 32;
+use super::thin_vec::ThinVec;
 
 /// An assembled trace. Spans may arrive in any order, across batches and services.
+///
+/// Laid out for the one-span trace (every orphan span, and most traces of a service that
+/// samples per call): the span inline and empty call and log lists one pointer each, 144 bytes
+/// in one allocation (see `one_span_trace_is_one_small_allocation` in the tests).
 #[derive(Clone, Debug)]
 pub struct Trace {
     /// The trace id.
     pub trace_id: TraceId,
-    /// Spans in arrival order, behind their own `Arc` ([`SpanList`]), so that copying a trace a
-    /// snapshot still holds (to add a call record when a call settles) copies a pointer, not
-    /// every span: a trace is written again after it was published far more often than it
-    /// gains spans.
+    /// Spans in arrival order ([`SpanList`]): one inline, more behind their own `Arc`, so that
+    /// copying a trace a snapshot still holds (to add a call record when a call settles) copies
+    /// a pointer, not every span: a trace is written again after it was published far more
+    /// often than it gains spans.
     pub spans: SpanList,
     /// Earliest span start, Unix nanoseconds.
     pub start_ns: u64,
     /// Latest span end, Unix nanoseconds.
     pub end_ns: u64,
-    /// Spans that are errors.
-    pub error_count: u32,
     /// The store's resolution of each client call whose dependency is known, in resolution
     /// order (see `store::calls::CallRecord`).
-    pub calls: Vec<CallRecord>,
+    pub calls: ThinVec<CallRecord>,
     /// Log records of the trace in arrival order (with or without a span id; a record may come
     /// before its span, or belong to a span never received). See [`Trace::logs_of`].
-    pub logs: Vec<LogRecord>,
-    // Boxed: most traces never build an index, and a bare HashMap would add 40 bytes to each.
-    #[allow(clippy::box_collection)]
-    index: Option<Box<HashMap<SpanId, u32>>>,
+    pub logs: ThinVec<LogRecord>,
 }
 
 impl Trace {
@@ -47,19 +42,19 @@ impl Trace {
             spans: SpanList::Empty,
             start_ns: u64::MAX,
             end_ns: 0,
-            error_count: 0,
-            calls: Vec::new(),
-            logs: Vec::new(),
-            index: None,
+            calls: ThinVec::new(),
+            logs: ThinVec::new(),
         }
+    }
+
+    /// Spans that are errors.
+    pub fn error_count(&self) -> u32 {
+        self.spans.errors()
     }
 
     /// Position of a span by id.
     pub fn position(&self, id: &SpanId) -> Option<usize> {
-        match &self.index {
-            Some(ix) => ix.get(id).map(|i| *i as usize),
-            None => self.spans.iter().position(|s| &s.span_id == id),
-        }
+        self.spans.position(id)
     }
 
     /// A span by id.
@@ -76,22 +71,9 @@ impl Trace {
         self.mark_logged(&mut span);
         self.start_ns = self.start_ns.min(span.start_ns);
         self.end_ns = self.end_ns.max(span.end_ns);
-        self.error_count += u32::from(span.is_error());
-        let i = self.spans.len() as u32;
-        if let Some(ix) = &mut self.index {
-            ix.insert(span.span_id, i);
-        }
+        let is_error = span.is_error();
         // Copies the spans only while a snapshot still shares them.
-        self.spans.push(span);
-        if self.index.is_none() && self.spans.len() > INDEX_AT {
-            let ix: HashMap<SpanId, u32> = self
-                .spans
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (s.span_id, i as u32))
-                .collect();
-            self.index = Some(Box::new(ix));
-        }
+        self.spans.push(span, is_error);
         true
     }
 
@@ -119,13 +101,7 @@ impl Trace {
             && let Some(id) = log.span_id
             && let Some(i) = self.position(&id)
         {
-            let s = &mut self.spans.make_mut()[i];
-            let was = s.is_error();
-            s.add_error_log();
-            self.error_count += u32::from(!was);
-        }
-        if self.logs.len() == self.logs.capacity() {
-            self.logs.reserve_exact((self.logs.len() / 2).max(1));
+            self.spans.add_error_log(i);
         }
         self.logs.push(log);
     }
@@ -165,10 +141,61 @@ impl Trace {
     pub fn mem_bytes(&self) -> usize {
         std::mem::size_of::<Trace>()
             + self.spans.overhead_bytes()
-            + self.spans.iter().map(Span::mem_bytes).sum::<usize>()
-            + self.index.as_ref().map_or(0, |ix| ix.capacity() * 24)
-            + self.calls.capacity() * std::mem::size_of::<CallRecord>()
+            + self.spans.spans_bytes()
+            + self.calls.heap_bytes()
             + self.logs.iter().map(LogRecord::mem_bytes).sum::<usize>()
             + (self.logs.capacity() - self.logs.len()) * std::mem::size_of::<LogRecord>()
+            + if self.logs.is_empty() {
+                0
+            } else {
+                std::mem::size_of::<Vec<LogRecord>>()
+            }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit;
+
+    #[test]
+    fn one_span_trace_is_one_small_allocation() {
+        // The span list is no larger than a span (its tag in a niche of the span), and a trace
+        // with its `Arc` header fits mimalloc's 160-byte class.
+        assert_eq!(std::mem::size_of::<SpanList>(), std::mem::size_of::<Span>());
+        assert!(
+            std::mem::size_of::<Trace>() <= 144,
+            "{}",
+            std::mem::size_of::<Trace>()
+        );
+    }
+
+    #[test]
+    fn error_count_follows_spans_and_error_logs() {
+        let span = |id: u64, status: u16| {
+            let s = testkit::span(1, id, 0, "svc", "op", Default::default(), 0, 1);
+            if status >= 500 { s.error("boom") } else { s }.build()
+        };
+        let mut t = Trace::new([0; 16]);
+        assert_eq!(t.error_count(), 0);
+        t.push(span(1, 500));
+        assert_eq!(t.error_count(), 1);
+        t.push(span(2, 200));
+        t.push(span(3, 200));
+        assert_eq!(t.error_count(), 1);
+        assert!(!t.push(span(2, 500)), "a duplicate id changes nothing");
+        assert_eq!(t.error_count(), 1);
+        for id in 4..=40 {
+            t.push(span(id, 200));
+        }
+        assert_eq!(
+            t.position(&span(40, 0).span_id),
+            Some(39),
+            "found through the index"
+        );
+        assert_eq!(
+            t.get(&span(17, 0).span_id).map(|s| s.span_id),
+            Some(span(17, 0).span_id)
+        );
     }
 }

@@ -59,7 +59,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut 
             let (svc, op) = t.root().map_or(("?".into(), "?".into()), |r| {
                 (r.service().to_string(), r.name.to_string())
             });
-            let err_style = if t.error_count > 0 {
+            let err_style = if t.error_count() > 0 {
                 theme.bad
             } else {
                 theme.dim
@@ -70,7 +70,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut 
                 Cell::from(op),
                 Cell::from(format!("{:>8}", widgets::ns(t.duration_ns()))),
                 Cell::from(format!("{:>5}", t.spans.len())),
-                Cell::from(Span::styled(format!("{:>3}", t.error_count), err_style)),
+                Cell::from(Span::styled(format!("{:>3}", t.error_count()), err_style)),
             ];
             if wide {
                 cells.push(Cell::from(Span::styled(hex::encode(t.trace_id), theme.dim)));

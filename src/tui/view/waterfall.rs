@@ -62,8 +62,8 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut 
             theme.text,
         ),
         Span::styled(
-            format!("{} errors", t.error_count),
-            if t.error_count > 0 {
+            format!("{} errors", t.error_count()),
+            if t.error_count() > 0 {
                 theme.bad
             } else {
                 theme.text
