@@ -7,6 +7,8 @@ use std::ops::{Deref, DerefMut};
 /// A `Vec` behind a box that exists only once the list has an element: 8 bytes when empty.
 /// Reads and writes as a slice; grows by half (at least one), not by doubling.
 #[derive(Clone, Debug, PartialEq)]
+// Boxed on purpose: the box is what makes an empty list 8 bytes instead of a Vec's 24.
+#[allow(clippy::box_collection)]
 pub struct ThinVec<T>(Option<Box<Vec<T>>>);
 
 impl<T> Default for ThinVec<T> {
