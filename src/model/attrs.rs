@@ -260,6 +260,11 @@ impl Attributes {
         self.raw.values().nth(i)
     }
 
+    /// The value at position `i` (as [`Attributes::keys`] counts), if there is one.
+    pub fn value_at(&self, i: usize) -> Option<Value<'_>> {
+        self.raw.values().nth(i)
+    }
+
     /// The string value of `key`, if present and a non-empty string.
     pub fn str(&self, key: &str) -> Option<&str> {
         self.get(key)

@@ -107,22 +107,55 @@ pub fn is_error(span: &Span) -> bool {
         return true;
     }
     let a = &span.attributes;
-    if a.first_i64(HTTP_STATUS_KEYS)
+    let [http_new, http_old, grpc, rpc] = status_positions(a);
+    let int_at = |p: Option<usize>| p.and_then(|i| a.value_at(i)).and_then(|v| v.as_i64());
+    // HTTP_STATUS_KEYS in order: the first present with an integer value.
+    if int_at(http_new)
+        .or_else(|| int_at(http_old))
         .is_some_and(|code| code >= 500)
     {
         return true;
     }
-    if let Some(code) = a.first_i64(&["rpc.grpc.status_code"]) {
+    if let Some(code) = int_at(grpc) {
         return code != 0;
     }
     // semconv v1.39+: rpc.response.status_code holds the gRPC code name or number.
-    match a.get("rpc.response.status_code") {
+    match rpc.and_then(|i| a.value_at(i)) {
         Some(v) => match v.as_i64() {
             Some(code) => code != 0,
             None => v.as_str().is_some_and(|s| !s.eq_ignore_ascii_case("OK")),
         },
         None => false,
     }
+}
+
+/// The status keys [`is_error`] reads, each of a length no other has.
+const STATUS_KEYS: [&str; 4] = [
+    "http.response.status_code",
+    "http.status_code",
+    "rpc.grpc.status_code",
+    "rpc.response.status_code",
+];
+
+/// The first position of each of [`STATUS_KEYS`] in `a`, in one pass over its keys. The store
+/// asks [`is_error`] of every span it takes; four lookups walked the keys four times and
+/// compared each (a pointer chase per key), this walks them once and compares only a key of a
+/// status key's length.
+fn status_positions(a: &crate::model::attrs::Attributes) -> [Option<usize>; 4] {
+    let mut pos = [None; 4];
+    for (i, k) in a.keys().iter().enumerate() {
+        let slot = match k.len() {
+            25 => 0,
+            16 => 1,
+            20 => 2,
+            24 => 3,
+            _ => continue,
+        };
+        if pos[slot].is_none() && k.as_str() == STATUS_KEYS[slot] {
+            pos[slot] = Some(i);
+        }
+    }
+    pos
 }
 
 /// Whether a log record is error evidence for its span: severity ERROR or FATAL (severity number
@@ -215,6 +248,90 @@ mod tests {
 
     fn client() -> SpanBuilder {
         span(1, 2, 1, "a", "call", SpanKind::Client, 0, 1_000_000)
+    }
+
+    /// `is_error` as four lookups, before it read the status keys in one pass.
+    fn is_error_by_lookups(span: &Span) -> bool {
+        if span.status == StatusCode::Error || span.error_logged() {
+            return true;
+        }
+        let a = &span.attributes;
+        if a.first_i64(HTTP_STATUS_KEYS)
+            .is_some_and(|code| code >= 500)
+        {
+            return true;
+        }
+        if let Some(code) = a.first_i64(&["rpc.grpc.status_code"]) {
+            return code != 0;
+        }
+        match a.get("rpc.response.status_code") {
+            Some(v) => match v.as_i64() {
+                Some(code) => code != 0,
+                None => v.as_str().is_some_and(|s| !s.eq_ignore_ascii_case("OK")),
+            },
+            None => false,
+        }
+    }
+
+    #[test]
+    fn status_keys_have_lengths_no_other_has() {
+        for (i, k) in STATUS_KEYS.iter().enumerate() {
+            for o in &STATUS_KEYS[i + 1..] {
+                assert_ne!(k.len(), o.len(), "{k} and {o}");
+            }
+        }
+        assert_eq!(&STATUS_KEYS[..2], HTTP_STATUS_KEYS);
+    }
+
+    #[test]
+    fn one_pass_is_error_agrees_with_the_lookups() {
+        // Every key in some order, absent, as an integer or a string, twice (the first counts),
+        // beside decoys of the same lengths.
+        let keys = STATUS_KEYS
+            .iter()
+            .copied()
+            .chain([
+                "http.response.status_xxxx",
+                "xxxx.status_code",
+                "rpc.grpc.status_xxxx",
+            ])
+            .collect::<Vec<_>>();
+        let values: [Option<Result<i64, &str>>; 9] = [
+            None,
+            Some(Ok(0)),
+            Some(Ok(200)),
+            Some(Ok(404)),
+            Some(Ok(503)),
+            Some(Ok(14)),
+            Some(Err("OK")),
+            Some(Err("UNAVAILABLE")),
+            Some(Err("503")),
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for case in 0..20_000 {
+            let mut b = client();
+            for _ in 0..next(8) {
+                let k = keys[next(keys.len())];
+                b = match values[next(values.len())] {
+                    None => b.attr("filler", "x"),
+                    Some(Ok(v)) => b.int(k, v),
+                    Some(Err(v)) => b.attr(k, v),
+                };
+            }
+            let sp = b.build();
+            assert_eq!(
+                is_error(&sp),
+                is_error_by_lookups(&sp),
+                "case {case}: {:?}",
+                sp.attributes
+            );
+        }
     }
 
     #[test]
