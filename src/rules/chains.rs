@@ -4,7 +4,8 @@
 //!
 //! Sources, highest confidence first: gRPC attempt spans (`previous-rpc-attempts`), HTTP
 //! `http.request.resend_count` (redirect and auth resends dropped), and chains inferred from
-//! consecutive non-overlapping siblings after retryable failures (see `model::retry`).
+//! consecutive non-overlapping siblings after retryable failures about the same item (see
+//! `model::retry`).
 
 use crate::model::retry::{self, Attempt};
 
