@@ -304,8 +304,11 @@ pub struct UiState {
     pub rss_bytes: Option<u64>,
     /// Set when the user quit.
     pub quit: bool,
-    /// A one-line message for the footer.
+    /// A one-line message for the footer: kept until the next key or click, or for
+    /// [`MESSAGE_SECS`] of ticks, whichever comes first (snapshots do not clear it).
     pub message: Option<String>,
+    /// The tick time (seconds since start) at which the current message was first seen.
+    pub message_since: Option<f64>,
     /// Mouse regions of the last frame.
     pub hits: Hits,
     /// Rows per page of the current list (from the last frame).
@@ -352,6 +355,9 @@ pub enum Action {
     Resize,
 }
 
+/// How long a footer message stays without a key press, in seconds of ticks.
+pub const MESSAGE_SECS: f64 = 5.0;
+
 /// What the loop must do after an update.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -397,6 +403,7 @@ impl UiState {
             rss_bytes: None,
             quit: false,
             message: None,
+            message_since: None,
             hits: Hits::default(),
             page: 20,
             loading: None,

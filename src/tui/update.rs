@@ -2,13 +2,21 @@
 
 use crate::model::edge::BUCKET_NS;
 
-use super::app::{Action, Command, Cursor, Input, Mode, Screen, Trend, UiState};
+use super::app::{Action, Command, Cursor, Input, MESSAGE_SECS, Mode, Screen, Trend, UiState};
 use super::keymap::Cmd;
 use super::rows::{DepRow, SortKey};
 
 /// Applies `action` to `s`; returns what the loop must do, if anything.
 pub fn update(s: &mut UiState, action: Action) -> Option<Command> {
-    s.message = None;
+    // A key or click dismisses the footer message (the command may set a new one); snapshots
+    // and ticks keep it until it has been shown for `MESSAGE_SECS`.
+    if !matches!(
+        action,
+        Action::Snapshot(_) | Action::Tick(..) | Action::Resize
+    ) {
+        s.message = None;
+        s.message_since = None;
+    }
     match action {
         Action::Snapshot(snap) => {
             if s.paused {
@@ -19,6 +27,7 @@ pub fn update(s: &mut UiState, action: Action) -> Option<Command> {
             None
         }
         Action::Tick(secs, rss) => {
+            expire_message(s, secs);
             let c = &s.snapshot.counters;
             let (spans, points) = (c.spans, c.metric_points);
             s.rates.observe(secs, spans, points);
@@ -46,6 +55,19 @@ pub fn update(s: &mut UiState, action: Action) -> Option<Command> {
         }
         Action::Click(x, y) => click(s, x, y),
         Action::Cmd(cmd) => command(s, cmd),
+    }
+}
+
+/// Clears a message shown for `MESSAGE_SECS` of ticks; starts the clock on a new one.
+fn expire_message(s: &mut UiState, secs: f64) {
+    match (&s.message, s.message_since) {
+        (None, _) => s.message_since = None,
+        (Some(_), None) => s.message_since = Some(secs),
+        (Some(_), Some(since)) if secs - since >= MESSAGE_SECS => {
+            s.message = None;
+            s.message_since = None;
+        }
+        _ => {}
     }
 }
 
