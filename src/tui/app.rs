@@ -239,6 +239,8 @@ pub struct Hits {
     pub list_offset: usize,
     /// Row of the table header, and its sortable columns.
     pub columns: Option<(u16, Vec<SortColumn>)>,
+    /// The help overlay when open: its largest scroll offset and its page height, in lines.
+    pub help: Option<(u16, u16)>,
 }
 
 /// A sortable column header: `(x0, x1, key)`, x1 exclusive.
@@ -292,6 +294,8 @@ pub struct UiState {
     pub input: Option<Input>,
     /// Help overlay shown.
     pub help: bool,
+    /// First line of the help overlay shown (clamped to what it has when drawn).
+    pub help_scroll: u16,
     /// Snapshot frozen.
     pub paused: bool,
     /// Review time cursor.
@@ -396,6 +400,7 @@ impl UiState {
             waterfall: None,
             input: None,
             help: false,
+            help_scroll: 0,
             paused: false,
             cursor: None,
             timeline: None,

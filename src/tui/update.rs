@@ -49,6 +49,10 @@ pub fn update(s: &mut UiState, action: Action) -> Option<Command> {
             }
             None
         }
+        Action::Scroll(rows) if s.help => {
+            scroll_help(s, rows as i64);
+            None
+        }
         Action::Scroll(rows) => {
             move_selection(s, rows as isize);
             None
@@ -163,14 +167,40 @@ fn go_tab(s: &mut UiState, n: usize) {
     }
 }
 
+/// Scrolls the open help overlay by `rows` lines, within what it had when last drawn.
+fn scroll_help(s: &mut UiState, rows: i64) {
+    let max = s.hits.help.map_or(0, |(max, _)| i64::from(max));
+    s.help_scroll = (i64::from(s.help_scroll) + rows).clamp(0, max) as u16;
+}
+
 fn command(s: &mut UiState, cmd: Cmd) -> Option<Command> {
     let page = s.page.max(1) as isize;
+    if s.help {
+        // The moves scroll the overlay while it is open.
+        let help_page = i64::from(s.hits.help.map_or(1, |(_, p)| p.max(1)));
+        let rows = match cmd {
+            Cmd::Up => Some(-1),
+            Cmd::Down => Some(1),
+            Cmd::PageUp => Some(-help_page),
+            Cmd::PageDown => Some(help_page),
+            Cmd::Top => Some(i64::MIN / 2),
+            Cmd::Bottom => Some(i64::MAX / 2),
+            _ => None,
+        };
+        if let Some(rows) = rows {
+            scroll_help(s, rows);
+            return None;
+        }
+    }
     match cmd {
         Cmd::Quit => {
             s.quit = true;
             return Some(Command::Quit);
         }
-        Cmd::Help => s.help = !s.help,
+        Cmd::Help => {
+            s.help = !s.help;
+            s.help_scroll = 0;
+        }
         Cmd::Back => back(s),
         Cmd::Up => move_selection(s, -1),
         Cmd::Down => move_selection(s, 1),
