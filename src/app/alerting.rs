@@ -128,8 +128,6 @@ pub fn alerts(args: AlertsArgs) -> Result<LintOutcome, AppError> {
     };
     Ok(LintOutcome {
         output,
-        exit: u8::from(
-            min.is_some_and(|m| review.intervals.iter().any(|i| i.severity >= m)),
-        ),
+        exit: u8::from(min.is_some_and(|m| review.intervals.iter().any(|i| i.severity >= m))),
     })
 }

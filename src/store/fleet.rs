@@ -186,7 +186,11 @@ mod tests {
         assert_eq!(only.retry_rate(), None, "no retries guessed from metrics");
         // Ratios the dashboard and the report show: unknown, not 0 %.
         assert_eq!(
-            (only.retry_ratio(), only.timeout_ratio(), only.short_circuit_ratio()),
+            (
+                only.retry_ratio(),
+                only.timeout_ratio(),
+                only.short_circuit_ratio()
+            ),
             (None, None, None)
         );
         assert!(joined.retry_ratio().is_some(), "traced calls know them");

@@ -285,7 +285,10 @@ summary = "{dependency}: {cache_hits} hits, {cache_misses} misses"
             (
                 &*c.state.dependency,
                 c.state.status,
-                c.state.annotation("summary").unwrap_or_default().to_string(),
+                c.state
+                    .annotation("summary")
+                    .unwrap_or_default()
+                    .to_string(),
             )
         })
         .collect();
