@@ -14,8 +14,11 @@ use common::tmux::Session;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// The overlay of a screen: (first line, last line, total) from its title, and its inner lines.
-fn overlay(screen: &str) -> Option<((usize, usize, usize), Vec<Vec<char>>)> {
+/// The lines the overlay shows (first, last, of how many), from its title.
+type Range = (usize, usize, usize);
+
+/// The overlay of a screen: its range, and its inner lines.
+fn overlay(screen: &str) -> Option<(Range, Vec<Vec<char>>)> {
     let lines: Vec<&str> = screen.lines().collect();
     let top = lines.iter().position(|l| l.contains("┌ Keys"))?;
     let title = lines[top];

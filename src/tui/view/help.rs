@@ -64,11 +64,14 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     out
 }
 
+/// A section: its title, and each binding's keys with its help wrapped into lines.
+type Section<'a> = (&'a str, Vec<(&'a str, Vec<String>)>);
+
 /// The overlay's columns of lines for columns `col_w` wide (inside the border).
 fn columns(cols: usize, col_w: u16, theme: &Theme) -> Vec<Vec<Line<'static>>> {
     let sections = help_sections();
     let text_w = (col_w as usize).saturating_sub(KEY_W + 1);
-    let wrapped: Vec<(&str, Vec<(&str, Vec<String>)>)> = sections
+    let wrapped: Vec<Section> = sections
         .iter()
         .map(|(title, keys)| {
             let keys = keys.iter().map(|(k, h)| (*k, wrap(h, text_w))).collect();
