@@ -139,6 +139,27 @@ pub struct DependencyView {
 }
 
 impl DependencyView {
+    /// A view of `key` with nothing known yet: no calls, no latency, breaker unknown, no
+    /// gauges, rates or cache figures. Builders fill what they know.
+    pub fn empty(key: EdgeKey, kind: DepKind) -> DependencyView {
+        DependencyView {
+            key,
+            kind,
+            series: EdgeSeries::new(kind),
+            traffic: Arc::new(EdgeSummary::default()),
+            latency: Latency::default(),
+            breaker: BreakerView::default(),
+            queue: None,
+            pool_utilisation: None,
+            in_flight: None,
+            gauges: Arc::from(Vec::new()),
+            rates: MetricRates::default(),
+            metric_last_ns: 0,
+            cache: None,
+            metric_traffic: None,
+        }
+    }
+
     /// Whether the calls shown come from service-graph / span-metrics series, not traces.
     pub fn traffic_from_metrics(&self) -> bool {
         self.metric_traffic.is_some() && self.series.buckets.is_empty()
