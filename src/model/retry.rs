@@ -61,7 +61,8 @@ pub struct Attempt<K> {
     /// A gRPC transparent retry (not a backoff retry).
     pub transparent: bool,
     /// The item the call is about: per [`ITEM_ATTRIBUTES`] entry, a hash of the value's
-    /// display form when the span carries it.
+    /// display form when the span carries it. Set by [`identify_items`] (only attempts that
+    /// share their key with another can chain, so only theirs are read).
     pub item: [Option<u64>; ITEM_ATTRIBUTES.len()],
 }
 
@@ -94,6 +95,31 @@ pub fn item_of(a: &Attributes) -> [Option<u64>; ITEM_ATTRIBUTES.len()] {
     out
 }
 
+/// Sets [`Attempt::item`] of the group's attempts that share their key with another one, from
+/// their attributes (`attrs(i)`: the attributes of attempt `i`).
+pub fn identify_items<'a, K: PartialEq>(
+    group: &mut [Attempt<K>],
+    attrs: impl Fn(usize) -> &'a Attributes,
+) {
+    // Members per key, as `chains` groups them (groups are small: a linear scan beats hashing).
+    let mut counts: Vec<(usize, u32)> = Vec::new();
+    for (i, a) in group.iter().enumerate() {
+        match counts.iter_mut().find(|(f, _)| group[*f].key == a.key) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((i, 1)),
+        }
+    }
+    let shared: Vec<bool> = group
+        .iter()
+        .map(|a| counts.iter().any(|&(f, n)| n > 1 && group[f].key == a.key))
+        .collect();
+    for (i, a) in group.iter_mut().enumerate() {
+        if shared[i] {
+            a.item = item_of(attrs(i));
+        }
+    }
+}
+
 /// Whether two calls are about different items: some identity attribute present on both
 /// differs.
 pub fn different_items<K>(a: &Attempt<K>, b: &Attempt<K>) -> bool {
@@ -113,7 +139,7 @@ impl<K> Attempt<K> {
             outcome,
             grpc_ordinal: a.first_i64(&["previous-rpc-attempts", "grpc.previous_rpc_attempts"]),
             transparent: matches!(a.get("transparent-retry"), Some(Value::Bool(true))),
-            item: item_of(a),
+            item: [None; ITEM_ATTRIBUTES.len()],
         }
     }
 }
