@@ -521,7 +521,8 @@ pub fn load_captures(
     Ok(result?)
 }
 
-/// What `faultline lint` prints, and its exit code (0 clean, 1 findings at `--fail-on`).
+/// What `faultline lint` prints, and its exit code (0 clean, 1 findings at `--fail-on`, never
+/// with `--fail-on none`).
 #[derive(Debug)]
 pub struct LintOutcome {
     /// The rendered report.
@@ -581,13 +582,14 @@ pub async fn lint(args: LintArgs) -> Result<LintOutcome, AppError> {
         LintFormat::Markdown => report::lint::markdown::render(&report),
     };
     let min = match args.fail_on {
-        FailOn::Info => Severity::Info,
-        FailOn::Warning => Severity::Warning,
-        FailOn::Error => Severity::Error,
+        FailOn::Info => Some(Severity::Info),
+        FailOn::Warning => Some(Severity::Warning),
+        FailOn::Error => Some(Severity::Error),
+        FailOn::None => None,
     };
     Ok(LintOutcome {
         output,
-        exit: u8::from(report.count_at_least(min) > 0),
+        exit: u8::from(min.is_some_and(|m| report.count_at_least(m) > 0)),
     })
 }
 

@@ -186,6 +186,11 @@ fn a_capture_gives_the_fired_and_resolved_intervals() {
         run(&["alerts", cap, "--rules", r, "--fail-on", "warning"]).0,
         1
     );
+    assert_eq!(
+        run(&["alerts", cap, "--rules", r, "--fail-on", "none"]).0,
+        0,
+        "--fail-on none never fails"
+    );
 }
 
 #[test]

@@ -74,7 +74,16 @@ fn check_rows(rows: &[serde_json::Value], b: &Backend) {
     assert!(close(&hot["p99_ms"], 99.5), "{hot}");
     assert_eq!(hot["latency_source"], "histogram");
     // Metric rows carry no retries, timeouts or rejections: unknown, not zero.
-    assert!(hot["retry_rate"].is_null(), "{hot}");
+    for k in [
+        "retry_rate",
+        "retries",
+        "retry_ratio",
+        "timeouts",
+        "timeout_ratio",
+        "short_circuits",
+    ] {
+        assert!(hot[k].is_null(), "{k}: {hot}");
+    }
     let calm = row(rows, "svc-1999", "svc-0000");
     assert!(close(&calm["error_ratio"], 0.01), "{calm}");
     // Span metrics: the db client edge named as an unpaired span would be.
@@ -85,6 +94,21 @@ fn check_rows(rows: &[serde_json::Value], b: &Backend) {
     assert!((246..=308).contains(&db_calls), "db calls {db_calls}");
     // svc-0000's span-metrics series with peer_service=svc-0001 is the service graph's edge.
     assert!(!rows.iter().any(|r| r["dependency"] == ""));
+}
+
+/// The text of `line` under the header label `col` (the header is the line holding it; cells
+/// are right-aligned to the label's end).
+fn cell_under(screen: &str, col: &str, line: &str) -> String {
+    let header = screen
+        .lines()
+        .find(|l| l.contains(col))
+        .unwrap_or_else(|| panic!("no {col} column:\n{screen}"));
+    let chars: Vec<char> = header.chars().collect();
+    let pat: Vec<char> = col.chars().collect();
+    let start = (0..chars.len())
+        .find(|&i| chars[i..].starts_with(&pat))
+        .unwrap_or_default();
+    line.chars().skip(start).take(pat.len()).collect()
 }
 
 #[test]
@@ -146,6 +170,17 @@ fn watch_shows_metric_rows_and_keeps_the_last_answer_when_the_server_goes() {
         .expect("row");
     assert!(line.contains(" 30 "), "{line}");
     assert!(line.contains("75.0ms"), "{line}");
+    // RTY% and TMO% are unknown for metric rows (`–`), not 0.
+    for col in ["RTY%", "TMO%"] {
+        let cell = cell_under(&screen, col, line);
+        assert_eq!(cell.trim(), "–", "{col} of {line}\n{screen}");
+    }
+    // The report says the same: unknown is null in JSON, not 0.
+    let rows = report(&b);
+    let hot = row(&rows, "svc-0000", "svc-0001");
+    for k in ["retries", "retry_ratio", "timeouts", "timeout_ratio"] {
+        assert!(hot[k].is_null(), "{k}: {hot}");
+    }
     // The server goes away: the rows stay, with the failure and their age.
     let mut server = b.proc.take();
     server.kill().expect("kill victoria-metrics");

@@ -66,6 +66,10 @@ fn exit_codes_follow_fail_on() {
     assert_eq!(code, i32::from(sev == "error"), "default --fail-on error");
     assert_eq!(run(&["lint", cap, "--fail-on", "warning"]).0, 1);
     assert_eq!(run(&["lint", cap, "--fail-on", "info"]).0, 1);
+    // --fail-on none: the same findings are reported, the exit is 0.
+    let (code, none_out, _) = run(&["lint", cap, "--format", "json", "--fail-on", "none"]);
+    assert_eq!(code, 0, "--fail-on none never fails");
+    assert!(none_out.contains("TMO-001"), "{none_out}");
     // A rule set with nothing that fires: exit 0 (insufficient data does not fail).
     let rules = dir.path().join("rules");
     std::fs::create_dir(&rules).expect("mkdir");

@@ -8,6 +8,8 @@
 //!    so the map falls back to the list, which navigates to a dependency's detail too; then on
 //!    the traces list `c` marks the normal checkout and `c` on the slow one opens the
 //!    comparison: added and missing spans, the deltas, the critical path.
+//! 3. A footer message in the live `demo` (snapshots four times a second) stays on screen
+//!    across snapshots and ticks, until a key dismisses it, or a few seconds pass.
 
 mod common;
 mod compare_support;
@@ -191,4 +193,53 @@ fn map_falls_back_to_a_list_and_two_traces_compare_side_by_side() {
         "{cmp}"
     );
     s.quit();
+}
+
+/// The footer (last line) of a screen.
+fn footer(screen: &str) -> String {
+    screen
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn footer_message_outlives_snapshots_until_a_key_or_a_few_seconds() {
+    let log = std::env::temp_dir().join(format!("faultline-footer-{}.log", std::process::id()));
+    let s = Session::start(
+        "footer",
+        &format!(
+            "{BIN} demo --otlp-grpc 127.0.0.1:0 --otlp-http 127.0.0.1:0 --log-file {}",
+            log.display()
+        ),
+    );
+    s.wait("the dashboard", WAIT, |t| t.contains("1 Dependencies"));
+    s.text("2");
+    s.wait("traces", WAIT, |t| t.contains("Traces") && t.contains("ms"));
+    // Paused, the list stays put while snapshots keep arriving (held for the resume).
+    s.text("p");
+    let marked = |t: &str| footer(t).contains("press c on another trace to compare");
+    let cleared = |t: &str| footer(t).contains("mark cleared");
+    s.text("c");
+    s.wait("the mark message in the footer", WAIT, marked);
+    // Snapshots arrive every 250 ms and ticks every second: two seconds later it is still there
+    // (before the fix the next snapshot or tick cleared it).
+    assert!(
+        s.poll(Duration::from_secs(2), |t| !marked(t)).is_none(),
+        "the message vanished within 2 s:\n{}",
+        s.screen()
+    );
+    // The next key replaces it (`c` again on the same trace clears the mark) ...
+    s.text("c");
+    s.wait("mark cleared", WAIT, cleared);
+    // ... and a key that says nothing dismisses it (`j`, one row down).
+    s.keys(&["j"]);
+    s.wait("the key to dismiss the message", WAIT, |t| !cleared(t));
+    // Without a key a message goes by itself after a few seconds.
+    s.text("c");
+    s.wait("the mark message again", WAIT, marked);
+    s.wait("the message to expire", WAIT, |t| !marked(t));
+    s.quit();
+    let _ = std::fs::remove_file(&log);
 }

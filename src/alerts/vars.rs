@@ -21,6 +21,7 @@ use std::sync::Arc;
 use cel::Value;
 
 use crate::model::breaker::{self, BreakerState, BreakerView};
+use crate::model::cache::CacheSource;
 use crate::model::edge::{BucketStats, EdgeSeries};
 use crate::model::view::DependencyView;
 
@@ -100,6 +101,9 @@ pub const VARIABLES: &[VarDef] = &[
     v("timeout_ratio", Num, Window, "timeouts ÷ calls"),
     v("retry_ratio", Num, Window, "retries ÷ calls"),
     v("short_circuit_ratio", Num, Window, "short-circuits ÷ calls"),
+    v("cache_hits", Int, Window, "traced cache lookups that hit in the window"),
+    v("cache_misses", Int, Window, "traced cache lookups that missed in the window"),
+    v("cache_hit_ratio", Num, Window, "hits ÷ lookups: traced in the window, else the view's cache counters (null when neither)"),
     v("p50_ms", Num, WindowLatency, "median latency over the window"),
     v("p95_ms", Num, WindowLatency, "95th percentile latency"),
     v("p99_ms", Num, WindowLatency, "99th percentile latency"),
@@ -233,6 +237,8 @@ pub(super) fn sum(series: &EdgeSeries, from: u64, to: u64, latency: bool) -> Buc
             s.timeouts += b.timeouts;
             s.retries += b.retries;
             s.short_circuits += b.short_circuits;
+            s.cache_hits += b.cache_hits;
+            s.cache_misses += b.cache_misses;
         }
     }
     s
@@ -254,6 +260,18 @@ fn window(out: &mut Vars, view: &DependencyView, f: &Frame, latency: bool) {
     out.num("timeout_ratio", ratio(s.timeouts, s.calls));
     out.num("retry_ratio", ratio(s.retries, s.calls));
     out.num("short_circuit_ratio", ratio(s.short_circuits, s.calls));
+    out.int("cache_hits", s.cache_hits);
+    out.int("cache_misses", s.cache_misses);
+    // Traced lookups in the window, else a profile-mapped hit/miss counter as of the view's
+    // end (metric counters are not kept per bucket).
+    let metric = view
+        .cache
+        .filter(|c| c.source == CacheSource::Metric)
+        .and_then(|c| c.hit_ratio());
+    out.num(
+        "cache_hit_ratio",
+        ratio(s.cache_hits, s.cache_hits + s.cache_misses).or(metric),
+    );
     if latency {
         let q = |p: f64| s.latency.quantile(p).map(|x| x * 1e3);
         out.num("p50_ms", q(0.50));

@@ -121,12 +121,13 @@ pub fn alerts(args: AlertsArgs) -> Result<LintOutcome, AppError> {
         ReportFormat::Json => render::json(&review),
     };
     let min = match args.fail_on {
-        AlertFailOn::Info => AlertSeverity::Info,
-        AlertFailOn::Warning => AlertSeverity::Warning,
-        AlertFailOn::Critical => AlertSeverity::Critical,
+        AlertFailOn::Info => Some(AlertSeverity::Info),
+        AlertFailOn::Warning => Some(AlertSeverity::Warning),
+        AlertFailOn::Critical => Some(AlertSeverity::Critical),
+        AlertFailOn::None => None,
     };
     Ok(LintOutcome {
         output,
-        exit: u8::from(review.intervals.iter().any(|i| i.severity >= min)),
+        exit: u8::from(min.is_some_and(|m| review.intervals.iter().any(|i| i.severity >= m))),
     })
 }

@@ -368,6 +368,8 @@ pub enum FailOn {
     Warning,
     /// Only errors fail.
     Error,
+    /// Nothing fails: report findings, exit 0 (lint in CI that should never block).
+    None,
 }
 
 /// `faultline lint`.
@@ -404,7 +406,7 @@ pub struct LintArgs {
     /// End of that range, as `--from`. Default: now.
     #[arg(long, value_parser = TimeSpec::parse, allow_hyphen_values = true, env = "FAULTLINE_LINT_TO")]
     pub to: Option<TimeSpec>,
-    /// Exit 1 when a finding at or above this severity exists.
+    /// Exit 1 when a finding at or above this severity exists (`none`: never).
     #[arg(
         long,
         env = "FAULTLINE_LINT_FAIL_ON",
@@ -565,6 +567,8 @@ pub enum AlertFailOn {
     Warning,
     /// Only critical alerts fail.
     Critical,
+    /// Nothing fails: report alerts, exit 0.
+    None,
 }
 
 /// `faultline alerts`.
@@ -585,7 +589,7 @@ pub struct AlertsArgs {
         default_value = "text"
     )]
     pub format: ReportFormat,
-    /// Exit 1 when an alert at or above this severity fired.
+    /// Exit 1 when an alert at or above this severity fired (`none`: never).
     #[arg(
         long,
         value_enum,

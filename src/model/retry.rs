@@ -10,7 +10,12 @@
 //!    a link whose predecessor ended 3xx, 401 or 407 is a redirect or auth resend and is dropped.
 //! 3. Inferred: consecutive, non-overlapping siblings where each predecessor failed retryably
 //!    (`Outcome::retryable`) and the next starts < 60 s after it ended, with no other sibling
-//!    call started between them. Overlapping siblings are hedges or fan-out, never retries.
+//!    call started between them, about the same item ([`ITEM_ATTRIBUTES`]: a loop posting
+//!    successive items during an outage sends different ids, bodies or statements on one
+//!    route, and those are not retries of one item). Overlapping siblings are hedges or
+//!    fan-out, never retries.
+
+use std::hash::{BuildHasher, Hasher};
 
 use super::attrs::{Attributes, Value};
 use super::classify::Outcome;
@@ -55,6 +60,73 @@ pub struct Attempt<K> {
     pub grpc_ordinal: Option<i64>,
     /// A gRPC transparent retry (not a backoff retry).
     pub transparent: bool,
+    /// The item the call is about: per [`ITEM_ATTRIBUTES`] entry, a hash of the value's
+    /// display form when the span carries it. Set by [`identify_items`] (only attempts that
+    /// share their key with another can chain, so only theirs are read).
+    pub item: [Option<u64>; ITEM_ATTRIBUTES.len()],
+}
+
+/// Attributes that name the item a call is about: two attempts of one logical call carry the
+/// same values. The concrete URL (ids in the path, the query), the body size, a message id, the
+/// statement with its literals. Each entry lists one attribute's names, newest convention first.
+pub const ITEM_ATTRIBUTES: &[&[&str]] = &[
+    &["url.full", "http.url"],
+    &["url.path", "http.target"],
+    &["url.query"],
+    &["http.request.body.size", "http.request_content_length"],
+    &["messaging.message.id"],
+    &["db.query.text", "db.statement"],
+];
+
+/// The item identity of a call's attributes (see [`Attempt::item`]).
+pub fn item_of(a: &Attributes) -> [Option<u64>; ITEM_ATTRIBUTES.len()] {
+    let mut out = [None; ITEM_ATTRIBUTES.len()];
+    for (slot, keys) in out.iter_mut().zip(ITEM_ATTRIBUTES) {
+        *slot = keys.iter().find_map(|k| a.get(k)).map(|v| {
+            let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
+            // Equal display forms hash equal (a string "5" and an integer 5 name one item).
+            match v {
+                Value::Str(s) => h.write(s.as_bytes()),
+                other => h.write(other.to_display().as_bytes()),
+            }
+            h.finish()
+        });
+    }
+    out
+}
+
+/// Sets [`Attempt::item`] of the group's attempts that share their key with another one, from
+/// their attributes (`attrs(i)`: the attributes of attempt `i`).
+pub fn identify_items<'a, K: PartialEq>(
+    group: &mut [Attempt<K>],
+    attrs: impl Fn(usize) -> &'a Attributes,
+) {
+    // Members per key, as `chains` groups them (groups are small: a linear scan beats hashing).
+    let mut counts: Vec<(usize, u32)> = Vec::new();
+    for (i, a) in group.iter().enumerate() {
+        match counts.iter_mut().find(|(f, _)| group[*f].key == a.key) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((i, 1)),
+        }
+    }
+    let shared: Vec<bool> = group
+        .iter()
+        .map(|a| counts.iter().any(|&(f, n)| n > 1 && group[f].key == a.key))
+        .collect();
+    for (i, a) in group.iter_mut().enumerate() {
+        if shared[i] {
+            a.item = item_of(attrs(i));
+        }
+    }
+}
+
+/// Whether two calls are about different items: some identity attribute present on both
+/// differs.
+pub fn different_items<K>(a: &Attempt<K>, b: &Attempt<K>) -> bool {
+    a.item
+        .iter()
+        .zip(&b.item)
+        .any(|(u, v)| u.is_some() && v.is_some() && u != v)
 }
 
 impl<K> Attempt<K> {
@@ -67,6 +139,7 @@ impl<K> Attempt<K> {
             outcome,
             grpc_ordinal: a.first_i64(&["previous-rpc-attempts", "grpc.previous_rpc_attempts"]),
             transparent: matches!(a.get("transparent-retry"), Some(Value::Bool(true))),
+            item: [None; ITEM_ATTRIBUTES.len()],
         }
     }
 }
@@ -203,6 +276,7 @@ fn inferred_chains<K>(group: &[Attempt<K>], members: &[u32], out: &mut Vec<Chain
             let (pred, next) = (&group[p as usize], &group[i as usize]);
             pred.outcome.retryable
                 && links(group, p, i)
+                && !different_items(pred, next)
                 // No other sibling call started between the two attempts.
                 && !group.iter().enumerate().any(|(j, s)| {
                     let j = j as u32;
@@ -242,6 +316,7 @@ mod tests {
             },
             grpc_ordinal: None,
             transparent: false,
+            item: [None; ITEM_ATTRIBUTES.len()],
         }
     }
 
@@ -273,6 +348,56 @@ mod tests {
             at("pay", 110, 10, Some(200)),
         ];
         assert!(chains(&g).is_empty());
+    }
+
+    #[test]
+    fn failed_siblings_about_different_items_do_not_chain() {
+        // One route, successive items: ids in the URL, or bodies of different sizes.
+        let mut g = [
+            at("pay", 0, 10, Some(503)),
+            at("pay", 110, 10, Some(503)),
+            at("pay", 220, 10, Some(503)),
+        ];
+        for (k, a) in g.iter_mut().enumerate() {
+            a.item[0] = Some(k as u64);
+        }
+        assert!(chains(&g).is_empty());
+        // The same item twice, then another: the first two chain.
+        g[1].item[0] = Some(0);
+        assert_eq!(chains(&g)[0].attempts, vec![0, 1]);
+        // Identity present on one side only does not cut.
+        g[2].item[0] = None;
+        assert_eq!(chains(&g)[0].attempts, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn item_identity_follows_both_conventions_and_display_form() {
+        use crate::model::attrs::{AttrValue, KeyValue};
+        let attrs = |kv: Vec<(&str, AttrValue)>| {
+            Attributes::new(
+                kv.into_iter()
+                    .map(|(k, v)| KeyValue {
+                        key: k.into(),
+                        value: v,
+                    })
+                    .collect(),
+                0,
+            )
+        };
+        let old = item_of(&attrs(vec![
+            ("http.url", AttrValue::Str("http://l/items/7".into())),
+            ("http.request_content_length", AttrValue::Str("12".into())),
+        ]));
+        let new = item_of(&attrs(vec![
+            ("url.full", AttrValue::Str("http://l/items/7".into())),
+            ("http.request.body.size", AttrValue::Int(12)),
+        ]));
+        assert_eq!(old, new);
+        let other = item_of(&attrs(vec![(
+            "url.full",
+            AttrValue::Str("http://l/items/8".into()),
+        )]));
+        assert_ne!(old[0], other[0]);
     }
 
     #[test]

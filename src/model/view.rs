@@ -139,9 +139,53 @@ pub struct DependencyView {
 }
 
 impl DependencyView {
+    /// A view of `key` with nothing known yet: no calls, no latency, breaker unknown, no
+    /// gauges, rates or cache figures. Builders fill what they know.
+    pub fn empty(key: EdgeKey, kind: DepKind) -> DependencyView {
+        DependencyView {
+            key,
+            kind,
+            series: EdgeSeries::new(kind),
+            traffic: Arc::new(EdgeSummary::default()),
+            latency: Latency::default(),
+            breaker: BreakerView::default(),
+            queue: None,
+            pool_utilisation: None,
+            in_flight: None,
+            gauges: Arc::from(Vec::new()),
+            rates: MetricRates::default(),
+            metric_last_ns: 0,
+            cache: None,
+            metric_traffic: None,
+        }
+    }
+
     /// Whether the calls shown come from service-graph / span-metrics series, not traces.
     pub fn traffic_from_metrics(&self) -> bool {
         self.metric_traffic.is_some() && self.series.buckets.is_empty()
+    }
+
+    /// Whether the traffic counts say how calls ended beyond errors: retries, timeouts and
+    /// short-circuits are known only for traced calls (service-graph and span-metrics series
+    /// carry none, and a zero would be a guess).
+    pub fn outcomes_known(&self) -> bool {
+        self.traffic.stats.calls > 0 && !self.traffic_from_metrics()
+    }
+
+    /// Retries ÷ calls, `None` when not known ([`Self::outcomes_known`]).
+    pub fn retry_ratio(&self) -> Option<f64> {
+        self.outcomes_known().then(|| self.traffic.retry_ratio())
+    }
+
+    /// Timeouts ÷ calls, `None` when not known ([`Self::outcomes_known`]).
+    pub fn timeout_ratio(&self) -> Option<f64> {
+        self.outcomes_known().then(|| self.traffic.timeout_ratio())
+    }
+
+    /// Short-circuits ÷ calls, `None` when not known ([`Self::outcomes_known`]).
+    pub fn short_circuit_ratio(&self) -> Option<f64> {
+        self.outcomes_known()
+            .then(|| self.traffic.short_circuit_ratio())
     }
 
     /// Whether any metric series maps this dependency.

@@ -27,15 +27,18 @@ pub struct EdgeRow {
     pub errors: u64,
     /// errors ÷ calls.
     pub error_ratio: f64,
-    /// Calls that timed out.
-    pub timeouts: u64,
+    /// Calls that timed out; `null` when the calls came from metrics (service-graph and
+    /// span-metrics series carry no timeouts, retries or short-circuits).
+    pub timeouts: Option<u64>,
     /// Calls that were retry attempts (later attempts of an attempt chain: resend counts, gRPC
-    /// attempts, or failed sibling attempts).
-    pub retries: u64,
-    /// retries ÷ calls.
-    pub retry_ratio: f64,
-    /// Calls an open breaker rejected (fast-fail errors).
-    pub short_circuits: u64,
+    /// attempts, or failed sibling attempts); `null` when not known.
+    pub retries: Option<u64>,
+    /// retries ÷ calls; `null` without calls or when not known.
+    pub retry_ratio: Option<f64>,
+    /// timeouts ÷ calls; `null` without calls or when not known.
+    pub timeout_ratio: Option<f64>,
+    /// Calls an open breaker rejected (fast-fail errors); `null` when not known.
+    pub short_circuits: Option<u64>,
     /// Median latency, ms.
     pub p50_ms: Option<f64>,
     /// 95th percentile latency, ms.
@@ -130,6 +133,8 @@ pub fn row(d: &DependencyView) -> EdgeRow {
         .map(|(n, _)| n.to_owned())
         .collect();
     let ms = |q: Option<MetricQuantile>| q.map(|q| r3(q.ms));
+    // Counts from traces (zero calls included); unknown for calls counted from metrics.
+    let known = !d.traffic_from_metrics();
     EdgeRow {
         caller: d.key.caller.to_string(),
         dependency: d.key.dependency.to_string(),
@@ -137,10 +142,11 @@ pub fn row(d: &DependencyView) -> EdgeRow {
         calls: t.stats.calls,
         errors: t.stats.errors,
         error_ratio: r4(t.error_ratio()),
-        timeouts: t.stats.timeouts,
-        retries: t.stats.retries,
-        retry_ratio: r4(t.retry_ratio()),
-        short_circuits: t.stats.short_circuits,
+        timeouts: known.then_some(t.stats.timeouts),
+        retries: known.then_some(t.stats.retries),
+        retry_ratio: d.retry_ratio().map(r4),
+        timeout_ratio: d.timeout_ratio().map(r4),
+        short_circuits: known.then_some(t.stats.short_circuits),
         p50_ms: ms(l.p50),
         p95_ms: ms(l.p95),
         p99_ms: ms(l.p99),

@@ -95,7 +95,8 @@ pub fn render(rows: &[EdgeRow], range: (u64, u64)) -> String {
                 r.calls.to_string(),
                 r.errors.to_string(),
                 format!("{:.1}", r.error_ratio * 100.0),
-                format!("{:.1}", r.retry_ratio * 100.0),
+                r.retry_ratio
+                    .map_or_else(|| "-".into(), |x| format!("{:.1}", x * 100.0)),
                 latency(r, "p50", r.p50_ms),
                 latency(r, "p95", r.p95_ms),
                 latency(r, "p99", r.p99_ms),

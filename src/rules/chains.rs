@@ -4,7 +4,8 @@
 //!
 //! Sources, highest confidence first: gRPC attempt spans (`previous-rpc-attempts`), HTTP
 //! `http.request.resend_count` (redirect and auth resends dropped), and chains inferred from
-//! consecutive non-overlapping siblings after retryable failures (see `model::retry`).
+//! consecutive non-overlapping siblings after retryable failures about the same item (see
+//! `model::retry`).
 
 use crate::model::retry::{self, Attempt};
 
@@ -48,7 +49,7 @@ pub fn chains(cx: &Context<'_>) -> Vec<Chain> {
             continue;
         }
         let base = cx.offset_of(group) as u32;
-        let attempts: Vec<Attempt<(u32, u64)>> = group
+        let mut attempts: Vec<Attempt<(u32, u64)>> = group
             .iter()
             .map(|c| {
                 Attempt::of(
@@ -60,6 +61,7 @@ pub fn chains(cx: &Context<'_>) -> Vec<Chain> {
                 )
             })
             .collect();
+        retry::identify_items(&mut attempts, |i| &cx.span(&group[i]).attributes);
         for ch in retry::chains(&attempts) {
             out.push(Chain {
                 attempts: ch.attempts.iter().map(|a| base + a).collect(),

@@ -10,11 +10,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::model::breaker::BreakerView;
-use crate::model::edge::{BucketStats, EdgeKey, EdgeSeries, EdgeSummary};
+use crate::model::edge::{BucketStats, EdgeKey, EdgeSummary};
 use crate::model::fleet::{FleetTable, MetricTraffic};
 use crate::model::resilience::normalise_dependency;
-use crate::model::view::{DependencyView, Latency, LatencyFrom, MetricRates};
+use crate::model::view::{DependencyView, Latency, LatencyFrom};
 
 /// The table's keys, for joining metric breaker and queue series onto fleet rows as onto trace
 /// edges (`metrics::join_to_edges`).
@@ -101,20 +100,10 @@ pub fn merge(mut deps: Vec<DependencyView>, table: Option<&FleetTable>) -> Vec<D
 
 fn new_view(row: &MetricTraffic, window: (u64, u64)) -> DependencyView {
     DependencyView {
-        key: row.key.clone(),
-        kind: row.kind,
-        series: EdgeSeries::new(row.kind),
         traffic: traffic(row, window),
         latency: latency(row),
-        breaker: BreakerView::default(),
-        queue: None,
-        pool_utilisation: None,
-        in_flight: None,
-        gauges: Arc::from(Vec::new()),
-        rates: MetricRates::default(),
-        metric_last_ns: 0,
-        cache: None,
         metric_traffic: Some(row.clone()),
+        ..DependencyView::empty(row.key.clone(), row.kind)
     }
 }
 
@@ -184,5 +173,15 @@ mod tests {
         assert_eq!(only.latency.p50.map(|q| q.ms), Some(75.0));
         assert!(only.traffic_from_metrics());
         assert_eq!(only.retry_rate(), None, "no retries guessed from metrics");
+        // Ratios the dashboard and the report show: unknown, not 0 %.
+        assert_eq!(
+            (
+                only.retry_ratio(),
+                only.timeout_ratio(),
+                only.short_circuit_ratio()
+            ),
+            (None, None, None)
+        );
+        assert!(joined.retry_ratio().is_some(), "traced calls know them");
     }
 }

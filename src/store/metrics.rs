@@ -7,6 +7,7 @@
 //! each timestamp, so a one-hot gauge whose `open` and `closed` series change in the same
 //! scrape never shows both, and a PromQL range backfill yields every transition at its time.
 
+mod address;
 mod breaker;
 mod history;
 mod join;

@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 
 use crate::model::attrs::Attributes;
 use crate::model::dependency::operation;
-use crate::model::retry::{Attempt, attempt_numbers, chains, request_path};
+use crate::model::retry::{Attempt, attempt_numbers, chains, identify_items, request_path};
 
 use super::calls::CallRecord;
 use super::edges::EdgeId;
@@ -70,7 +70,7 @@ pub fn record(trace: &mut Trace, rec: CallRecord) -> (CallRecord, Vec<RetryChang
     let span_of = |i: usize| &trace.spans[trace.calls[i].span as usize];
     group.sort_by_key(|&i| (span_of(i).start_ns, span_of(i).span_id));
     let starts: Vec<u64> = group.iter().map(|&i| span_of(i).start_ns).collect();
-    let attempts: Vec<Attempt<(EdgeId, u64)>> = group
+    let mut attempts: Vec<Attempt<(EdgeId, u64)>> = group
         .iter()
         .map(|&i| {
             let c = &trace.calls[i];
@@ -84,6 +84,7 @@ pub fn record(trace: &mut Trace, rec: CallRecord) -> (CallRecord, Vec<RetryChang
             )
         })
         .collect();
+    identify_items(&mut attempts, |g| &span_of(group[g]).attributes);
     let numbers = attempt_numbers(&attempts);
     let mut sources = vec![None; group.len()];
     for ch in chains(&attempts) {

@@ -8,7 +8,7 @@ use crate::model::breaker::{BreakerSource, BreakerState};
 use crate::model::span::SpanKind;
 use crate::model::view::QueueSource;
 use crate::store::{Store, StoreConfig};
-use crate::testkit::{MS, SEC, T0, span};
+use crate::testkit::{MS, SEC, SpanBuilder, T0, span};
 
 fn scrape(store: &mut Store, job: &str, t_ns: u64, text: &str) {
     let fams = parse(text, Format::Prometheus004).expect("valid exposition");
@@ -262,6 +262,66 @@ fn a_loop_over_items_is_not_a_retry() {
             .stats
             .retries,
         0
+    );
+}
+
+/// Trace 1 of `batch`: four failed POSTs to `ledger` on one route, one after the other, each
+/// with the attributes `item(k)` gives; the store's retry count.
+fn loop_retries(item: impl Fn(u64, SpanBuilder) -> SpanBuilder) -> u64 {
+    let t0 = T0;
+    let mut spans = vec![span(1, 1, 0, "batch", "run", SpanKind::Server, t0, SEC).build()];
+    for k in 0..4u64 {
+        let s = span(
+            1,
+            10 + k,
+            1,
+            "batch",
+            "POST",
+            SpanKind::Client,
+            t0 + k * 100 * MS,
+            20 * MS,
+        )
+        .attr("peer.service", "ledger")
+        .attr("http.request.method", "POST")
+        .attr("http.route", "/items")
+        .int("http.response.status_code", 503);
+        spans.push(item(k, s).build());
+    }
+    let mut store = Store::new(StoreConfig::replay(usize::MAX));
+    store.apply(spans, T0);
+    store.flush_pending();
+    let snap = store.snapshot(None);
+    snap.dep("batch", "ledger")
+        .expect("view")
+        .traffic
+        .stats
+        .retries
+}
+
+#[test]
+fn a_loop_over_items_on_one_route_is_not_a_retry() {
+    // Ids in the URL (path or query) under one route, both conventions.
+    assert_eq!(
+        loop_retries(|k, s| s.attr("url.full", &format!("http://ledger/items/{k}"))),
+        0
+    );
+    assert_eq!(
+        loop_retries(|k, s| s.attr("http.url", &format!("http://ledger/items?id={k}"))),
+        0
+    );
+    // One URL, different bodies or statements.
+    assert_eq!(
+        loop_retries(|k, s| s.int("http.request.body.size", 100 + k as i64)),
+        0
+    );
+    assert_eq!(
+        loop_retries(|k, s| s.attr("db.statement", &format!("INSERT INTO t VALUES ({k})"))),
+        0
+    );
+    // The same item every time is retried: three retries after the first attempt.
+    assert_eq!(
+        loop_retries(|_, s| s.attr("url.full", "http://ledger/items/1")),
+        3
     );
 }
 

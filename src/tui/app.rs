@@ -239,6 +239,8 @@ pub struct Hits {
     pub list_offset: usize,
     /// Row of the table header, and its sortable columns.
     pub columns: Option<(u16, Vec<SortColumn>)>,
+    /// The help overlay when open: its largest scroll offset and its page height, in lines.
+    pub help: Option<(u16, u16)>,
 }
 
 /// A sortable column header: `(x0, x1, key)`, x1 exclusive.
@@ -292,6 +294,8 @@ pub struct UiState {
     pub input: Option<Input>,
     /// Help overlay shown.
     pub help: bool,
+    /// First line of the help overlay shown (clamped to what it has when drawn).
+    pub help_scroll: u16,
     /// Snapshot frozen.
     pub paused: bool,
     /// Review time cursor.
@@ -304,8 +308,11 @@ pub struct UiState {
     pub rss_bytes: Option<u64>,
     /// Set when the user quit.
     pub quit: bool,
-    /// A one-line message for the footer.
+    /// A one-line message for the footer: kept until the next key or click, or for
+    /// [`MESSAGE_SECS`] of ticks, whichever comes first (snapshots do not clear it).
     pub message: Option<String>,
+    /// The tick time (seconds since start) at which the current message was first seen.
+    pub message_since: Option<f64>,
     /// Mouse regions of the last frame.
     pub hits: Hits,
     /// Rows per page of the current list (from the last frame).
@@ -352,6 +359,9 @@ pub enum Action {
     Resize,
 }
 
+/// How long a footer message stays without a key press, in seconds of ticks.
+pub const MESSAGE_SECS: f64 = 5.0;
+
 /// What the loop must do after an update.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -390,6 +400,7 @@ impl UiState {
             waterfall: None,
             input: None,
             help: false,
+            help_scroll: 0,
             paused: false,
             cursor: None,
             timeline: None,
@@ -397,6 +408,7 @@ impl UiState {
             rss_bytes: None,
             quit: false,
             message: None,
+            message_since: None,
             hits: Hits::default(),
             page: 20,
             loading: None,

@@ -202,8 +202,8 @@ fn sort_value(d: &DependencyView, f: &DepFacts, key: SortKey) -> f64 {
         SortKey::P50 => q(d.latency.p50),
         SortKey::P95 => q(d.latency.p95),
         SortKey::P99 => q(d.latency.p99),
-        SortKey::Retries => s.retry_ratio(),
-        SortKey::Timeouts => s.timeout_ratio(),
+        SortKey::Retries => d.retry_ratio().unwrap_or(-1.0),
+        SortKey::Timeouts => d.timeout_ratio().unwrap_or(-1.0),
         SortKey::Findings => f.findings as f64,
     }
 }

@@ -2,13 +2,21 @@
 
 use crate::model::edge::BUCKET_NS;
 
-use super::app::{Action, Command, Cursor, Input, Mode, Screen, Trend, UiState};
+use super::app::{Action, Command, Cursor, Input, MESSAGE_SECS, Mode, Screen, Trend, UiState};
 use super::keymap::Cmd;
 use super::rows::{DepRow, SortKey};
 
 /// Applies `action` to `s`; returns what the loop must do, if anything.
 pub fn update(s: &mut UiState, action: Action) -> Option<Command> {
-    s.message = None;
+    // A key or click dismisses the footer message (the command may set a new one); snapshots
+    // and ticks keep it until it has been shown for `MESSAGE_SECS`.
+    if !matches!(
+        action,
+        Action::Snapshot(_) | Action::Tick(..) | Action::Resize
+    ) {
+        s.message = None;
+        s.message_since = None;
+    }
     match action {
         Action::Snapshot(snap) => {
             if s.paused {
@@ -19,6 +27,7 @@ pub fn update(s: &mut UiState, action: Action) -> Option<Command> {
             None
         }
         Action::Tick(secs, rss) => {
+            expire_message(s, secs);
             let c = &s.snapshot.counters;
             let (spans, points) = (c.spans, c.metric_points);
             s.rates.observe(secs, spans, points);
@@ -40,12 +49,29 @@ pub fn update(s: &mut UiState, action: Action) -> Option<Command> {
             }
             None
         }
+        Action::Scroll(rows) if s.help => {
+            scroll_help(s, rows as i64);
+            None
+        }
         Action::Scroll(rows) => {
             move_selection(s, rows as isize);
             None
         }
         Action::Click(x, y) => click(s, x, y),
         Action::Cmd(cmd) => command(s, cmd),
+    }
+}
+
+/// Clears a message shown for `MESSAGE_SECS` of ticks; starts the clock on a new one.
+fn expire_message(s: &mut UiState, secs: f64) {
+    match (&s.message, s.message_since) {
+        (None, _) => s.message_since = None,
+        (Some(_), None) => s.message_since = Some(secs),
+        (Some(_), Some(since)) if secs - since >= MESSAGE_SECS => {
+            s.message = None;
+            s.message_since = None;
+        }
+        _ => {}
     }
 }
 
@@ -141,14 +167,40 @@ fn go_tab(s: &mut UiState, n: usize) {
     }
 }
 
+/// Scrolls the open help overlay by `rows` lines, within what it had when last drawn.
+fn scroll_help(s: &mut UiState, rows: i64) {
+    let max = s.hits.help.map_or(0, |(max, _)| i64::from(max));
+    s.help_scroll = (i64::from(s.help_scroll) + rows).clamp(0, max) as u16;
+}
+
 fn command(s: &mut UiState, cmd: Cmd) -> Option<Command> {
     let page = s.page.max(1) as isize;
+    if s.help {
+        // The moves scroll the overlay while it is open.
+        let help_page = i64::from(s.hits.help.map_or(1, |(_, p)| p.max(1)));
+        let rows = match cmd {
+            Cmd::Up => Some(-1),
+            Cmd::Down => Some(1),
+            Cmd::PageUp => Some(-help_page),
+            Cmd::PageDown => Some(help_page),
+            Cmd::Top => Some(i64::MIN / 2),
+            Cmd::Bottom => Some(i64::MAX / 2),
+            _ => None,
+        };
+        if let Some(rows) = rows {
+            scroll_help(s, rows);
+            return None;
+        }
+    }
     match cmd {
         Cmd::Quit => {
             s.quit = true;
             return Some(Command::Quit);
         }
-        Cmd::Help => s.help = !s.help,
+        Cmd::Help => {
+            s.help = !s.help;
+            s.help_scroll = 0;
+        }
         Cmd::Back => back(s),
         Cmd::Up => move_selection(s, -1),
         Cmd::Down => move_selection(s, 1),

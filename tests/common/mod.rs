@@ -407,10 +407,12 @@ pub struct Row {
     pub errors: u64,
     pub error_ratio: f64,
     // Traffic counted one way (issue 8): the dependency view's counts.
-    pub timeouts: u64,
-    pub retries: u64,
-    pub retry_ratio: f64,
-    pub short_circuits: u64,
+    // `null` for calls counted from metrics (they carry no timeouts, retries, short-circuits).
+    pub timeouts: Option<u64>,
+    pub retries: Option<u64>,
+    pub retry_ratio: Option<f64>,
+    pub timeout_ratio: Option<f64>,
+    pub short_circuits: Option<u64>,
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,

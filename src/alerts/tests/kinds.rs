@@ -234,3 +234,79 @@ severity = "warning"
     assert!(e.evaluate(T0 + 60 * S, &[v]).is_empty());
     assert_eq!(e.eval_errors(), 1);
 }
+
+#[test]
+fn cache_hit_ratio_from_traced_lookups_or_the_cache_counters() {
+    let set = rules(
+        r#"
+[[alert]]
+name = "CacheCold"
+expr = "cache_hit_ratio < 0.5"
+value = "cache_hit_ratio"
+[alert.labels]
+severity = "warning"
+[alert.annotations]
+summary = "{dependency}: {cache_hits} hits, {cache_misses} misses"
+"#,
+    );
+    // 60 s of lookups, one a second: a hit every fourth (25 %), then every lookup hits.
+    let lookups = |hit: &dyn Fn(u64) -> bool| {
+        let mut s = series(&[], 0);
+        for i in 0..60 {
+            s.record(&CallSample {
+                start_ns: T0 + i * S,
+                duration_secs: 0.001,
+                error: false,
+                timeout: false,
+                retry: false,
+                short_circuit: false,
+                cache: Some(hit(i)),
+            });
+        }
+        s
+    };
+    let cold = view("redis", lookups(&|i| i % 4 == 0));
+    let warm = view("memcached", lookups(&|_| true));
+    // No traced lookups, but a profile maps the cache's own counters: 10 hits, 90 misses.
+    let mut metric = view("valkey", series(&[Load::new(0, 60, 1, 0.0)], 21));
+    metric.cache = Some(crate::model::cache::CacheStats {
+        hits: 10.0,
+        misses: 90.0,
+        source: crate::model::cache::CacheSource::Metric,
+    });
+    // Calls but no lookups: the ratio is unknown and does not hold.
+    let none = view("http", series(&[Load::new(0, 60, 1, 0.0)], 22));
+    let mut e = Engine::new(set);
+    // Sorted by key, as `Snapshot::deps` is.
+    let c = e.evaluate(T0 + 60 * S, &[none, warm, cold, metric]);
+    let changes: Vec<(&str, AlertStatus, String)> = c
+        .iter()
+        .map(|c| {
+            (
+                &*c.state.dependency,
+                c.state.status,
+                c.state
+                    .annotation("summary")
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (
+                "redis",
+                AlertStatus::Firing,
+                "redis: 15 hits, 45 misses".to_string()
+            ),
+            (
+                "valkey",
+                AlertStatus::Firing,
+                "valkey: 0 hits, 0 misses".to_string()
+            )
+        ],
+        "{c:?}"
+    );
+    assert_eq!(e.eval_errors(), 0);
+}

@@ -13,8 +13,8 @@ use rand::{Rng, SeedableRng};
 use crate::model::alert::AlertStatus;
 use crate::model::breaker::BreakerView;
 use crate::model::dependency::DepKind;
-use crate::model::edge::{CallSample, EdgeKey, EdgeSeries, EdgeSummary};
-use crate::model::view::{DependencyView, Latency, MetricRates};
+use crate::model::edge::{CallSample, EdgeKey, EdgeSeries};
+use crate::model::view::DependencyView;
 
 use super::compile::{AlertSet, compile_sources};
 use super::engine::Engine;
@@ -78,24 +78,13 @@ pub fn series(loads: &[Load], seed: u64) -> EdgeSeries {
 
 /// A view of `checkout → dep` over the series (the variables read the buckets themselves).
 pub fn view(dep: &str, series: EdgeSeries) -> DependencyView {
+    let key = EdgeKey {
+        caller: Arc::from("checkout"),
+        dependency: Arc::from(dep),
+    };
     DependencyView {
-        key: EdgeKey {
-            caller: Arc::from("checkout"),
-            dependency: Arc::from(dep),
-        },
-        kind: DepKind::Http,
         series,
-        traffic: Arc::new(EdgeSummary::default()),
-        latency: Latency::default(),
-        breaker: BreakerView::default(),
-        queue: None,
-        pool_utilisation: None,
-        in_flight: None,
-        gauges: Arc::from(Vec::new()),
-        rates: MetricRates::default(),
-        metric_last_ns: 0,
-        cache: None,
-        metric_traffic: None,
+        ..DependencyView::empty(key, DepKind::Http)
     }
 }
 

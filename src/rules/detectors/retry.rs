@@ -9,15 +9,16 @@
 //! standard jitter scheme has r ≥ 0.115 (gRPC ±20 %), so the cut-offs leave a 2× margin.
 //!
 //! Inferred chains (failed siblings with one route, no resend count or gRPC attempt ordinal) are
-//! first cut where the item changes ([`item_chains`]): a loop posting successive items during an
-//! outage sends different ids, bodies or statements, and those are not retries of one item.
+//! cut where the item changes (`model::retry::ITEM_ATTRIBUTES`): a loop posting successive items
+//! during an outage sends different ids, bodies or statements, and those are not retries of one
+//! item. The store counts retries on the same chains.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::model::finding::{Evidence, EvidenceExt};
 
-use super::super::context::{Call, Context, exemplars, median, robust_spread};
+use super::super::context::{Context, exemplars, median, robust_spread};
 use super::super::dep;
 use super::super::params::{ParamDef, ParamKind, Params};
 use super::{
@@ -214,73 +215,11 @@ fn signature(class: &Class, max_attempts: usize, m1: f64) -> Option<&'static str
 
 type OpKey = (Arc<str>, Arc<str>, Arc<str>);
 
-/// Attributes that name the item a call is about: two attempts of one logical call carry the
-/// same values. The concrete URL (ids in the path, the query), the body size, a message id, the
-/// statement with its literals.
-const ITEM_ATTRIBUTES: &[&[&str]] = &[
-    &["url.full", "http.url"],
-    &["url.path", "http.target"],
-    &["url.query"],
-    &["http.request.body.size", "http.request_content_length"],
-    &["messaging.message.id"],
-    &["db.query.text", "db.statement"],
-];
-
-/// Whether two calls are about different items: some identity attribute present on both
-/// differs.
-pub fn different_items(cx: &Context<'_>, a: &Call, b: &Call) -> bool {
-    let (x, y) = (&cx.span(a).attributes, &cx.span(b).attributes);
-    ITEM_ATTRIBUTES.iter().any(|keys| {
-        let (u, v) = (first_value(x, keys), first_value(y, keys));
-        u.is_some() && v.is_some() && u != v
-    })
-}
-
-fn first_value(a: &crate::model::attrs::Attributes, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|k| a.get(k).map(|v| v.to_display()))
-}
-
-/// The context's chains with inferred chains cut where the item changes (see
-/// [`different_items`]); pieces of one attempt are dropped. Chains from resend counts and
-/// gRPC attempt spans are kept whole: the client said they are attempts.
-pub fn item_chains(cx: &Context<'_>) -> Vec<Chain> {
-    let mut out = Vec::new();
-    for ch in cx.chains() {
-        if ch.source != ChainSource::Inferred {
-            out.push(ch.clone());
-            continue;
-        }
-        let mut cur: Vec<u32> = Vec::new();
-        for &a in &ch.attempts {
-            if let Some(&p) = cur.last()
-                && different_items(cx, &cx.calls[p as usize], &cx.calls[a as usize])
-            {
-                if cur.len() >= 2 {
-                    out.push(Chain {
-                        attempts: std::mem::take(&mut cur),
-                        source: ch.source,
-                    });
-                }
-                cur.clear();
-            }
-            cur.push(a);
-        }
-        if cur.len() >= 2 {
-            out.push(Chain {
-                attempts: cur,
-                source: ch.source,
-            });
-        }
-    }
-    out
-}
-
 impl Detector for Unjittered {
     fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
         let mut out = Output::default();
         let mut by_op: BTreeMap<OpKey, Vec<&Chain>> = BTreeMap::new();
-        let all = item_chains(cx);
-        for ch in &all {
+        for ch in cx.chains() {
             let c = &cx.calls[ch.attempts[0] as usize];
             if rule.edge(&c.caller, &c.dep, c.kind) && rule.op(&c.op) {
                 by_op

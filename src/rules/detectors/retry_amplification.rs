@@ -2,7 +2,7 @@
 //! and, inside each A → B attempt, B retries C), the attempts they put on the inner dependency,
 //! and the static multiplier Π(max attempts per layer).
 //!
-//! Chains are the item-aware ones of RTY-001 ([`super::retry::item_chains`]). The observed
+//! Chains are the item-aware ones of RTY-001 ([`crate::rules::chains`]). The observed
 //! amplification counts the nested attempts themselves: per outer chain, the sum over its
 //! attempts of the longest inner chain under that attempt (1 when the attempt reached the inner
 //! dependency without retrying it). Other calls to the inner dependency — a fan-out that calls it
@@ -72,8 +72,7 @@ fn build_amp(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
 impl Detector for Amp {
     fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
         let mut out = Output::default();
-        let owned = super::retry::item_chains(cx);
-        let chains = owned.as_slice();
+        let chains = cx.chains();
         if chains.is_empty() {
             out.missing = Some("no retry chains observed, so no layer retries".into());
             return out;

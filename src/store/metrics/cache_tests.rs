@@ -82,3 +82,80 @@ fn one_sample_is_no_increase() {
     let v = views.values().next().expect("a view");
     assert_eq!(v.cache_hits, None);
 }
+
+/// `checkout` reads Redis at `cache:6379` (the attributes `addr` gives: either convention), and
+/// redis_exporter's series name the instance `label`: one row, the cache's counters on it.
+fn traced_redis_with_exporter(
+    addr: &[(&str, &str)],
+    label: &str,
+) -> Option<crate::model::cache::CacheStats> {
+    use crate::model::span::SpanKind;
+    use crate::store::{Store, StoreConfig};
+    use crate::testkit::{MS, T0, span};
+    let mut store = Store::new(StoreConfig::replay(usize::MAX));
+    let spans = (0..20u64)
+        .map(|i| {
+            let mut b = span(
+                i + 1,
+                1,
+                0,
+                "checkout",
+                "GET",
+                SpanKind::Client,
+                T0 + i * 100 * MS,
+                MS,
+            )
+            .attr("db.system", "redis");
+            for (k, v) in addr {
+                b = b.attr(k, v);
+            }
+            b.build()
+        })
+        .collect();
+    store.apply(spans, T0);
+    store.flush_pending();
+    let text = |h: u32, mi: u32| {
+        format!(
+            "# TYPE redis_keyspace_hits_total counter\n\
+             redis_keyspace_hits_total{{addr=\"{label}\"}} {h}\n\
+             # TYPE redis_keyspace_misses_total counter\n\
+             redis_keyspace_misses_total{{addr=\"{label}\"}} {mi}\n"
+        )
+    };
+    for (t, (h, mi)) in [(0u64, (100, 50)), (1, (190, 60))] {
+        let body = text(h, mi);
+        let fams = parse(&body, Format::Prometheus004).expect("valid exposition");
+        let t_ns = T0 + t * S;
+        let req = request("redis", "127.0.0.1:9121", families_to_metrics(&fams, t_ns));
+        store.apply_metrics(decode_metrics(&req, t_ns));
+    }
+    let snap = store.snapshot_window(T0, T0 + 10 * S);
+    let deps: Vec<String> = snap
+        .deps
+        .iter()
+        .map(|d| format!("{} → {}", d.key.caller, d.key.dependency))
+        .collect();
+    assert_eq!(deps, ["checkout → redis cache"], "one row");
+    snap.dep("checkout", "redis cache").and_then(|d| d.cache)
+}
+
+#[test]
+fn redis_exporter_instance_joins_the_traced_redis_by_its_address() {
+    use crate::model::cache::CacheSource;
+    let new = [("server.address", "cache"), ("server.port", "6379")];
+    let old = [("net.peer.name", "cache"), ("net.peer.port", "6379")];
+    for (attrs, label) in [
+        (&new[..], "redis://cache:6379"),
+        (&old[..], "redis://cache:6379"),
+        (&new[..], "cache:6379"),
+        (&old[..], "CACHE:6379"),
+    ] {
+        let c = traced_redis_with_exporter(attrs, label)
+            .unwrap_or_else(|| panic!("no cache figures for {label}"));
+        assert_eq!(
+            (c.hits, c.misses, c.source),
+            (90.0, 10.0, CacheSource::Metric),
+            "{label}"
+        );
+    }
+}

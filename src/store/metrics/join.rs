@@ -3,14 +3,18 @@
 //! through the profiles' alias map; the caller must match too unless only one trace edge has
 //! that dependency. Last, a pool or cache named after the host or database of one of the same
 //! caller's database edges (`cart-cache` → `redis cart-cache`, `orders` →
-//! `postgresql db-1/orders`) joins it. What joins nothing keeps its metric key: a metrics-only
-//! row.
+//! `postgresql db-1/orders`) joins it; and a series naming a server by its address
+//! (redis_exporter's `redis://cache:6379`, `cache:11211`) joins the database edge of that
+//! server (`redis cache`, see `address`): the same caller's one match, else the only one. What
+//! joins nothing keeps its metric key: a metrics-only row.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::model::edge::EdgeKey;
 use crate::model::resilience::{GaugeSample, ResilienceView, normalise_dependency};
+
+use super::address::Address;
 
 /// Re-keys `views` onto trace edges where they join; two views landing on one edge are merged
 /// (the worse breaker, summed queues and rates).
@@ -22,6 +26,10 @@ pub fn join_to_edges(
     let mut by_exact: HashMap<&str, Vec<&EdgeKey>> = HashMap::new();
     let mut by_norm: HashMap<String, Vec<&EdgeKey>> = HashMap::new();
     let mut by_part: HashMap<&str, Vec<&EdgeKey>> = HashMap::new();
+    let addressed: Vec<(Address, &EdgeKey)> = edges
+        .iter()
+        .filter_map(|e| Address::of_edge(&e.dependency).map(|a| (a, e)))
+        .collect();
     for e in edges {
         for part in name_parts(&e.dependency) {
             by_part.entry(part).or_default().push(e);
@@ -55,10 +63,26 @@ pub fn join_to_edges(
             Some(mine) if mine.len() == 1 => Some((**mine[0]).clone()),
             _ => None,
         };
+        // A server named by its address: the same caller's one edge to it, else the only one.
+        let by_address = || {
+            let addr = Address::of_label(dep)?;
+            let found: Vec<&EdgeKey> = addressed
+                .iter()
+                .filter(|(a, _)| a.matches(&addr))
+                .map(|(_, e)| *e)
+                .collect();
+            let mine: Vec<&&EdgeKey> = found.iter().filter(|e| same_caller(e)).collect();
+            match (mine.as_slice(), found.as_slice()) {
+                ([e], _) => Some((**e).clone()),
+                ([], [e]) => Some((*e).clone()),
+                _ => None,
+            }
+        };
         let target = match candidates.iter().find(same_caller) {
             Some(e) => (**e).clone(),
             None if candidates.len() == 1 => candidates[0].clone(),
             None if let Some(e) = by_name_part() => e,
+            None if let Some(e) = by_address() => e,
             None => EdgeKey {
                 caller: key.caller.clone(),
                 dependency: alias.map_or_else(|| key.dependency.clone(), Arc::from),

@@ -353,8 +353,9 @@ fn edge_row<'a>(s: &'a UiState, i: usize, cols: &[usize], name_w: u16, theme: &T
                 };
                 align(widgets::queue(q), c, style)
             }
-            "RTY%" => align(widgets::pct(sum.retry_ratio(), calls), c, theme.text),
-            "TMO%" => align(widgets::pct(sum.timeout_ratio(), calls), c, theme.text),
+            // Unknown (`–`) for calls counted from metrics: they carry no retries or timeouts.
+            "RTY%" => align(widgets::pct_known(d.retry_ratio(), calls), c, theme.text),
+            "TMO%" => align(widgets::pct_known(d.timeout_ratio(), calls), c, theme.text),
             "HIT%" => align(
                 super::cache::hit_pct(d.cache.as_ref()),
                 c,

@@ -107,9 +107,12 @@ fn stats_line(e: &DependencyView, theme: &Theme) -> Line<'static> {
         kv("rps", widgets::rate(rows::call_rate(e)));
     }
     kv("err%", widgets::pct(s.error_ratio(), n));
-    kv("timeout%", widgets::pct(s.timeout_ratio(), n));
-    kv("retry%", widgets::pct(s.retry_ratio(), n));
-    kv("short-circuit%", widgets::pct(s.short_circuit_ratio(), n));
+    kv("timeout%", widgets::pct_known(e.timeout_ratio(), n));
+    kv("retry%", widgets::pct_known(e.retry_ratio(), n));
+    kv(
+        "short-circuit%",
+        widgets::pct_known(e.short_circuit_ratio(), n),
+    );
     let l = &e.latency;
     kv("p50", widgets::quantile(l.p50));
     kv("p95", widgets::quantile(l.p95));

@@ -1,7 +1,9 @@
-//! The `?` overlay, generated from the keymap table.
+//! The `?` overlay, generated from the keymap table. Sections fill two columns (one below 70
+//! columns), long help wraps under its text; when the lines do not fit the screen (80×24) the
+//! overlay scrolls (`j`/`k`, PgUp/PgDn, Home/End, the wheel) and its title says where it is.
 //!
 //! ```text
-//!   ┌ Keys (esc closes) ───────────────────────────┐
+//!   ┌ Keys 1–17 of 40 · j k scroll · esc closes ───┐
 //!   │ Everywhere            Dependencies           │
 //!   │  ?      this help      s  sort by next column │
 //!   │  …                     …                      │
@@ -14,38 +16,106 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 
 use super::block;
-use crate::tui::app::UiState;
+use crate::tui::app::{Hits, UiState};
 use crate::tui::keymap::help_sections;
 use crate::tui::theme::Theme;
 
-/// Renders the overlay centred in `area`.
-pub fn render(f: &mut Frame, area: Rect, _s: &UiState, theme: &Theme) {
+/// Width of the key column (a leading space, the keys, padding).
+const KEY_W: usize = 8;
+/// Narrowest column.
+const MIN_COL_W: u16 = 34;
+/// Widest column.
+const MAX_COL_W: u16 = 46;
+
+/// `text` cut at spaces into lines of at most `width` characters (a word longer than that is
+/// cut).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let mut word: String = word.to_string();
+        loop {
+            let used = cur.chars().count();
+            let need = word.chars().count() + usize::from(used > 0);
+            if used + need <= width {
+                if used > 0 {
+                    cur.push(' ');
+                }
+                cur.push_str(&word);
+                break;
+            }
+            if used > 0 {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            // A word longer than the line: cut it.
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            out.push(head);
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !cur.is_empty() || out.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// A section: its title, and each binding's keys with its help wrapped into lines.
+type Section<'a> = (&'a str, Vec<(&'a str, Vec<String>)>);
+
+/// The overlay's columns of lines for columns `col_w` wide (inside the border).
+fn columns(cols: usize, col_w: u16, theme: &Theme) -> Vec<Vec<Line<'static>>> {
     let sections = help_sections();
-    let cols = if area.width >= 2 * 34 + 2 { 2 } else { 1 };
-    let col_w = (area.width.saturating_sub(2) / cols as u16).min(46);
-    let total: usize = sections.iter().map(|(_, k)| k.len() + 2).sum();
-    let mut columns: Vec<Vec<Line>> = vec![Vec::new(); cols];
+    let text_w = (col_w as usize).saturating_sub(KEY_W + 1);
+    let wrapped: Vec<Section> = sections
+        .iter()
+        .map(|(title, keys)| {
+            let keys = keys.iter().map(|(k, h)| (*k, wrap(h, text_w))).collect();
+            (*title, keys)
+        })
+        .collect();
+    let height =
+        |keys: &[(&str, Vec<String>)]| keys.iter().map(|(_, l)| l.len()).sum::<usize>() + 2;
+    let total: usize = wrapped.iter().map(|(_, k)| height(k)).sum();
+    let mut out: Vec<Vec<Line>> = vec![Vec::new(); cols];
     let mut used = 0usize;
-    for (title, keys) in sections.iter() {
+    for (title, keys) in wrapped {
+        let h = height(&keys);
         // Balance by lines: sections fill the left column up to half of all lines.
-        let c = if cols == 2 && used + (keys.len() + 2) / 2 > total / 2 {
-            1
-        } else {
-            0
-        };
-        used += keys.len() + 2;
-        let col = &mut columns[c];
+        let c = usize::from(cols == 2 && used + h / 2 > total / 2);
+        used += h;
+        let col = &mut out[c];
         if !col.is_empty() {
             col.push(Line::raw(""));
         }
-        col.push(Line::styled(*title, theme.accent));
-        for (k, h) in keys {
-            col.push(Line::from(vec![
-                Span::styled(format!(" {k:<7}"), theme.accent),
-                Span::styled(h.to_string(), theme.text),
-            ]));
+        col.push(Line::styled(title, theme.accent));
+        for (k, lines) in keys {
+            for (i, l) in lines.into_iter().enumerate() {
+                let key = if i == 0 { k } else { "" };
+                col.push(Line::from(vec![
+                    Span::styled(format!(" {key:<w$}", w = KEY_W - 1), theme.accent),
+                    Span::styled(l, theme.text),
+                ]));
+            }
         }
     }
+    out
+}
+
+/// Renders the overlay centred in `area`, scrolled by `s.help_scroll`; records the largest
+/// scroll and the page height in `hits`.
+pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut Hits) {
+    let cols = if area.width >= 2 * MIN_COL_W + 2 {
+        2
+    } else {
+        1
+    };
+    let col_w = (area.width.saturating_sub(2) / cols as u16).min(MAX_COL_W);
+    let columns = columns(cols, col_w, theme);
     let rows = columns.iter().map(Vec::len).max().unwrap_or(0) as u16;
     let w = (col_w * cols as u16 + 2).min(area.width);
     let h = (rows + 2).min(area.height);
@@ -55,8 +125,21 @@ pub fn render(f: &mut Frame, area: Rect, _s: &UiState, theme: &Theme) {
         width: w,
         height: h,
     };
+    let page = h.saturating_sub(2).max(1);
+    let max = rows.saturating_sub(page);
+    let offset = s.help_scroll.min(max);
+    hits.help = Some((max, page));
+    let title = if max == 0 {
+        " Keys (esc closes) ".to_string()
+    } else {
+        format!(
+            " Keys {}–{} of {rows} · j k scroll · esc closes ",
+            offset + 1,
+            offset + page
+        )
+    };
     f.render_widget(Clear, r);
-    let b = block(" Keys (esc closes) ", theme);
+    let b = block(title, theme);
     let inner = b.inner(r);
     f.render_widget(b, r);
     for (i, col) in columns.into_iter().enumerate() {
@@ -65,6 +148,21 @@ pub fn render(f: &mut Frame, area: Rect, _s: &UiState, theme: &Theme) {
             width: col_w.min(inner.width.saturating_sub(i as u16 * col_w)),
             ..inner
         };
-        f.render_widget(Paragraph::new(col), cr);
+        f.render_widget(Paragraph::new(col).scroll((offset, 0)), cr);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wraps_at_spaces_and_cuts_long_words() {
+        assert_eq!(
+            wrap("the alert's dependency (or enter)", 20),
+            ["the alert's", "dependency (or", "enter)"]
+        );
+        assert_eq!(wrap("abcdefgh", 3), ["abc", "def", "gh"]);
+        assert_eq!(wrap("", 5), [""]);
     }
 }

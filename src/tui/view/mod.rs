@@ -76,7 +76,7 @@ pub fn render(f: &mut Frame, s: &UiState, theme: &Theme) -> Hits {
     }
     footer(f, foot, s, theme);
     if s.help {
-        help::render(f, body, s, theme);
+        help::render(f, body, s, theme, &mut hits);
     }
     hits
 }

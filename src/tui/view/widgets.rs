@@ -48,6 +48,11 @@ pub fn ns(v: u64) -> String {
     ms(Some(v as f64 / 1e6))
 }
 
+/// A ratio that may be unknown ([`NONE`] then), as [`pct`].
+pub fn pct_known(ratio: Option<f64>, calls: u64) -> String {
+    ratio.map_or_else(|| NONE.into(), |r| pct(r, calls))
+}
+
 /// A ratio as a percentage, `–` when there were no calls.
 pub fn pct(ratio: f64, calls: u64) -> String {
     if calls == 0 {
