@@ -203,15 +203,22 @@ impl<'a> Context<'a> {
                 inbound[ib as usize].caller_call = Some(ci as u32);
             }
         }
-        let mut by_edge: BTreeMap<(Arc<str>, Arc<str>), Vec<u32>> = BTreeMap::new();
+        // Grouped by the store's edge id first (no key clones per call), then keyed by name.
+        let mut by_id: HashMap<EdgeId, Vec<u32>> = HashMap::new();
         for (i, c) in calls.iter().enumerate() {
+            by_id.entry(c.edge).or_default().push(i as u32);
+        }
+        let mut by_edge: BTreeMap<(Arc<str>, Arc<str>), Vec<u32>> = BTreeMap::new();
+        for idx in by_id.into_values() {
+            let Some(&first) = idx.first() else { continue };
+            let c = &calls[first as usize];
             by_edge
                 .entry((c.caller.clone(), c.dep.clone()))
                 .or_default()
-                .push(i as u32);
+                .extend(idx);
         }
         for v in by_edge.values_mut() {
-            v.sort_by_key(|&i| (calls[i as usize].start, i));
+            v.sort_unstable_by_key(|&i| (calls[i as usize].start, i));
         }
         let mut by_service: BTreeMap<Arc<str>, Vec<u32>> = BTreeMap::new();
         for (i, s) in inbound.iter().enumerate() {

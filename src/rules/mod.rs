@@ -10,6 +10,7 @@
 //! - [`dep`]: what the rules cite of a dependency: the store's view of it for the window.
 //! - [`detectors`]: the algorithms of `reference/resilience-telemetry.md` §2.
 //! - [`engine`]: runs the rules, applies allow entries, orders the findings.
+//! - [`memo`]: a per-run memo of name tests (globs, scopes) the detectors repeat per call.
 
 pub mod chains;
 pub mod compile;
@@ -19,6 +20,7 @@ pub mod dep;
 pub mod detectors;
 pub mod engine;
 pub(crate) mod files;
+pub mod memo;
 pub mod params;
 pub mod spec;
 pub(crate) mod toml_fields;

@@ -24,6 +24,7 @@ use super::super::context::{Context, exemplars};
 use super::super::params::{ParamDef, ParamKind, Params};
 use super::{Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject};
 use crate::rules::compile::{Globs, globs};
+use crate::rules::memo::Memo;
 
 /// The services CYC-001 leaves out by default (globs, case-sensitive as service names are):
 /// API gateways, auth/identity/token services, mesh and cluster ingress.
@@ -160,11 +161,9 @@ impl Detector for Cycle {
         let mut out = Output::default();
         let mut sync: Graph = BTreeMap::new();
         let mut asyn: Graph = BTreeMap::new();
+        let mut ignored = Memo::new(|s| self.ignore.matches_some(s));
         for c in &cx.calls {
-            if !cx.is_service(&c.dep)
-                || self.ignore.matches_some(&c.caller)
-                || self.ignore.matches_some(&c.dep)
-            {
+            if !cx.is_service(&c.dep) || ignored.get(&c.caller) || ignored.get(&c.dep) {
                 continue;
             }
             if !rule.edge(&c.caller, &c.dep, c.kind) {
@@ -189,11 +188,11 @@ impl Detector for Cycle {
         let mut callbacks: BTreeMap<Arc<str>, Callback> = BTreeMap::new();
         for ib in &cx.inbound {
             let s = cx.inbound_span(ib);
-            if s.kind != SpanKind::Server || self.ignore.matches_some(&ib.service) {
+            if s.kind != SpanKind::Server || ignored.get(&ib.service) {
                 continue;
             }
             let t = cx.trace(ib.trace);
-            let mut path = vec![ib.service.to_string()];
+            let mut path: Vec<&str> = vec![&ib.service];
             let mut parent = s.parent_span_id;
             let mut hops = 0;
             let mut via_other = false;
@@ -203,7 +202,7 @@ impl Detector for Cycle {
                 if p.kind == SpanKind::Server {
                     if p.resource.service_name == ib.service {
                         if via_other {
-                            path.push(ib.service.to_string());
+                            path.push(&ib.service);
                             path.reverse();
                             let e = callbacks.entry(ib.service.clone()).or_insert((
                                 0,
@@ -218,8 +217,8 @@ impl Detector for Cycle {
                         break;
                     }
                     via_other = true;
-                    if path.last().map(String::as_str) != Some(p.service()) {
-                        path.push(p.service().to_string());
+                    if path.last().copied() != Some(p.service()) {
+                        path.push(p.service());
                     }
                 }
                 parent = p.parent_span_id;

@@ -7,7 +7,7 @@
 //! P(all n fast) = qⁿ). Graph: normalized degree centrality ≥ 0.5 with ≥ 8 services marks a
 //! hub-like candidate (info: hub detection methods disagree).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::model::finding::{Evidence, EvidenceExt};
@@ -56,9 +56,6 @@ pub const FAN_OUT: DetectorDef = DetectorDef {
     build,
 };
 
-/// Calls and distinct dependencies of one request.
-type PerRequest = (usize, BTreeSet<Arc<str>>);
-
 #[derive(Debug)]
 struct FanOut {
     max_calls: f64,
@@ -81,30 +78,9 @@ fn build(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
 impl Detector for FanOut {
     fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
         let mut out = Output::default();
-        // Nearest inbound ancestor of each call (same service), as (trace, span idx).
-        let mut per_req: HashMap<(u32, u32), PerRequest> = HashMap::new();
-        for c in &cx.calls {
-            let t = cx.trace(c.trace);
-            let mut parent = c.parent;
-            let mut hops = 0;
-            while parent != [0; 8] && hops < 64 {
-                hops += 1;
-                let Some(pi) = t.position(&parent) else { break };
-                let p = &t.spans[pi];
-                if p.kind.is_inbound() {
-                    if p.resource.service_name == c.caller {
-                        let e = per_req.entry((c.trace, pi as u32)).or_default();
-                        e.0 += 1;
-                        e.1.insert(c.dep.clone());
-                    }
-                    break;
-                }
-                if p.kind.is_outbound() {
-                    break;
-                }
-                parent = p.parent_span_id;
-            }
-        }
+        // The calls of each request: the context's shared per-request index (each call's
+        // nearest inbound ancestor of its own service).
+        let req = cx.requests();
         for (svc, idx) in &cx.by_service {
             if !rule.service(svc) {
                 continue;
@@ -113,10 +89,10 @@ impl Detector for FanOut {
                 .iter()
                 .map(|&i| {
                     let ib = &cx.inbound[i as usize];
-                    let (n, d) = per_req
-                        .get(&(ib.trace, ib.span))
-                        .map_or((0, 0), |(n, d)| (*n, d.len()));
-                    (ib.trace, n, d)
+                    let calls = req.calls_of(i);
+                    let deps: BTreeSet<&str> =
+                        calls.iter().map(|&c| &*cx.calls[c as usize].dep).collect();
+                    (ib.trace, calls.len(), deps.len())
                 })
                 .collect();
             if reqs.len() < self.min_requests {

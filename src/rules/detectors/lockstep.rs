@@ -92,10 +92,21 @@ fn route_of(cx: &Context<'_>, inbound: u32) -> String {
     operation(&s.attributes, &s.name)
 }
 
+/// Routes of inbound spans, each computed once (the share of requests reads every request of
+/// the caller for every edge it has).
+struct Routes(Vec<Option<String>>);
+
+impl Routes {
+    fn get<'r>(&'r mut self, cx: &Context<'_>, inbound: u32) -> &'r str {
+        self.0[inbound as usize].get_or_insert_with(|| route_of(cx, inbound))
+    }
+}
+
 impl Detector for Lockstep {
     fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
         let mut out = Output::default();
         let req = cx.requests();
+        let mut route_cache = Routes(vec![None; cx.inbound.len()]);
         // (caller, dep) → per request.
         let mut edges: BTreeMap<(Arc<str>, Arc<str>), Vec<PerRequest>> = BTreeMap::new();
         let mut durations: HashMap<(Arc<str>, Arc<str>), Vec<f64>> = HashMap::new();
@@ -114,7 +125,7 @@ impl Detector for Lockstep {
                 }
                 let p = per.entry(&c.dep).or_insert_with(|| PerRequest {
                     trace: c.trace,
-                    route: route_of(cx, r),
+                    route: route_cache.get(cx, r).to_string(),
                     ops: Vec::new(),
                     overlap: false,
                 });
@@ -142,7 +153,7 @@ impl Detector for Lockstep {
             let routes: BTreeSet<&str> = per.iter().map(|p| p.route.as_str()).collect();
             let total = cx.by_service.get(&caller).map_or(0, |idx| {
                 idx.iter()
-                    .filter(|&&i| routes.contains(route_of(cx, i).as_str()))
+                    .filter(|&&i| routes.contains(route_cache.get(cx, i)))
                     .count()
             });
             let subject = Subject::edge(&caller, &dep);

@@ -157,53 +157,52 @@ const TRANSFER_WORDS: &[&str] = &[
     "dump",
 ];
 
+/// Whether `w` is one of `words` (all lowercase), ignoring ASCII case.
+fn is_word(words: &[&str], w: &str) -> bool {
+    words.iter().any(|k| k.eq_ignore_ascii_case(w))
+}
+
 fn route_reason(a: &Attributes) -> Option<&'static str> {
-    let url = a
+    // Borrowed throughout, compared ignoring ASCII case: this runs once for every call.
+    let url: Option<&str> = a
         .first_str(&["url.full", "http.url"])
-        .map(|u| u.split_once("://").map_or(u, |(_, r)| r).to_string());
-    let route = a
+        .map(|u| u.split_once("://").map_or(u, |(_, r)| r));
+    let route: &str = a
         .first_str(&["url.template", "http.route", "url.path", "http.target"])
-        .map(str::to_string)
-        .or_else(|| {
-            url.as_deref()
-                .map(|r| r.find('/').map_or("/", |i| &r[i..]).to_string())
-        })?;
-    let path = route
-        .split(['?', '#'])
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let words: Vec<&str> = path
-        .split(['/', '.', ':'])
-        .flat_map(|s| {
-            // `/events/long-poll` keeps its word; `/events-stream` splits into two.
-            std::iter::once(s).chain(s.split(['-', '_']))
-        })
-        .filter(|w| !w.is_empty())
-        .collect();
-    if words.iter().any(|w| LONG_POLL_WORDS.contains(w)) {
+        .or_else(|| url.map(|r| r.find('/').map_or("/", |i| &r[i..])))?;
+    let path = route.split(['?', '#']).next().unwrap_or("");
+    let words = || {
+        path.split(['/', '.', ':'])
+            .flat_map(|s| {
+                // `/events/long-poll` keeps its word; `/events-stream` splits into two.
+                std::iter::once(s).chain(s.split(['-', '_']))
+            })
+            .filter(|w| !w.is_empty())
+    };
+    if words().any(|w| is_word(LONG_POLL_WORDS, w)) {
         return Some("long-poll or stream route");
     }
-    if words.iter().any(|w| TRANSFER_WORDS.contains(w)) {
+    if words().any(|w| is_word(TRANSFER_WORDS, w)) {
         return Some("upload or export route");
     }
-    let query = a
+    let query: &str = a
         .first_str(&["url.query"])
-        .map(str::to_string)
         .or_else(|| {
-            url.as_deref()
-                .or(a.first_str(&["http.target"]))
-                .and_then(|u| u.split_once('?').map(|(_, q)| q.to_string()))
+            url.or(a.first_str(&["http.target"]))
+                .and_then(|u| u.split_once('?').map(|(_, q)| q))
         })
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+        .unwrap_or_default();
     let long_poll_query = query.split('&').any(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        match k {
-            "wait" | "waittimeseconds" => !v.is_empty(),
-            "watch" | "follow" | "stream" => matches!(v, "true" | "1"),
-            "feed" => matches!(v, "longpoll" | "continuous" | "eventsource"),
-            _ => false,
+        let is = |want: &[&str]| is_word(want, v);
+        if is_word(&["wait", "waittimeseconds"], k) {
+            !v.is_empty()
+        } else if is_word(&["watch", "follow", "stream"], k) {
+            is(&["true", "1"])
+        } else if k.eq_ignore_ascii_case("feed") {
+            is(&["longpoll", "continuous", "eventsource"])
+        } else {
+            false
         }
     });
     long_poll_query.then_some("long-poll query")

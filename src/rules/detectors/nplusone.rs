@@ -282,15 +282,20 @@ pub fn paginated_url(url: &str) -> bool {
 }
 
 impl NPlusOne {
-    fn statement(&self, cx: &Context<'_>, c: &Call) -> Option<String> {
+    /// The raw statement of a database call whose system is judged.
+    fn raw_statement<'c>(&self, cx: &'c Context<'_>, c: &Call) -> Option<&'c str> {
         let a = &cx.span(c).attributes;
         if let Some(sys) = a.first_str(&["db.system.name", "db.system"])
-            && self.skip.iter().any(|s| s == &sys.to_ascii_lowercase())
+            && self.skip.iter().any(|s| s.eq_ignore_ascii_case(sys))
         {
             return None;
         }
         a.first_str(&["db.query.text", "db.statement"])
-            .map(normalize_sql)
+    }
+
+    /// Whether the rule judges call `c` (an in-scope database call).
+    fn judged_db(rule: RuleCtx<'_>, c: &Call) -> bool {
+        c.kind == DepKind::Db && rule.edge(&c.caller, &c.dep, c.kind)
     }
 
     fn run_db(&self, rule: RuleCtx<'_>, cx: &Context<'_>, out: &mut Output) {
@@ -300,11 +305,21 @@ impl NPlusOne {
         let mut judged = 0usize;
         let mut paged_runs = 0usize;
         for group in cx.sibling_groups() {
+            // A group shorter than `min_repeats` holds no run: it only counts as judged.
+            if group.len() < self.min_repeats {
+                if group
+                    .iter()
+                    .any(|c| Self::judged_db(rule, c) && self.raw_statement(cx, c).is_some())
+                {
+                    judged += 1;
+                }
+                continue;
+            }
             let stmts: Vec<Option<String>> = group
                 .iter()
                 .map(|c| {
-                    (c.kind == DepKind::Db && rule.edge(&c.caller, &c.dep, c.kind))
-                        .then(|| self.statement(cx, c))
+                    Self::judged_db(rule, c)
+                        .then(|| self.raw_statement(cx, c).map(normalize_sql))
                         .flatten()
                 })
                 .collect();
@@ -326,6 +341,11 @@ impl NPlusOne {
                     j += 1;
                 }
                 let n = j - i;
+                // Shorter runs are neither counted as paged nor reported: skip the statement work.
+                if n < self.min_repeats {
+                    i = j;
+                    continue;
+                }
                 let total: f64 = group[i..j].iter().map(Call::ms).sum();
                 let raw: Vec<Option<&str>> = group[i..j]
                     .iter()
@@ -336,11 +356,10 @@ impl NPlusOne {
                     })
                     .collect();
                 let paged = page_query(s) && pages(&raw);
-                if paged && n >= self.min_repeats {
+                if paged {
                     paged_runs += 1;
                 }
-                if n >= self.min_repeats && total >= self.min_total_ms && parameterized(s) && !paged
-                {
+                if total >= self.min_total_ms && parameterized(s) && !paged {
                     let c = &group[i];
                     let t = cx.trace(c.trace);
                     let parent = t

@@ -18,6 +18,7 @@ use super::{
     Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided, fmt_ms,
 };
 use crate::rules::compile::{Globs, globs};
+use crate::rules::memo::Memo;
 
 /// `retry-budget` (RTY-004).
 pub const BUDGET: DetectorDef = DetectorDef {
@@ -158,6 +159,7 @@ impl Budget {
 impl Detector for Budget {
     fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
         let mut out = Output::default();
+        let mut judged_op = Memo::new(|op| rule.op(op) && !self.exclude.matches_some(op));
         for v in cx.snap.deps.iter() {
             let (caller, depn) = (&v.key.caller, &v.key.dependency);
             if !rule.edge(caller, depn, v.kind) {
@@ -183,7 +185,7 @@ impl Detector for Budget {
             let mut excluded: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
             let mut in_scope: Vec<&crate::rules::context::Call> = Vec::new();
             for c in idx.into_iter().flatten().map(|&i| &cx.calls[i as usize]) {
-                if rule.op(&c.op) && !self.exclude.matches_some(&c.op) {
+                if judged_op.get(&c.op) {
                     in_scope.push(c);
                 } else {
                     let e = excluded.entry(bucket_of(c.start)).or_default();

@@ -22,6 +22,7 @@ use super::{
     Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided, fmt_ms,
 };
 use crate::rules::compile::{Globs, globs};
+use crate::rules::memo::Memo;
 
 pub use super::default_timeout::{DEFAULT, PLATFORM_DEFAULTS};
 
@@ -120,6 +121,7 @@ pub fn edges<'c>(
     exclude: Option<&Globs>,
 ) -> Vec<EdgeCalls<'c>> {
     let mut out = Vec::new();
+    let mut judged_op = Memo::new(|op| rule.op(op) && !exclude.is_some_and(|g| g.matches_some(op)));
     for ((caller, dep), idx) in &cx.by_edge {
         let Some(first) = idx.first() else { continue };
         let kind = cx.calls[*first as usize].kind;
@@ -130,7 +132,7 @@ pub fn edges<'c>(
             .iter()
             .filter(|&&i| !cx.is_long_lived(i as usize))
             .map(|&i| &cx.calls[i as usize])
-            .filter(|c| rule.op(&c.op) && !exclude.is_some_and(|g| g.matches_some(&c.op)))
+            .filter(|c| judged_op.get(&c.op))
             .collect();
         if !calls.is_empty() {
             out.push(((caller.clone(), dep.clone()), kind, calls));
