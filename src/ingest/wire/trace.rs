@@ -349,8 +349,8 @@ impl<'i> Decoder<'i> {
 pub(super) struct AttrList {
     pub(super) keys: Vec<Text>,
     pub(super) b: AttrsBuilder,
-    /// The key set of the previous list finished: its keys are tried first, index by index,
-    /// and it is reused whole when the keys are the same.
+    /// The key set of the previous list finished: reused whole when the next list has the
+    /// same keys (senders repeat a span type's key order), without the interner's lookup.
     pub(super) prev: KeySet,
     /// Attributes read, kept or not.
     seen: usize,

@@ -341,6 +341,7 @@ impl Decoder<'_> {
         Ok(())
     }
 }
+
 /// Slots of a request's key cache ([`Decoder::keys`]).
 pub(super) const KEY_SLOTS: usize = 256;
 
