@@ -16,6 +16,13 @@ if [[ "${CI:-}" == "true" ]]; then
 fi
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
+# A full debug build of every target takes about 4 GB under target/ (the last CI failure was a
+# full disk while linking); say early when that will not fit rather than die in the linker.
+free_kb=$(df -Pk . | awk 'NR==2 {print $4}')
+if [[ -n "$free_kb" && "$free_kb" -lt 5000000 ]]; then
+  echo "warning: only $((free_kb / 1024)) MiB free on $(df -P . | awk 'NR==2 {print $6}'); the build needs about 4 GB" >&2
+fi
+
 step "scripts/test-deps.sh"
 bash scripts/test-deps.sh
 

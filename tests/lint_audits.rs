@@ -11,12 +11,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::{FAULTLINE, Recorder, root, run_with_timeout, venv_python};
+use common::{FAULTLINE, Recorder, root, run_scenario, run_with_timeout, venv_python};
 
 const RULES: [&str; 5] = ["BLK-002", "DEP-001", "RTY-002", "CTX-001", "ARC-001"];
 
@@ -40,22 +40,13 @@ fn audits_find_every_planted_pattern_and_no_twin() {
     let rec = Recorder::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let truth_path = dir.path().join("truth.json");
-    let out = run_with_timeout(
+    run_scenario(
         Command::new(py)
             .arg(root().join("tests/py/audits/scenario.py"))
             .arg(rec.http_url(""))
-            .arg(&truth_path)
-            .env("NO_PROXY", "*")
-            .env_remove("http_proxy")
-            .env_remove("HTTP_PROXY")
-            .stdin(Stdio::null()),
-        Duration::from_secs(100),
-    );
-    assert!(
-        out.status.success(),
-        "the audits scenario failed: {:?}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+            .arg(&truth_path),
+        "the audits scenario",
+        &rec,
     );
     let stopped = rec.stop();
     stopped.assert_clean();

@@ -20,26 +20,15 @@ fn run(exporter: &str, compression: &str) {
         "grpc" => rec.grpc.to_string(),
         _ => format!("http://{}", rec.http),
     };
-    let out = run_with_timeout(
+    run_scenario_within(
         Command::new(&py)
             .arg(root().join("tests/py/scenario.py"))
             .args([exporter, &endpoint])
             .arg(&truth_path)
-            .args(["--compression", compression])
-            // The exporters must talk to the loopback receiver directly.
-            .env("NO_PROXY", "*")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY"),
+            .args(["--compression", compression]),
+        &format!("the Python scenario ({exporter}, {compression})"),
+        &rec,
         Duration::from_secs(180),
-    );
-    let scen_err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(
-        out.status.success(),
-        "the Python scenario ({exporter}, {compression}) failed: {:?}\n--- scenario stderr\n{scen_err}\n--- faultline stderr\n{}",
-        out.status,
-        rec.stderr_so_far()
     );
     let truth = load_truth(&truth_path);
 
@@ -123,18 +112,14 @@ fn capture_uses_collector_json_encoding() {
     let rec = Recorder::start();
     let work = tempfile::tempdir().unwrap();
     let truth_path = work.path().join("truth.json");
-    let out = run_with_timeout(
+    run_scenario_within(
         Command::new(&py)
             .arg(root().join("tests/py/scenario.py"))
             .args(["grpc", &rec.grpc.to_string()])
-            .arg(&truth_path)
-            .env("NO_PROXY", "*"),
+            .arg(&truth_path),
+        "the Python scenario",
+        &rec,
         Duration::from_secs(180),
-    );
-    assert!(
-        out.status.success(),
-        "scenario: {}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let stopped = rec.stop();
     stopped.assert_clean();

@@ -119,13 +119,23 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> 
 /// and its arguments): proxies off (the exporters must reach 127.0.0.1), at most 120 s, and fails
 /// the test with the script's stderr and faultline's when it does not succeed.
 pub fn run_scenario(cmd: &mut Command, what: &str, rec: &Recorder) -> Output {
+    run_scenario_within(cmd, what, rec, Duration::from_secs(120))
+}
+
+/// [`run_scenario`] with a deadline of its own, for the longer scenarios.
+pub fn run_scenario_within(
+    cmd: &mut Command,
+    what: &str,
+    rec: &Recorder,
+    deadline: Duration,
+) -> Output {
     let out = run_with_timeout(
         cmd.env("NO_PROXY", "*")
             .env_remove("http_proxy")
             .env_remove("https_proxy")
             .env_remove("HTTP_PROXY")
             .env_remove("HTTPS_PROXY"),
-        Duration::from_secs(120),
+        deadline,
     );
     assert!(
         out.status.success(),

@@ -43,7 +43,7 @@ pub fn require(bin: &str) {
     );
 }
 
-fn get(url: &str) -> Option<String> {
+pub fn get(url: &str) -> Option<String> {
     faultline::ingest::tls_files::install_default_provider();
     let c = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -53,7 +53,7 @@ fn get(url: &str) -> Option<String> {
     r.status().is_success().then(|| r.text().ok()).flatten()
 }
 
-fn wait_ready(url: &str, what: &str, proc: &mut KillOnDrop) {
+pub fn wait_ready(url: &str, what: &str, proc: &mut KillOnDrop) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while get(url).is_none() {
         if let Ok(Some(st)) = proc.child().try_wait() {
@@ -64,7 +64,7 @@ fn wait_ready(url: &str, what: &str, proc: &mut KillOnDrop) {
     }
 }
 
-fn now_secs() -> u64 {
+pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -143,6 +143,44 @@ pub fn prometheus(services: usize, fanout: usize) -> Backend {
     }
 }
 
+/// A Prometheus with native histograms on (`--enable-feature=native-histograms`), scraping
+/// `target` (`host:port`) every second, answering on a free port. `edges` is left 0: the caller
+/// knows what its target serves.
+pub fn prometheus_scraping(target: &str) -> Backend {
+    require("prometheus");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: fleet\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .expect("config");
+    let port = free_port();
+    let mut proc = spawn(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--enable-feature=native-histograms"),
+        dir.path(),
+        "prometheus",
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{url}/-/ready"), "prometheus", &mut proc);
+    Backend {
+        proc,
+        url,
+        now: now_secs(),
+        edges: 0,
+        _dir: dir,
+    }
+}
+
 /// A VictoriaMetrics holding the fleet's series (imported), answering on a free port.
 pub fn victoria(services: usize, fanout: usize) -> Backend {
     require("victoria-metrics");
@@ -185,7 +223,7 @@ pub fn victoria(services: usize, fanout: usize) -> Backend {
     }
 }
 
-fn spawn(cmd: &mut Command, dir: &Path, what: &str) -> KillOnDrop {
+pub fn spawn(cmd: &mut Command, dir: &Path, what: &str) -> KillOnDrop {
     let log = std::fs::File::create(dir.join(format!("{what}.log"))).expect("log file");
     KillOnDrop(Some(
         cmd.stdin(Stdio::null())
