@@ -167,7 +167,55 @@ fn summary(shape: corpus::Shape, batches: usize) {
     );
 }
 
+/// `INGEST_COUNT=prost|wire SHAPE BATCHES`: one path alone over `BATCHES` fresh batches (after
+/// one warm-up round of the corpus through the same path), no criterion, no timing: for
+/// instruction counts, e.g.
+/// `valgrind --tool=callgrind --toggle-collect='*count_path*' target/release/deps/ingest-* traces 200`
+/// with `INGEST_COUNT=wire` set. The ratio of the two paths' counts is load-independent.
+fn count(path: &str) {
+    let args: Vec<String> = std::env::args().collect();
+    let shape = match args.get(1).map(String::as_str) {
+        Some("spans") => corpus::Shape::Spans,
+        _ => corpus::Shape::Traces,
+    };
+    let batches = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(200);
+    let corpus = corpus::Corpus::build(64, BATCH, 1, false, shape);
+    let n = corpus.bodies.len();
+    let warm: Vec<bytes::Bytes> = (0..n).map(|i| corpus.body(i, 0)).collect();
+    let bodies: Vec<bytes::Bytes> = (0..batches)
+        .map(|k| corpus.body(k % n, 1 + (k / n) as u64))
+        .collect();
+    count_path(path, &warm);
+    let spans = count_path(path, &bodies);
+    println!(
+        "{path} {}: {batches} batches, {spans} spans",
+        shape_name(shape)
+    );
+}
+
+/// Decodes every body with `path`, the spans dropped; the number decoded.
+#[inline(never)]
+fn count_path(path: &str, bodies: &[bytes::Bytes]) -> usize {
+    bodies
+        .iter()
+        .map(|b| match path {
+            "prost" => ExportTraceServiceRequest::decode(&b[..]).map_or(0, |r| {
+                black_box(r)
+                    .resource_spans
+                    .iter()
+                    .flat_map(|rs| &rs.scope_spans)
+                    .map(|ss| ss.spans.len())
+                    .sum()
+            }),
+            _ => wire::decode(&b[..]).map_or(0, |d| black_box(d).spans.len()),
+        })
+        .sum()
+}
+
 fn main() {
+    if let Ok(path) = std::env::var("INGEST_COUNT") {
+        return count(&path);
+    }
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c);
     c.final_summary();

@@ -325,7 +325,7 @@ pub(crate) fn validate(schema: &Schema, body: &[u8], budget: u32) -> Result<(), 
 /// A string field's text.
 #[inline(always)]
 pub(crate) fn utf8(b: &[u8], number: u32) -> Result<&str, WireError> {
-    match std::str::from_utf8(b) {
+    match crate::ingest::bounds::utf8(b) {
         Ok(s) => Ok(s),
         Err(e) => Err(bad_utf8(b, e.valid_up_to(), number)),
     }

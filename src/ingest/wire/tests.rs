@@ -934,3 +934,32 @@ fn bounds_match_decode_traces() {
         .map(|x| (x.dropped_events, x.links.len(), x.dropped_links));
     assert_eq!(x, Some((72, 128, 72)));
 }
+
+/// The short-string helpers the decoders share (`bounds::same_bytes`, the key cache's compare;
+/// `bounds::utf8`, the ASCII fast path) answer exactly as `==` and `std::str::from_utf8` do, at
+/// every length around their 8-, 16- and 32-byte cases and for a difference at every position.
+#[test]
+fn short_string_helpers_agree_with_std() {
+    use crate::ingest::bounds::{same_bytes, utf8};
+    let mut samples: Vec<Vec<u8>> = Vec::new();
+    for n in 0..=40usize {
+        let base: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+        samples.push(base.clone());
+        for p in 0..n {
+            for b in [b'Z', 0xff, 0xc3] {
+                let mut v = base.clone();
+                v[p] = b;
+                samples.push(v);
+            }
+        }
+        let mut accented = base.clone();
+        accented.extend_from_slice("é".as_bytes());
+        samples.push(accented);
+    }
+    for a in &samples {
+        assert_eq!(utf8(a), std::str::from_utf8(a), "{a:?}");
+        for b in &samples {
+            assert_eq!(same_bytes(a, b), a == b, "{a:?} vs {b:?}");
+        }
+    }
+}

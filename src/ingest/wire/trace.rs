@@ -15,9 +15,10 @@ use super::reader::{I64, LEN, RECURSION_LIMIT, Reader, VARINT, key, validate};
 use super::schema::{
     EVENT, LINK, REQUEST, RESOURCE, RESOURCE_SPANS, SCOPE, SCOPE_SPANS, SPAN, STATUS,
 };
+use super::value::KEY_SLOTS;
 use crate::ingest::bounds::{self, Counted, Interner, MAX_EVENTS, SpanParts};
 use crate::ingest::decode::DecodedSpans;
-use crate::model::attrs::{Attributes, AttrsBuilder, Text};
+use crate::model::attrs::{Attributes, AttrsBuilder, KeySet, Text};
 use crate::model::span::{Event, Link, Resource, Span};
 
 /// Decoder state of one request.
@@ -29,6 +30,9 @@ pub(super) struct Decoder<'i> {
     pub(super) attrs: AttrList,
     /// Attributes of the event or link being decoded.
     pub(super) inner: AttrList,
+    /// Keys of this request's attributes, by `value::key_slot`: interned keys found again
+    /// without hashing.
+    pub(super) keys: Box<[Option<Text>; KEY_SLOTS]>,
 }
 
 impl<'i> Decoder<'i> {
@@ -39,6 +43,7 @@ impl<'i> Decoder<'i> {
             out: DecodedSpans::default(),
             attrs: AttrList::default(),
             inner: AttrList::default(),
+            keys: Box::new([const { None }; KEY_SLOTS]),
         }
     }
 
@@ -344,6 +349,9 @@ impl<'i> Decoder<'i> {
 pub(super) struct AttrList {
     pub(super) keys: Vec<Text>,
     pub(super) b: AttrsBuilder,
+    /// The key set of the previous list finished: reused whole when the next list has the
+    /// same keys (senders repeat a span type's key order), without the interner's lookup.
+    pub(super) prev: KeySet,
     /// Attributes read, kept or not.
     seen: usize,
     /// The sender's `dropped_attributes_count`.
@@ -366,7 +374,20 @@ impl AttrList {
 
     /// The model list (key set shared through the interner), leaving the scratch empty.
     fn finish(&mut self, it: &mut Interner) -> Attributes {
-        let keys = it.key_set(&self.keys);
+        // The same `Text`s (by address) in the same order: the same key set.
+        let same = self.keys.len() == self.prev.len()
+            && self
+                .keys
+                .iter()
+                .zip(self.prev.iter())
+                .all(|(a, b)| a.as_ptr() == b.as_ptr());
+        let keys = if same {
+            self.prev.clone()
+        } else {
+            let keys = it.key_set(&self.keys);
+            self.prev = keys.clone();
+            keys
+        };
         let attributes = bounds::attributes(keys, &mut self.b, self.seen, self.dropped);
         self.clear();
         attributes

@@ -7,7 +7,7 @@ use super::error::WireError;
 use super::reader::{I64, LEN, Reader, VARINT, key, utf8_error, validate};
 use super::schema::{ANY_VALUE, ARRAY_VALUE, KEY_VALUE, KEY_VALUE_LIST};
 use super::trace::Decoder;
-use crate::ingest::bounds::{self, MAX_DEPTH, StrValue};
+use crate::ingest::bounds::{self, Interner, MAX_DEPTH, StrValue};
 use crate::model::attrs::{AttrValue, KeyValue, MAX_ATTRIBUTES, Text};
 
 /// The array or kvlist chunks of one `AnyValue` (more than one only when the member repeats).
@@ -64,7 +64,8 @@ impl Decoder<'_> {
     }
 
     fn attribute_into(&mut self, body: &[u8], budget: u32, inner: bool) -> Result<(), WireError> {
-        let (key, any, any_budget) = self.read_key_value(body, budget)?;
+        let (name, any, any_budget) = self.read_key_value(body, budget)?;
+        let key = self.cached_key(name)?;
         let in_value = |e: WireError| e.within("value", None, &ANY_VALUE);
         // The value first (it may need the interner), then the list it goes to.
         enum Made<'b> {
@@ -110,12 +111,29 @@ impl Decoder<'_> {
         Ok(())
     }
 
-    /// A `KeyValue`'s key (interned) and value fields, not yet turned into a model value.
+    /// The interned key for these bytes, through the request's key cache: a request repeats a
+    /// few dozen keys on every span, and the cache's slot (picked by length and three bytes)
+    /// holding the same bytes answers without hashing and probing the interner. A hit is a
+    /// key interned earlier in this request, so the bytes are UTF-8.
+    fn cached_key(&mut self, name: &[u8]) -> Result<Text, WireError> {
+        let slot = key_slot(name);
+        if let Some(t) = &self.keys[slot]
+            && bounds::same_bytes(t.as_bytes(), name)
+        {
+            return Ok(t.clone());
+        }
+        let t = intern_key(self.it, name)?;
+        self.keys[slot] = Some(t.clone());
+        Ok(t)
+    }
+
+    /// A `KeyValue`'s key bytes and value fields, not yet turned into a model value (the key
+    /// is checked to be UTF-8 when it is interned or found interned).
     fn read_key_value<'a>(
         &mut self,
         body: &'a [u8],
         budget: u32,
-    ) -> Result<(Text, Any<'a>, u32), WireError> {
+    ) -> Result<(&'a [u8], Any<'a>, u32), WireError> {
         const KEY: u32 = key(1, LEN);
         const VALUE: u32 = key(2, LEN);
         // The key is checked to be UTF-8 when it is interned (or found interned).
@@ -142,11 +160,7 @@ impl Decoder<'_> {
                 _ => r.other(k, &KEY_VALUE, budget)?,
             }
         }
-        let key = self
-            .it
-            .get_utf8(name)
-            .map_err(|e| utf8_error(name, e, KEY >> 3))?;
-        Ok((key, any, any_budget))
+        Ok((name, any, any_budget))
     }
 
     /// A `KeyValue` whose value sits at nesting `depth` (of a kvlist value).
@@ -156,7 +170,8 @@ impl Decoder<'_> {
         budget: u32,
         depth: usize,
     ) -> Result<KeyValue, WireError> {
-        let (key, any, any_budget) = self.read_key_value(body, budget)?;
+        let (name, any, any_budget) = self.read_key_value(body, budget)?;
+        let key = intern_key(self.it, name)?;
         let value = self
             .finish(any, any_budget, depth)
             .map_err(|e| e.within("value", None, &ANY_VALUE))?;
@@ -326,6 +341,35 @@ impl Decoder<'_> {
         Ok(())
     }
 }
+
+/// Slots of a request's key cache ([`Decoder::keys`]).
+pub(super) const KEY_SLOTS: usize = 256;
+
+/// The key cache slot of a key's bytes: cheap to compute (length, first, middle and last
+/// byte), spread enough for the few dozen keys of a request.
+#[inline(always)]
+fn key_slot(b: &[u8]) -> usize {
+    let n = b.len();
+    let (first, mid, last) = match b {
+        [] => (0, 0, 0),
+        _ => (b[0], b[n / 2], b[n - 1]),
+    };
+    let h = (n as u32)
+        .wrapping_mul(0x9e37_79b9)
+        .wrapping_add(u32::from(first).wrapping_mul(0x85eb_ca6b))
+        .wrapping_add(u32::from(mid).wrapping_mul(0xc2b2_ae35))
+        .wrapping_add(u32::from(last).wrapping_mul(0x27d4_eb2f));
+    (h >> 24) as usize % KEY_SLOTS
+}
+
+/// The interned copy of a `KeyValue`'s key, or the error for a key that is not UTF-8.
+fn intern_key(it: &mut Interner, name: &[u8]) -> Result<Text, WireError> {
+    it.get_utf8(name)
+        .map_err(|e| utf8_error(name, e, KEY_FIELD))
+}
+
+/// Field number of `KeyValue.key`.
+const KEY_FIELD: u32 = 1;
 /// Field number of `AnyValue.string_value`.
 const STRING_VALUE: u32 = 1;
 
