@@ -250,22 +250,26 @@ impl Attributes {
     }
 
     /// The keys, in order.
+    #[inline]
     pub fn keys(&self) -> &[Text] {
         self.raw.keys()
     }
 
     /// The value of `key`, if present (first occurrence wins).
+    #[inline]
     pub fn get(&self, key: &str) -> Option<Value<'_>> {
         let i = self.keys().iter().position(|k| k.as_str() == key)?;
         self.raw.values().nth(i)
     }
 
     /// The value at position `i` (as [`Attributes::keys`] counts), if there is one.
+    #[inline]
     pub fn value_at(&self, i: usize) -> Option<Value<'_>> {
         self.raw.values().nth(i)
     }
 
     /// The string value of `key`, if present and a non-empty string.
+    #[inline]
     pub fn str(&self, key: &str) -> Option<&str> {
         self.get(key)
             .and_then(Value::as_str)
@@ -273,11 +277,13 @@ impl Attributes {
     }
 
     /// The first non-empty string among `keys` (new semantic-convention name first).
+    #[inline]
     pub fn first_str(&self, keys: &[&str]) -> Option<&str> {
         keys.iter().find_map(|k| self.str(k))
     }
 
     /// The integer value of the first of `keys` present.
+    #[inline]
     pub fn first_i64(&self, keys: &[&str]) -> Option<i64> {
         keys.iter()
             .find_map(|k| self.get(k).and_then(Value::as_i64))
