@@ -132,8 +132,13 @@ impl<'a> Context<'a> {
         let in_window = |s: &Span| s.start_ns >= window.0 && s.start_ns < window.1;
         let mut pool: HashMap<String, Arc<str>> = HashMap::new();
         // Pass 1: inbound spans, keyed by (trace, parent) for pairing, and aliases.
-        let mut inbound = Vec::new();
-        let mut inbound_by_parent: HashMap<(u32, SpanId), u32> = HashMap::new();
+        // Sized up front: at a million spans these are tens of megabytes, and growing them by
+        // doubling copied every element again and faulted in fresh pages for each copy.
+        let n_spans: usize = snap.traces.iter().map(|t| t.spans.len()).sum();
+        let n_calls: usize = snap.traces.iter().map(|t| t.calls.len()).sum();
+        let mut inbound = Vec::with_capacity(n_spans.saturating_sub(n_calls));
+        let mut inbound_by_parent: HashMap<(u32, SpanId), u32> =
+            HashMap::with_capacity(n_spans.saturating_sub(n_calls));
         for (ti, t) in snap.traces.iter().enumerate() {
             for (si, s) in t.spans.iter().enumerate() {
                 if !s.kind.is_inbound() || !in_window(s) {
@@ -157,7 +162,7 @@ impl<'a> Context<'a> {
                 });
             }
         }
-        let mut calls = Vec::new();
+        let mut calls = Vec::with_capacity(n_calls);
         for (ti, t) in snap.traces.iter().enumerate() {
             for rec in &t.calls {
                 let Some(s) = t.spans.get(rec.span as usize) else {
