@@ -79,10 +79,12 @@ fn build(p: &Params) -> Result<Box<dyn Detector>, Vec<BuildError>> {
 }
 
 /// One request's calls to the dependency: operation sequence, whether any overlapped.
-struct PerRequest {
+/// One request's calls to one dependency. The request's route is looked up only for edges
+/// that pass the cheap tests (most do not), and operations are borrowed from the context.
+struct PerRequest<'c> {
     trace: u32,
-    route: String,
-    ops: Vec<Arc<str>>,
+    inbound: u32,
+    ops: Vec<&'c Arc<str>>,
     overlap: bool,
 }
 
@@ -108,8 +110,8 @@ impl Detector for Lockstep {
         let req = cx.requests();
         let mut route_cache = Routes(vec![None; cx.inbound.len()]);
         // (caller, dep) → per request.
-        let mut edges: BTreeMap<(Arc<str>, Arc<str>), Vec<PerRequest>> = BTreeMap::new();
-        let mut durations: HashMap<(Arc<str>, Arc<str>), Vec<f64>> = HashMap::new();
+        let mut edges: BTreeMap<(&Arc<str>, &Arc<str>), Vec<PerRequest<'_>>> = BTreeMap::new();
+        let mut durations: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
         let mut requests: Vec<&u32> = req.calls.keys().collect();
         requests.sort();
         for &r in requests {
@@ -125,44 +127,45 @@ impl Detector for Lockstep {
                 }
                 let p = per.entry(&c.dep).or_insert_with(|| PerRequest {
                     trace: c.trace,
-                    route: route_cache.get(cx, r).to_string(),
+                    inbound: r,
                     ops: Vec::new(),
                     overlap: false,
                 });
-                p.ops.push(c.op.clone());
+                p.ops.push(&c.op);
                 let e = end.entry(&c.dep).or_insert(0);
                 if c.start < *e {
                     p.overlap = true;
                 }
                 *e = (*e).max(c.end);
                 durations
-                    .entry((c.caller.clone(), c.dep.clone()))
+                    .entry((&*c.caller, &*c.dep))
                     .or_default()
                     .push(c.ms());
             }
             let caller = &cx.inbound[r as usize].service;
             for (dep, p) in per {
-                edges
-                    .entry((caller.clone(), dep.clone()))
-                    .or_default()
-                    .push(p);
+                edges.entry((caller, dep)).or_default().push(p);
             }
         }
         for ((caller, dep), per) in edges {
-            // The caller's requests on the routes that call the dependency at all.
-            let routes: BTreeSet<&str> = per.iter().map(|p| p.route.as_str()).collect();
-            let total = cx.by_service.get(&caller).map_or(0, |idx| {
-                idx.iter()
-                    .filter(|&&i| routes.contains(route_cache.get(cx, i)))
-                    .count()
-            });
-            let subject = Subject::edge(&caller, &dep);
+            let subject = Subject::edge(caller, dep);
             let mut counts: Vec<f64> = per.iter().map(|p| p.ops.len() as f64).collect();
             let calls_median = median(&mut counts).unwrap_or(0.0);
             if calls_median < self.min_calls {
                 out.checked += 1;
                 continue;
             }
+            // The caller's requests on the routes that call the dependency at all (asked only
+            // here: working out every request's route was most of this rule's time).
+            let routes: BTreeSet<String> = per
+                .iter()
+                .map(|p| route_cache.get(cx, p.inbound).to_owned())
+                .collect();
+            let total = cx.by_service.get(caller).map_or(0, |idx| {
+                idx.iter()
+                    .filter(|&&i| routes.contains(route_cache.get(cx, i)))
+                    .count()
+            });
             if total < self.min_requests {
                 out.undecided.push(Undecided {
                     subject,
@@ -173,7 +176,7 @@ impl Detector for Lockstep {
             }
             out.checked += 1;
             let together = per.len() as f64 / total as f64;
-            let mut seqs: BTreeMap<&[Arc<str>], usize> = BTreeMap::new();
+            let mut seqs: BTreeMap<&[&Arc<str>], usize> = BTreeMap::new();
             for p in &per {
                 *seqs.entry(p.ops.as_slice()).or_default() += 1;
             }
@@ -184,11 +187,9 @@ impl Detector for Lockstep {
                 continue;
             };
             let fixed = top_n as f64 / per.len() as f64;
-            let distinct: BTreeSet<&Arc<str>> = top.iter().collect();
+            let distinct: BTreeSet<&Arc<str>> = top.iter().copied().collect();
             let overlapping = per.iter().filter(|p| p.overlap).count() as f64 / per.len() as f64;
-            let mut d = durations
-                .remove(&(caller.clone(), dep.clone()))
-                .unwrap_or_default();
+            let mut d = durations.remove(&(&**caller, &**dep)).unwrap_or_default();
             let call_ms = median(&mut d).unwrap_or(f64::MAX);
             if together < self.min_together
                 || fixed < self.min_fixed
