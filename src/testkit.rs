@@ -20,6 +20,17 @@ pub const MS: u64 = 1_000_000;
 /// One second in nanoseconds.
 pub const SEC: u64 = 1_000_000_000;
 
+/// A deterministic pseudo-random index source for property tests (xorshift64): each call gives
+/// a number below its argument (which must not be 0).
+pub fn xorshift(mut seed: u64) -> impl FnMut(usize) -> usize {
+    move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    }
+}
+
 /// A span under construction.
 #[derive(Clone, Debug)]
 pub struct SpanBuilder {

@@ -387,13 +387,7 @@ mod tests {
     #[test]
     fn crossings_count_equals_the_pairwise_definition() {
         // Deterministic pseudo-random layered graphs, with repeated edges and shared ends.
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |m: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % m as u64) as usize
-        };
+        let mut next = crate::testkit::xorshift(0x2545_f491_4f6c_dd1du64);
         for _ in 0..200 {
             let n = 2 + next(30);
             let layer_of: Vec<usize> = (0..n).map(|_| next(4)).collect();

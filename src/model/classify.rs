@@ -307,13 +307,7 @@ mod tests {
             Some(Err("UNAVAILABLE")),
             Some(Err("503")),
         ];
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = crate::testkit::xorshift(0x9e37_79b9_7f4a_7c15u64);
         for case in 0..20_000 {
             let mut b = client();
             for _ in 0..next(8) {

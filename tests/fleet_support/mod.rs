@@ -121,19 +121,7 @@ pub fn prometheus(services: usize, fanout: usize) -> Backend {
         String::from_utf8_lossy(&out.stderr)
     );
     std::fs::remove_file(&om).expect("remove the OpenMetrics file");
-    let cfg = dir.path().join("prometheus.yml");
-    std::fs::write(&cfg, "global:\n  scrape_interval: 1h\n").expect("config");
-    let port = free_port();
-    let mut proc = spawn(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}")),
-        dir.path(),
-        "prometheus",
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{url}/-/ready"), "prometheus", &mut proc);
+    let (proc, url) = start_prometheus(dir.path(), "global:\n  scrape_interval: 1h\n", &[]);
     Backend {
         proc,
         url,
@@ -149,29 +137,13 @@ pub fn prometheus(services: usize, fanout: usize) -> Backend {
 pub fn prometheus_scraping(target: &str) -> Backend {
     require("prometheus");
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &cfg,
-        format!(
+    let (proc, url) = start_prometheus(
+        dir.path(),
+        &format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: fleet\n    static_configs:\n      - targets: ['{target}']\n"
         ),
-    )
-    .expect("config");
-    let port = free_port();
-    let mut proc = spawn(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--enable-feature=native-histograms"),
-        dir.path(),
-        "prometheus",
+        &["--enable-feature=native-histograms"],
     );
-    let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{url}/-/ready"), "prometheus", &mut proc);
     Backend {
         proc,
         url,
@@ -179,6 +151,29 @@ pub fn prometheus_scraping(target: &str) -> Backend {
         edges: 0,
         _dir: dir,
     }
+}
+
+/// Starts Prometheus on `dir/data` with the configuration `config` and `extra` flags, on a free
+/// port of 127.0.0.1; waits until it is ready.
+fn start_prometheus(dir: &Path, config: &str, extra: &[&str]) -> (KillOnDrop, String) {
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(&cfg, config).expect("config");
+    let port = free_port();
+    let mut proc = spawn(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra),
+        dir,
+        "prometheus",
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{url}/-/ready"), "prometheus", &mut proc);
+    (proc, url)
 }
 
 /// A VictoriaMetrics holding the fleet's series (imported), answering on a free port.
