@@ -1,10 +1,13 @@
 //! Wiring: starts receivers, the store task and the capture writer; picks the front end; shuts
 //! down in order (receivers stop accepting, the store drains, the capture flushes). The
-//! dashboard commands are wired in `dashboard`; `signals` turns SIGINT/SIGTERM/SIGHUP into the
+//! dashboard commands are wired in `dashboard`, `record` in `record`, the one-shot `report`,
+//! `lint` and `rules` in `batch`; `signals` turns SIGINT/SIGTERM/SIGHUP into the
 //! one shutdown request every long-running command waits on; `trace` prints one trace.
 
+mod batch;
 mod compare;
 pub mod dashboard;
+mod record;
 pub mod signals;
 mod trace;
 
@@ -14,23 +17,21 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::cli::ReceiverArgs;
 use crate::cli::sources::{SourcesError, metric_sources, receiver_config};
-use crate::cli::{
-    FailOn, LintArgs, LintFormat, ReceiverArgs, RecordArgs, ReportArgs, ReportFormat, RulesArgs,
-};
 
 mod alerting;
 pub mod fleet;
 use crate::ingest::channel::{Counters, DEFAULT_CAPACITY, Ingest};
 use crate::ingest::server_tls::{ReloadingConfig, TlsCounters, TlsIncoming};
 use crate::ingest::{otlp_grpc, otlp_http, prom_query, prom_scrape, recorder};
-use crate::model::finding::Severity;
 use crate::model::profile::{ProfileError, ProfileSet};
 use crate::replay;
-use crate::report;
 use crate::store::{Snapshot, Store, StoreConfig, task};
 pub use alerting::{LiveAlerts, alerts, live_alerts};
+pub use batch::{LintOutcome, lint, load_captures, report, rules};
 pub use compare::{TraceRef, compare, parse_refs};
+pub use record::record;
 pub use trace::trace;
 
 /// Errors that end a command; `main` prints them and exits 2.
@@ -320,303 +321,6 @@ async fn run_for(duration: Option<Duration>, shutdown: &mut signals::Shutdown) {
         }
         None => shutdown.wait().await,
     }
-}
-
-/// `faultline record`. `--out -` (not in `--help`; docs/performance.md) runs the receivers and
-/// the store without a capture writer: how ingest throughput is measured.
-pub async fn record(args: RecordArgs) -> Result<(), AppError> {
-    // Handlers first: a SIGTERM right after the "listening" lines must stop us cleanly.
-    let mut shutdown = signals::Shutdown::install();
-    let capture = (args.out.as_os_str() != "-").then_some(args.out.as_path());
-    let alerting = if args.alerts.any() || args.rules.is_some() {
-        Some(live_alerts(args.rules.as_deref(), &args.alerts, true)?)
-    } else {
-        None
-    };
-    let hooks = task::Hooks {
-        findings: None,
-        alerts: alerting.as_ref().map(|a| a.hook.clone()),
-    };
-    let live = start_live_hooks(&args.receivers, StoreConfig::default(), capture, hooks).await?;
-    eprintln!("faultline: listening otlp-grpc={}", live.grpc_addr);
-    eprintln!("faultline: listening otlp-http={}", live.http_addr);
-    if live.tls {
-        eprintln!("faultline: the receivers speak TLS only");
-    }
-    match capture {
-        Some(path) => eprintln!("faultline: recording to {}", path.display()),
-        None => eprintln!("faultline: --out -: not recording (receivers and store only)"),
-    }
-    for s in &args.receivers.scrape {
-        eprintln!("faultline: scraping {s}");
-    }
-    if let Some(p) = &args.receivers.prometheus {
-        eprintln!("faultline: querying {p}");
-    }
-    // Measurement aid (docs/performance.md, the soak): the store's counters as one JSON line on
-    // stderr every FAULTLINE_STATS_MS milliseconds.
-    let stats = std::env::var("FAULTLINE_STATS_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|ms| *ms > 0)
-        .map(|ms| {
-            let mut rx = live.snapshots.clone();
-            tokio::spawn(async move {
-                let mut every = tokio::time::interval(Duration::from_millis(ms));
-                loop {
-                    every.tick().await;
-                    let snap = rx.borrow_and_update().clone();
-                    eprintln!("{}", stats_line(&snap.counters));
-                }
-            })
-        });
-    run_for(args.duration, &mut shutdown).await;
-    let counters = live.counters.clone();
-    if let Some(s) = stats {
-        s.abort();
-    }
-    let tls_counters = live.tls_counters.clone();
-    let mut store = live.stop().await?;
-    if let Some(a) = alerting {
-        a.stop().await;
-    }
-    if std::env::var_os("FAULTLINE_STATS_MS").is_some() {
-        let mut snap = store.snapshot(None);
-        crate::store::task::fill_counters(&mut snap, &counters);
-        eprintln!("{}", stats_line(&snap.counters));
-    }
-    for s in store.metrics().sources() {
-        let job = if s.job.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", s.job)
-        };
-        match (&s.last_error, s.up) {
-            (None, _) => eprintln!("faultline: {} {}{job}: up", s.kind, s.url),
-            (Some(e), true) => {
-                eprintln!("faultline: {} {}{job}: up, with errors: {e}", s.kind, s.url)
-            }
-            (Some(e), false) => eprintln!("faultline: {} {}{job}: down: {e}", s.kind, s.url),
-        }
-    }
-    let (verb, requests) = match capture {
-        Some(_) => ("recorded", Counters::get(&counters.capture_lines)),
-        None => ("accepted", Counters::get(&counters.requests)),
-    };
-    eprintln!(
-        "faultline: {verb} {requests} requests ({} spans, {} metric points, {} log records); refused {} when full, {} malformed",
-        Counters::get(&counters.spans),
-        Counters::get(&counters.metric_points),
-        Counters::get(&counters.log_records),
-        Counters::get(&counters.refused_full),
-        Counters::get(&counters.bad_requests),
-    );
-    let (plain, failed) = tls_counters.get();
-    if plain + failed > 0 {
-        eprintln!(
-            "faultline: TLS: refused {plain} plain-text connections, {failed} failed handshakes"
-        );
-    }
-    Ok(())
-}
-
-/// The counters of a snapshot as one JSON line (`record`'s `FAULTLINE_STATS_MS`).
-fn stats_line(c: &crate::store::snapshot::CounterValues) -> String {
-    serde_json::json!({
-        "stats": true,
-        "requests": c.requests,
-        "spans": c.spans,
-        "refused_full": c.refused_full,
-        "duplicate_spans": c.duplicate_spans,
-        "retained_spans": c.retained_spans,
-        "evicted_spans": c.evicted_spans,
-        "evicted_traces": c.evicted_traces,
-        "pending_calls": c.pending_calls,
-    })
-    .to_string()
-}
-
-/// `faultline report`.
-pub fn report(args: ReportArgs) -> Result<String, AppError> {
-    if let Some(url) = args.prometheus.as_ref().filter(|_| args.files.is_empty()) {
-        let (from, to) = fleet::range(args.from, args.to)?;
-        let q = crate::ingest::fleet::FleetQuery::new(url);
-        // `report` is synchronous; inside the binary's runtime it borrows it.
-        let snap = match tokio::runtime::Handle::try_current() {
-            Ok(h) => tokio::task::block_in_place(|| h.block_on(fleet::snapshot(&q, from, to)))?,
-            Err(_) => tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| AppError::Runtime(format!("runtime: {e}")))?
-                .block_on(fleet::snapshot(&q, from, to))?,
-        };
-        let rows = report::edge_rows(&snap);
-        return Ok(match args.format {
-            ReportFormat::Json => report::json::render(&rows) + "\n",
-            ReportFormat::Text => report::text::render(&rows, snap.window),
-        });
-    }
-    let mut cfg = StoreConfig::replay(usize::MAX);
-    cfg.window_ns = args.window.map(|d| d.as_nanos() as u64);
-    if !args.profiles.is_empty() {
-        cfg.profiles = Arc::new(ProfileSet::load(&args.profiles)?);
-    }
-    let mut r = load_captures(&args.files, cfg)?;
-    r.check_clean()?;
-    for w in &r.warnings {
-        eprintln!("faultline: warning: {w}");
-    }
-    let snap = match (args.from, args.to) {
-        (None, None) => r.snapshot(),
-        (from, to) => {
-            let range = r.store.snapshot(None).range;
-            let from_ns = from.map_or(range.0, |t| t.resolve(range));
-            let to_ns = to.map_or(range.1.saturating_add(1), |t| t.resolve(range));
-            if to_ns <= from_ns {
-                return Err(AppError::Runtime(format!(
-                    "report: --to ({}) is not after --from ({})",
-                    report::text::time(to_ns),
-                    report::text::time(from_ns)
-                )));
-            }
-            r.store.snapshot_window(from_ns, to_ns)
-        }
-    };
-    let rows = report::edge_rows(&snap);
-    Ok(match args.format {
-        ReportFormat::Json => report::json::render(&rows) + "\n",
-        ReportFormat::Text => report::text::render(&rows, snap.window),
-    })
-}
-
-/// Captures at least this large get a progress bar (smaller ones load in well under a second).
-pub const PROGRESS_MIN_BYTES: u64 = 8 << 20;
-
-/// Replays capture files, with a progress bar on stderr when stderr is a terminal and the files
-/// are large; quiet otherwise (CI, pipes).
-pub fn load_captures(
-    files: &[std::path::PathBuf],
-    cfg: StoreConfig,
-) -> Result<replay::Replay, AppError> {
-    use std::io::IsTerminal;
-    let total = replay::total_bytes(files);
-    if !std::io::stderr().is_terminal() || total < PROGRESS_MIN_BYTES {
-        return Ok(replay::load(files, cfg)?);
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "faultline: loading {msg} [{bar:30}] {bytes}/{total_bytes} ({eta} left)",
-        )
-        // The template is a constant; it parses (and a test loads a large capture with it).
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_message(match files {
-        [one] => one.display().to_string(),
-        many => format!("{} files", many.len()),
-    });
-    let result = replay::load_with_progress(files, cfg, &|n| bar.inc(n));
-    bar.finish_and_clear();
-    Ok(result?)
-}
-
-/// What `faultline lint` prints, and its exit code (0 clean, 1 findings at `--fail-on`, never
-/// with `--fail-on none`).
-#[derive(Debug)]
-pub struct LintOutcome {
-    /// The rendered report.
-    pub output: String,
-    /// 0 or 1.
-    pub exit: u8,
-}
-
-/// `faultline lint`: replays the files (or listens for `--duration`), runs the rules, renders.
-pub async fn lint(args: LintArgs) -> Result<LintOutcome, AppError> {
-    let rules = crate::rules::load(args.rules.as_deref()).map_err(AppError::Rules)?;
-    let snap = if args.live {
-        if !args.files.is_empty() {
-            return Err(AppError::Runtime(
-                "lint --live takes no capture files".into(),
-            ));
-        }
-        let mut shutdown = signals::Shutdown::install();
-        let live = start_live(&args.receivers, StoreConfig::default(), None).await?;
-        eprintln!("faultline: listening otlp-grpc={}", live.grpc_addr);
-        eprintln!("faultline: listening otlp-http={}", live.http_addr);
-        run_for(args.duration, &mut shutdown).await;
-        let mut store = live.stop().await?;
-        store.snapshot(None)
-    } else if args.files.is_empty()
-        && let Some(q) = metric_sources(&args.receivers)?.prometheus
-    {
-        // No capture: the range's dependencies from the metrics store.
-        let (from, to) = fleet::range(args.from, args.to)?;
-        fleet::snapshot(&crate::ingest::fleet::FleetQuery::from(&q), from, to).await?
-    } else {
-        if args.files.is_empty() {
-            return Err(AppError::Runtime(
-                "lint needs capture files, --live to listen, or --prometheus URL".into(),
-            ));
-        }
-        if args.from.is_some() || args.to.is_some() {
-            return Err(AppError::Runtime(
-                "lint: --from/--to select the range asked of --prometheus, with no capture files"
-                    .into(),
-            ));
-        }
-        let mut r = load_captures(&args.files, StoreConfig::replay(usize::MAX))?;
-        r.check_clean()?;
-        for w in &r.warnings {
-            eprintln!("faultline: warning: {w}");
-        }
-        r.snapshot()
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let engine = crate::rules::Engine::new(rules).with_threads(threads);
-    let report = engine.run(&snap);
-    let output = match args.format {
-        LintFormat::Text => report::lint::text::render(&report),
-        LintFormat::Json => report::lint::json::render(&report),
-        LintFormat::Sarif => report::lint::sarif::render(&report, &engine.rules),
-        LintFormat::Markdown => report::lint::markdown::render(&report),
-    };
-    let min = match args.fail_on {
-        FailOn::Info => Some(Severity::Info),
-        FailOn::Warning => Some(Severity::Warning),
-        FailOn::Error => Some(Severity::Error),
-        FailOn::None => None,
-    };
-    Ok(LintOutcome {
-        output,
-        exit: u8::from(min.is_some_and(|m| report.count_at_least(m) > 0)),
-    })
-}
-
-/// `faultline rules list|check`: the lint rules, then the alert rules.
-pub fn rules(args: RulesArgs) -> Result<String, AppError> {
-    let lint = crate::rules::load(args.rules.as_deref());
-    let alert = crate::alerts::load(args.rules.as_deref());
-    let (set, alert) = match (lint, alert) {
-        (Ok(l), Ok(a)) => (l, a),
-        (l, a) => {
-            let mut errors = l.err().unwrap_or_default();
-            errors.extend(a.err().unwrap_or_default());
-            return Err(AppError::Rules(errors));
-        }
-    };
-    Ok(match args.action.as_str() {
-        "check" => format!(
-            "{}: {} rules OK ({} enabled)\n{}: {} alert rules OK ({} enabled)\n",
-            set.origin,
-            set.rules.len(),
-            set.rules.iter().filter(|r| r.spec.enabled).count(),
-            alert.origin,
-            alert.rules.len(),
-            alert.rules.iter().filter(|r| r.spec.enabled).count()
-        ),
-        _ => crate::rules::describe(&set) + &crate::alerts::describe(&alert),
-    })
 }
 
 /// Logging of the headless commands: warnings (`FAULTLINE_LOG` sets the filter) to stderr, or to
