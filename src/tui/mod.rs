@@ -16,6 +16,7 @@ pub mod app;
 pub mod compare;
 mod drill;
 pub mod filter;
+mod jump;
 pub mod keymap;
 pub mod logs;
 pub mod map;
