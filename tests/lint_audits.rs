@@ -16,22 +16,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::{FAULTLINE, Recorder, root, run_scenario, run_with_timeout, venv_python};
+use common::{
+    FAULTLINE, Recorder, finding_about as about, json_str as s, root, run_scenario,
+    run_with_timeout, venv_python,
+};
 
 const RULES: [&str; 5] = ["BLK-002", "DEP-001", "RTY-002", "CTX-001", "ARC-001"];
-
-fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
-    v.get(k).and_then(Value::as_str)
-}
-
-/// Whether a finding is about the subject of a truth entry.
-fn about(f: &Value, t: &Value) -> bool {
-    match (s(t, "caller"), s(t, "dependency"), s(t, "service")) {
-        (Some(c), Some(d), _) => s(f, "caller") == Some(c) && s(f, "dependency") == Some(d),
-        (_, _, Some(svc)) => s(f, "service") == Some(svc) && s(f, "dependency").is_none(),
-        _ => false,
-    }
-}
 
 #[test]
 fn audits_find_every_planted_pattern_and_no_twin() {

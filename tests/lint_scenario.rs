@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+use common::{finding_about as about, json_str as s};
+
 const FAULTLINE: &str = env!("CARGO_BIN_EXE_faultline");
 
 fn root() -> PathBuf {
@@ -143,19 +146,6 @@ fn lint(cap: &Path, args: &[&str]) -> (String, i32) {
         String::from_utf8_lossy(&out.stdout).to_string(),
         out.status.code().unwrap_or(-1),
     )
-}
-
-fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
-    v.get(k).and_then(Value::as_str)
-}
-
-/// Whether a finding is about the subject described by a truth entry.
-fn about(f: &Value, t: &Value) -> bool {
-    match (s(t, "caller"), s(t, "dependency"), s(t, "service")) {
-        (Some(c), Some(d), _) => s(f, "caller") == Some(c) && s(f, "dependency") == Some(d),
-        (_, _, Some(svc)) => s(f, "service") == Some(svc) && s(f, "dependency").is_none(),
-        _ => false,
-    }
 }
 
 #[test]

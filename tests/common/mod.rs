@@ -759,3 +759,19 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     e.write_all(data).unwrap();
     e.finish().unwrap()
 }
+
+/// The string field `k` of a JSON object, if it is one.
+pub fn json_str<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
+    v.get(k).and_then(Value::as_str)
+}
+
+/// Whether lint finding `f` is about the subject of scenario truth entry `t`: the same caller
+/// and dependency, or the same service with no dependency.
+pub fn finding_about(f: &Value, t: &Value) -> bool {
+    let s = json_str;
+    match (s(t, "caller"), s(t, "dependency"), s(t, "service")) {
+        (Some(c), Some(d), _) => s(f, "caller") == Some(c) && s(f, "dependency") == Some(d),
+        (_, _, Some(svc)) => s(f, "service") == Some(svc) && s(f, "dependency").is_none(),
+        _ => false,
+    }
+}

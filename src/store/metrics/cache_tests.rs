@@ -1,29 +1,11 @@
 //! Cache hit/miss counters through the real exposition parser and the shipped `caches` profile:
 //! increases over the window, per cache, in the spellings of several libraries.
 
+use super::tests::{S, scrape, view};
 use super::*;
 use crate::ingest::decode_metrics::decode_metrics;
 use crate::ingest::prom_otlp::{families_to_metrics, request};
 use crate::ingest::prom_text::{Format, parse};
-
-const S: u64 = 1_000_000_000;
-
-fn scrape(m: &mut MetricStore, job: &str, t_s: u64, text: &str) {
-    let fams = parse(text, Format::Prometheus004).expect("valid exposition");
-    let req = request(job, "127.0.0.1:9000", families_to_metrics(&fams, t_s * S));
-    m.apply(decode_metrics(&req, t_s * S));
-}
-
-fn view(m: &mut MetricStore, caller: &str, dep: &str) -> ResilienceView {
-    let views = m.views((0, m.range.1 + 1));
-    views
-        .get(&EdgeKey {
-            caller: Arc::from(caller),
-            dependency: Arc::from(dep),
-        })
-        .cloned()
-        .unwrap_or_else(|| panic!("no view for {caller} -> {dep}; have {:?}", views.keys()))
-}
 
 #[test]
 fn micrometer_cache_gets_count_hits_and_misses_per_cache() {

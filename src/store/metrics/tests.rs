@@ -7,19 +7,19 @@ use crate::ingest::prom_otlp::{families_to_metrics, request};
 use crate::ingest::prom_text::{Format, parse};
 use crate::model::resilience::BreakerState::{self, *};
 
-const S: u64 = 1_000_000_000;
+pub(super) const S: u64 = 1_000_000_000;
 
 fn store() -> MetricStore {
     MetricStore::new(ProfileSet::builtin())
 }
 
-fn scrape(m: &mut MetricStore, job: &str, t_s: u64, text: &str) {
+pub(super) fn scrape(m: &mut MetricStore, job: &str, t_s: u64, text: &str) {
     let fams = parse(text, Format::Prometheus004).expect("valid exposition");
     let req = request(job, "127.0.0.1:9000", families_to_metrics(&fams, t_s * S));
     m.apply(decode_metrics(&req, t_s * S));
 }
 
-fn view(m: &mut MetricStore, caller: &str, dep: &str) -> ResilienceView {
+pub(super) fn view(m: &mut MetricStore, caller: &str, dep: &str) -> ResilienceView {
     // The whole history, as of just after the newest sample (the state "now").
     let views = m.views((0, m.range.1 + 1));
     views
