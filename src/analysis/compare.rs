@@ -289,12 +289,12 @@ fn shifts(rows: &[SpanDiff]) -> Vec<PathShift> {
 
 fn side_of(t: &Trace) -> TraceSide {
     TraceSide {
-        trace_id: hex::encode(t.trace_id),
+        trace_id: hex::encode(t.trace_id()),
         root: t
             .root()
             .map(|r| format!("{}: {}", r.service(), r.name))
             .unwrap_or_default(),
-        start_ns: t.start_ns,
+        start_ns: t.start_ns(),
         duration_ns: t.duration_ns(),
         spans: t.spans.len(),
         errors: t.error_count(),
@@ -332,7 +332,7 @@ fn keyed(t: &Trace) -> Vec<Keyed> {
             name: s.name.to_string(),
             times: SpanTimes {
                 span_id: hex::encode(s.span_id),
-                offset_ns: s.start_ns.saturating_sub(t.start_ns),
+                offset_ns: s.start_ns.saturating_sub(t.start_ns()),
                 total_ns: s.duration_ns(),
                 self_ns: self_ns[node.span as usize],
                 critical_ns: tree.critical_ns[node.span as usize],

@@ -261,14 +261,14 @@ pub fn edge_calls(
 ) -> EdgeCalls {
     let mut all: Vec<EdgeCall> = Vec::new();
     for (ti, t) in traces.iter().enumerate() {
-        if t.end_ns < window.0 || t.start_ns >= window.1 {
+        if t.end_ns() < window.0 || t.start_ns() >= window.1 {
             continue;
         }
         for s in t.spans.iter() {
             if is_call_on_edge(t, s, caller, dependency) {
                 all.push(EdgeCall {
                     trace: ti,
-                    trace_id: t.trace_id,
+                    trace_id: t.trace_id(),
                     span_id: s.span_id,
                     start_ns: s.start_ns,
                     duration_ns: s.duration_ns(),
@@ -324,7 +324,7 @@ impl TraceQuery {
             return false;
         }
         if !self.trace_ids.is_empty() {
-            let id = hex::encode(t.trace_id);
+            let id = hex::encode(t.trace_id());
             if !self.trace_ids.iter().any(|x| x.eq_ignore_ascii_case(&id)) {
                 return false;
             }

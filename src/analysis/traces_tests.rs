@@ -155,7 +155,7 @@ fn edge_calls_and_queries() {
         snap.traces.iter().filter(|t| q.matches(t)).count(),
         snap.traces.len()
     );
-    let id = hex::encode(snap.traces[3].trace_id);
+    let id = hex::encode(snap.traces[3].trace_id());
     let q = TraceQuery {
         trace_ids: vec![id],
         ..Default::default()

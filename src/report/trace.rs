@@ -147,10 +147,10 @@ impl TraceDoc {
         let start_ns = if t.spans.is_empty() {
             logs.first().map_or(0, |l| l.time_ns)
         } else {
-            t.start_ns
+            t.start_ns()
         };
         TraceDoc {
-            trace_id: hex::encode(t.trace_id),
+            trace_id: hex::encode(t.trace_id()),
             start: time(start_ns),
             duration_ms: t.duration_ns() as f64 / 1e6,
             span_count: t.spans.len(),

@@ -291,7 +291,7 @@ impl<'a> Context<'a> {
 
     /// The trace id of a trace index.
     pub fn trace_id(&self, trace: u32) -> TraceId {
-        self.snap.traces[trace as usize].trace_id
+        self.snap.traces[trace as usize].trace_id()
     }
 
     /// Contiguous runs of sibling calls (same trace and parent), in start order.

@@ -56,7 +56,7 @@ fn records_join_their_spans_in_time_order_whichever_comes_first() {
     s.apply_logs(vec![info(1, 1, 2)], 2);
     let snap = s.snapshot(None);
     assert_eq!(snap.traces.len(), 1);
-    let t = snap.trace(&snap.traces[0].trace_id).map(|t| t.as_ref());
+    let t = snap.trace(&snap.traces[0].trace_id()).map(|t| t.as_ref());
     let Some(t) = t else { panic!("trace kept") };
     let times: Vec<u64> = t
         .logs_of(Some(&1u64.to_be_bytes()))

@@ -1,13 +1,15 @@
 //! A trace's spans, shared with snapshots: a one-span trace (most traces of a service that
 //! samples per call, and every orphan span) holds its span inline, in the trace's own
-//! allocation; longer traces a vector behind its own `Arc` (with the id index and the error
-//! count), so copying a trace a snapshot still holds copies a pointer, not every span.
+//! allocation; longer traces a vector behind its own `Arc` (with the id index, the error count
+//! and the time range), so copying a trace a snapshot still holds copies a pointer, not every
+//! span. The list also answers the trace's id and time range (from its span when it has one),
+//! so the trace itself need not hold them: see `store::trace`.
 
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::model::span::{Span, SpanId};
+use crate::model::span::{Span, SpanId, TraceId};
 
 /// Spans above which a list keeps an id index instead of scanning.
 const INDEX_AT: usize = 32;
@@ -18,19 +20,25 @@ pub struct SpanVec {
     spans: Vec<Span>,
     /// Spans that are errors.
     errors: u32,
+    /// Earliest span start, Unix nanoseconds.
+    start_ns: u64,
+    /// Latest span end, Unix nanoseconds.
+    end_ns: u64,
     // Boxed: most traces never build an index, and a bare HashMap would add 40 bytes to each.
     #[allow(clippy::box_collection)]
     index: Option<Box<HashMap<SpanId, u32>>>,
 }
 
 /// A trace's spans in arrival order. Reads as a slice (`iter`, `len`, `[i]`, `get`).
-#[derive(Clone, Debug, Default)]
+///
+/// Every span of the list has the same trace id (the store groups spans by it): the list's
+/// [`trace_id`](Self::trace_id) is its first span's, or the one it was made with while empty.
+#[derive(Clone, Debug)]
 pub enum SpanList {
-    /// No span yet (a trace made by log records so far).
-    #[default]
-    Empty,
-    /// One span, inline: a one-span trace is one allocation (the span's tag shares a niche of
-    /// the span, so the list is no larger than a span).
+    /// No span yet (a trace made by log records so far): the trace's id.
+    Empty(TraceId),
+    /// One span, inline: a one-span trace is one allocation (the tag and the empty list's id
+    /// fit beside the span's fields, so the list is no larger than a span).
     One(Span),
     /// Two or more spans.
     Many(Arc<SpanVec>),
@@ -41,7 +49,7 @@ impl Deref for SpanList {
 
     fn deref(&self) -> &[Span] {
         match self {
-            SpanList::Empty => &[],
+            SpanList::Empty(_) => &[],
             SpanList::One(s) => std::slice::from_ref(s),
             SpanList::Many(v) => &v.spans,
         }
@@ -49,20 +57,58 @@ impl Deref for SpanList {
 }
 
 impl SpanList {
+    /// An empty list of trace `id`.
+    pub fn new(id: TraceId) -> Self {
+        SpanList::Empty(id)
+    }
+
+    /// The trace id of the spans.
+    pub fn trace_id(&self) -> TraceId {
+        match self {
+            SpanList::Empty(id) => *id,
+            SpanList::One(s) => s.trace_id,
+            // A `Many` list has at least two spans (it is made from two).
+            SpanList::Many(v) => v.spans.first().map_or([0; 16], |s| s.trace_id),
+        }
+    }
+
+    /// Earliest span start, Unix nanoseconds (`u64::MAX` without spans).
+    pub fn start_ns(&self) -> u64 {
+        match self {
+            SpanList::Empty(_) => u64::MAX,
+            SpanList::One(s) => s.start_ns,
+            SpanList::Many(v) => v.start_ns,
+        }
+    }
+
+    /// Latest span end, Unix nanoseconds (0 without spans).
+    pub fn end_ns(&self) -> u64 {
+        match self {
+            SpanList::Empty(_) => 0,
+            SpanList::One(s) => s.end_ns,
+            SpanList::Many(v) => v.end_ns,
+        }
+    }
+
     /// Appends a span (`is_error`: whether it is an error, as [`Span::is_error`] says). Copies
     /// the spans first only while a snapshot still shares them.
     pub fn push(&mut self, span: Span, is_error: bool) {
-        match std::mem::take(self) {
-            SpanList::Empty => *self = SpanList::One(span),
+        let id = span.trace_id;
+        match std::mem::replace(self, SpanList::Empty(id)) {
+            SpanList::Empty(_) => *self = SpanList::One(span),
             SpanList::One(first) => {
                 // Room for a third: a trace that got a second span usually gets more.
                 let mut spans = Vec::with_capacity(3);
                 let errors = u32::from(first.is_error()) + u32::from(is_error);
+                let start_ns = first.start_ns.min(span.start_ns);
+                let end_ns = first.end_ns.max(span.end_ns);
                 spans.push(first);
                 spans.push(span);
                 *self = SpanList::Many(Arc::new(SpanVec {
                     spans,
                     errors,
+                    start_ns,
+                    end_ns,
                     index: None,
                 }));
             }
@@ -78,6 +124,8 @@ impl SpanList {
                     sv.spans.reserve_exact((sv.spans.len() / 2).max(1));
                 }
                 sv.errors += u32::from(is_error);
+                sv.start_ns = sv.start_ns.min(span.start_ns);
+                sv.end_ns = sv.end_ns.max(span.end_ns);
                 sv.spans.push(span);
                 if sv.index.is_none() && sv.spans.len() > INDEX_AT {
                     let ix: HashMap<SpanId, u32> = sv
@@ -107,7 +155,7 @@ impl SpanList {
     /// Spans that are errors.
     pub fn errors(&self) -> u32 {
         match self {
-            SpanList::Empty => 0,
+            SpanList::Empty(_) => 0,
             SpanList::One(s) => u32::from(s.is_error()),
             SpanList::Many(v) => v.errors,
         }
@@ -118,7 +166,7 @@ impl SpanList {
     /// a snapshot still shares them; does nothing when `i` is out of range.
     pub fn add_error_log(&mut self, i: usize) {
         match self {
-            SpanList::Empty => {}
+            SpanList::Empty(_) => {}
             SpanList::One(s) => {
                 if i == 0 {
                     s.add_error_log();
@@ -140,7 +188,7 @@ impl SpanList {
     pub fn overhead_bytes(&self) -> usize {
         let arc = 2 * std::mem::size_of::<usize>();
         match self {
-            SpanList::Empty | SpanList::One(_) => 0,
+            SpanList::Empty(_) | SpanList::One(_) => 0,
             SpanList::Many(v) => {
                 arc + std::mem::size_of::<SpanVec>()
                     + (v.spans.capacity() - v.spans.len()) * std::mem::size_of::<Span>()
@@ -170,7 +218,7 @@ mod tests {
 
     #[test]
     fn grows_from_one_to_many_in_order() {
-        let mut l = SpanList::default();
+        let mut l = SpanList::new([0; 16]);
         assert!(l.is_empty());
         for id in 1..=5 {
             l.push(span(id), false);
@@ -183,7 +231,7 @@ mod tests {
 
     #[test]
     fn a_shared_list_is_copied_on_write_and_the_copy_is_unchanged() {
-        let mut l = SpanList::default();
+        let mut l = SpanList::new([0; 16]);
         l.push(span(1), false);
         let one = l.clone();
         l.push(span(2), false);

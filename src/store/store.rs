@@ -299,7 +299,7 @@ impl Store {
             }
             let r = self
                 .calls
-                .unanswered(trace.trace_id, &trace.spans[i as usize]);
+                .unanswered(trace.trace_id(), &trace.spans[i as usize]);
             self.record(r);
         }
     }
@@ -425,7 +425,7 @@ fn resolve_evicted(calls: &mut Calls, t: &Trace, out: &mut Vec<Resolved>) {
     }
     for (i, s) in t.spans.iter().enumerate() {
         if waits(t, i) {
-            out.push(calls.unanswered(t.trace_id, s));
+            out.push(calls.unanswered(t.trace_id(), s));
         }
     }
 }

@@ -172,7 +172,7 @@ fn evicts_whole_traces_oldest_first_and_keeps_aggregates() {
     }
     let snap = s.snapshot(None);
     assert_eq!(snap.traces.len(), 2);
-    assert_eq!(snap.traces[0].trace_id, [2; 16]);
+    assert_eq!(snap.traces[0].trace_id(), [2; 16]);
     assert_eq!(snap.counters.evicted_traces, 1);
     assert_eq!(snap.counters.retained_spans, 4);
     assert_eq!(

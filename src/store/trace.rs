@@ -11,21 +11,18 @@ use super::thin_vec::ThinVec;
 /// An assembled trace. Spans may arrive in any order, across batches and services.
 ///
 /// Laid out for the one-span trace (every orphan span, and most traces of a service that
-/// samples per call): the span inline and empty call and log lists one pointer each, 144 bytes
-/// in one allocation (see `one_span_trace_is_one_small_allocation` in the tests).
+/// samples per call): the span inline and empty call and log lists one pointer each, 112 bytes
+/// in one allocation, 128 with its `Arc` header: one mimalloc size class (see
+/// `one_span_trace_is_one_small_allocation` in the tests). The trace id and the time range are
+/// read from the spans ([`Trace::trace_id`], [`Trace::start_ns`], [`Trace::end_ns`]): a
+/// one-span trace holding them again would cost 32 bytes and the next size class (160).
 #[derive(Clone, Debug)]
 pub struct Trace {
-    /// The trace id.
-    pub trace_id: TraceId,
     /// Spans in arrival order ([`SpanList`]): one inline, more behind their own `Arc`, so that
     /// copying a trace a snapshot still holds (to add a call record when a call settles) copies
     /// a pointer, not every span: a trace is written again after it was published far more
     /// often than it gains spans.
     pub spans: SpanList,
-    /// Earliest span start, Unix nanoseconds.
-    pub start_ns: u64,
-    /// Latest span end, Unix nanoseconds.
-    pub end_ns: u64,
     /// The store's resolution of each client call whose dependency is known, in resolution
     /// order (see `store::calls::CallRecord`).
     pub calls: ThinVec<CallRecord>,
@@ -38,13 +35,25 @@ impl Trace {
     /// An empty trace.
     pub fn new(trace_id: TraceId) -> Self {
         Trace {
-            trace_id,
-            spans: SpanList::Empty,
-            start_ns: u64::MAX,
-            end_ns: 0,
+            spans: SpanList::new(trace_id),
             calls: ThinVec::new(),
             logs: ThinVec::new(),
         }
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> TraceId {
+        self.spans.trace_id()
+    }
+
+    /// Earliest span start, Unix nanoseconds (`u64::MAX` while the trace has no span).
+    pub fn start_ns(&self) -> u64 {
+        self.spans.start_ns()
+    }
+
+    /// Latest span end, Unix nanoseconds (0 while the trace has no span).
+    pub fn end_ns(&self) -> u64 {
+        self.spans.end_ns()
     }
 
     /// Spans that are errors.
@@ -62,15 +71,15 @@ impl Trace {
         self.position(id).map(|i| &self.spans[i])
     }
 
-    /// Adds a span; returns false (and changes nothing) when its id is already present. Error
-    /// log records of the span that came first are joined to it (see [`Trace::mark_logged`]).
+    /// Adds a span of this trace (its trace id is the trace's); returns false (and changes
+    /// nothing) when its id is already present. Error log records of the span that came first
+    /// are joined to it (see [`Trace::mark_logged`]).
     pub fn push(&mut self, mut span: Span) -> bool {
+        debug_assert_eq!(span.trace_id, self.trace_id(), "a span of another trace");
         if self.position(&span.span_id).is_some() {
             return false;
         }
         self.mark_logged(&mut span);
-        self.start_ns = self.start_ns.min(span.start_ns);
-        self.end_ns = self.end_ns.max(span.end_ns);
         let is_error = span.is_error();
         // Copies the spans only while a snapshot still shares them.
         self.spans.push(span, is_error);
@@ -134,7 +143,7 @@ impl Trace {
 
     /// Duration from the earliest start to the latest end, in nanoseconds.
     pub fn duration_ns(&self) -> u64 {
-        self.end_ns.saturating_sub(self.start_ns)
+        self.end_ns().saturating_sub(self.start_ns())
     }
 
     /// Approximate bytes held by the trace.
@@ -160,11 +169,11 @@ mod tests {
 
     #[test]
     fn one_span_trace_is_one_small_allocation() {
-        // The span list is no larger than a span (its tag in a niche of the span), and a trace
-        // with its `Arc` header fits mimalloc's 160-byte class.
+        // The span list is no larger than a span (its tag and the empty list's id beside the
+        // span's fields), and a trace with its `Arc` header fits mimalloc's 128-byte class.
         assert_eq!(std::mem::size_of::<SpanList>(), std::mem::size_of::<Span>());
         assert!(
-            std::mem::size_of::<Trace>() <= 144,
+            std::mem::size_of::<Trace>() <= 112,
             "{}",
             std::mem::size_of::<Trace>()
         );
@@ -176,7 +185,7 @@ mod tests {
             let s = testkit::span(1, id, 0, "svc", "op", Default::default(), 0, 1);
             if status >= 500 { s.error("boom") } else { s }.build()
         };
-        let mut t = Trace::new([0; 16]);
+        let mut t = Trace::new(span(1, 0).trace_id);
         assert_eq!(t.error_count(), 0);
         t.push(span(1, 500));
         assert_eq!(t.error_count(), 1);
@@ -196,6 +205,48 @@ mod tests {
         assert_eq!(
             t.get(&span(17, 0).span_id).map(|s| s.span_id),
             Some(span(17, 0).span_id)
+        );
+    }
+
+    #[test]
+    fn id_and_time_range_come_from_the_spans() {
+        let span = |id: u64, start: u64, end: u64| {
+            testkit::span(
+                7,
+                id,
+                0,
+                "svc",
+                "op",
+                Default::default(),
+                start,
+                end - start,
+            )
+            .build()
+        };
+        let tid = span(1, 0, 0).trace_id;
+        // A trace made by a log record: its id, no time range yet.
+        let mut t = Trace::new(tid);
+        assert_eq!(t.trace_id(), tid);
+        assert_eq!(
+            (t.start_ns(), t.end_ns(), t.duration_ns()),
+            (u64::MAX, 0, 0)
+        );
+        t.push(span(1, 500, 900));
+        assert_eq!((t.trace_id(), t.start_ns(), t.end_ns()), (tid, 500, 900));
+        let one = t.clone();
+        t.push(span(2, 300, 600));
+        assert_eq!((t.trace_id(), t.start_ns(), t.end_ns()), (tid, 300, 900));
+        t.push(span(3, 400, 1_500));
+        assert_eq!(
+            (t.start_ns(), t.end_ns(), t.duration_ns()),
+            (300, 1_500, 1_200)
+        );
+        // A duplicate changes nothing, and a copy taken before is unchanged.
+        assert!(!t.push(span(3, 1, 9_000)));
+        assert_eq!((t.start_ns(), t.end_ns()), (300, 1_500));
+        assert_eq!(
+            (one.start_ns(), one.end_ns(), one.spans.len()),
+            (500, 900, 1)
         );
     }
 }

@@ -99,7 +99,7 @@ impl TraceList {
                 let at = base + j;
                 if *k == key && at >= self.first && at < self.first + self.len {
                     let t = &s.traces[j];
-                    if &t.trace_id == id {
+                    if &t.trace_id() == id {
                         return Some(at - self.first);
                     }
                 }
@@ -145,7 +145,7 @@ impl FromIterator<Arc<Trace>> for TraceList {
             if cur.traces.len() == SEG {
                 segs.push(Arc::new(std::mem::replace(&mut cur, Segment::new())));
             }
-            cur.ids.push(id_key(&t.trace_id));
+            cur.ids.push(id_key(&t.trace_id()));
             cur.arrived.push(0);
             cur.traces.push(t);
             len += 1;

@@ -88,7 +88,7 @@ impl TraceTable {
             let seq = head + u64::from(low.wrapping_sub(head as u32));
             let (k, i) = slot_of(head, seq);
             let s = &segs[k];
-            s.ids[i] == key && s.traces[i].trace_id == *tid
+            s.ids[i] == key && s.traces[i].trace_id() == *tid
         })?;
         Some(self.seq_of(*low))
     }
@@ -123,7 +123,7 @@ impl TraceTable {
             .insert_unique(self.hasher.hash_one(tid), seq as u32, |&low| {
                 let seq = head + u64::from(low.wrapping_sub(head as u32));
                 let (k, i) = slot_of(head, seq);
-                hasher.hash_one(segs[k].traces[i].trace_id)
+                hasher.hash_one(segs[k].traces[i].trace_id())
             });
         let seg = match self.segs.back_mut() {
             Some(s) => Arc::make_mut(s),
@@ -226,7 +226,7 @@ impl TraceTable {
         on_evict(t);
         let n = t.spans.len() as u64;
         let logs = t.logs.len() as u64;
-        let h = self.hash(&t.trace_id);
+        let h = self.hash(&t.trace_id());
         if let Ok(e) = self.index.find_entry(h, |&low| low == seq as u32) {
             e.remove();
         }
@@ -319,15 +319,15 @@ mod tests {
         assert_eq!(l.len(), SEG + 5);
         assert_eq!(l.iter().count(), SEG + 5);
         assert_eq!(l.iter().rev().count(), SEG + 5);
-        assert_eq!(l[0].trace_id, tid(n - SEG as u64 - 5));
-        assert_eq!(l.get(SEG + 4).map(|x| x.trace_id), Some(tid(n - 1)));
+        assert_eq!(l[0].trace_id(), tid(n - SEG as u64 - 5));
+        assert_eq!(l.get(SEG + 4).map(|x| x.trace_id()), Some(tid(n - 1)));
         assert_eq!(l.position(&tid(n - 3)), Some(SEG + 2));
         assert!(l.find(&tid(3)).is_none(), "evicted");
         assert!(t.get(&tid(3)).is_none());
         assert!(t.get(&tid(n - 2)).is_some());
         // The old snapshot still reads every trace it had.
         assert_eq!(before.len(), n as usize);
-        assert_eq!(before.find(&tid(3)).map(|x| x.trace_id), Some(tid(3)));
+        assert_eq!(before.find(&tid(3)).map(|x| x.trace_id()), Some(tid(3)));
         // Its segments are freed once it is gone, a bounded number at a time.
         assert_eq!(t.reap(usize::MAX), 0, "the old snapshot holds them");
         drop(before);
@@ -357,7 +357,7 @@ mod tests {
         assert_eq!(t.evict_arrived_before(1_000, |_| {}).traces, 10);
         assert!(t.is_empty() && t.published().is_empty());
         add(&mut t, 42, 5_000);
-        assert_eq!(t.published()[0].trace_id, tid(42));
+        assert_eq!(t.published()[0].trace_id(), tid(42));
         assert!(t.get(&tid(42)).is_some());
     }
 }

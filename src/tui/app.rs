@@ -541,7 +541,7 @@ impl UiState {
             && let Some(i) = self
                 .trace_rows
                 .iter()
-                .position(|&t| self.snapshot.traces[t as usize].trace_id == id)
+                .position(|&t| self.snapshot.traces[t as usize].trace_id() == id)
         {
             self.traces.nav.selected = i;
         }
@@ -560,7 +560,7 @@ impl UiState {
         if self.traces.nav.selected == 0 {
             self.traces.selected_id = None;
         } else if let Some(&t) = self.trace_rows.get(self.traces.nav.selected) {
-            self.traces.selected_id = Some(self.snapshot.traces[t as usize].trace_id);
+            self.traces.selected_id = Some(self.snapshot.traces[t as usize].trace_id());
         }
     }
 

@@ -24,7 +24,7 @@ pub(super) fn enter(s: &mut UiState) -> Option<Command> {
         },
         Screen::Traces => {
             if let Some(&t) = s.trace_rows.get(s.traces.nav.selected) {
-                let id = s.snapshot.traces[t as usize].trace_id;
+                let id = s.snapshot.traces[t as usize].trace_id();
                 open_trace(s, id);
             }
         }
@@ -36,7 +36,7 @@ pub(super) fn enter(s: &mut UiState) -> Option<Command> {
                 s.snapshot
                     .traces
                     .get(call.trace)
-                    .map(|t| (t.trace_id, span))
+                    .map(|t| (t.trace_id(), span))
             });
             if let Some((id, span)) = id {
                 open_trace(s, id);

@@ -279,7 +279,7 @@ pub fn trace_rows(snap: &Snapshot, query: &TraceQuery, window: Option<(u64, u64)
             continue;
         }
         if let Some((from, to)) = window
-            && (t.end_ns < from || t.start_ns >= to)
+            && (t.end_ns() < from || t.start_ns() >= to)
         {
             continue;
         }

@@ -259,7 +259,7 @@ fn time_cursor_moves_resizes_and_stays_in_the_capture() {
 fn findings_open_their_cited_trace() {
     let mut store = testkit::fixture_store(90);
     let mut snap = store.snapshot(None);
-    let id = hex::encode(snap.traces[5].trace_id);
+    let id = hex::encode(snap.traces[5].trace_id());
     snap.findings = Arc::from(vec![crate::model::finding::Finding {
         rule: "TMO-001".into(),
         detector: "missing-timeout".into(),

@@ -43,7 +43,7 @@ pub fn mark_or_compare(s: &mut UiState) {
     let Some(&t) = s.trace_rows.get(s.traces.nav.selected) else {
         return;
     };
-    let id = s.snapshot.traces[t as usize].trace_id;
+    let id = s.snapshot.traces[t as usize].trace_id();
     match s.compare.press(id) {
         MarkOutcome::Marked => {
             s.message = Some(format!(

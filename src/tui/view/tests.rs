@@ -42,7 +42,7 @@ fn state() -> UiState {
     let mut store = testkit::fixture_store(90);
     testkit::fixture_metrics(&mut store);
     let mut snap = store.snapshot_window(T0 + 40 * SEC, T0 + 50 * SEC);
-    let id = hex::encode(snap.traces[170].trace_id);
+    let id = hex::encode(snap.traces[170].trace_id());
     snap.findings = Arc::from(vec![
         finding(Severity::Warning, "RTY-001", "shipping", vec![]),
         finding(Severity::Error, "TMO-001", "inventory", vec![id]),

@@ -65,7 +65,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut 
                 theme.dim
             };
             let mut cells = vec![
-                Cell::from(Span::styled(widgets::clock_ms(t.start_ns), theme.dim)),
+                Cell::from(Span::styled(widgets::clock_ms(t.start_ns()), theme.dim)),
                 Cell::from(svc),
                 Cell::from(op),
                 Cell::from(format!("{:>8}", widgets::ns(t.duration_ns()))),
@@ -73,7 +73,10 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut 
                 Cell::from(Span::styled(format!("{:>3}", t.error_count()), err_style)),
             ];
             if wide {
-                cells.push(Cell::from(Span::styled(hex::encode(t.trace_id), theme.dim)));
+                cells.push(Cell::from(Span::styled(
+                    hex::encode(t.trace_id()),
+                    theme.dim,
+                )));
             }
             let row = Row::new(cells);
             if ri == s.traces.nav.selected {

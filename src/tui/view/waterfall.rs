@@ -50,7 +50,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &UiState, theme: &Theme, hits: &mut 
     };
     let title = Line::from(vec![
         Span::styled(
-            format!(" Trace {} · ", hex::encode(t.trace_id)),
+            format!(" Trace {} · ", hex::encode(t.trace_id())),
             theme.accent,
         ),
         Span::styled(
@@ -94,7 +94,7 @@ fn rows(f: &mut Frame, inner: Rect, w: &WaterfallUi, t: &Trace, theme: &Theme, h
     let bar_w = (inner.width as usize)
         .saturating_sub(label_w + dur_w + 2)
         .max(4);
-    let (t0, total) = (t.start_ns, t.duration_ns().max(1));
+    let (t0, total) = (t.start_ns(), t.duration_ns().max(1));
     let mut lines = Vec::with_capacity(height + 1);
     lines.push(Line::from(vec![
         Span::styled(
@@ -187,7 +187,7 @@ fn panel(f: &mut Frame, area: Rect, s: &UiState, w: &WaterfallUi, t: &Trace, the
         Span::raw(format!(
             " · {} at +{}",
             widgets::ns(span.duration_ns()),
-            widgets::ns(span.start_ns.saturating_sub(t.start_ns))
+            widgets::ns(span.start_ns.saturating_sub(t.start_ns()))
         )),
     ]));
     let own = w.tree.critical_ns.get(ix).copied().unwrap_or(0);
