@@ -54,11 +54,7 @@ pub fn record(trace: &mut Trace, rec: CallRecord) -> (CallRecord, Vec<RetryChang
         })
         .map(|(i, _)| i)
         .collect();
-    // Grow by half (at least one): most traces make a few calls, and a record is 40 bytes
-    // (Vec's first step would reserve four, then double).
-    if trace.calls.len() == trace.calls.capacity() {
-        trace.calls.reserve_exact((trace.calls.len() / 2).max(1));
-    }
+    // Grows by half (at least one; `ThinList`): most traces make a few calls.
     trace.calls.push(rec);
     let new_at = trace.calls.len() - 1;
     group.push(new_at);

@@ -6,7 +6,7 @@ use crate::model::span::{Span, SpanId, TraceId};
 
 use super::calls::CallRecord;
 use super::span_list::SpanList;
-use super::thin_vec::ThinVec;
+use super::thin_vec::{ThinList, ThinVec};
 
 /// An assembled trace. Spans may arrive in any order, across batches and services.
 ///
@@ -25,7 +25,7 @@ pub struct Trace {
     pub spans: SpanList,
     /// The store's resolution of each client call whose dependency is known, in resolution
     /// order (see `store::calls::CallRecord`).
-    pub calls: ThinVec<CallRecord>,
+    pub calls: ThinList<CallRecord>,
     /// Log records of the trace in arrival order (with or without a span id; a record may come
     /// before its span, or belong to a span never received). See [`Trace::logs_of`].
     pub logs: ThinVec<LogRecord>,
@@ -36,7 +36,7 @@ impl Trace {
     pub fn new(trace_id: TraceId) -> Self {
         Trace {
             spans: SpanList::new(trace_id),
-            calls: ThinVec::new(),
+            calls: ThinList::new(),
             logs: ThinVec::new(),
         }
     }
@@ -177,6 +177,19 @@ mod tests {
             "{}",
             std::mem::size_of::<Trace>()
         );
+        // A trace's one call record is one allocation of a record's size.
+        let mut calls = ThinList::new();
+        calls.push(CallRecord {
+            span: 0,
+            edge: 0,
+            kind: crate::model::dependency::DepKind::Http,
+            outcome: Default::default(),
+            attempt: 1,
+            chain: None,
+            paired: false,
+            op_key: 0,
+        });
+        assert_eq!(calls.heap_bytes(), std::mem::size_of::<CallRecord>());
     }
 
     #[test]
