@@ -1,10 +1,16 @@
 //! Resident memory per retained span, at steady state: the store at its default budget of 1M
 //! spans, full and evicting, calls settling and snapshots publishing as live, fed the load
 //! generator's own corpus (`tools/otlp-loadgen`, fresh ids on every replay). Prints the RSS
-//! growth over the empty process divided by the protobuf bytes of the spans retained.
+//! growth over the empty process divided by the protobuf bytes of the spans retained, twice: as
+//! the fill ends (2 s of calls still waiting for an answer) and once every call has settled
+//! (each then holds its call record).
 //!
 //! Run: `cargo run --release --example mem_per_span -- traces` (or `spans`). Results:
 //! docs/performance.md, "Memory per retained span".
+//!
+//! `mem_per_span record [ARGS]` runs the real receiver instead (`faultline record ARGS`, in this
+//! process, so the counting allocator sees it) and prints its live allocations by size every
+//! 5 s on stderr: where the receiver's bytes go when it is fed by `tools/otlp-loadgen`.
 
 use faultline::store::{Store, StoreConfig};
 
@@ -58,7 +64,7 @@ mod sizes {
         }
     }
 
-    /// Prints the sizes holding the most bytes, per retained span.
+    /// Prints the sizes holding the most bytes, per retained span (`spans` 1e6: per million).
     pub fn print(spans: f64) {
         let mut rows: Vec<(usize, i64)> = (1..MAX)
             .map(|s| (s, LIVE[s].load(Relaxed)))
@@ -94,7 +100,38 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
+/// `record [ARGS]`: `faultline record ARGS` in this process, live allocations by size (bytes per
+/// million retained spans, i.e. per span at the default budget when full) every 5 s.
+fn record() {
+    use clap::Parser;
+    let args = ["faultline".to_string(), "record".to_string()]
+        .into_iter()
+        .chain(std::env::args().skip(2));
+    let cli = faultline::cli::Cli::parse_from(args);
+    let Some(faultline::cli::Command::Record(args)) = cli.command else {
+        unreachable!("parsed as record")
+    };
+    sizes::ON.store(true, std::sync::atomic::Ordering::Relaxed);
+    std::thread::spawn(|| {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(5));
+            eprintln!("rss {:.1} MB", rss_bytes() as f64 / 1e6);
+            sizes::print(1e6);
+        }
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if let Err(e) = rt.block_on(faultline::app::record(args)) {
+        eprintln!("record: {e}");
+    }
+}
+
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("record") {
+        return record();
+    }
     let shape = match std::env::args().nth(1).as_deref() {
         Some("traces") => corpus::Shape::Traces,
         _ => corpus::Shape::Spans,
@@ -135,26 +172,33 @@ fn main() {
             snap = store.snapshot(Some(now));
         }
     }
-    store.settle(now);
-    store.prune(now);
-    snap = {
-        drop(snap);
-        store.snapshot(Some(now))
-    };
-    let after = rss_bytes();
-    let retained = snap.counters.retained_spans;
-    let counted: usize = snap.traces.iter().map(|t| t.mem_bytes()).sum();
-    let delta = after.saturating_sub(before) as f64;
-    println!(
-        "shape={shape:?} budget={budget} applied={applied} retained={retained} traces={} pending_calls={} \
-         wire={wire_per_span:.0} B/span rss={:.0} B/span ratio={:.2}x (counted by mem_bytes: {:.0} B/span)",
-        snap.traces.len(),
-        snap.counters.pending_calls,
-        delta / retained as f64,
-        delta / (retained as f64 * wire_per_span),
-        counted as f64 / retained as f64
-    );
-    if by_size {
-        sizes::print(retained as f64);
+    // Measured twice: as the fill ends (at this rate, 2 s of calls still wait: half the spans
+    // on `spans`), then once every call has settled, as in a receiver going at a tenth of this
+    // rate (its calls then hold their call records: the steady state that costs more).
+    let settle_ns = store.config().settle_ns;
+    for (when, at) in [("fill end", now), ("settled", now + settle_ns)] {
+        store.settle(at);
+        store.prune(at);
+        snap = {
+            drop(snap);
+            store.snapshot(Some(at))
+        };
+        let after = rss_bytes();
+        let retained = snap.counters.retained_spans;
+        let counted: usize = snap.traces.iter().map(|t| t.mem_bytes()).sum();
+        let delta = after.saturating_sub(before) as f64;
+        println!(
+            "{when}: shape={shape:?} budget={budget} applied={applied} retained={retained} traces={} \
+             pending_calls={} wire={wire_per_span:.0} B/span rss={:.0} B/span ratio={:.2}x \
+             (counted by mem_bytes: {:.0} B/span)",
+            snap.traces.len(),
+            snap.counters.pending_calls,
+            delta / retained as f64,
+            delta / (retained as f64 * wire_per_span),
+            counted as f64 / retained as f64
+        );
+        if by_size {
+            sizes::print(retained as f64);
+        }
     }
 }
