@@ -55,7 +55,7 @@ impl Steady {
         };
         // `cargo test --all-targets` runs each bench once, in a debug build: fill a little only.
         let benching = std::env::args().any(|a| a == "--bench");
-        let fill = if benching {
+        let fill = if benching || std::env::var("INGEST_COUNT").is_ok() {
             StoreConfig::default().max_spans * 5 / 4
         } else {
             4 * BATCH
@@ -87,11 +87,16 @@ impl Steady {
         }
         if self.last_tick.elapsed() >= TICK {
             self.last_tick = Instant::now();
-            self.store.settle(now);
-            self.store.prune(now);
-            // The previous snapshot is dropped here, as the live task replaces it.
-            self.snap = Some(std::sync::Arc::new(self.store.snapshot(Some(now))));
+            self.tick(now);
         }
+    }
+
+    /// The periodic jobs, as the live task runs them.
+    fn tick(&mut self, now: u64) {
+        self.store.settle(now);
+        self.store.prune(now);
+        // The previous snapshot is dropped here, as the live task replaces it.
+        self.snap = Some(std::sync::Arc::new(self.store.snapshot(Some(now))));
     }
 }
 
@@ -172,6 +177,10 @@ fn summary(shape: corpus::Shape, batches: usize) {
 /// instruction counts, e.g.
 /// `valgrind --tool=callgrind --toggle-collect='*count_path*' target/release/deps/ingest-* traces 200`
 /// with `INGEST_COUNT=wire` set. The ratio of the two paths' counts is load-independent.
+///
+/// `INGEST_COUNT=steady`: the store filled past its budget first, then `BATCHES` batches of
+/// decode + apply with the periodic jobs every [`COUNT_TICK`] batches instead of every 250 ms
+/// (wall time means nothing under a profiler); collect with `--toggle-collect='*count_steady*'`.
 fn count(path: &str) {
     let args: Vec<String> = std::env::args().collect();
     let shape = match args.get(1).map(String::as_str) {
@@ -179,6 +188,19 @@ fn count(path: &str) {
         _ => corpus::Shape::Traces,
     };
     let batches = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(200);
+    if path == "steady" {
+        let mut steady = Steady::new(shape);
+        let spans = count_steady(&mut steady, batches);
+        let c = &steady.store.snapshot(None).counters;
+        println!(
+            "steady {}: {batches} batches, {spans} spans; retained {} evicted {} pending calls {}",
+            shape_name(shape),
+            c.retained_spans,
+            c.evicted_spans,
+            c.pending_calls
+        );
+        return;
+    }
     let corpus = corpus::Corpus::build(64, BATCH, 1, false, shape);
     let n = corpus.bodies.len();
     let warm: Vec<bytes::Bytes> = (0..n).map(|i| corpus.body(i, 0)).collect();
@@ -191,6 +213,25 @@ fn count(path: &str) {
         "{path} {}: {batches} batches, {spans} spans",
         shape_name(shape)
     );
+}
+
+/// Batches between the periodic jobs in `INGEST_COUNT=steady`: about 250 ms of spans at this
+/// machine's receiver capacity (≈ 300k spans/s).
+const COUNT_TICK: usize = 150;
+
+/// `batches` fresh batches through decode + apply at steady state; the number of spans sent.
+#[inline(never)]
+fn count_steady(steady: &mut Steady, batches: usize) -> usize {
+    for k in 0..batches {
+        let body = steady.next_body();
+        if let Ok(d) = wire::decode(&body) {
+            steady.store.apply(d.spans, now_unix_ns());
+        }
+        if k % COUNT_TICK == COUNT_TICK - 1 {
+            steady.tick(now_unix_ns());
+        }
+    }
+    batches * BATCH
 }
 
 /// Decodes every body with `path`, the spans dropped; the number decoded.

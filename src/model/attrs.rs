@@ -7,12 +7,14 @@
 //! maps.
 
 mod blob;
+mod known;
 
 use std::sync::Arc;
 
 pub use arcstr::ArcStr as Text;
 
 pub use blob::AttrsBuilder;
+pub use known::{Indexed, KNOWN, Lookup};
 
 /// Most attributes kept on one span, resource, event or link; the rest are counted as dropped.
 pub const MAX_ATTRIBUTES: usize = 128;
@@ -405,6 +407,43 @@ mod tests {
         let c = a.clone();
         drop(a);
         assert_eq!(c.str("a"), Some("payments.internal"));
+    }
+
+    #[test]
+    fn a_clone_shares_the_block_and_the_last_owner_frees_it() {
+        let shared: Text = Text::from("payments.internal");
+        let mut bld = AttrsBuilder::default();
+        bld.push_text(shared.clone());
+        let a = bld.finish(Arc::from(vec![Text::from("peer")]), 0);
+        let b = a.clone();
+        let c = b.clone();
+        assert_eq!(a.raw.0, c.raw.0, "one block, three owners");
+        assert_eq!(
+            Text::strong_count(&shared),
+            Some(2),
+            "the string is not re-counted"
+        );
+        drop(a);
+        drop(c);
+        assert_eq!(
+            Text::strong_count(&shared),
+            Some(2),
+            "still owned by the last clone"
+        );
+        assert_eq!(b.str("peer"), Some("payments.internal"));
+        drop(b);
+        assert_eq!(
+            Text::strong_count(&shared),
+            Some(1),
+            "released with the block"
+        );
+    }
+
+    #[test]
+    fn dropped_counts_saturate_at_the_block_limit() {
+        let a = Attributes::new(vec![kv("k", AttrValue::Int(1))], u32::MAX);
+        assert_eq!(a.dropped(), (1 << 24) - 1);
+        assert_eq!(a.get("k"), Some(Value::Int(1)));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! Anything else says nothing (`None`): a write, a lookup with no result recorded. One span is
 //! one lookup, so an `MGET` of ten keys is one lookup, a hit when any key was found.
 
+use super::attrs::Lookup;
 use super::span::Span;
 
 /// Boolean attributes that say whether a lookup hit (first present wins).
@@ -31,7 +32,11 @@ const STATEMENT: &[&str] = &["db.query.text", "db.statement"];
 /// Whether a span is a cache lookup that hit (`Some(true)`), missed (`Some(false)`), or says
 /// nothing about a cache (`None`). See the module docs.
 pub fn lookup_result(span: &Span) -> Option<bool> {
-    let a = &span.attributes;
+    lookup_result_with(span, &span.attributes)
+}
+
+/// [`lookup_result`], reading the span's attributes through `a`.
+pub fn lookup_result_with(span: &Span, a: &impl Lookup) -> Option<bool> {
     for k in HIT_KEYS {
         if let Some(v) = a.get(k) {
             if let Some(b) = v.as_bool() {
@@ -47,7 +52,7 @@ pub fn lookup_result(span: &Span) -> Option<bool> {
         }
     }
     let system = a.first_str(DB_SYSTEM)?;
-    if !CACHE_SYSTEMS.iter().any(|s| system.eq_ignore_ascii_case(s)) || !is_read(span) {
+    if !CACHE_SYSTEMS.iter().any(|s| system.eq_ignore_ascii_case(s)) || !is_read(span, a) {
         return None;
     }
     a.first_i64(RETURNED_ROWS_KEYS).map(|n| n > 0)
@@ -55,8 +60,7 @@ pub fn lookup_result(span: &Span) -> Option<bool> {
 
 /// Whether a key-value span is a read command: `db.operation(.name)`, else the first word of
 /// the statement, else the span name.
-fn is_read(span: &Span) -> bool {
-    let a = &span.attributes;
+fn is_read(span: &Span, a: &impl Lookup) -> bool {
     let op = a
         .first_str(OPERATION)
         .or_else(|| a.first_str(STATEMENT))

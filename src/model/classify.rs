@@ -7,6 +7,7 @@
 //! as case-insensitive substrings, plus the error names of libraries the regexes miss (pybreaker's
 //! `CircuitBreakerError`).
 
+use super::attrs::{Lookup, Value};
 use super::log::{LogRecord, SEVERITY_ERROR};
 use super::span::{Span, StatusCode};
 
@@ -69,10 +70,18 @@ pub struct Outcome {
 
 /// Classifies one span (any kind; the store applies it to CLIENT/PRODUCER spans).
 pub fn classify(span: &Span) -> Outcome {
-    let http_status = http_status(span);
-    let error = is_error(span);
-    let timeout = is_timeout(span);
-    let short_circuit = error && is_short_circuit(span);
+    classify_with(span, &span.attributes)
+}
+
+/// [`classify`], reading the span's attributes through `a` (the store passes an
+/// [`Indexed`](super::attrs::Indexed) view it also names the call with).
+pub fn classify_with(span: &Span, a: &impl Lookup) -> Outcome {
+    let http_status = a
+        .first_i64(HTTP_STATUS_KEYS)
+        .and_then(|n| u16::try_from(n).ok());
+    let error = error_by(span, |i| a.get(STATUS_KEYS[i]));
+    let timeout = timeout_of(span, a);
+    let short_circuit = error && breaker_open_in(span, a);
     let retryable = match http_status {
         Some(s) if s >= 500 => true,
         Some(429 | 408) => true,
@@ -85,10 +94,7 @@ pub fn classify(span: &Span) -> Outcome {
         short_circuit,
         retryable,
         http_status,
-        resend: span
-            .attributes
-            .first_i64(RESEND_KEYS)
-            .and_then(|n| u32::try_from(n).ok()),
+        resend: a.first_i64(RESEND_KEYS).and_then(|n| u32::try_from(n).ok()),
     }
 }
 
@@ -103,24 +109,29 @@ pub fn http_status(span: &Span) -> Option<u16> {
 /// an error of the dependency), a non-OK gRPC status code on an RPC span, or a log record of the
 /// span that is error evidence ([`is_error_log`]; the store marks the span when it joins them).
 pub fn is_error(span: &Span) -> bool {
+    let a = &span.attributes;
+    let pos = status_positions(a);
+    error_by(span, |i| pos[i].and_then(|p| a.value_at(p)))
+}
+
+/// [`is_error`] with the value of each of [`STATUS_KEYS`] (by index) from `status`.
+fn error_by<'a>(span: &Span, status: impl Fn(usize) -> Option<Value<'a>>) -> bool {
     if span.status == StatusCode::Error || span.error_logged() {
         return true;
     }
-    let a = &span.attributes;
-    let [http_new, http_old, grpc, rpc] = status_positions(a);
-    let int_at = |p: Option<usize>| p.and_then(|i| a.value_at(i)).and_then(|v| v.as_i64());
+    let int_at = |i: usize| status(i).and_then(|v| v.as_i64());
     // HTTP_STATUS_KEYS in order: the first present with an integer value.
-    if int_at(http_new)
-        .or_else(|| int_at(http_old))
+    if int_at(0)
+        .or_else(|| int_at(1))
         .is_some_and(|code| code >= 500)
     {
         return true;
     }
-    if let Some(code) = int_at(grpc) {
+    if let Some(code) = int_at(2) {
         return code != 0;
     }
     // semconv v1.39+: rpc.response.status_code holds the gRPC code name or number.
-    match rpc.and_then(|i| a.value_at(i)) {
+    match status(3) {
         Some(v) => match v.as_i64() {
             Some(code) => code != 0,
             None => v.as_str().is_some_and(|s| !s.eq_ignore_ascii_case("OK")),
@@ -167,7 +178,10 @@ pub fn is_error_log(log: &LogRecord) -> bool {
 /// Whether a span failed by timing out: HTTP 408/504, gRPC DEADLINE_EXCEEDED (4), Envoy `UT`, or
 /// a timeout word in the error type, status message or an exception event.
 pub fn is_timeout(span: &Span) -> bool {
-    let a = &span.attributes;
+    timeout_of(span, &span.attributes)
+}
+
+fn timeout_of(span: &Span, a: &impl Lookup) -> bool {
     if matches!(a.first_i64(HTTP_STATUS_KEYS), Some(408 | 504)) {
         return true;
     }
@@ -181,6 +195,7 @@ pub fn is_timeout(span: &Span) -> bool {
     }
     error_texts(
         span,
+        a,
         &["error.type", "exception.type", "rpc.response.status_code"],
     )
     .any(|t| contains_any(t, TIMEOUT_WORDS))
@@ -190,17 +205,17 @@ pub fn is_timeout(span: &Span) -> bool {
 /// `CallNotPermitted`, Polly `BrokenCircuit`, Hystrix short-circuit, opossum `EOPENBREAKER`,
 /// gobreaker `ErrOpenState`, pybreaker `CircuitBreakerError`, Envoy `UO`).
 pub fn is_short_circuit(span: &Span) -> bool {
-    if !is_error(span) {
-        return false;
-    }
-    if span
-        .attributes
-        .first_str(RESPONSE_FLAG_KEYS)
+    is_error(span) && breaker_open_in(span, &span.attributes)
+}
+
+/// Whether a span (known to have failed) says an open breaker rejected it.
+fn breaker_open_in(span: &Span, a: &impl Lookup) -> bool {
+    if a.first_str(RESPONSE_FLAG_KEYS)
         .is_some_and(|f| f.split(',').any(|x| x.trim() == "UO"))
     {
         return true;
     }
-    error_texts(span, &["error.type", "exception.type"]).any(mentions_open_breaker)
+    error_texts(span, a, &["error.type", "exception.type"]).any(mentions_open_breaker)
 }
 
 /// Whether a text names an open breaker (`CB_OPEN_RE`).
@@ -220,9 +235,12 @@ fn contains_any(text: &str, words: &[&str]) -> bool {
 
 /// The texts that describe a span's failure: the first of `type_keys` present, the status
 /// message, and the type or message of each exception event.
-fn error_texts<'a>(span: &'a Span, type_keys: &'a [&'a str]) -> impl Iterator<Item = &'a str> + 'a {
-    span.attributes
-        .first_str(type_keys)
+fn error_texts<'a>(
+    span: &'a Span,
+    a: &'a impl Lookup,
+    type_keys: &'a [&'a str],
+) -> impl Iterator<Item = &'a str> + 'a {
+    a.first_str(type_keys)
         .into_iter()
         .chain(
             span.extras

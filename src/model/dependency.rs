@@ -4,7 +4,7 @@
 //! trace and is applied by the store; this module resolves what one span says about its peer,
 //! reading both semantic-convention generations (see DESIGN.md, "Dependency of a call").
 
-use super::attrs::Attributes;
+use super::attrs::Lookup;
 
 /// What kind of thing a dependency is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -61,7 +61,7 @@ const SOCK_PORT: &[&str] = &["network.peer.port", "net.sock.peer.port"];
 const URL: &[&str] = &["url.full", "http.url"];
 
 /// The kind of dependency the attributes describe.
-pub fn kind_of(a: &Attributes) -> DepKind {
+pub fn kind_of(a: &impl Lookup) -> DepKind {
     if a.first_str(DB_SYSTEM).is_some() {
         DepKind::Db
     } else if a.str("messaging.system").is_some() {
@@ -81,7 +81,7 @@ pub fn kind_of(a: &Attributes) -> DepKind {
 /// Names the peer of a CLIENT/PRODUCER span from its attributes, in DESIGN.md's order:
 /// `service.peer.name`/`peer.service`, database, messaging, rpc, `server.address:port`,
 /// socket peer address, host of `url.full`. `None` when nothing names it.
-pub fn peer_name(a: &Attributes) -> Option<PeerName> {
+pub fn peer_name(a: &impl Lookup) -> Option<PeerName> {
     let kind = kind_of(a);
     if let Some(p) = a.first_str(&["service.peer.name", "peer.service"]) {
         let name = match a.str("service.peer.namespace") {
@@ -160,7 +160,7 @@ pub fn peer_name(a: &Attributes) -> Option<PeerName> {
 
 /// The RPC service: `rpc.service` (older semconv), else the service part of a fully-qualified
 /// `rpc.method` such as `pkg.Service/Method` (semconv ≥ 1.39).
-fn rpc_service(a: &Attributes) -> Option<&str> {
+fn rpc_service(a: &impl Lookup) -> Option<&str> {
     a.str("rpc.service").or_else(|| {
         a.str("rpc.method")
             .and_then(|m| {
@@ -172,7 +172,7 @@ fn rpc_service(a: &Attributes) -> Option<&str> {
 }
 
 /// `server.address[:port]`, falling back to the socket peer address.
-fn host_port(a: &Attributes) -> Option<String> {
+fn host_port(a: &impl Lookup) -> Option<String> {
     let join = |host: &str, port: Option<i64>| match port {
         Some(p) if p > 0 && p != 80 && p != 443 => format!("{host}:{p}"),
         _ => host.to_string(),
@@ -199,32 +199,42 @@ fn url_authority(url: &str) -> Option<&str> {
 
 /// The operation of a span for splitting an edge: `METHOD route`, the RPC method, the database
 /// operation and collection, the messaging operation, else the span name.
-pub fn operation(a: &Attributes, span_name: &str) -> String {
+pub fn operation(a: &impl Lookup, span_name: &str) -> String {
+    let mut out = String::new();
+    for part in operation_parts(a, span_name) {
+        out.push_str(part);
+    }
+    out
+}
+
+/// [`operation`] as the parts it is the concatenation of, borrowed (no allocation: the store
+/// hashes it for every call).
+pub fn operation_parts<'a>(a: &'a impl Lookup, span_name: &'a str) -> [&'a str; 3] {
     if let Some(method) = a.first_str(&["http.request.method", "http.method"]) {
         if let Some(route) = a.first_str(&["url.template", "http.route"]) {
-            return format!("{method} {route}");
+            return [method, " ", route];
         }
-        return span_name.to_string();
+        return [span_name, "", ""];
     }
     if let Some(m) = a.str("rpc.method") {
-        return m.to_string();
+        return [m, "", ""];
     }
     if let Some(op) = a.first_str(&["db.operation.name", "db.operation"]) {
         return match a.first_str(&["db.collection.name", "db.sql.table"]) {
-            Some(c) => format!("{op} {c}"),
-            None => op.to_string(),
+            Some(c) => [op, " ", c],
+            None => [op, "", ""],
         };
     }
     if let Some(op) = a.first_str(&["messaging.operation.type", "messaging.operation"]) {
-        return op.to_string();
+        return [op, "", ""];
     }
-    span_name.to_string()
+    [span_name, "", ""]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::attrs::{AttrValue, KeyValue};
+    use crate::model::attrs::{AttrValue, Attributes, KeyValue};
 
     fn attrs(pairs: &[(&str, &str)]) -> Attributes {
         Attributes::new(

@@ -17,7 +17,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 
-use super::attrs::{Attributes, Value};
+use super::attrs::{Attributes, Lookup, Value};
 use super::classify::Outcome;
 
 /// The longest gap that still links two attempts.
@@ -155,14 +155,19 @@ pub struct Chain {
 
 /// The request path that keys attempts: the route template, else the path of the URL, without
 /// query or fragment.
-pub fn request_path(a: &Attributes) -> String {
+pub fn request_path(a: &impl Lookup) -> String {
+    request_path_of(a).to_string()
+}
+
+/// [`request_path`], borrowed from the attributes.
+pub fn request_path_of(a: &impl Lookup) -> &str {
     a.first_str(&["url.template", "http.route", "url.path", "http.target"])
-        .map(|p| p.split('?').next().unwrap_or(p).to_string())
+        .map(|p| p.split('?').next().unwrap_or(p))
         .or_else(|| {
             a.first_str(&["url.full", "http.url"]).map(|u| {
                 let rest = u.split_once("://").map_or(u, |(_, r)| r);
                 let path = rest.find('/').map_or("/", |i| &rest[i..]);
-                path.split(['?', '#']).next().unwrap_or(path).to_string()
+                path.split(['?', '#']).next().unwrap_or(path)
             })
         })
         .unwrap_or_default()

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use foldhash::{HashMap, HashSet};
 
-use crate::model::classify::{Outcome, classify};
+use crate::model::attrs::Indexed;
+use crate::model::cache::lookup_result_with;
+use crate::model::classify::{Outcome, classify_with};
 use crate::model::retry::ChainSource;
 
 use super::edges::EdgeId;
@@ -28,21 +30,25 @@ struct Call {
     start_ns: u64,
     end_ns: u64,
     outcome: Outcome,
+    op_key: u64,
+    cache: Option<bool>,
 }
 
 impl Call {
+    /// Everything the store reads of the span's attributes, from one index of them.
     fn of(span: &Span) -> Self {
-        let peer = peer_name(&span.attributes).map(|p| (p.name, p.kind));
+        let a = Indexed::new(&span.attributes);
+        let peer = peer_name(&a).map(|p| (p.name, p.kind));
         Call {
             caller: span.resource.service_name.clone(),
             span_name: span.name.clone(),
-            kind: peer
-                .as_ref()
-                .map_or_else(|| kind_of(&span.attributes), |p| p.1),
+            kind: peer.as_ref().map_or_else(|| kind_of(&a), |p| p.1),
             peer,
             start_ns: span.start_ns,
             end_ns: span.end_ns,
-            outcome: classify(span),
+            outcome: classify_with(span, &a),
+            op_key: super::retries::op_key(&a, &span.name),
+            cache: lookup_result_with(span, &a),
         }
     }
 }
@@ -86,6 +92,10 @@ pub struct Resolved {
     pub end_ns: u64,
     /// How it ended.
     pub outcome: Outcome,
+    /// Hash of (operation, request path): see [`CallRecord::op_key`].
+    pub op_key: u64,
+    /// What the span says of a cache lookup (`model::cache::lookup_result`).
+    pub cache: Option<bool>,
 }
 
 /// The store's resolution of one client call in a trace: which edge it belongs to, how it
@@ -148,12 +158,17 @@ impl Calls {
         self.waiting -= usize::from(waited && self.waiting > 0);
         let call = Call::of(span);
         if let Some((peer, _)) = &call.peer {
-            let entry = self
-                .aliases
-                .entry(peer.clone())
-                .or_insert_with(|| Alias::Service(service.clone()));
-            if matches!(entry, Alias::Service(s) if *s != service) {
-                *entry = Alias::Ambiguous;
+            // Looked up before inserting: the name is only copied the first time it is seen.
+            match self.aliases.get_mut(peer.as_str()) {
+                Some(entry) => {
+                    if matches!(entry, Alias::Service(s) if *s != service) {
+                        *entry = Alias::Ambiguous;
+                    }
+                }
+                None => {
+                    self.aliases
+                        .insert(peer.clone(), Alias::Service(service.clone()));
+                }
             }
         }
         resolved((trace_id, span.span_id), call, service, true)
@@ -231,5 +246,7 @@ fn resolved(
         start_ns: call.start_ns,
         end_ns: call.end_ns,
         outcome: call.outcome,
+        op_key: call.op_key,
+        cache: call.cache,
     }
 }

@@ -5,9 +5,9 @@
 
 use std::hash::{BuildHasher, Hash, Hasher};
 
-use crate::model::attrs::Attributes;
-use crate::model::dependency::operation;
-use crate::model::retry::{Attempt, attempt_numbers, chains, identify_items, request_path};
+use crate::model::attrs::Lookup;
+use crate::model::dependency::operation_parts;
+use crate::model::retry::{Attempt, attempt_numbers, chains, identify_items, request_path_of};
 
 use super::calls::CallRecord;
 use super::edges::EdgeId;
@@ -26,10 +26,28 @@ pub struct RetryChange {
 
 /// The key that attempts of one logical call share besides the edge: a hash of the operation
 /// and the request path.
-pub fn op_key(a: &Attributes, span_name: &str) -> u64 {
+pub fn op_key(a: &impl Lookup, span_name: &str) -> u64 {
     let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
-    operation(a, span_name).hash(&mut h);
-    request_path(a).hash(&mut h);
+    // The operation is hashed as one string (equal operations, equal keys, however they were
+    // put together), built on the stack when it fits (it nearly always does: no allocation).
+    let parts = operation_parts(a, span_name);
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut buf = [0u8; 256];
+    if len <= buf.len() {
+        let mut at = 0;
+        for p in parts {
+            buf[at..at + p.len()].copy_from_slice(p.as_bytes());
+            at += p.len();
+        }
+        // Concatenated whole `&str`s: valid UTF-8.
+        match std::str::from_utf8(&buf[..len]) {
+            Ok(s) => s.hash(&mut h),
+            Err(_) => parts.concat().hash(&mut h),
+        }
+    } else {
+        parts.concat().hash(&mut h);
+    }
+    request_path_of(a).hash(&mut h);
     h.finish()
 }
 
@@ -40,6 +58,24 @@ pub fn record(trace: &mut Trace, rec: CallRecord) -> (CallRecord, Vec<RetryChang
     let Some(parent) = trace.spans.get(rec.span as usize).map(|s| s.parent_span_id) else {
         return (rec, Vec::new());
     };
+    // Grows by half (at least one; `ThinList`): most traces make a few calls.
+    let push = |trace: &mut Trace, rec: CallRecord| trace.calls.push(rec);
+    let sibling = |c: &CallRecord| {
+        trace
+            .spans
+            .get(c.span as usize)
+            .is_some_and(|s| s.parent_span_id == parent)
+    };
+    // Attempts chain only within one key (`model::retry::chains`): a call whose key no sibling
+    // shares starts no chain and changes none, so the group need not be worked out again.
+    if !trace
+        .calls
+        .iter()
+        .any(|c| c.edge == rec.edge && c.op_key == rec.op_key && sibling(c))
+    {
+        push(trace, rec);
+        return (rec, Vec::new());
+    }
     // The sibling group: recorded calls with the same parent, plus the new one, in
     // (start, span id) order.
     let mut group: Vec<usize> = trace
@@ -54,8 +90,7 @@ pub fn record(trace: &mut Trace, rec: CallRecord) -> (CallRecord, Vec<RetryChang
         })
         .map(|(i, _)| i)
         .collect();
-    // Grows by half (at least one; `ThinList`): most traces make a few calls.
-    trace.calls.push(rec);
+    push(trace, rec);
     let new_at = trace.calls.len() - 1;
     group.push(new_at);
     if group.len() == 1 {

@@ -141,7 +141,7 @@ impl Store {
                 resolve_evicted(calls, t, &mut orphans)
             });
         self.count_evicted(ev);
-        self.record_all(orphans);
+        self.record_orphans(orphans);
         // Free evicted traces as fast as they come, a batch's worth at a time.
         self.traces
             .reap(2 * (ev.traces as usize).max(batch).max(64));
@@ -214,19 +214,22 @@ impl Store {
         self.first_ns = self.first_ns.min(span.start_ns);
         self.last_ns = self.last_ns.max(span.end_ns);
         self.counters.retained_spans += 1;
-        let mut resolved: Vec<Resolved> = Vec::new();
+        // Resolved calls with where their span sits: (arrival number, position).
+        let mut resolved: Vec<(Resolved, Option<(u64, u32)>)> = Vec::new();
         if span.kind.is_outbound() {
             let answered_by = trace
                 .children(&span.span_id)
                 .find(|c| c.kind.is_inbound())
                 .map(|c| c.resource.service_name.clone());
+            // The span goes at the end of its trace (below).
+            let at = (seq, trace.spans.len() as u32);
             match answered_by {
-                Some(service) => resolved.push(self.calls.answer(tid, &span, service, false)),
-                None => self.calls.wait(
-                    seq,
-                    trace.spans.len() as u32,
-                    now.saturating_add(self.cfg.settle_ns),
-                ),
+                Some(service) => {
+                    resolved.push((self.calls.answer(tid, &span, service, false), Some(at)))
+                }
+                None => self
+                    .calls
+                    .wait(seq, at.1, now.saturating_add(self.cfg.settle_ns)),
             }
         }
         if span.kind.is_inbound()
@@ -235,30 +238,37 @@ impl Store {
             && waits(trace, p)
         {
             let service = span.resource.service_name.clone();
-            resolved.push(self.calls.answer(tid, &trace.spans[p], service, true));
+            resolved.push((
+                self.calls.answer(tid, &trace.spans[p], service, true),
+                Some((seq, p as u32)),
+            ));
         }
         trace.push(span);
         self.traces.add_spans(1);
-        self.record_all(resolved);
+        for (r, at) in resolved {
+            self.record(r, at);
+        }
     }
 
-    fn record_all(&mut self, resolved: Vec<Resolved>) {
+    /// Records calls resolved because their trace was evicted (so only in the edges).
+    fn record_orphans(&mut self, resolved: Vec<Resolved>) {
         for r in resolved {
-            self.record(r);
+            self.record(r, None);
         }
     }
 
     /// Records a resolved call: in its trace (the call record every front end reads, with its
-    /// attempt number among its siblings) and in its edge's aggregates.
-    fn record(&mut self, r: Resolved) {
+    /// attempt number among its siblings) and in its edge's aggregates. `at`: where its span
+    /// sits, as (trace arrival number, position), while its trace is retained (found by arrival
+    /// number, so no second lookup by trace id).
+    fn record(&mut self, r: Resolved, at: Option<(u64, u32)>) {
         let edge = self.edges.id(r.caller, r.dependency);
         let mut retry = r.outcome.resend.is_some_and(|n| n > 0);
-        let mut cache = None;
-        if let Some(trace) = self.traces.get_mut(&r.trace_id)
-            && let Some(i) = trace.position(&r.span_id)
+        if let Some((seq, i)) = at
+            && let Some(trace) = self.traces.by_arrival_mut(seq)
+            && let i = i as usize
+            && trace.spans.get(i).is_some_and(|s| s.span_id == r.span_id)
         {
-            let s = &trace.spans[i];
-            cache = crate::model::cache::lookup_result(s);
             let rec = CallRecord {
                 span: i as u32,
                 edge,
@@ -267,7 +277,7 @@ impl Store {
                 attempt: 1,
                 chain: None,
                 paired: r.paired,
-                op_key: retries::op_key(&s.attributes, &s.name),
+                op_key: r.op_key,
             };
             let (rec, changes) = retries::record(trace, rec);
             retry = rec.is_retry();
@@ -282,7 +292,7 @@ impl Store {
             timeout: r.outcome.timeout,
             retry,
             short_circuit: r.outcome.short_circuit,
-            cache,
+            cache: r.cache,
         };
         self.edges.record(edge, r.kind, &sample);
     }
@@ -300,7 +310,7 @@ impl Store {
             let r = self
                 .calls
                 .unanswered(trace.trace_id(), &trace.spans[i as usize]);
-            self.record(r);
+            self.record(r, Some((seq, i)));
         }
     }
 
@@ -320,7 +330,7 @@ impl Store {
                     resolve_evicted(calls, t, &mut orphans)
                 });
             self.count_evicted(ev);
-            self.record_all(orphans);
+            self.record_orphans(orphans);
         }
         if let Some(ret) = self.cfg.aggregate_retention_ns {
             let cutoff = self.last_ns.saturating_sub(ret);

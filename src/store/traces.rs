@@ -109,7 +109,32 @@ impl TraceTable {
     /// As [`TraceTable::get_or_insert`], with the trace's arrival number (it names the trace
     /// until it is evicted: see [`TraceTable::by_arrival`]).
     pub fn entry(&mut self, tid: TraceId, now: u64) -> (u64, &mut Trace) {
-        if let Some(seq) = self.find_seq(&tid) {
+        let key = id_key(&tid);
+        let hasher = self.hasher.clone();
+        let (segs, head, next) = (&self.segs, self.head, self.next);
+        // One probe finds the trace or the slot a new one takes.
+        let found = match self.index.entry(
+            hasher.hash_one(tid),
+            |&low| {
+                let seq = head + u64::from(low.wrapping_sub(head as u32));
+                let (k, i) = slot_of(head, seq);
+                let s = &segs[k];
+                s.ids[i] == key && s.traces[i].trace_id() == tid
+            },
+            |&low| {
+                let seq = head + u64::from(low.wrapping_sub(head as u32));
+                let (k, i) = slot_of(head, seq);
+                hasher.hash_one(segs[k].traces[i].trace_id())
+            },
+        ) {
+            hashbrown::hash_table::Entry::Occupied(e) => Some(*e.get()),
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert(next as u32);
+                None
+            }
+        };
+        if let Some(low) = found {
+            let seq = self.seq_of(low);
             return (seq, self.trace_mut(seq));
         }
         let seq = self.next;
@@ -117,19 +142,11 @@ impl TraceTable {
         if seq.is_multiple_of(SEG as u64) {
             self.segs.push_back(Arc::new(Segment::new()));
         }
-        let hasher = self.hasher.clone();
-        let (segs, head) = (&self.segs, self.head);
-        self.index
-            .insert_unique(self.hasher.hash_one(tid), seq as u32, |&low| {
-                let seq = head + u64::from(low.wrapping_sub(head as u32));
-                let (k, i) = slot_of(head, seq);
-                hasher.hash_one(segs[k].traces[i].trace_id())
-            });
         let seg = match self.segs.back_mut() {
             Some(s) => Arc::make_mut(s),
             None => unreachable!("a segment was just pushed when there was none"),
         };
-        seg.ids.push(id_key(&tid));
+        seg.ids.push(key);
         seg.arrived.push(now);
         seg.traces.push(Arc::new(Trace::new(tid)));
         (seq, self.trace_mut(seq))
@@ -142,6 +159,15 @@ impl TraceTable {
         }
         let (k, i) = slot_of(self.head, seq);
         self.segs.get(k)?.traces.get(i).map(|t| &**t)
+    }
+
+    /// The trace that arrived `seq`-th for writing, while it is retained (copied if a snapshot
+    /// still shares it, as [`TraceTable::get_or_insert`]).
+    pub fn by_arrival_mut(&mut self, seq: u64) -> Option<&mut Trace> {
+        if seq < self.head || seq >= self.next {
+            return None;
+        }
+        Some(self.trace_mut(seq))
     }
 
     /// The trace `tid` for writing, when retained.

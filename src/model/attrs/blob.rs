@@ -5,8 +5,10 @@
 //! value, costs two to three times the bytes a span carried on the wire.
 //!
 //! Layout, 8-byte aligned: a 16-byte header — the key set's data pointer (`Arc<[Text]>`,
-//! owned), the dropped count (u32) and the number of values (u16) — then the values packed
-//! back to back, each a tag byte and its payload:
+//! owned), the block's reference count (atomic u32: a clone shares the block, so copying a
+//! span for a snapshot costs a count, not a copy), and one u32 holding the number of values
+//! (low 8 bits; at most [`MAX_ATTRIBUTES`](super::MAX_ATTRIBUTES)) and the dropped count (high
+//! 24 bits, saturating) — then the values packed back to back, each a tag byte and its payload:
 //!
 //! | tag | value | payload |
 //! | --- | --- | --- |
@@ -19,13 +21,14 @@
 //! | 7 | bytes | LEB128 length, bytes |
 //! | 8 | array or map | an owned `Arc<AttrValue>` pointer (8 bytes, unaligned) |
 //!
-//! The block owns one reference to every pointer in it: released on drop, taken again on clone.
+//! The block owns one reference to every pointer in it, released when its last owner drops it.
 
 use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering, fence};
 
 use super::{AttrValue, KeySet, Text, Value};
 
@@ -40,13 +43,18 @@ const BYTES: u8 = 7;
 const NESTED: u8 = 8;
 
 const HEADER: usize = 16;
+/// Most values a block holds (the count's 8 bits).
+const MAX_VALUES: usize = u8::MAX as usize;
+/// Largest dropped count a block keeps (24 bits); more saturates.
+const MAX_DROPPED: u32 = (1 << 24) - 1;
 
 /// The owning pointer to a block (`None`: an empty list with nothing dropped).
 #[derive(Default)]
-pub(super) struct Raw(Option<NonNull<u8>>);
+pub(super) struct Raw(pub(super) Option<NonNull<u8>>);
 
-// SAFETY: a block is immutable after it is built and owns only `Send + Sync` values (`Text`,
-// `Arc<[Text]>`, `Arc<AttrValue>`), so sharing or sending it is as safe as sharing them.
+// SAFETY: a block is immutable after it is built (its owners share it through an atomic count,
+// as an `Arc`) and owns only `Send + Sync` values (`Text`, `Arc<[Text]>`, `Arc<AttrValue>`),
+// so sharing or sending it is as safe as sharing them.
 unsafe impl Send for Raw {}
 // SAFETY: see `Send`.
 unsafe impl Sync for Raw {}
@@ -57,9 +65,8 @@ impl Raw {
         // SAFETY: a block starts with the 16-byte header written by `AttrsBuilder::finish`.
         unsafe {
             let keys = p.cast::<*const Text>().read();
-            let dropped = p.add(8).cast::<u32>().read();
-            let n = p.add(12).cast::<u16>().read() as usize;
-            Some((keys, dropped, n))
+            let word = p.add(12).cast::<u32>().read();
+            Some((keys, word >> 8, (word & 0xff) as usize))
         }
     }
 
@@ -107,45 +114,40 @@ impl Raw {
         }
     }
 
-    /// A copy of the block that owns its own references.
+    /// The block's reference count.
+    fn count(&self) -> Option<&AtomicU32> {
+        let p = self.0?.as_ptr();
+        // SAFETY: bytes 8..12 of the (8-aligned) header are the count, only ever accessed
+        // atomically after the block is built.
+        Some(unsafe { AtomicU32::from_ptr(p.add(8).cast::<u32>()) })
+    }
+
+    /// Another owner of the same block.
     pub(super) fn clone_block(&self) -> Raw {
-        let Some(p) = self.0 else {
-            return Raw(None);
-        };
-        let size = self.block_bytes();
-        let q = allocate(size);
-        // SAFETY: both blocks are `size` bytes; the copy then takes its own reference to every
-        // pointer it holds (keys, shared strings, nested values), as the module docs say.
-        unsafe {
-            std::ptr::copy_nonoverlapping(p.as_ptr(), q.as_ptr(), size);
-            let (keys, _, n) = self.header().unwrap_or((std::ptr::null(), 0, 0));
-            Arc::increment_strong_count(std::ptr::slice_from_raw_parts(keys, n));
-            let mut v = self.values();
-            while let Some((tag, at)) = v.next_raw() {
-                match tag {
-                    TEXT => {
-                        let t = ManuallyDrop::new(Text::from_raw(read_ptr(at)));
-                        std::mem::forget(Text::clone(&t));
-                    }
-                    NESTED => {
-                        Arc::increment_strong_count(read_ptr(at).cast::<AttrValue>().as_ptr())
-                    }
-                    _ => {}
-                }
+        if let Some(c) = self.count() {
+            // Relaxed, as `Arc::clone`: a new owner comes from an existing one.
+            if c.fetch_add(1, Ordering::Relaxed) >= u32::MAX / 2 {
+                // As `Arc`: billions of owners means leaked clones; wrapping would free a live block.
+                std::process::abort();
             }
         }
-        Raw(Some(q))
+        Raw(self.0)
     }
 }
 
 impl Drop for Raw {
     fn drop(&mut self) {
-        let Some(p) = self.0 else {
+        let (Some(p), Some(c)) = (self.0, self.count()) else {
             return;
         };
+        // As `Arc::drop`: the last owner frees, after every other owner's use happened-before.
+        if c.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
         let size = self.block_bytes();
-        // SAFETY: the block owns one reference to each pointer it holds (module docs); each is
-        // released once, then the block is freed with the layout it was allocated with.
+        // SAFETY: the block owns one reference to each pointer it holds (module docs); the last
+        // owner releases each once, then frees the block with the layout it was allocated with.
         unsafe {
             let mut v = self.values();
             while let Some((tag, at)) = v.next_raw() {
@@ -258,6 +260,17 @@ impl<'a> Values<'a> {
 
 impl<'a> Iterator for Values<'a> {
     type Item = Value<'a>;
+
+    /// Skips `n` values without decoding them (lookups by key position use this).
+    #[inline]
+    fn nth(&mut self, n: usize) -> Option<Value<'a>> {
+        for _ in 0..n {
+            if !self.skip_one() {
+                return None;
+            }
+        }
+        self.next()
+    }
 
     fn next(&mut self) -> Option<Value<'a>> {
         let (tag, at) = self.next_raw()?;
@@ -458,8 +471,10 @@ impl AttrsBuilder {
         if self.n == 0 && dropped == 0 {
             return super::Attributes::default();
         }
-        let n = self.n.min(keys.len()).min(u16::MAX as usize);
-        // Out of step (a caller bug): keep the values that have a key.
+        let n = self.n.min(keys.len()).min(MAX_VALUES);
+        // Values past the block's limit count as dropped; out of step (a caller bug): keep the
+        // values that have a key.
+        let dropped = dropped.saturating_add(self.n.min(keys.len()).saturating_sub(n) as u32);
         self.truncate(n);
         let keys = if keys.len() == n {
             keys
@@ -473,9 +488,11 @@ impl AttrsBuilder {
         // the builder's buffer into the block (the buffer is then emptied without releasing).
         unsafe {
             p.as_ptr().cast::<*const Text>().write(keys);
-            p.as_ptr().add(8).cast::<u32>().write(dropped);
-            p.as_ptr().add(12).cast::<u16>().write(n as u16);
-            p.as_ptr().add(14).cast::<u16>().write(0);
+            p.as_ptr().add(8).cast::<u32>().write(1);
+            p.as_ptr()
+                .add(12)
+                .cast::<u32>()
+                .write((dropped.min(MAX_DROPPED) << 8) | n as u32);
             std::ptr::copy_nonoverlapping(
                 self.buf.as_ptr(),
                 p.as_ptr().add(HEADER),
