@@ -99,7 +99,7 @@ impl TraceList {
                 let at = base + j;
                 if *k == key && at >= self.first && at < self.first + self.len {
                     let t = &s.traces[j];
-                    if &t.trace_id() == id {
+                    if t.trace_id() == *id {
                         return Some(at - self.first);
                     }
                 }
