@@ -16,6 +16,7 @@ use crate::store::trace::Trace;
 
 use super::chains::{self, Chain};
 use super::detectors::requests::Requests;
+use super::par;
 
 /// One outbound call (a CLIENT or PRODUCER span) in the window.
 #[derive(Clone, Debug)]
@@ -107,6 +108,7 @@ pub struct Context<'a> {
     pub by_edge: BTreeMap<(Arc<str>, Arc<str>), Vec<u32>>,
     /// Inbound indices per service, each list in start order.
     pub by_service: BTreeMap<Arc<str>, Vec<u32>>,
+    threads: usize,
     chains: OnceLock<Vec<Chain>>,
     requests: OnceLock<Requests>,
     long_lived: OnceLock<Vec<bool>>,
@@ -121,25 +123,30 @@ fn intern(pool: &mut HashMap<String, Arc<str>>, s: String) -> Arc<str> {
     a
 }
 
-impl<'a> Context<'a> {
-    /// Builds the context over the snapshot's retained traces inside its window.
-    pub fn build(snap: &'a Snapshot) -> Context<'a> {
-        let window = if snap.window.1 > snap.window.0 {
-            snap.window
-        } else {
-            (snap.range.0, snap.range.1.saturating_add(1))
-        };
+/// One chunk of traces' inbound spans and calls (`Context::build`): indices into `inbound` and
+/// `calls` (`answered_by`, `caller_call`) are the chunk's own until the chunks are joined.
+struct Part {
+    inbound: Vec<Inbound>,
+    calls: Vec<Call>,
+}
+
+impl Part {
+    /// The inbound spans and calls of the traces `range` of the snapshot inside `window`.
+    fn build(snap: &Snapshot, range: std::ops::Range<usize>, window: (u64, u64)) -> Part {
+        let first = range.start;
+        let traces = || range.clone().map(|i| &snap.traces[i]);
         let in_window = |s: &Span| s.start_ns >= window.0 && s.start_ns < window.1;
         let mut pool: HashMap<String, Arc<str>> = HashMap::new();
-        // Pass 1: inbound spans, keyed by (trace, parent) for pairing, and aliases.
         // Sized up front: at a million spans these are tens of megabytes, and growing them by
         // doubling copied every element again and faulted in fresh pages for each copy.
-        let n_spans: usize = snap.traces.iter().map(|t| t.spans.len()).sum();
-        let n_calls: usize = snap.traces.iter().map(|t| t.calls.len()).sum();
+        let n_spans: usize = traces().map(|t| t.spans.len()).sum();
+        let n_calls: usize = traces().map(|t| t.calls.len()).sum();
         let mut inbound = Vec::with_capacity(n_spans.saturating_sub(n_calls));
+        // Pass 1: inbound spans, keyed by (trace, parent) for pairing.
         let mut inbound_by_parent: HashMap<(u32, SpanId), u32> =
             HashMap::with_capacity(n_spans.saturating_sub(n_calls));
-        for (ti, t) in snap.traces.iter().enumerate() {
+        for (k, t) in traces().enumerate() {
+            let ti = (first + k) as u32;
             for (si, s) in t.spans.iter().enumerate() {
                 if !s.kind.is_inbound() || !in_window(s) {
                     continue;
@@ -147,11 +154,11 @@ impl<'a> Context<'a> {
                 let idx = inbound.len() as u32;
                 if s.has_parent() {
                     inbound_by_parent
-                        .entry((ti as u32, s.parent_span_id))
+                        .entry((ti, s.parent_span_id))
                         .or_insert(idx);
                 }
                 inbound.push(Inbound {
-                    trace: ti as u32,
+                    trace: ti,
                     span: si as u32,
                     service: s.resource.service_name.clone(),
                     instance: s.resource.instance.clone(),
@@ -163,7 +170,8 @@ impl<'a> Context<'a> {
             }
         }
         let mut calls = Vec::with_capacity(n_calls);
-        for (ti, t) in snap.traces.iter().enumerate() {
+        for (k, t) in traces().enumerate() {
+            let ti = (first + k) as u32;
             for rec in &t.calls {
                 let Some(s) = t.spans.get(rec.span as usize) else {
                     continue;
@@ -176,7 +184,7 @@ impl<'a> Context<'a> {
                 }
                 let op = intern(&mut pool, operation(&s.attributes, &s.name));
                 calls.push(Call {
-                    trace: ti as u32,
+                    trace: ti,
                     span: rec.span,
                     caller: key.caller.clone(),
                     caller_instance: s.resource.instance.clone(),
@@ -190,7 +198,7 @@ impl<'a> Context<'a> {
                     timeout: rec.outcome.timeout,
                     http_status: rec.outcome.http_status.map(i64::from),
                     resend: rec.outcome.resend.map(i64::from),
-                    answered_by: inbound_by_parent.get(&(ti as u32, s.span_id)).copied(),
+                    answered_by: inbound_by_parent.get(&(ti, s.span_id)).copied(),
                     edge: rec.edge,
                     outcome: rec.outcome,
                     attempt: rec.attempt,
@@ -208,33 +216,103 @@ impl<'a> Context<'a> {
                 inbound[ib as usize].caller_call = Some(ci as u32);
             }
         }
-        // Grouped by the store's edge id first (no key clones per call), then keyed by name.
-        let mut by_id: HashMap<EdgeId, Vec<u32>> = HashMap::new();
-        for (i, c) in calls.iter().enumerate() {
-            by_id.entry(c.edge).or_default().push(i as u32);
+        Part { inbound, calls }
+    }
+
+    /// The chunks one after the other, their indices shifted to the joined vectors'. The chunks
+    /// cover consecutive traces, so the joined calls keep the (trace, parent, start, span id)
+    /// order.
+    fn join(parts: Vec<Part>) -> (Vec<Inbound>, Vec<Call>) {
+        if parts.len() == 1 {
+            let p = parts.into_iter().next().map(|p| (p.inbound, p.calls));
+            return p.unwrap_or_default();
         }
-        let mut by_edge: BTreeMap<(Arc<str>, Arc<str>), Vec<u32>> = BTreeMap::new();
-        for idx in by_id.into_values() {
-            let Some(&first) = idx.first() else { continue };
-            let c = &calls[first as usize];
-            by_edge
-                .entry((c.caller.clone(), c.dep.clone()))
-                .or_default()
-                .extend(idx);
+        let mut inbound = Vec::with_capacity(parts.iter().map(|p| p.inbound.len()).sum());
+        let mut calls = Vec::with_capacity(parts.iter().map(|p| p.calls.len()).sum());
+        for p in parts {
+            let (ib_off, call_off) = (inbound.len() as u32, calls.len() as u32);
+            inbound.extend(p.inbound.into_iter().map(|mut s| {
+                s.caller_call = s.caller_call.map(|c| c + call_off);
+                s
+            }));
+            calls.extend(p.calls.into_iter().map(|mut c| {
+                c.answered_by = c.answered_by.map(|i| i + ib_off);
+                c
+            }));
         }
-        for v in by_edge.values_mut() {
-            v.sort_unstable_by_key(|&i| (calls[i as usize].start, i));
-        }
-        let mut by_service: BTreeMap<Arc<str>, Vec<u32>> = BTreeMap::new();
-        for (i, s) in inbound.iter().enumerate() {
-            by_service
-                .entry(s.service.clone())
-                .or_default()
-                .push(i as u32);
-        }
-        for v in by_service.values_mut() {
-            v.sort_by_key(|&i| (inbound[i as usize].start, i));
-        }
+        (inbound, calls)
+    }
+}
+
+/// Call indices per edge (caller, dependency), each list in start order.
+fn by_edge(calls: &[Call]) -> BTreeMap<(Arc<str>, Arc<str>), Vec<u32>> {
+    // Grouped by the store's edge id first (no key clones per call), then keyed by name.
+    let mut by_id: HashMap<EdgeId, Vec<u32>> = HashMap::new();
+    for (i, c) in calls.iter().enumerate() {
+        by_id.entry(c.edge).or_default().push(i as u32);
+    }
+    let mut by_edge: BTreeMap<(Arc<str>, Arc<str>), Vec<u32>> = BTreeMap::new();
+    for idx in by_id.into_values() {
+        let Some(&first) = idx.first() else { continue };
+        let c = &calls[first as usize];
+        by_edge
+            .entry((c.caller.clone(), c.dep.clone()))
+            .or_default()
+            .extend(idx);
+    }
+    for v in by_edge.values_mut() {
+        v.sort_unstable_by_key(|&i| (calls[i as usize].start, i));
+    }
+    by_edge
+}
+
+/// Inbound indices per service, each list in start order.
+fn by_service(inbound: &[Inbound]) -> BTreeMap<Arc<str>, Vec<u32>> {
+    let mut by_service: BTreeMap<Arc<str>, Vec<u32>> = BTreeMap::new();
+    for (i, s) in inbound.iter().enumerate() {
+        by_service
+            .entry(s.service.clone())
+            .or_default()
+            .push(i as u32);
+    }
+    for v in by_service.values_mut() {
+        v.sort_unstable_by_key(|&i| (inbound[i as usize].start, i));
+    }
+    by_service
+}
+
+impl<'a> Context<'a> {
+    /// Builds the context over the snapshot's retained traces inside its window, on the
+    /// caller's thread.
+    pub fn build(snap: &'a Snapshot) -> Context<'a> {
+        Context::build_with_threads(snap, 1)
+    }
+
+    /// [`Context::build`] on up to `threads` threads (chunks of traces, joined in order), which
+    /// the shared tables computed later (`requests`, `is_long_lived`, `chains`) also use. The
+    /// context is the same for any count.
+    pub fn build_with_threads(snap: &'a Snapshot, threads: usize) -> Context<'a> {
+        let window = if snap.window.1 > snap.window.0 {
+            snap.window
+        } else {
+            (snap.range.0, snap.range.1.saturating_add(1))
+        };
+        let threads = threads.max(1);
+        let parts = par::ranges(snap.traces.len(), threads, |r| Part::build(snap, r, window));
+        let (inbound, calls) = Part::join(parts);
+        let (by_edge, by_service) = if threads > 1 {
+            std::thread::scope(|s| {
+                let edges = s.spawn(|| by_edge(&calls));
+                let services = by_service(&inbound);
+                // A panic in the index panics the lint, as it would on one thread.
+                let edges = edges
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                (edges, services)
+            })
+        } else {
+            (by_edge(&calls), by_service(&inbound))
+        };
         Context {
             snap,
             window,
@@ -242,10 +320,16 @@ impl<'a> Context<'a> {
             inbound,
             by_edge,
             by_service,
+            threads,
             chains: OnceLock::new(),
             requests: OnceLock::new(),
             long_lived: OnceLock::new(),
         }
+    }
+
+    /// Threads the context's shared tables are computed on.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// Which request each call was made for (computed once, shared by the per-request audits).
@@ -259,10 +343,9 @@ impl<'a> Context<'a> {
     pub fn is_long_lived(&self, i: usize) -> bool {
         self.long_lived
             .get_or_init(|| {
-                self.calls
-                    .iter()
-                    .map(|c| super::detectors::long_lived::long_lived(self, c))
-                    .collect()
+                par::map(&self.calls, self.threads, |_, c| {
+                    super::detectors::long_lived::long_lived(self, c)
+                })
             })
             .get(i)
             .copied()

@@ -10,6 +10,7 @@
 //! - [`dep`]: what the rules cite of a dependency: the store's view of it for the window.
 //! - [`detectors`]: the algorithms of `reference/resilience-telemetry.md` §2.
 //! - [`engine`]: runs the rules, applies allow entries, orders the findings.
+//! - `par`: the context's one-pass work split over the lint's threads, joined in order.
 //! - [`memo`]: a per-run memo of name tests (globs, scopes) the detectors repeat per call.
 
 pub mod chains;
@@ -21,6 +22,7 @@ pub mod detectors;
 pub mod engine;
 pub(crate) mod files;
 pub mod memo;
+pub(crate) mod par;
 pub mod params;
 pub mod spec;
 pub(crate) mod toml_fields;
