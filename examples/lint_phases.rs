@@ -1,0 +1,85 @@
+//! Where `faultline lint`'s time goes on a capture: load, snapshot, the context build, the
+//! shared per-request/long-lived/chain tables and each rule's detector, one thread, in order.
+//!
+//!   cargo run --release --example lint_phases -- CAPTURE.jsonl [THREADS (default 1)]
+//!
+//! The context and its shared tables are built on THREADS threads, the rules run one after the
+//! other on one, so each rule's time is its own. Indicative only on a shared machine: the
+//! wall-clock figure of `lint ÷ report` comes from scripts/lint-perf.sh.
+
+use std::time::Instant;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use faultline::rules::context::Context;
+use faultline::rules::detectors::RuleCtx;
+use faultline::store::StoreConfig;
+
+fn main() {
+    let Some(path) = std::env::args().nth(1) else {
+        eprintln!("usage: lint_phases CAPTURE.jsonl");
+        std::process::exit(2);
+    };
+    let threads: usize = std::env::args()
+        .nth(2)
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1);
+    let t = Instant::now();
+    let mut r = match faultline::replay::load(&[path], StoreConfig::replay(usize::MAX)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lint_phases: {e}");
+            std::process::exit(1);
+        }
+    };
+    println!("load            {:8.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    let t = Instant::now();
+    let snap = r.snapshot();
+    println!("snapshot        {:8.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    let rules = match faultline::rules::load(None) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lint_phases: {e:?}");
+            std::process::exit(1);
+        }
+    };
+    let t = Instant::now();
+    let cx = Context::build_with_threads(&snap, threads);
+    println!(
+        "context         {:8.1} ms ({} calls, {} inbound)",
+        t.elapsed().as_secs_f64() * 1e3,
+        cx.calls.len(),
+        cx.inbound.len()
+    );
+    let t = Instant::now();
+    let _ = cx.requests();
+    println!("requests        {:8.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    let t = Instant::now();
+    let _ = cx.is_long_lived(0);
+    println!("long_lived      {:8.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    let t = Instant::now();
+    let _ = cx.chains();
+    println!("chains          {:8.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    let mut total = 0.0;
+    for rule in rules.rules.iter().filter(|r| r.spec.enabled) {
+        let t = Instant::now();
+        let out = rule.detector.run(
+            RuleCtx {
+                id: rule.id(),
+                scope: &rule.scope,
+            },
+            &cx,
+        );
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        total += ms;
+        println!(
+            "{:15} {:8.1} ms ({} hits, {} checked)",
+            rule.id(),
+            ms,
+            out.hits.len(),
+            out.checked
+        );
+    }
+    println!("rules total     {total:8.1} ms");
+}
