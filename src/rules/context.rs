@@ -15,6 +15,7 @@ use crate::store::edges::EdgeId;
 use crate::store::trace::Trace;
 
 use super::chains::{self, Chain};
+use super::detectors::long_lived::{RouteMemo, long_lived_with};
 use super::detectors::requests::Requests;
 use super::par;
 
@@ -343,9 +344,14 @@ impl<'a> Context<'a> {
     pub fn is_long_lived(&self, i: usize) -> bool {
         self.long_lived
             .get_or_init(|| {
-                par::map(&self.calls, self.threads, |_, c| {
-                    super::detectors::long_lived::long_lived(self, c)
-                })
+                let parts = par::chunks(&self.calls, self.threads, |_, calls| {
+                    let mut memo = RouteMemo::default();
+                    calls
+                        .iter()
+                        .map(|c| long_lived_with(self, c, &mut memo))
+                        .collect()
+                });
+                par::concat(parts)
             })
             .get(i)
             .copied()
