@@ -27,7 +27,7 @@ fn trace(t: u64) -> Vec<Span> {
             .at(ms + 1.0, 45.0)
             .build(),
     ];
-    let fails = t % 7 == 0;
+    let fails = t.is_multiple_of(7);
     let first = sp(t, 3)
         .parent(2)
         .svc("front")
@@ -46,7 +46,11 @@ fn trace(t: u64) -> Vec<Span> {
             .parent(3)
             .server()
             .svc("api")
-            .inst(if t % 2 == 0 { "api-a" } else { "api-b" })
+            .inst(if t.is_multiple_of(2) {
+                "api-a"
+            } else {
+                "api-b"
+            })
             .name("GET /items")
             .at(ms + 2.5, 4.0)
             .build(),
@@ -74,7 +78,7 @@ fn trace(t: u64) -> Vec<Span> {
                 .build(),
         );
     }
-    if t % 11 == 0 {
+    if t.is_multiple_of(11) {
         out.push(
             sp(t, 7)
                 .parent(1)
