@@ -82,4 +82,51 @@ fn main() {
         );
     }
     println!("rules total     {total:8.1} ms");
+    // A/B of the whole rule run on 2 threads: the context built on 1 thread (its shared tables
+    // then also on 1) against the context on 2, alternating, wall and process CPU time.
+    if std::env::var_os("LINT_PHASES_AB").is_some() {
+        let enabled: Vec<_> = rules.rules.iter().filter(|r| r.spec.enabled).collect();
+        for round in 0..5 {
+            for cx_threads in [1, 2] {
+                let (t, c) = (Instant::now(), cpu_s());
+                let cx = Context::build_with_threads(&snap, cx_threads);
+                let next = std::sync::atomic::AtomicUsize::new(0);
+                std::thread::scope(|s| {
+                    for _ in 0..2 {
+                        s.spawn(|| {
+                            loop {
+                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some(rule) = enabled.get(i) else { break };
+                                let _ = rule.detector.run(
+                                    RuleCtx {
+                                        id: rule.id(),
+                                        scope: &rule.scope,
+                                    },
+                                    &cx,
+                                );
+                            }
+                        });
+                    }
+                });
+                drop(cx);
+                println!(
+                    "round {round} context on {cx_threads}: wall {:6.1} ms, cpu {:6.1} ms",
+                    t.elapsed().as_secs_f64() * 1e3,
+                    (cpu_s() - c) * 1e3
+                );
+            }
+        }
+    }
+}
+
+/// User + system CPU seconds of the process so far.
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = after
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    // Fields 14 and 15 (utime, stime) in clock ticks; `after` starts at field 3.
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
 }
