@@ -4,8 +4,6 @@
 //! MongoDB commands), the server endpoint (`server.address`/`net.peer.name` + port) and the
 //! client's local socket port.
 
-use std::collections::HashMap;
-
 use crate::model::attrs::Attributes;
 
 /// Whether a call reads, writes, or neither (transaction control, session settings).
@@ -209,24 +207,6 @@ pub fn statement(text: &str) -> Access {
 /// `db.operation`), then the first word of `db.query.summary`, then the statement
 /// (`db.query.text`, `db.statement`), then the span name's first word.
 pub fn access(a: &Attributes, span_name: &str) -> Access {
-    access_with(a, span_name, &mut StatementMemo::default())
-}
-
-/// What each statement text was classified as, so that a statement repeated by many calls
-/// (the same query with bound parameters) is read once per detector run.
-#[derive(Debug, Default)]
-pub struct StatementMemo<'s> {
-    texts: HashMap<&'s str, Access>,
-}
-
-impl<'s> StatementMemo<'s> {
-    fn statement(&mut self, text: &'s str) -> Access {
-        *self.texts.entry(text).or_insert_with(|| statement(text))
-    }
-}
-
-/// [`access`], remembering statement texts in `memo`.
-pub fn access_with<'s>(a: &'s Attributes, span_name: &str, memo: &mut StatementMemo<'s>) -> Access {
     let text = a.first_str(&["db.query.text", "db.statement"]);
     if let Some(op) = a.first_str(&["db.operation.name", "db.operation"]) {
         let v = verb(op);
@@ -234,7 +214,7 @@ pub fn access_with<'s>(a: &'s Attributes, span_name: &str, memo: &mut StatementM
         if v == Access::Read
             && let Some(t) = text
         {
-            return memo.statement(t);
+            return statement(t);
         }
         if v != Access::Other {
             return v;
@@ -249,7 +229,7 @@ pub fn access_with<'s>(a: &'s Attributes, span_name: &str, memo: &mut StatementM
         return v;
     }
     if let Some(t) = text {
-        return memo.statement(t);
+        return statement(t);
     }
     words(span_name).next().map_or(Access::Other, verb)
 }

@@ -17,7 +17,7 @@ use crate::model::dependency::DepKind;
 use crate::model::finding::{Evidence, EvidenceExt};
 
 use super::super::context::{Context, exemplars};
-use super::super::db_access::{Access, StatementMemo, access_with, database, endpoint};
+use super::super::db_access::{Access, access, database, endpoint};
 use super::super::dep;
 use super::super::params::{ParamDef, ParamKind, Params};
 use super::{Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided};
@@ -91,14 +91,13 @@ impl Detector for ReadReplica {
         let mut out = Output::default();
         // (system, namespace) → endpoint → calls.
         let mut dbs: BTreeMap<(String, String), BTreeMap<String, Endpoint>> = BTreeMap::new();
-        let mut statements = StatementMemo::default();
         for c in &cx.calls {
             if c.kind != DepKind::Db || !rule.edge(&c.caller, &c.dep, c.kind) {
                 continue;
             }
             let s = cx.span(c);
             let a = &s.attributes;
-            let kind = access_with(a, &s.name, &mut statements);
+            let kind = access(a, &s.name);
             if kind == Access::Other {
                 continue;
             }
