@@ -5,7 +5,8 @@
 //! - [`params`]: detector parameter declarations and typed values.
 //! - `files`, `toml_fields`: reading rule files and their fields (shared with `alerts`).
 //! - [`compile`]: specs → runnable rules (detectors, scopes, allow entries); the built-in set.
-//! - [`context`]: the one pass over the traces every detector shares.
+//! - [`context`]: the one pass over the traces every detector shares (`context_rows` builds its
+//!   rows over chunks of traces).
 //! - [`db_access`]: what a database call does (read or write) and where it goes.
 //! - [`dep`]: what the rules cite of a dependency: the store's view of it for the window.
 //! - [`detectors`]: the algorithms of `reference/resilience-telemetry.md` §2.
@@ -16,6 +17,7 @@
 pub mod chains;
 pub mod compile;
 pub mod context;
+mod context_rows;
 pub mod db_access;
 pub mod dep;
 pub mod detectors;
