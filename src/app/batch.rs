@@ -58,10 +58,23 @@ pub fn report(args: ReportArgs) -> Result<String, AppError> {
         }
     };
     let rows = report::edge_rows(&snap);
-    Ok(match args.format {
+    let out = match args.format {
         ReportFormat::Json => report::json::render(&rows) + "\n",
         ReportFormat::Text => report::text::render(&rows, snap.window),
-    })
+    };
+    drop_in_background((r, snap));
+    Ok(out)
+}
+
+/// Frees what a one-shot command loaded (the store and its snapshot: every span of the
+/// capture) on a thread of its own, so that the command returns without waiting for it; when
+/// the process exits first, the operating system reclaims the memory instead. On a capture of
+/// 100k spans the drop is ≈ 180 M instructions on one thread, after everything else.
+fn drop_in_background<T: Send + 'static>(loaded: T) {
+    // When no thread can be started, the closure (and `loaded` with it) is dropped here.
+    let _ = std::thread::Builder::new()
+        .name("faultline-free".into())
+        .spawn(move || drop(loaded));
 }
 
 /// Captures at least this large get a progress bar (smaller ones load in well under a second).
@@ -109,6 +122,8 @@ pub struct LintOutcome {
 /// `faultline lint`: replays the files (or listens for `--duration`), runs the rules, renders.
 pub async fn lint(args: LintArgs) -> Result<LintOutcome, AppError> {
     let rules = crate::rules::load(args.rules.as_deref()).map_err(AppError::Rules)?;
+    // The replayed store, kept until the findings are rendered and then freed in the background.
+    let mut loaded = None;
     let snap = if args.live {
         if !args.files.is_empty() {
             return Err(AppError::Runtime(
@@ -145,7 +160,9 @@ pub async fn lint(args: LintArgs) -> Result<LintOutcome, AppError> {
         for w in &r.warnings {
             eprintln!("faultline: warning: {w}");
         }
-        r.snapshot()
+        let snap = r.snapshot();
+        loaded = Some(r);
+        snap
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let engine = crate::rules::Engine::new(rules).with_threads(threads);
@@ -156,6 +173,7 @@ pub async fn lint(args: LintArgs) -> Result<LintOutcome, AppError> {
         LintFormat::Sarif => report::lint::sarif::render(&report, &engine.rules),
         LintFormat::Markdown => report::lint::markdown::render(&report),
     };
+    drop_in_background((loaded, snap));
     let min = match args.fail_on {
         FailOn::Info => Some(Severity::Info),
         FailOn::Warning => Some(Severity::Warning),

@@ -10,6 +10,7 @@
 use crate::model::retry::{self, Attempt};
 
 use super::context::{Call, Context};
+use super::par;
 
 pub use crate::model::retry::{ChainSource, MAX_GAP_NS};
 
@@ -41,35 +42,42 @@ pub fn retryable_failure(c: &Call) -> bool {
     c.outcome.retryable
 }
 
-/// All chains of ≥ 2 attempts in the context, in call order.
+/// All chains of ≥ 2 attempts in the context, in call order (sibling groups split over the
+/// context's threads).
 pub fn chains(cx: &Context<'_>) -> Vec<Chain> {
-    let mut out = Vec::new();
-    for group in cx.sibling_groups() {
-        if group.len() < 2 {
-            continue;
+    let groups: Vec<&[Call]> = cx.sibling_groups().filter(|g| g.len() >= 2).collect();
+    let parts = par::chunks(&groups, cx.threads(), |_, groups| {
+        let mut out = Vec::new();
+        for group in groups {
+            group_chains(cx, group, &mut out);
         }
-        let base = cx.offset_of(group) as u32;
-        let mut attempts: Vec<Attempt<(u32, u64)>> = group
-            .iter()
-            .map(|c| {
-                Attempt::of(
-                    (c.edge, c.op_key),
-                    &cx.span(c).attributes,
-                    c.start,
-                    c.end,
-                    c.outcome,
-                )
-            })
-            .collect();
-        retry::identify_items(&mut attempts, |i| &cx.span(&group[i]).attributes);
-        for ch in retry::chains(&attempts) {
-            out.push(Chain {
-                attempts: ch.attempts.iter().map(|a| base + a).collect(),
-                source: ch.source,
-            });
-        }
+        out
+    });
+    par::concat(parts)
+}
+
+/// The chains of one sibling group, appended to `out`.
+fn group_chains(cx: &Context<'_>, group: &[Call], out: &mut Vec<Chain>) {
+    let base = cx.offset_of(group) as u32;
+    let mut attempts: Vec<Attempt<(u32, u64)>> = group
+        .iter()
+        .map(|c| {
+            Attempt::of(
+                (c.edge, c.op_key),
+                &cx.span(c).attributes,
+                c.start,
+                c.end,
+                c.outcome,
+            )
+        })
+        .collect();
+    retry::identify_items(&mut attempts, |i| &cx.span(&group[i]).attributes);
+    for ch in retry::chains(&attempts) {
+        out.push(Chain {
+            attempts: ch.attempts.iter().map(|a| base + a).collect(),
+            source: ch.source,
+        });
     }
-    out
 }
 
 /// For every call: its attempt number (1 = first) within its chain, as the store counted it.

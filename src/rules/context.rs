@@ -3,11 +3,11 @@
 //! ended, its attempt number) — the rules never resolve a call's dependency again — and indexes
 //! calls by edge and by parent, and SERVER/CONSUMER spans by service.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use crate::model::classify::Outcome;
-use crate::model::dependency::{DepKind, operation};
+use crate::model::dependency::DepKind;
 use crate::model::span::{Span, SpanId, TraceId};
 use crate::model::view::DependencyView;
 use crate::store::Snapshot;
@@ -15,7 +15,10 @@ use crate::store::edges::EdgeId;
 use crate::store::trace::Trace;
 
 use super::chains::{self, Chain};
+use super::context_rows::{Part, by_edge, by_service};
+use super::detectors::long_lived::{RouteMemo, long_lived_with};
 use super::detectors::requests::Requests;
+use super::par;
 
 /// One outbound call (a CLIENT or PRODUCER span) in the window.
 #[derive(Clone, Debug)]
@@ -107,134 +110,44 @@ pub struct Context<'a> {
     pub by_edge: BTreeMap<(Arc<str>, Arc<str>), Vec<u32>>,
     /// Inbound indices per service, each list in start order.
     pub by_service: BTreeMap<Arc<str>, Vec<u32>>,
+    threads: usize,
     chains: OnceLock<Vec<Chain>>,
     requests: OnceLock<Requests>,
     long_lived: OnceLock<Vec<bool>>,
 }
 
-fn intern(pool: &mut HashMap<String, Arc<str>>, s: String) -> Arc<str> {
-    if let Some(a) = pool.get(&s) {
-        return a.clone();
-    }
-    let a: Arc<str> = Arc::from(s.as_str());
-    pool.insert(s, a.clone());
-    a
-}
-
 impl<'a> Context<'a> {
-    /// Builds the context over the snapshot's retained traces inside its window.
+    /// Builds the context over the snapshot's retained traces inside its window, on the
+    /// caller's thread.
     pub fn build(snap: &'a Snapshot) -> Context<'a> {
+        Context::build_with_threads(snap, 1)
+    }
+
+    /// [`Context::build`] on up to `threads` threads (chunks of traces, joined in order), which
+    /// the shared tables computed later (`requests`, `is_long_lived`, `chains`) also use. The
+    /// context is the same for any count.
+    pub fn build_with_threads(snap: &'a Snapshot, threads: usize) -> Context<'a> {
         let window = if snap.window.1 > snap.window.0 {
             snap.window
         } else {
             (snap.range.0, snap.range.1.saturating_add(1))
         };
-        let in_window = |s: &Span| s.start_ns >= window.0 && s.start_ns < window.1;
-        let mut pool: HashMap<String, Arc<str>> = HashMap::new();
-        // Pass 1: inbound spans, keyed by (trace, parent) for pairing, and aliases.
-        // Sized up front: at a million spans these are tens of megabytes, and growing them by
-        // doubling copied every element again and faulted in fresh pages for each copy.
-        let n_spans: usize = snap.traces.iter().map(|t| t.spans.len()).sum();
-        let n_calls: usize = snap.traces.iter().map(|t| t.calls.len()).sum();
-        let mut inbound = Vec::with_capacity(n_spans.saturating_sub(n_calls));
-        let mut inbound_by_parent: HashMap<(u32, SpanId), u32> =
-            HashMap::with_capacity(n_spans.saturating_sub(n_calls));
-        for (ti, t) in snap.traces.iter().enumerate() {
-            for (si, s) in t.spans.iter().enumerate() {
-                if !s.kind.is_inbound() || !in_window(s) {
-                    continue;
-                }
-                let idx = inbound.len() as u32;
-                if s.has_parent() {
-                    inbound_by_parent
-                        .entry((ti as u32, s.parent_span_id))
-                        .or_insert(idx);
-                }
-                inbound.push(Inbound {
-                    trace: ti as u32,
-                    span: si as u32,
-                    service: s.resource.service_name.clone(),
-                    instance: s.resource.instance.clone(),
-                    start: s.start_ns,
-                    end: s.end_ns,
-                    error: s.is_error(),
-                    caller_call: None,
-                });
-            }
-        }
-        let mut calls = Vec::with_capacity(n_calls);
-        for (ti, t) in snap.traces.iter().enumerate() {
-            for rec in &t.calls {
-                let Some(s) = t.spans.get(rec.span as usize) else {
-                    continue;
-                };
-                let Some(key) = snap.edge_keys.get(rec.edge as usize) else {
-                    continue;
-                };
-                if !in_window(s) {
-                    continue;
-                }
-                let op = intern(&mut pool, operation(&s.attributes, &s.name));
-                calls.push(Call {
-                    trace: ti as u32,
-                    span: rec.span,
-                    caller: key.caller.clone(),
-                    caller_instance: s.resource.instance.clone(),
-                    dep: key.dependency.clone(),
-                    kind: rec.kind,
-                    op,
-                    parent: s.parent_span_id,
-                    start: s.start_ns,
-                    end: s.end_ns,
-                    error: rec.outcome.error,
-                    timeout: rec.outcome.timeout,
-                    http_status: rec.outcome.http_status.map(i64::from),
-                    resend: rec.outcome.resend.map(i64::from),
-                    answered_by: inbound_by_parent.get(&(ti as u32, s.span_id)).copied(),
-                    edge: rec.edge,
-                    outcome: rec.outcome,
-                    attempt: rec.attempt,
-                    op_key: rec.op_key,
-                });
-            }
-        }
-        // Siblings in (start, span id) order, as the store orders attempts.
-        calls.sort_by_cached_key(|c| {
-            let id = snap.traces[c.trace as usize].spans[c.span as usize].span_id;
-            (c.trace, c.parent, c.start, id)
-        });
-        for (ci, c) in calls.iter().enumerate() {
-            if let Some(ib) = c.answered_by {
-                inbound[ib as usize].caller_call = Some(ci as u32);
-            }
-        }
-        // Grouped by the store's edge id first (no key clones per call), then keyed by name.
-        let mut by_id: HashMap<EdgeId, Vec<u32>> = HashMap::new();
-        for (i, c) in calls.iter().enumerate() {
-            by_id.entry(c.edge).or_default().push(i as u32);
-        }
-        let mut by_edge: BTreeMap<(Arc<str>, Arc<str>), Vec<u32>> = BTreeMap::new();
-        for idx in by_id.into_values() {
-            let Some(&first) = idx.first() else { continue };
-            let c = &calls[first as usize];
-            by_edge
-                .entry((c.caller.clone(), c.dep.clone()))
-                .or_default()
-                .extend(idx);
-        }
-        for v in by_edge.values_mut() {
-            v.sort_unstable_by_key(|&i| (calls[i as usize].start, i));
-        }
-        let mut by_service: BTreeMap<Arc<str>, Vec<u32>> = BTreeMap::new();
-        for (i, s) in inbound.iter().enumerate() {
-            by_service
-                .entry(s.service.clone())
-                .or_default()
-                .push(i as u32);
-        }
-        for v in by_service.values_mut() {
-            v.sort_by_key(|&i| (inbound[i as usize].start, i));
-        }
+        let threads = threads.max(1);
+        let parts = par::ranges(snap.traces.len(), threads, |r| Part::build(snap, r, window));
+        let (inbound, calls) = Part::join(parts);
+        let (by_edge, by_service) = if threads > 1 {
+            std::thread::scope(|s| {
+                let edges = s.spawn(|| by_edge(&calls));
+                let services = by_service(&inbound);
+                // A panic in the index panics the lint, as it would on one thread.
+                let edges = edges
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                (edges, services)
+            })
+        } else {
+            (by_edge(&calls), by_service(&inbound))
+        };
         Context {
             snap,
             window,
@@ -242,10 +155,16 @@ impl<'a> Context<'a> {
             inbound,
             by_edge,
             by_service,
+            threads,
             chains: OnceLock::new(),
             requests: OnceLock::new(),
             long_lived: OnceLock::new(),
         }
+    }
+
+    /// Threads the context's shared tables are computed on.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// Which request each call was made for (computed once, shared by the per-request audits).
@@ -259,10 +178,14 @@ impl<'a> Context<'a> {
     pub fn is_long_lived(&self, i: usize) -> bool {
         self.long_lived
             .get_or_init(|| {
-                self.calls
-                    .iter()
-                    .map(|c| super::detectors::long_lived::long_lived(self, c))
-                    .collect()
+                let parts = par::chunks(&self.calls, self.threads, |_, calls| {
+                    let mut memo = RouteMemo::default();
+                    calls
+                        .iter()
+                        .map(|c| long_lived_with(self, c, &mut memo))
+                        .collect()
+                });
+                par::concat(parts)
             })
             .get(i)
             .copied()

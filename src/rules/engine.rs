@@ -141,7 +141,7 @@ impl Engine {
 
     /// Runs all enabled rules over a snapshot.
     pub fn run(&self, snap: &Snapshot) -> LintReport {
-        let cx = Context::build(snap);
+        let cx = Context::build_with_threads(snap, self.threads);
         let mut report = LintReport {
             window: cx.window,
             spans: snap.traces.iter().map(|t| t.spans.len() as u64).sum(),

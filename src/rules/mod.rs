@@ -5,22 +5,26 @@
 //! - [`params`]: detector parameter declarations and typed values.
 //! - `files`, `toml_fields`: reading rule files and their fields (shared with `alerts`).
 //! - [`compile`]: specs → runnable rules (detectors, scopes, allow entries); the built-in set.
-//! - [`context`]: the one pass over the traces every detector shares.
+//! - [`context`]: the one pass over the traces every detector shares (`context_rows` builds its
+//!   rows over chunks of traces).
 //! - [`db_access`]: what a database call does (read or write) and where it goes.
 //! - [`dep`]: what the rules cite of a dependency: the store's view of it for the window.
 //! - [`detectors`]: the algorithms of `reference/resilience-telemetry.md` §2.
 //! - [`engine`]: runs the rules, applies allow entries, orders the findings.
+//! - `par`: the context's one-pass work split over the lint's threads, joined in order.
 //! - [`memo`]: a per-run memo of name tests (globs, scopes) the detectors repeat per call.
 
 pub mod chains;
 pub mod compile;
 pub mod context;
+mod context_rows;
 pub mod db_access;
 pub mod dep;
 pub mod detectors;
 pub mod engine;
 pub(crate) mod files;
 pub mod memo;
+pub(crate) mod par;
 pub mod params;
 pub mod spec;
 pub(crate) mod toml_fields;

@@ -15,13 +15,31 @@
 //! - message consumers: CONSUMER spans and any call with a `messaging.*` receive/process/poll
 //!   operation (a Kafka poll, an SQS `ReceiveMessage` long-poll).
 
+use std::collections::HashMap;
+
 use crate::model::attrs::Attributes;
 use crate::model::span::SpanKind;
 
 use super::super::context::{Call, Context};
 
+/// What the words of each route path said, so that a path repeated by many calls is split and
+/// compared once (`Context::is_long_lived` keeps one per chunk of calls).
+#[derive(Debug, Default)]
+pub struct RouteMemo<'s> {
+    paths: HashMap<&'s str, Option<&'static str>>,
+}
+
 /// Why a call is long-lived, or `None`.
 pub fn long_lived_reason(cx: &Context<'_>, c: &Call) -> Option<&'static str> {
+    long_lived_reason_with(cx, c, &mut RouteMemo::default())
+}
+
+/// [`long_lived_reason`], remembering route paths in `memo`.
+pub fn long_lived_reason_with<'s>(
+    cx: &'s Context<'_>,
+    c: &Call,
+    memo: &mut RouteMemo<'s>,
+) -> Option<&'static str> {
     if c.http_status == Some(101) {
         return Some("protocol switch (101)");
     }
@@ -54,12 +72,17 @@ pub fn long_lived_reason(cx: &Context<'_>, c: &Call) -> Option<&'static str> {
     {
         return Some("streaming RPC method");
     }
-    route_reason(a)
+    route_reason(a, memo)
 }
 
 /// Whether a call is long-lived by design (see the module docs).
 pub fn long_lived(cx: &Context<'_>, c: &Call) -> bool {
     long_lived_reason(cx, c).is_some()
+}
+
+/// [`long_lived`], remembering route paths in `memo`.
+pub fn long_lived_with<'s>(cx: &'s Context<'_>, c: &Call, memo: &mut RouteMemo<'s>) -> bool {
+    long_lived_reason_with(cx, c, memo).is_some()
 }
 
 fn header(a: &Attributes, keys: &[&str]) -> Option<String> {
@@ -162,7 +185,7 @@ fn is_word(words: &[&str], w: &str) -> bool {
     words.iter().any(|k| k.eq_ignore_ascii_case(w))
 }
 
-fn route_reason(a: &Attributes) -> Option<&'static str> {
+fn route_reason<'s>(a: &'s Attributes, memo: &mut RouteMemo<'s>) -> Option<&'static str> {
     // Borrowed throughout, compared ignoring ASCII case: this runs once for every call.
     let url: Option<&str> = a
         .first_str(&["url.full", "http.url"])
@@ -171,19 +194,9 @@ fn route_reason(a: &Attributes) -> Option<&'static str> {
         .first_str(&["url.template", "http.route", "url.path", "http.target"])
         .or_else(|| url.map(|r| r.find('/').map_or("/", |i| &r[i..])))?;
     let path = route.split(['?', '#']).next().unwrap_or("");
-    let words = || {
-        path.split(['/', '.', ':'])
-            .flat_map(|s| {
-                // `/events/long-poll` keeps its word; `/events-stream` splits into two.
-                std::iter::once(s).chain(s.split(['-', '_']))
-            })
-            .filter(|w| !w.is_empty())
-    };
-    if words().any(|w| is_word(LONG_POLL_WORDS, w)) {
-        return Some("long-poll or stream route");
-    }
-    if words().any(|w| is_word(TRANSFER_WORDS, w)) {
-        return Some("upload or export route");
+    let by_path = *memo.paths.entry(path).or_insert_with(|| path_reason(path));
+    if by_path.is_some() {
+        return by_path;
     }
     let query: &str = a
         .first_str(&["url.query"])
@@ -206,4 +219,23 @@ fn route_reason(a: &Attributes) -> Option<&'static str> {
         }
     });
     long_poll_query.then_some("long-poll query")
+}
+
+/// What the words of a route path say: a long-poll or stream, an upload or export, or nothing.
+fn path_reason(path: &str) -> Option<&'static str> {
+    let words = || {
+        path.split(['/', '.', ':'])
+            .flat_map(|s| {
+                // `/events/long-poll` keeps its word; `/events-stream` splits into two.
+                std::iter::once(s).chain(s.split(['-', '_']))
+            })
+            .filter(|w| !w.is_empty())
+    };
+    if words().any(|w| is_word(LONG_POLL_WORDS, w)) {
+        return Some("long-poll or stream route");
+    }
+    if words().any(|w| is_word(TRANSFER_WORDS, w)) {
+        return Some("upload or export route");
+    }
+    None
 }

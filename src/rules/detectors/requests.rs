@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use super::super::context::Context;
+use super::super::context::{Call, Context};
+use super::super::par;
 
 /// The request of every call, and the calls of every request.
 #[derive(Debug, Default)]
@@ -20,39 +21,14 @@ pub struct Requests {
 const MAX_HOPS: usize = 64;
 
 impl Requests {
-    /// Builds the index over the context.
+    /// Builds the index over the context (the per-call search on the context's threads).
     pub fn build(cx: &Context<'_>) -> Requests {
-        let mut by_span: HashMap<(u32, u32), u32> = HashMap::with_capacity(cx.inbound.len());
-        for (i, ib) in cx.inbound.iter().enumerate() {
-            by_span.insert((ib.trace, ib.span), i as u32);
-        }
-        let mut of_call = Vec::with_capacity(cx.calls.len());
+        let of_call = par::map(&cx.calls, cx.threads(), |_, c| request_of(cx, c));
         let mut calls: HashMap<u32, Vec<u32>> = HashMap::new();
-        for (ci, c) in cx.calls.iter().enumerate() {
-            let t = cx.trace(c.trace);
-            let mut parent = c.parent;
-            let mut found = None;
-            for _ in 0..MAX_HOPS {
-                if parent == [0; 8] {
-                    break;
-                }
-                let Some(pi) = t.position(&parent) else { break };
-                let p = &t.spans[pi];
-                if p.kind.is_inbound() {
-                    if p.resource.service_name == c.caller {
-                        found = by_span.get(&(c.trace, pi as u32)).copied();
-                    }
-                    break;
-                }
-                if p.kind.is_outbound() {
-                    break;
-                }
-                parent = p.parent_span_id;
+        for (ci, r) in of_call.iter().enumerate() {
+            if let Some(r) = r {
+                calls.entry(*r).or_default().push(ci as u32);
             }
-            if let Some(r) = found {
-                calls.entry(r).or_default().push(ci as u32);
-            }
-            of_call.push(found);
         }
         for v in calls.values_mut() {
             v.sort_by_key(|&i| (cx.calls[i as usize].start, i));
@@ -64,4 +40,35 @@ impl Requests {
     pub fn calls_of(&self, request: u32) -> &[u32] {
         self.calls.get(&request).map_or(&[], Vec::as_slice)
     }
+}
+
+/// The index in `cx.inbound` of the caller's inbound span a call was made for: its nearest
+/// SERVER/CONSUMER ancestor, reached through INTERNAL spans, when that is the caller's.
+fn request_of(cx: &Context<'_>, c: &Call) -> Option<u32> {
+    let t = cx.trace(c.trace);
+    let mut parent = c.parent;
+    for _ in 0..MAX_HOPS {
+        if parent == [0; 8] {
+            return None;
+        }
+        let pi = t.position(&parent)?;
+        let p = &t.spans[pi];
+        if p.kind.is_inbound() {
+            if p.resource.service_name != c.caller {
+                return None;
+            }
+            // `inbound` is in (trace, span) order (`Context::build`).
+            let key = (c.trace, pi as u32);
+            return cx
+                .inbound
+                .binary_search_by_key(&key, |ib| (ib.trace, ib.span))
+                .ok()
+                .map(|i| i as u32);
+        }
+        if p.kind.is_outbound() {
+            return None;
+        }
+        parent = p.parent_span_id;
+    }
+    None
 }

@@ -20,7 +20,7 @@
 //! errors after ≥ `min_vanished_switches` such switches at the same factor and points over the
 //! baseline show in-instance state as well, even when routing is not sticky.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::model::finding::{Evidence, EvidenceExt};
@@ -28,7 +28,7 @@ use crate::model::finding::{Evidence, EvidenceExt};
 use super::super::context::{Context, Inbound, exemplars, median};
 use super::super::params::{ParamDef, ParamKind, Params};
 use super::{Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided};
-use crate::model::span::SpanKind;
+use crate::model::span::{Resource, SpanKind};
 use crate::rules::compile::{Globs, globs};
 
 /// `stateful-handler` (STA-001).
@@ -161,12 +161,22 @@ fn state_error(status: Option<i64>, error: bool) -> bool {
     }
 }
 
+/// Who sent a request: the calling instance, else (HTTP/1) the client connection. Two callers
+/// are the same when both kind and name are.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Caller {
+    /// The client span's instance.
+    Instance(Arc<str>),
+    /// `host:port` of the client connection.
+    Connection(String),
+}
+
 struct Req<'a> {
     ib: &'a Inbound,
     instance: Arc<str>,
     /// The instance's life: its id and, when the resource says, its `process.pid`.
-    life: String,
-    caller: Option<String>,
+    life: Arc<str>,
+    caller: Option<Caller>,
     status: Option<i64>,
 }
 
@@ -180,7 +190,8 @@ impl Detector for Stateful {
             let mut by_key: BTreeMap<String, Vec<Req<'_>>> = BTreeMap::new();
             let mut active: BTreeMap<u64, BTreeSet<Arc<str>>> = BTreeMap::new();
             let mut load: BTreeMap<Arc<str>, u64> = BTreeMap::new();
-            let mut last_seen: BTreeMap<String, u64> = BTreeMap::new();
+            let mut last_seen: BTreeMap<Arc<str>, u64> = BTreeMap::new();
+            let mut lives: HashMap<*const Resource, Arc<str>> = HashMap::new();
             for &i in idx {
                 let ib = &cx.inbound[i as usize];
                 let span = cx.inbound_span(ib);
@@ -196,12 +207,18 @@ impl Detector for Stateful {
                     .insert(inst.clone());
                 *load.entry(inst.clone()).or_default() += 1;
                 let a = &span.attributes;
-                let life = match span.resource.attributes.get("process.pid") {
-                    Some(pid) => format!("{inst}#{}", pid.to_display()),
-                    None => inst.to_string(),
-                };
-                *last_seen.entry(life.clone()).or_default() =
-                    last_seen.get(&life).copied().unwrap_or(0).max(ib.start);
+                // The life is the resource's (its instance and pid): named once per resource.
+                let life = lives
+                    .entry(Arc::as_ptr(&span.resource))
+                    .or_insert_with(|| {
+                        Arc::from(match span.resource.attributes.get("process.pid") {
+                            Some(pid) => format!("{inst}#{}", pid.to_display()),
+                            None => inst.to_string(),
+                        })
+                    })
+                    .clone();
+                let seen = last_seen.entry(life.clone()).or_default();
+                *seen = (*seen).max(ib.start);
                 let Some(key) = self
                     .keys
                     .iter()
@@ -213,8 +230,8 @@ impl Detector for Stateful {
                 let caller = ib.caller_call.and_then(|c| {
                     cx.calls[c as usize]
                         .caller_instance
-                        .as_ref()
-                        .map(|s| format!("instance {s}"))
+                        .clone()
+                        .map(Caller::Instance)
                 });
                 let conn = match (
                     a.first_str(&[
@@ -230,7 +247,7 @@ impl Detector for Stateful {
                         "net.peer.port",
                     ]),
                 ) {
-                    (Some(h), Some(p)) => Some(format!("connection {h}:{p}")),
+                    (Some(h), Some(p)) => Some(Caller::Connection(format!("{h}:{p}"))),
                     _ => None,
                 };
                 let h2 = a
@@ -269,8 +286,8 @@ impl Detector for Stateful {
                 if span < self.min_key_span {
                     continue;
                 }
-                let callers: BTreeSet<&str> =
-                    multi.iter().filter_map(|r| r.caller.as_deref()).collect();
+                let callers: BTreeSet<&Caller> =
+                    multi.iter().filter_map(|r| r.caller.as_ref()).collect();
                 if callers.len() < 2 {
                     pinned_only += 1;
                     continue;

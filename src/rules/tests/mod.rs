@@ -2,6 +2,7 @@
 //! reference's false-positive cases.
 
 mod builder;
+mod context_threads;
 mod detectors_audits;
 mod detectors_breaker_view;
 mod detectors_cache;
