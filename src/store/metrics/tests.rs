@@ -354,3 +354,18 @@ fn generic_fallback_reads_hand_made_gauges() {
     assert_eq!(view(&mut m, "api", "search").breaker, Open);
     assert_eq!(view(&mut m, "api", "ledger").breaker, HalfOpen);
 }
+
+#[test]
+fn haproxy_queue_counts_requests_queued_at_the_backend_and_at_its_servers() {
+    // HAProxy queues a request on the backend when no server is assigned yet, and on a server
+    // when one was (persistence, or a thread that picked the server as it filled): the
+    // dependency's queue is both.
+    let mut m = store();
+    let text = "# TYPE haproxy_backend_current_queue gauge\n\
+        haproxy_backend_current_queue{proxy=\"slow\"} 3\n\
+        # TYPE haproxy_server_current_queue gauge\n\
+        haproxy_server_current_queue{proxy=\"slow\",server=\"s1\"} 1\n\
+        haproxy_server_current_queue{proxy=\"slow\",server=\"s2\"} 0\n";
+    scrape(&mut m, "edge", 1, text);
+    assert_eq!(view(&mut m, "edge", "slow").queue_depth, Some(4.0));
+}
