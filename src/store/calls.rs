@@ -194,6 +194,13 @@ impl Calls {
         Some(due)
     }
 
+    /// The call that comes due `n` calls after the next one, if it is due by `now` (to ask for
+    /// its trace ahead).
+    pub fn due_after(&self, n: usize, now: u64) -> Option<(u64, u32)> {
+        let w = self.queue.get(n).filter(|w| w.settle_at <= now)?;
+        Some((w.trace, w.span))
+    }
+
     /// The waiting call of outbound span `span` (of trace `trace_id`) that no server span
     /// answered: its dependency is named from its attributes, through the aliases learnt.
     pub fn unanswered(&mut self, trace_id: TraceId, span: &Span) -> Resolved {

@@ -94,7 +94,13 @@ pub struct Store {
     metrics: MetricStore,
     /// The latest service-graph / span-metrics answer (`store::fleet`).
     fleet: Option<Arc<FleetTable>>,
+    /// The index hashes of the batch being applied (kept to reuse its allocation).
+    hashes: Vec<u64>,
 }
+
+/// How many spans (or settling calls) ahead `apply` and `settle` ask for the memory they will
+/// read: the loads need about a span's work to arrive.
+const PREFETCH_AHEAD: usize = 4;
 
 impl Store {
     /// An empty store.
@@ -112,6 +118,7 @@ impl Store {
             last_ns: 0,
             seq: 0,
             fleet: None,
+            hashes: Vec::new(),
         }
     }
 
@@ -123,9 +130,21 @@ impl Store {
     /// Applies decoded spans that arrived at `now` (monotonic or wall-clock nanoseconds).
     pub fn apply(&mut self, spans: Vec<Span>, now: u64) {
         let n = spans.len();
-        for span in spans {
-            self.apply_one(span, now);
+        // Each span's index slot is asked for a few spans ahead: at a million retained traces
+        // every probe misses the caches, and this way the misses overlap.
+        let mut hashes = std::mem::take(&mut self.hashes);
+        hashes.clear();
+        hashes.extend(spans.iter().map(|s| self.traces.hash(&s.trace_id)));
+        for &h in hashes.iter().take(PREFETCH_AHEAD) {
+            self.traces.prefetch(h);
         }
+        for (k, span) in spans.into_iter().enumerate() {
+            if let Some(&h) = hashes.get(k + PREFETCH_AHEAD) {
+                self.traces.prefetch(h);
+            }
+            self.apply_one(span, hashes[k], now);
+        }
+        self.hashes = hashes;
         self.enforce_budgets(n);
         // Calls whose answer is overdue settle as batches come, a little each time, rather than
         // all at the next tick (after this batch's spans, so an answer in it still pairs).
@@ -201,9 +220,9 @@ impl Store {
         &self.metrics
     }
 
-    fn apply_one(&mut self, span: Span, now: u64) {
+    fn apply_one(&mut self, span: Span, hash: u64, now: u64) {
         let tid = span.trace_id;
-        let (seq, trace) = self.traces.entry(tid, now);
+        let (seq, trace) = self.traces.entry_hashed(tid, hash, now);
         if trace.position(&span.span_id).is_some() {
             self.counters.duplicate_spans += 1;
             return;
@@ -300,6 +319,9 @@ impl Store {
     /// Resolves the client calls whose settle time has passed by `now`.
     pub fn settle(&mut self, now: u64) {
         while let Some((seq, i)) = self.calls.next_due(now) {
+            if let Some((ahead, _)) = self.calls.due_after(PREFETCH_AHEAD, now) {
+                self.traces.prefetch_arrival(ahead);
+            }
             // Gone: resolved when its trace was evicted. Recorded: answered since.
             let Some(trace) = self.traces.by_arrival(seq) else {
                 continue;

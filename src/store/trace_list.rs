@@ -16,18 +16,19 @@ pub(crate) const SEG: usize = 1024;
 pub(crate) struct Segment {
     /// The traces, in arrival order.
     pub(crate) traces: Vec<Arc<Trace>>,
-    /// The last 8 bytes of each trace id (the random part of both W3C and 64-bit ids), so a
-    /// lookup by id scans a dense array.
+    /// A hash of each trace id ([`id_key`]), so a lookup by id scans a dense array, and the
+    /// index finds a trace's entry without reading the trace.
     pub(crate) ids: Vec<u64>,
     /// Arrival of each trace (store time, ns).
     pub(crate) arrived: Vec<u64>,
 }
 
-/// The low 8 bytes of a trace id, as segments index them.
+/// The hash of a trace id that segments keep and the store's index is keyed by. Of all 16
+/// bytes: ids are random in W3C, but not every sender randomises the same half (64-bit ids
+/// leave the high half zero; a generator may vary only one half).
 pub(crate) fn id_key(tid: &TraceId) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&tid[8..]);
-    u64::from_le_bytes(b)
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x7ace).hash_one(u128::from_le_bytes(*tid))
 }
 
 impl Segment {
@@ -154,5 +155,24 @@ impl FromIterator<Arc<Trace>> for TraceList {
             segs.push(Arc::new(cur));
         }
         TraceList::new(Arc::from(segs), 0, len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::id_key;
+
+    #[test]
+    fn the_id_key_depends_on_both_halves_of_the_id() {
+        // Senders that vary only the high half (a load generator, X-Ray-style time prefixes) or
+        // only the low half (64-bit ids) must still spread over the index.
+        let base = [0x5au8; 16];
+        let mut keys = std::collections::HashSet::new();
+        for i in 0..16 {
+            let mut a = base;
+            a[i] ^= 1;
+            assert!(keys.insert(id_key(&a)), "byte {i} must change the key");
+        }
+        assert!(keys.insert(id_key(&base)));
     }
 }

@@ -1,20 +1,27 @@
 //! The retained traces: assembly by trace id, arrival order, eviction of whole traces (oldest
 //! arrival first) by span budget and retention, and the list every snapshot shares.
 //!
-//! Traces live in arrival order in segments shared with snapshots (`trace_list`); an index maps a
-//! trace id to its arrival number (4 bytes a trace). Publishing copies one pointer per segment;
+//! Traces live in arrival order in segments shared with snapshots (`trace_list`); an index
+//! (`trace_index`) maps a trace id to its arrival number. The loops that walk cold memory in an
+//! order known ahead (a batch's trace ids, the traces to evict next, those to free) ask for it
+//! a few steps ahead (`prefetch`). Publishing copies one pointer per segment;
 //! changing a trace copies its segment (pointers) and the trace itself only while a snapshot
 //! still holds them. Evicted segments are freed a little at a time (`reap`), never all at once
 //! when a snapshot is dropped, so ingest does not stall behind a burst of frees.
 
 use std::collections::VecDeque;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use crate::model::span::TraceId;
 
+use super::prefetch;
 use super::trace::Trace;
+use super::trace_index::TraceIndex;
 use super::trace_list::{SEG, Segment, TraceList, id_key};
+
+/// How many traces ahead eviction and freeing ask for the memory they will touch: enough for
+/// the loads to arrive in time, few enough that they are still cached when used.
+const AHEAD: u64 = 8;
 
 /// What an eviction removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -30,9 +37,8 @@ pub struct Evicted {
 /// The retained traces. See the module docs.
 #[derive(Debug)]
 pub struct TraceTable {
-    /// Arrival number (low 32 bits) of every retained trace, hashed by trace id.
-    index: hashbrown::HashTable<u32>,
-    hasher: foldhash::fast::FixedState,
+    /// Arrival number (low 32 bits) of every retained trace, hashed by [`TraceTable::hash`].
+    index: TraceIndex,
     /// Segments holding arrival numbers from `(head / SEG) * SEG` on.
     segs: VecDeque<Arc<Segment>>,
     /// Arrival number of the oldest retained trace.
@@ -50,8 +56,7 @@ pub struct TraceTable {
 impl Default for TraceTable {
     fn default() -> Self {
         TraceTable {
-            index: hashbrown::HashTable::new(),
-            hasher: foldhash::fast::FixedState::with_seed(0x7ace),
+            index: TraceIndex::default(),
             segs: VecDeque::new(),
             head: 0,
             next: 0,
@@ -72,8 +77,15 @@ fn slot_of(head: u64, seq: u64) -> (usize, usize) {
 }
 
 impl TraceTable {
-    fn hash(&self, tid: &TraceId) -> u64 {
-        self.hasher.hash_one(tid)
+    /// The index hash of trace `tid` ([`id_key`]). Its segment keeps it, so evicting a trace
+    /// finds its entry without reading the trace.
+    pub fn hash(&self, tid: &TraceId) -> u64 {
+        id_key(tid)
+    }
+
+    /// Asks for the index slot a lookup of hash `h` reads, ahead of [`TraceTable::entry`].
+    pub fn prefetch(&self, h: u64) {
+        self.index.prefetch(h);
     }
 
     /// The full arrival number of a stored (low 32 bits) one.
@@ -84,13 +96,13 @@ impl TraceTable {
     fn find_seq(&self, tid: &TraceId) -> Option<u64> {
         let (segs, head) = (&self.segs, self.head);
         let key = id_key(tid);
-        let low = self.index.find(self.hash(tid), |&low| {
+        let low = self.index.find(key, |low| {
             let seq = head + u64::from(low.wrapping_sub(head as u32));
             let (k, i) = slot_of(head, seq);
             let s = &segs[k];
             s.ids[i] == key && s.traces[i].trace_id() == *tid
         })?;
-        Some(self.seq_of(*low))
+        Some(self.seq_of(low))
     }
 
     fn trace_mut(&mut self, seq: u64) -> &mut Trace {
@@ -109,30 +121,26 @@ impl TraceTable {
     /// As [`TraceTable::get_or_insert`], with the trace's arrival number (it names the trace
     /// until it is evicted: see [`TraceTable::by_arrival`]).
     pub fn entry(&mut self, tid: TraceId, now: u64) -> (u64, &mut Trace) {
-        let key = id_key(&tid);
-        let hasher = self.hasher.clone();
+        let h = self.hash(&tid);
+        self.entry_hashed(tid, h, now)
+    }
+
+    /// [`TraceTable::entry`] with the trace's [`TraceTable::hash`] computed already (to
+    /// [`prefetch`](TraceTable::prefetch) its slot a few spans ahead).
+    pub fn entry_hashed(&mut self, tid: TraceId, h: u64, now: u64) -> (u64, &mut Trace) {
+        let key = h;
         let (segs, head, next) = (&self.segs, self.head, self.next);
         // One probe finds the trace or the slot a new one takes.
-        let found = match self.index.entry(
-            hasher.hash_one(tid),
-            |&low| {
+        let found = self.index.find_or_insert(
+            h,
+            |low| {
                 let seq = head + u64::from(low.wrapping_sub(head as u32));
                 let (k, i) = slot_of(head, seq);
                 let s = &segs[k];
                 s.ids[i] == key && s.traces[i].trace_id() == tid
             },
-            |&low| {
-                let seq = head + u64::from(low.wrapping_sub(head as u32));
-                let (k, i) = slot_of(head, seq);
-                hasher.hash_one(segs[k].traces[i].trace_id())
-            },
-        ) {
-            hashbrown::hash_table::Entry::Occupied(e) => Some(*e.get()),
-            hashbrown::hash_table::Entry::Vacant(e) => {
-                e.insert(next as u32);
-                None
-            }
-        };
+            next as u32,
+        );
         if let Some(low) = found {
             let seq = self.seq_of(low);
             return (seq, self.trace_mut(seq));
@@ -146,7 +154,7 @@ impl TraceTable {
             Some(s) => Arc::make_mut(s),
             None => unreachable!("a segment was just pushed when there was none"),
         };
-        seg.ids.push(key);
+        seg.ids.push(h);
         seg.arrived.push(now);
         seg.traces.push(Arc::new(Trace::new(tid)));
         (seq, self.trace_mut(seq))
@@ -159,6 +167,17 @@ impl TraceTable {
         }
         let (k, i) = slot_of(self.head, seq);
         self.segs.get(k)?.traces.get(i).map(|t| &**t)
+    }
+
+    /// Asks for the trace that arrived `seq`-th (its first two cache lines), ahead of reading it.
+    pub fn prefetch_arrival(&self, seq: u64) {
+        if seq < self.head || seq >= self.next {
+            return;
+        }
+        let (k, i) = slot_of(self.head, seq);
+        if let Some(t) = self.segs.get(k).and_then(|s| s.traces.get(i)) {
+            prefetch::value(Arc::as_ptr(t));
+        }
     }
 
     /// The trace that arrived `seq`-th for writing, while it is retained (copied if a snapshot
@@ -247,15 +266,14 @@ impl TraceTable {
 
     fn evict_oldest(&mut self, out: &mut Evicted, on_evict: &mut impl FnMut(&Trace)) {
         let seq = self.head;
+        self.prefetch_eviction(seq + AHEAD);
         let (k, i) = slot_of(seq, seq);
         let t = &self.segs[k].traces[i];
         on_evict(t);
         let n = t.spans.len() as u64;
         let logs = t.logs.len() as u64;
-        let h = self.hash(&t.trace_id());
-        if let Ok(e) = self.index.find_entry(h, |&low| low == seq as u32) {
-            e.remove();
-        }
+        let h = self.segs[k].ids[i];
+        self.index.remove(h, seq as u32);
         self.spans -= n;
         self.logs -= logs;
         out.spans += n;
@@ -269,6 +287,21 @@ impl TraceTable {
             && let Some(s) = self.segs.pop_front()
         {
             self.graveyard.push_back(s);
+        }
+    }
+
+    /// Asks for what evicting the trace that arrived `seq`-th reads: its index slot and the
+    /// trace itself (its spans' headers when it has one span).
+    fn prefetch_eviction(&self, seq: u64) {
+        if seq >= self.next {
+            return;
+        }
+        let (k, i) = slot_of(self.head, seq);
+        if let Some(s) = self.segs.get(k)
+            && let (Some(&key), Some(t)) = (s.ids.get(i), s.traces.get(i))
+        {
+            self.index.prefetch(key);
+            prefetch::value(Arc::as_ptr(t));
         }
     }
 
@@ -286,7 +319,18 @@ impl TraceTable {
             };
             let take = (traces - freed).min(seg.traces.len());
             let keep = seg.traces.len() - take;
-            seg.traces.truncate(keep);
+            // Last first, asking a few traces ahead for what the next drops read.
+            while seg.traces.len() > keep {
+                let ahead = seg
+                    .traces
+                    .len()
+                    .saturating_sub(1 + AHEAD as usize)
+                    .max(keep);
+                if let Some(t) = seg.traces.get(ahead) {
+                    prefetch::value(Arc::as_ptr(t));
+                }
+                seg.traces.pop();
+            }
             freed += take;
             if seg.traces.is_empty() {
                 self.graveyard.pop_front();
