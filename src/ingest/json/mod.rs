@@ -22,6 +22,8 @@
 //! the default one and given the real one when it arrives.
 
 mod attrs;
+mod events;
+mod request;
 mod scalar;
 mod spans;
 #[cfg(test)]
@@ -68,7 +70,7 @@ pub fn decode_direct(bytes: &[u8]) -> Result<DecodedSpans, serde_json::Error> {
         let spare = SPARE.with(|s| s.borrow_mut().take()).unwrap_or_default();
         let mut cx = Cx::new(std::mem::replace(shared, spare));
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let r = spans::request(&mut de, &mut cx).and_then(|()| de.end());
+        let r = request::request(&mut de, &mut cx).and_then(|()| de.end());
         let Cx { it, out, .. } = cx;
         let spare = std::mem::replace(shared, it);
         SPARE.with(|s| *s.borrow_mut() = Some(spare));
