@@ -35,7 +35,7 @@ pub struct Evicted {
 }
 
 /// The retained traces. See the module docs.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct TraceTable {
     /// Arrival number (low 32 bits) of every retained trace, hashed by [`TraceTable::hash`].
     index: TraceIndex,
@@ -53,20 +53,6 @@ pub struct TraceTable {
     list: Option<TraceList>,
 }
 
-impl Default for TraceTable {
-    fn default() -> Self {
-        TraceTable {
-            index: TraceIndex::default(),
-            segs: VecDeque::new(),
-            head: 0,
-            next: 0,
-            spans: 0,
-            logs: 0,
-            graveyard: VecDeque::new(),
-            list: None,
-        }
-    }
-}
 
 /// Where arrival number `seq` sits: (segment, slot), with `head` the oldest retained.
 fn slot_of(head: u64, seq: u64) -> (usize, usize) {
