@@ -322,6 +322,9 @@ impl Store {
             if let Some((ahead, _)) = self.calls.due_after(PREFETCH_AHEAD, now) {
                 self.traces.prefetch_arrival(ahead);
             }
+            if let Some((ahead, _)) = self.calls.due_after(PREFETCH_AHEAD / 2, now) {
+                self.traces.prefetch_spans_of(ahead);
+            }
             // Gone: resolved when its trace was evicted. Recorded: answered since.
             let Some(trace) = self.traces.by_arrival(seq) else {
                 continue;

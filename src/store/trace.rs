@@ -4,6 +4,8 @@
 use crate::model::log::LogRecord;
 use crate::model::span::{Span, SpanId, TraceId};
 
+use std::sync::Arc;
+
 use super::calls::CallRecord;
 use super::span_list::SpanList;
 use super::thin_vec::{ThinList, ThinVec};
@@ -38,6 +40,17 @@ impl Trace {
             spans: SpanList::new(trace_id),
             calls: ThinList::new(),
             logs: ThinVec::new(),
+        }
+    }
+
+    /// Asks for what reading this trace's spans touches after the trace itself: a one-span
+    /// trace's attribute block, a longer trace's span vector. Call it once the trace is cached
+    /// (the second step of a prefetch ahead of eviction, settling or freeing).
+    pub(crate) fn prefetch_spans(&self) {
+        match &self.spans {
+            SpanList::One(s) => super::prefetch::value(s.attributes.block_ptr()),
+            SpanList::Many(v) => super::prefetch::value(Arc::as_ptr(v)),
+            SpanList::Empty(_) => {}
         }
     }
 

@@ -19,8 +19,9 @@ use super::trace::Trace;
 use super::trace_index::TraceIndex;
 use super::trace_list::{SEG, Segment, TraceList, id_key};
 
-/// How many traces ahead eviction and freeing ask for the memory they will touch: enough for
-/// the loads to arrive in time, few enough that they are still cached when used.
+/// How many traces ahead eviction and freeing ask for a trace (and its index slot): enough for
+/// the loads to arrive in time, few enough that they are still cached when used. Half as far
+/// ahead, they ask for what the (by then cached) trace points to: its spans' data.
 const AHEAD: u64 = 8;
 
 /// What an eviction removed.
@@ -253,6 +254,7 @@ impl TraceTable {
     fn evict_oldest(&mut self, out: &mut Evicted, on_evict: &mut impl FnMut(&Trace)) {
         let seq = self.head;
         self.prefetch_eviction(seq + AHEAD);
+        self.prefetch_spans_of(seq + AHEAD / 2);
         let (k, i) = slot_of(seq, seq);
         let t = &self.segs[k].traces[i];
         on_evict(t);
@@ -291,6 +293,13 @@ impl TraceTable {
         }
     }
 
+    /// Asks for the spans' data of the trace that arrived `seq`-th (see [`Trace::prefetch_spans`]).
+    pub fn prefetch_spans_of(&self, seq: u64) {
+        if let Some(t) = self.by_arrival(seq) {
+            t.prefetch_spans();
+        }
+    }
+
     /// Frees up to about `traces` evicted traces that no snapshot holds any more; returns how
     /// many it freed. The store calls it a little per batch, so frees never come in one burst.
     pub fn reap(&mut self, traces: usize) -> usize {
@@ -307,13 +316,13 @@ impl TraceTable {
             let keep = seg.traces.len() - take;
             // Last first, asking a few traces ahead for what the next drops read.
             while seg.traces.len() > keep {
-                let ahead = seg
-                    .traces
-                    .len()
-                    .saturating_sub(1 + AHEAD as usize)
-                    .max(keep);
-                if let Some(t) = seg.traces.get(ahead) {
+                let last = seg.traces.len() - 1;
+                let (far, near) = (AHEAD as usize, AHEAD as usize / 2);
+                if let Some(t) = seg.traces.get(last.saturating_sub(far).max(keep)) {
                     prefetch::value(Arc::as_ptr(t));
+                }
+                if let Some(t) = seg.traces.get(last.saturating_sub(near).max(keep)) {
+                    t.prefetch_spans();
                 }
                 seg.traces.pop();
             }
