@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub use arcstr::ArcStr as Text;
 
 pub use blob::AttrsBuilder;
-pub use known::{Indexed, KNOWN, Lookup};
+pub use known::{Indexed, KNOWN, Lookup, Positions};
 
 /// Most attributes kept on one span, resource, event or link; the rest are counted as dropped.
 pub const MAX_ATTRIBUTES: usize = 128;

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
+use crate::model::attrs::{Indexed, Positions};
 use crate::model::classify::Outcome;
 use crate::model::dependency::DepKind;
 use crate::model::span::{Span, SpanId, TraceId};
@@ -37,6 +38,8 @@ pub struct Call {
     pub kind: DepKind,
     /// Operation (`METHOD route`, rpc method, db operation, span name).
     pub op: Arc<str>,
+    /// Index of its span's key set in the context's positions (`Context::attrs`).
+    pub keys: u32,
     /// Parent span id.
     pub parent: SpanId,
     /// Start, Unix ns.
@@ -110,6 +113,8 @@ pub struct Context<'a> {
     pub by_edge: BTreeMap<(Arc<str>, Arc<str>), Vec<u32>>,
     /// Inbound indices per service, each list in start order.
     pub by_service: BTreeMap<Arc<str>, Vec<u32>>,
+    /// The known keys' positions per key set of the calls' spans (`Call::keys`).
+    positions: Vec<Positions>,
     threads: usize,
     chains: OnceLock<Vec<Chain>>,
     requests: OnceLock<Requests>,
@@ -134,7 +139,7 @@ impl<'a> Context<'a> {
         };
         let threads = threads.max(1);
         let parts = par::ranges(snap.traces.len(), threads, |r| Part::build(snap, r, window));
-        let (inbound, calls) = Part::join(parts);
+        let (inbound, calls, positions) = Part::join(parts);
         let (by_edge, by_service) = if threads > 1 {
             std::thread::scope(|s| {
                 let edges = s.spawn(|| by_edge(&calls));
@@ -155,6 +160,7 @@ impl<'a> Context<'a> {
             inbound,
             by_edge,
             by_service,
+            positions,
             threads,
             chains: OnceLock::new(),
             requests: OnceLock::new(),
@@ -205,6 +211,17 @@ impl<'a> Context<'a> {
     /// The span of a call.
     pub fn span(&self, c: &Call) -> &Span {
         &self.snap.traces[c.trace as usize].spans[c.span as usize]
+    }
+
+    /// The attributes of a call's span, indexed for the keys the store reads (`attrs::KNOWN`):
+    /// a lookup of one of those is an array read, any other key a scan, as `Attributes` does.
+    pub fn attrs(&self, c: &Call) -> Indexed<'a> {
+        let snap: &'a Snapshot = self.snap;
+        let a = &snap.traces[c.trace as usize].spans[c.span as usize].attributes;
+        match self.positions.get(c.keys as usize) {
+            Some(&pos) => Indexed::with_positions(a, pos),
+            None => Indexed::new(a),
+        }
     }
 
     /// The span of an inbound entry.

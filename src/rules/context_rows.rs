@@ -1,23 +1,45 @@
 //! Building the context's rows (`Context::build`): the inbound spans and calls of a chunk of
 //! consecutive traces, their joining in trace order, and the by-edge and by-service indices.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
-use crate::model::dependency::operation;
+use crate::model::attrs::{Indexed, Positions};
+use crate::model::dependency::operation_parts;
 use crate::model::span::{Span, SpanId};
 use crate::store::Snapshot;
 use crate::store::edges::EdgeId;
 
 use super::context::{Call, Inbound};
 
-fn intern(pool: &mut HashMap<String, Arc<str>>, s: String) -> Arc<str> {
-    if let Some(a) = pool.get(&s) {
+/// The shared name equal to `s`, added to `pool` when new (looked up without allocating).
+fn intern(pool: &mut HashSet<Arc<str>>, s: &str) -> Arc<str> {
+    if let Some(a) = pool.get(s) {
         return a.clone();
     }
-    let a: Arc<str> = Arc::from(s.as_str());
-    pool.insert(s, a.clone());
+    let a: Arc<str> = Arc::from(s);
+    pool.insert(a.clone());
     a
+}
+
+/// Distinct key positions in order of first appearance: the same table, and the same
+/// `Call::keys`, whatever the chunks (equal positions answer every lookup alike).
+#[derive(Default)]
+struct PositionTable {
+    rows: Vec<Positions>,
+    index: HashMap<Positions, u32>,
+}
+
+impl PositionTable {
+    /// The row of `p`, added when new.
+    fn add(&mut self, p: Positions) -> u32 {
+        *self.index.entry(p).or_insert_with(|| {
+            self.rows.push(p);
+            (self.rows.len() - 1) as u32
+        })
+    }
 }
 
 /// One chunk of traces' inbound spans and calls (`Context::build`): indices into `inbound` and
@@ -27,6 +49,8 @@ pub(super) struct Part {
     pub(super) inbound: Vec<Inbound>,
     /// Calls of the chunk, in (trace, parent, start, span id) order.
     pub(super) calls: Vec<Call>,
+    /// The known keys' positions of each key set of the calls' spans (`Call::keys`), once each.
+    pub(super) positions: Vec<Positions>,
 }
 
 impl Part {
@@ -39,7 +63,12 @@ impl Part {
         let first = range.start;
         let traces = || range.clone().map(|i| &snap.traces[i]);
         let in_window = |s: &Span| s.start_ns >= window.0 && s.start_ns < window.1;
-        let mut pool: HashMap<String, Arc<str>> = HashMap::new();
+        let mut pool: HashSet<Arc<str>> = HashSet::new();
+        // Key sets are shared by the decoders' interner: their positions are found once each,
+        // keyed by the key set's address (alive as long as the snapshot the calls borrow).
+        let mut positions = PositionTable::default();
+        let mut key_sets: HashMap<(usize, usize), u32> = HashMap::new();
+        let mut op = String::new();
         // Sized up front: at a million spans these are tens of megabytes, and growing them by
         // doubling copied every element again and faulted in fresh pages for each copy.
         let n_spans: usize = traces().map(|t| t.spans.len()).sum();
@@ -75,6 +104,7 @@ impl Part {
         let mut calls = Vec::with_capacity(n_calls);
         for (k, t) in traces().enumerate() {
             let ti = (first + k) as u32;
+            let from = calls.len();
             for rec in &t.calls {
                 let Some(s) = t.spans.get(rec.span as usize) else {
                     continue;
@@ -85,7 +115,15 @@ impl Part {
                 if !in_window(s) {
                     continue;
                 }
-                let op = intern(&mut pool, operation(&s.attributes, &s.name));
+                let keys = s.attributes.keys();
+                let set = *key_sets
+                    .entry((keys.as_ptr() as usize, keys.len()))
+                    .or_insert_with(|| positions.add(Positions::of(keys)));
+                let ix = Indexed::with_positions(&s.attributes, positions.rows[set as usize]);
+                op.clear();
+                for part in operation_parts(&ix, &s.name) {
+                    op.push_str(part);
+                }
                 calls.push(Call {
                     trace: ti,
                     span: rec.span,
@@ -93,7 +131,8 @@ impl Part {
                     caller_instance: s.resource.instance.clone(),
                     dep: key.dependency.clone(),
                     kind: rec.kind,
-                    op,
+                    op: intern(&mut pool, &op),
+                    keys: set,
                     parent: s.parent_span_id,
                     start: s.start_ns,
                     end: s.end_ns,
@@ -108,42 +147,50 @@ impl Part {
                     op_key: rec.op_key,
                 });
             }
+            // Siblings in (start, span id) order, as the store orders attempts. Traces come in
+            // order, so sorting each trace's calls (stable, like the whole list) sorts the list.
+            calls[from..].sort_by_key(|c| (c.parent, c.start, t.spans[c.span as usize].span_id));
         }
-        // Siblings in (start, span id) order, as the store orders attempts.
-        calls.sort_by_cached_key(|c| {
-            let id = snap.traces[c.trace as usize].spans[c.span as usize].span_id;
-            (c.trace, c.parent, c.start, id)
-        });
         for (ci, c) in calls.iter().enumerate() {
             if let Some(ib) = c.answered_by {
                 inbound[ib as usize].caller_call = Some(ci as u32);
             }
         }
-        Part { inbound, calls }
+        Part {
+            inbound,
+            calls,
+            positions: positions.rows,
+        }
     }
 
     /// The chunks one after the other, their indices shifted to the joined vectors'. The chunks
     /// cover consecutive traces, so the joined calls keep the (trace, parent, start, span id)
     /// order.
-    pub(super) fn join(parts: Vec<Part>) -> (Vec<Inbound>, Vec<Call>) {
+    pub(super) fn join(parts: Vec<Part>) -> (Vec<Inbound>, Vec<Call>, Vec<Positions>) {
         if parts.len() == 1 {
-            let p = parts.into_iter().next().map(|p| (p.inbound, p.calls));
+            let p = parts
+                .into_iter()
+                .next()
+                .map(|p| (p.inbound, p.calls, p.positions));
             return p.unwrap_or_default();
         }
         let mut inbound = Vec::with_capacity(parts.iter().map(|p| p.inbound.len()).sum());
         let mut calls = Vec::with_capacity(parts.iter().map(|p| p.calls.len()).sum());
+        let mut positions = PositionTable::default();
         for p in parts {
             let (ib_off, call_off) = (inbound.len() as u32, calls.len() as u32);
+            let sets: Vec<u32> = p.positions.into_iter().map(|r| positions.add(r)).collect();
             inbound.extend(p.inbound.into_iter().map(|mut s| {
                 s.caller_call = s.caller_call.map(|c| c + call_off);
                 s
             }));
             calls.extend(p.calls.into_iter().map(|mut c| {
                 c.answered_by = c.answered_by.map(|i| i + ib_off);
+                c.keys = sets.get(c.keys as usize).copied().unwrap_or(c.keys);
                 c
             }));
         }
-        (inbound, calls)
+        (inbound, calls, positions.rows)
     }
 }
 

@@ -4,7 +4,7 @@
 //! MongoDB commands), the server endpoint (`server.address`/`net.peer.name` + port) and the
 //! client's local socket port.
 
-use crate::model::attrs::Attributes;
+use crate::model::attrs::Lookup;
 
 /// Whether a call reads, writes, or neither (transaction control, session settings).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,14 +139,34 @@ const WRITES: &[&str] = &[
 
 /// Classifies one verb or command (any case).
 pub fn verb(word: &str) -> Access {
-    let w = word.trim().to_ascii_uppercase();
-    if READS.contains(&w.as_str()) {
+    // The lists are ASCII upper case: comparing ignoring ASCII case is comparing upper-cased
+    // words, without the copy (this runs for every database call).
+    let w = word.trim();
+    if READS.iter().any(|r| r.eq_ignore_ascii_case(w)) {
         Access::Read
-    } else if WRITES.contains(&w.as_str()) {
+    } else if WRITES.iter().any(|r| r.eq_ignore_ascii_case(w)) {
         Access::Write
     } else {
         Access::Other
     }
+}
+
+/// Whether the statement says `for update`, `for share`, `for no key update` or `for key share`
+/// in any ASCII case (what `s.to_ascii_lowercase().contains(..)` of each says), in one pass that
+/// only compares where an `f` is, without a lower-cased copy: this runs for every SELECT.
+fn locks_rows(s: &str) -> bool {
+    const LOCKS: [&[u8]; 4] = [
+        b"for update",
+        b"for share",
+        b"for no key update",
+        b"for key share",
+    ];
+    let b = s.as_bytes();
+    (0..b.len()).filter(|&i| b[i] | 0x20 == b'f').any(|i| {
+        LOCKS
+            .iter()
+            .any(|k| b.len() - i >= k.len() && b[i..i + k.len()].eq_ignore_ascii_case(k))
+    })
 }
 
 /// Skips leading whitespace, `--` line comments, `/* */` block comments and `(`.
@@ -186,19 +206,8 @@ pub fn statement(text: &str) -> Access {
         return if writes { Access::Write } else { Access::Read };
     }
     let a = verb(&upper);
-    if a == Access::Read && upper == "SELECT" {
-        let lower = s.to_ascii_lowercase();
-        if [
-            "for update",
-            "for share",
-            "for no key update",
-            "for key share",
-        ]
-        .iter()
-        .any(|k| lower.contains(k))
-        {
-            return Access::Write;
-        }
+    if a == Access::Read && upper == "SELECT" && locks_rows(s) {
+        return Access::Write;
     }
     a
 }
@@ -206,7 +215,7 @@ pub fn statement(text: &str) -> Access {
 /// How a database call accesses its data: the operation name (`db.operation.name`, then
 /// `db.operation`), then the first word of `db.query.summary`, then the statement
 /// (`db.query.text`, `db.statement`), then the span name's first word.
-pub fn access(a: &Attributes, span_name: &str) -> Access {
+pub fn access(a: &impl Lookup, span_name: &str) -> Access {
     let text = a.first_str(&["db.query.text", "db.statement"]);
     if let Some(op) = a.first_str(&["db.operation.name", "db.operation"]) {
         let v = verb(op);
@@ -234,7 +243,7 @@ pub fn access(a: &Attributes, span_name: &str) -> Access {
     words(span_name).next().map_or(Access::Other, verb)
 }
 
-fn port(a: &Attributes, keys: &[&str]) -> Option<i64> {
+fn port(a: &impl Lookup, keys: &[&str]) -> Option<i64> {
     keys.iter().find_map(|k| {
         a.get(k).and_then(|v| {
             v.as_i64()
@@ -245,7 +254,7 @@ fn port(a: &Attributes, keys: &[&str]) -> Option<i64> {
 
 /// The server endpoint `address[:port]` (`server.address`/`net.peer.name`, else the socket
 /// peer address), or `None` when the span names no server.
-pub fn endpoint(a: &Attributes) -> Option<String> {
+pub fn endpoint(a: &impl Lookup) -> Option<String> {
     let (host, port) = if let Some(h) = a.first_str(&["server.address", "net.peer.name"]) {
         (h, port(a, &["server.port", "net.peer.port"]))
     } else {
@@ -259,19 +268,16 @@ pub fn endpoint(a: &Attributes) -> Option<String> {
 }
 
 /// The logical database: (`db.system.name`/`db.system`, `db.namespace`/`db.name`).
-pub fn database(a: &Attributes) -> (String, String) {
+pub fn database<L: Lookup>(a: &L) -> (&str, &str) {
     (
         a.first_str(&["db.system.name", "db.system"])
-            .unwrap_or("db")
-            .to_string(),
-        a.first_str(&["db.namespace", "db.name"])
-            .unwrap_or("")
-            .to_string(),
+            .unwrap_or("db"),
+        a.first_str(&["db.namespace", "db.name"]).unwrap_or(""),
     )
 }
 
 /// The client's local socket port (`network.local.port`, `client.port`, `net.sock.host.port`).
-pub fn local_port(a: &Attributes) -> Option<i64> {
+pub fn local_port(a: &impl Lookup) -> Option<i64> {
     port(
         a,
         &["network.local.port", "client.port", "net.sock.host.port"],
@@ -305,5 +311,20 @@ mod tests {
         assert_eq!(verb("hgetall"), Access::Read);
         assert_eq!(verb("findOneAndUpdate"), Access::Write);
         assert_eq!(verb("PutItem"), Access::Write);
+        assert_eq!(verb(" select\n"), Access::Read);
+        assert_eq!(verb("SELECTX"), Access::Other);
+        assert_eq!(statement("SeLeCt a FROM t FoR  UPDATE"), Access::Read);
+        assert_eq!(
+            statement("SeLeCt a FROM t FoR No KeY UpDaTe"),
+            Access::Write
+        );
+        assert_eq!(statement("select 'é' from t for share"), Access::Write);
+        assert_eq!(statement("SELECT f FROM t FOR KEY SHARE"), Access::Write);
+        assert_eq!(statement("select * from f"), Access::Read);
+        assert_eq!(statement("select * from t for updat"), Access::Read);
+        assert_eq!(
+            statement("With x AS (select 1) Insert into t select * from x"),
+            Access::Write
+        );
     }
 }

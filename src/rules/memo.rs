@@ -2,7 +2,7 @@
 //! service, dependency and operation names on every one of hundreds of thousands of calls, and
 //! a glob list of a dozen patterns costs thousands of instructions per question.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 /// Remembers the answer of `test` for every name it was asked about. Names are borrowed from
 /// the snapshot or context, so the memo holds no more than the distinct names already there.

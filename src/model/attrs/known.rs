@@ -5,7 +5,7 @@
 //! each was about a fifth of its work. Any other key falls back to a scan, so the answers are
 //! exactly [`Attributes`]'s.
 
-use super::{Attributes, Value};
+use super::{Attributes, Text, Value};
 
 /// Read access by key, as [`Attributes`] gives it; implemented by the list itself (a scan per
 /// lookup) and by [`Indexed`] (one scan for all of [`KNOWN`]).
@@ -169,6 +169,29 @@ fn known(key: &str) -> Option<usize> {
     })
 }
 
+/// Where each [`KNOWN`] key first sits in a list of keys: what [`Indexed`] finds in its one
+/// pass. It depends on the keys alone, so lists that share a key set (`Attributes::keys`, shared
+/// by the decoders' interner) can share it: found once per key set, applied to each list with
+/// [`Indexed::with_positions`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Positions([u8; KNOWN.len()]);
+
+impl Positions {
+    /// The positions of the known keys among `keys` (one pass).
+    pub fn of(keys: &[Text]) -> Positions {
+        let mut pos = [ABSENT; KNOWN.len()];
+        // A list holds at most `MAX_ATTRIBUTES` (128) keys, so every position fits below ABSENT.
+        for (i, k) in keys.iter().enumerate().take(ABSENT as usize) {
+            if let Some(s) = known(k)
+                && pos[s] == ABSENT
+            {
+                pos[s] = i as u8;
+            }
+        }
+        Positions(pos)
+    }
+}
+
 /// A list with the positions of every [`KNOWN`] key it has, found in one pass.
 pub struct Indexed<'a> {
     attrs: &'a Attributes,
@@ -178,16 +201,25 @@ pub struct Indexed<'a> {
 impl<'a> Indexed<'a> {
     /// Indexes `attrs` (one pass over its keys).
     pub fn new(attrs: &'a Attributes) -> Self {
-        let mut pos = [ABSENT; KNOWN.len()];
-        // A list holds at most `MAX_ATTRIBUTES` (128) keys, so every position fits below ABSENT.
-        for (i, k) in attrs.keys().iter().enumerate().take(ABSENT as usize) {
-            if let Some(s) = known(k)
-                && pos[s] == ABSENT
-            {
-                pos[s] = i as u8;
-            }
-        }
-        Indexed { attrs, pos }
+        Indexed::with_positions(attrs, Positions::of(attrs.keys()))
+    }
+
+    /// Indexes `attrs` with the positions found before for its key set (`Positions::of` of
+    /// `attrs.keys()`, or of a list with the same keys), without a pass over its keys. Positions
+    /// of other keys give those keys' answers for the known keys: callers find them per key set.
+    pub fn with_positions(attrs: &'a Attributes, pos: Positions) -> Self {
+        debug_assert_eq!(
+            pos,
+            Positions::of(attrs.keys()),
+            "positions of another key set"
+        );
+        Indexed { attrs, pos: pos.0 }
+    }
+
+    /// The positions found, to index other lists of the same key set with
+    /// [`Indexed::with_positions`].
+    pub fn positions(&self) -> Positions {
+        Positions(self.pos)
     }
 
     /// The list indexed.
@@ -196,9 +228,10 @@ impl<'a> Indexed<'a> {
     }
 }
 
-impl Lookup for Indexed<'_> {
+impl<'a> Indexed<'a> {
+    /// [`Lookup::get`], borrowed for as long as the list (not only the index).
     #[inline]
-    fn get(&self, key: &str) -> Option<Value<'_>> {
+    pub fn value(&self, key: &str) -> Option<Value<'a>> {
         match known(key) {
             Some(s) => match self.pos[s] {
                 ABSENT => None,
@@ -206,6 +239,23 @@ impl Lookup for Indexed<'_> {
             },
             None => self.attrs.get(key),
         }
+    }
+
+    /// [`Lookup::first_str`], borrowed for as long as the list (not only the index).
+    #[inline]
+    pub fn first_str_of(&self, keys: &[&str]) -> Option<&'a str> {
+        keys.iter().find_map(|k| {
+            self.value(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        })
+    }
+}
+
+impl Lookup for Indexed<'_> {
+    #[inline]
+    fn get(&self, key: &str) -> Option<Value<'_>> {
+        self.value(key)
     }
 }
 
@@ -263,6 +313,14 @@ mod tests {
             ix.first_str(&["db.system.name", "db.system"]),
             None,
             "empty is absent"
+        );
+        let again = Indexed::with_positions(&a, ix.positions());
+        for k in KNOWN.iter().chain(&["custom.key", "nope", ""]) {
+            assert_eq!(again.value(k), a.get(k), "{k}");
+        }
+        assert_eq!(
+            again.first_str_of(&["nope", "db.system", "server.address"]),
+            Some("payments")
         );
     }
 }

@@ -9,7 +9,9 @@
 //! lockstep, not a parallel fan-out), and fine grain (median call ≤ `max_call`). All together
 //! flag the pair: merge the two, or give B an aggregate API.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use crate::model::dependency::operation;

@@ -15,9 +15,9 @@
 //! - message consumers: CONSUMER spans and any call with a `messaging.*` receive/process/poll
 //!   operation (a Kafka poll, an SQS `ReceiveMessage` long-poll).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
-use crate::model::attrs::Attributes;
+use crate::model::attrs::Lookup;
 use crate::model::span::SpanKind;
 
 use super::super::context::{Call, Context};
@@ -25,8 +25,8 @@ use super::super::context::{Call, Context};
 /// What the words of each route path said, so that a path repeated by many calls is split and
 /// compared once (`Context::is_long_lived` keeps one per chunk of calls).
 #[derive(Debug, Default)]
-pub struct RouteMemo<'s> {
-    paths: HashMap<&'s str, Option<&'static str>>,
+pub struct RouteMemo {
+    paths: HashMap<Box<str>, Option<&'static str>>,
 }
 
 /// Why a call is long-lived, or `None`.
@@ -35,10 +35,10 @@ pub fn long_lived_reason(cx: &Context<'_>, c: &Call) -> Option<&'static str> {
 }
 
 /// [`long_lived_reason`], remembering route paths in `memo`.
-pub fn long_lived_reason_with<'s>(
-    cx: &'s Context<'_>,
+pub fn long_lived_reason_with(
+    cx: &Context<'_>,
     c: &Call,
-    memo: &mut RouteMemo<'s>,
+    memo: &mut RouteMemo,
 ) -> Option<&'static str> {
     if c.http_status == Some(101) {
         return Some("protocol switch (101)");
@@ -81,16 +81,16 @@ pub fn long_lived(cx: &Context<'_>, c: &Call) -> bool {
 }
 
 /// [`long_lived`], remembering route paths in `memo`.
-pub fn long_lived_with<'s>(cx: &'s Context<'_>, c: &Call, memo: &mut RouteMemo<'s>) -> bool {
+pub fn long_lived_with(cx: &Context<'_>, c: &Call, memo: &mut RouteMemo) -> bool {
     long_lived_reason_with(cx, c, memo).is_some()
 }
 
-fn header(a: &Attributes, keys: &[&str]) -> Option<String> {
+fn header(a: &impl Lookup, keys: &[&str]) -> Option<String> {
     keys.iter()
         .find_map(|k| a.get(k).map(|v| v.to_display().to_ascii_lowercase()))
 }
 
-fn content_type(a: &Attributes) -> Option<&'static str> {
+fn content_type(a: &impl Lookup) -> Option<&'static str> {
     if let Some(t) = header(
         a,
         &[
@@ -185,7 +185,7 @@ fn is_word(words: &[&str], w: &str) -> bool {
     words.iter().any(|k| k.eq_ignore_ascii_case(w))
 }
 
-fn route_reason<'s>(a: &'s Attributes, memo: &mut RouteMemo<'s>) -> Option<&'static str> {
+fn route_reason(a: &impl Lookup, memo: &mut RouteMemo) -> Option<&'static str> {
     // Borrowed throughout, compared ignoring ASCII case: this runs once for every call.
     let url: Option<&str> = a
         .first_str(&["url.full", "http.url"])
@@ -194,7 +194,11 @@ fn route_reason<'s>(a: &'s Attributes, memo: &mut RouteMemo<'s>) -> Option<&'sta
         .first_str(&["url.template", "http.route", "url.path", "http.target"])
         .or_else(|| url.map(|r| r.find('/').map_or("/", |i| &r[i..])))?;
     let path = route.split(['?', '#']).next().unwrap_or("");
-    let by_path = *memo.paths.entry(path).or_insert_with(|| path_reason(path));
+    // Looked up by the borrowed path: only a path not seen before is copied.
+    let by_path = match memo.paths.get(path) {
+        Some(&r) => r,
+        None => *memo.paths.entry(path.into()).or_insert(path_reason(path)),
+    };
     if by_path.is_some() {
         return by_path;
     }

@@ -19,8 +19,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use foldhash::{HashMap, HashMapExt};
+
 use crate::model::dependency::DepKind;
 use crate::model::finding::{Evidence, EvidenceExt};
+use crate::store::edges::EdgeId;
 
 use super::super::context::{Call, Context, exemplars, median};
 use super::super::dep;
@@ -284,13 +287,13 @@ pub fn paginated_url(url: &str) -> bool {
 impl NPlusOne {
     /// The raw statement of a database call whose system is judged.
     fn raw_statement<'c>(&self, cx: &'c Context<'_>, c: &Call) -> Option<&'c str> {
-        let a = &cx.span(c).attributes;
-        if let Some(sys) = a.first_str(&["db.system.name", "db.system"])
+        let a = cx.attrs(c);
+        if let Some(sys) = a.first_str_of(&["db.system.name", "db.system"])
             && self.skip.iter().any(|s| s.eq_ignore_ascii_case(sys))
         {
             return None;
         }
-        a.first_str(&["db.query.text", "db.statement"])
+        a.first_str_of(&["db.query.text", "db.statement"])
     }
 
     /// Whether the rule judges call `c` (an in-scope database call).
@@ -349,11 +352,7 @@ impl NPlusOne {
                 let total: f64 = group[i..j].iter().map(Call::ms).sum();
                 let raw: Vec<Option<&str>> = group[i..j]
                     .iter()
-                    .map(|c| {
-                        cx.span(c)
-                            .attributes
-                            .first_str(&["db.query.text", "db.statement"])
-                    })
+                    .map(|c| cx.attrs(c).first_str_of(&["db.query.text", "db.statement"]))
                     .collect();
                 let paged = page_query(s) && pages(&raw);
                 if paged {
@@ -414,29 +413,22 @@ impl NPlusOne {
         let mut bursts: BTreeMap<Key, (Vec<u32>, usize, Vec<String>)> = BTreeMap::new();
         let mut judged = 0usize;
         for group in cx.sibling_groups() {
-            let http: Vec<(&Call, String, String)> = group
+            // Borrowed from the spans: most groups are too small to judge, and most runs too.
+            let http: Vec<(&Call, &str, &str)> = group
                 .iter()
                 .filter(|c| c.kind == DepKind::Http && rule.edge(&c.caller, &c.dep, c.kind))
                 .filter_map(|c| {
-                    let a = &cx.span(c).attributes;
-                    let method = a.first_str(&["http.request.method", "http.method"])?;
+                    let a = cx.attrs(c);
+                    let method = a.first_str_of(&["http.request.method", "http.method"])?;
                     let url = a
-                        .first_str(&["url.full", "http.url"])
-                        .map(str::to_string)
-                        .or_else(|| {
-                            a.first_str(&["url.path", "http.target"])
-                                .map(|p| p.to_string())
-                        })?;
-                    (method == "GET").then_some((c, url, String::new()))
+                        .first_str_of(&["url.full", "http.url"])
+                        .or_else(|| a.first_str_of(&["url.path", "http.target"]))?;
+                    (method == "GET").then_some((c, url))
                 })
-                .map(|(c, url, _)| {
-                    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
-                    let path_q = rest.find('/').map_or("/", |i| &rest[i..]).to_string();
-                    let (path, query) = path_q
-                        .split_once('?')
-                        .map_or((path_q.clone(), String::new()), |(p, q)| {
-                            (p.to_string(), q.to_string())
-                        });
+                .map(|(c, url)| {
+                    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+                    let path_q = rest.find('/').map_or("/", |i| &rest[i..]);
+                    let (path, query) = path_q.split_once('?').unwrap_or((path_q, ""));
                     (c, path, query)
                 })
                 .collect();
@@ -444,25 +436,31 @@ impl NPlusOne {
                 continue;
             }
             judged += 1;
+            let pats: Vec<String> = http.iter().map(|h| parameterize_path(h.1).0).collect();
             let mut i = 0;
             while i < http.len() {
-                let (c0, p0, _) = &http[i];
-                let (pat, _) = parameterize_path(p0);
+                let (c0, _, _) = &http[i];
+                let pat = &pats[i];
                 let mut j = i + 1;
                 while j < http.len()
                     && http[j].0.dep == c0.dep
-                    && parameterize_path(&http[j].1).0 == pat
+                    && pats[j] == *pat
                     && http[j].0.start.saturating_sub(http[j - 1].0.start) <= self.burst_gap
                 {
                     j += 1;
                 }
                 let run = &http[i..j];
                 let total: f64 = run.iter().map(|r| r.0.ms()).sum();
+                // The rest only matters for a run long and slow enough to report.
+                if run.len() < self.api_min || total < self.api_total_ms {
+                    i = j;
+                    continue;
+                }
                 let varying: Vec<String> = run
                     .iter()
                     .map(|r| {
                         if r.2.is_empty() {
-                            r.1.clone()
+                            r.1.to_string()
                         } else {
                             format!("{}?{}", r.1, r.2)
                         }
@@ -528,7 +526,9 @@ impl NPlusOne {
             });
         }
         // Sequential chattiness: calls per request to one dependency.
-        let mut per_req: BTreeMap<(Arc<str>, Arc<str>), CallsPerRequest> = BTreeMap::new();
+        // Counted per store edge first (no name clones or string compares per call), then
+        // merged by name below: several edge ids can carry one (caller, dependency) pair.
+        let mut per_edge: HashMap<EdgeId, (&Call, CallsPerRequest)> = HashMap::new();
         let mut reqs: BTreeMap<Arc<str>, usize> = BTreeMap::new();
         for ib in &cx.inbound {
             *reqs.entry(ib.service.clone()).or_default() += 1;
@@ -538,10 +538,10 @@ impl NPlusOne {
                 continue;
             }
             // Pages of one listing are one read, not chattiness.
-            let a = &cx.span(c).attributes;
-            if a.first_str(&["url.full", "http.url", "http.target"])
+            let a = cx.attrs(c);
+            if a.first_str_of(&["url.full", "http.url", "http.target"])
                 .is_some_and(paginated_url)
-                || a.first_str(&["url.query"])
+                || a.first_str_of(&["url.query"])
                     .is_some_and(|q| paginated_url(&format!("?{q}")))
             {
                 continue;
@@ -555,15 +555,25 @@ impl NPlusOne {
                 let Some(p) = t.get(&parent) else { break };
                 if p.kind.is_inbound() {
                     if p.resource.service_name == c.caller {
-                        *per_req
-                            .entry((c.caller.clone(), c.dep.clone()))
-                            .or_default()
+                        *per_edge
+                            .entry(c.edge)
+                            .or_insert_with(|| (c, CallsPerRequest::default()))
+                            .1
                             .entry((c.trace, p.span_id))
                             .or_default() += 1;
                     }
                     break;
                 }
                 parent = p.parent_span_id;
+            }
+        }
+        let mut per_req: BTreeMap<(Arc<str>, Arc<str>), CallsPerRequest> = BTreeMap::new();
+        for (c, m) in per_edge.into_values() {
+            let all = per_req
+                .entry((c.caller.clone(), c.dep.clone()))
+                .or_default();
+            for (request, n) in m {
+                *all.entry(request).or_default() += n;
             }
         }
         for ((caller, dep), m) in per_req {

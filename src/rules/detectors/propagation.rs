@@ -9,7 +9,9 @@
 //! both record it, on the same path: the request arrived, the context did not. The share of
 //! orphaned calls per edge flags at `min_share` with ≥ `min_calls` calls.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use crate::model::attrs::Attributes;

@@ -2,7 +2,7 @@
 //! was made for (its nearest inbound ancestor, reached through INTERNAL spans), shared by the
 //! audits that reason per request (`no-fallback`, `lockstep-services`, `missing-bulkhead`).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::super::context::{Call, Context};
 use super::super::par;

@@ -9,7 +9,9 @@
 //! several times per request for different items — are not attempts and do not count; their
 //! usual number per request is cited as `inner_calls_per_request_median`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use crate::model::finding::{Evidence, EvidenceExt};

@@ -20,7 +20,9 @@
 //! errors after ≥ `min_vanished_switches` such switches at the same factor and points over the
 //! baseline show in-instance state as well, even when routing is not sticky.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use crate::model::finding::{Evidence, EvidenceExt};
@@ -28,7 +30,9 @@ use crate::model::finding::{Evidence, EvidenceExt};
 use super::super::context::{Context, Inbound, exemplars, median};
 use super::super::params::{ParamDef, ParamKind, Params};
 use super::{Adjust, BuildError, Detector, DetectorDef, Hit, Output, RuleCtx, Subject, Undecided};
-use crate::model::span::{Resource, SpanKind};
+use crate::model::attrs::Indexed;
+use crate::model::dependency::operation_parts;
+use crate::model::span::{Resource, Span, SpanKind};
 use crate::rules::compile::{Globs, globs};
 
 /// `stateful-handler` (STA-001).
@@ -183,6 +187,7 @@ struct Req<'a> {
 impl Detector for Stateful {
     fn run(&self, rule: RuleCtx<'_>, cx: &Context<'_>) -> Output {
         let mut out = Output::default();
+        let mut reinit_memo = ReinitMemo::default();
         for (svc, idx) in &cx.by_service {
             if !rule.service(svc) {
                 continue;
@@ -352,7 +357,12 @@ impl Detector for Stateful {
                             switch_err += 1;
                             err_traces.push(r.ib.trace);
                         }
-                        if self.reinit_follows(cx, r.ib, reqs.get(j + 1).map(|n| n.ib)) {
+                        if self.reinit_follows(
+                            cx,
+                            r.ib,
+                            reqs.get(j + 1).map(|n| n.ib),
+                            &mut reinit_memo,
+                        ) {
                             reinit += 1;
                         }
                     } else if j > 0 {
@@ -497,19 +507,51 @@ impl Stateful {
     /// Whether a session re-initialization followed a switched request: a span after it in the
     /// same trace (or the key's next request) whose operation matches `reinit_operations`, or
     /// a `session.start` event.
-    fn reinit_follows(&self, cx: &Context<'_>, r: &Inbound, next: Option<&Inbound>) -> bool {
+    fn reinit_follows(
+        &self,
+        cx: &Context<'_>,
+        r: &Inbound,
+        next: Option<&Inbound>,
+        memo: &mut ReinitMemo,
+    ) -> bool {
         let t = cx.trace(r.trace);
         let later = t.spans.iter().filter(|s| s.start_ns >= r.end).any(|s| {
-            let op = crate::model::dependency::operation(&s.attributes, &s.name);
-            self.reinit.matches_some(&op)
-                || self.reinit.matches_some(&s.name)
+            memo.operation_matches(&self.reinit, s)
+                || memo.matches(&self.reinit, &s.name)
                 || s.events().iter().any(|e| &*e.name == "session.start")
         });
-        later
-            || next.is_some_and(|n| {
-                let s = cx.inbound_span(n);
-                self.reinit
-                    .matches_some(&crate::model::dependency::operation(&s.attributes, &s.name))
-            })
+        later || next.is_some_and(|n| memo.operation_matches(&self.reinit, cx.inbound_span(n)))
+    }
+}
+
+/// `reinit_operations` asked of operations and span names, once per distinct text: a switched
+/// request asks it of every later span of its trace, and traces repeat a few names.
+#[derive(Default)]
+struct ReinitMemo {
+    seen: HashMap<Box<str>, bool>,
+    op: String,
+}
+
+impl ReinitMemo {
+    /// Whether `text` matches a non-empty `globs`.
+    fn matches(&mut self, globs: &Globs, text: &str) -> bool {
+        if let Some(&v) = self.seen.get(text) {
+            return v;
+        }
+        let v = globs.matches_some(text);
+        self.seen.insert(text.into(), v);
+        v
+    }
+
+    /// Whether the span's operation (`model::dependency::operation`) matches.
+    fn operation_matches(&mut self, globs: &Globs, s: &Span) -> bool {
+        let mut op = std::mem::take(&mut self.op);
+        op.clear();
+        for part in operation_parts(&Indexed::new(&s.attributes), &s.name) {
+            op.push_str(part);
+        }
+        let v = self.matches(globs, &op);
+        self.op = op;
+        v
     }
 }

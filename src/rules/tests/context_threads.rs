@@ -3,6 +3,7 @@
 //! that every thread count here gets several chunks, with answered calls, requests through
 //! INTERNAL spans, retried failures, database calls and a stream.
 
+use crate::model::attrs::{KNOWN, Lookup};
 use crate::model::span::{Span, SpanKind};
 use crate::rules::context::Context;
 use crate::store::{Store, StoreConfig};
@@ -108,6 +109,18 @@ fn the_context_is_the_same_on_any_thread_count() {
     let long: Vec<bool> = (0..one.calls.len()).map(|i| one.is_long_lived(i)).collect();
     assert!(long.iter().any(|&l| l), "the event stream is long-lived");
     assert!(one.calls.iter().any(|c| c.kind != one.calls[0].kind));
+    let answers = |cx: &Context<'_>| {
+        for c in &cx.calls {
+            let (ix, a) = (cx.attrs(c), &cx.span(c).attributes);
+            for k in KNOWN
+                .iter()
+                .chain(&["http.response.header.content-type", "nope"])
+            {
+                assert_eq!(Lookup::get(&ix, k), a.get(k), "{k} of call {c:?}");
+            }
+        }
+    };
+    answers(&one);
     assert!(
         one.inbound
             .iter()
@@ -124,6 +137,7 @@ fn the_context_is_the_same_on_any_thread_count() {
             )
         };
         assert_eq!(what(&many), what(&one), "{threads} threads");
+        answers(&many);
         assert_eq!(many.requests().of_call, one.requests().of_call);
         assert_eq!(many.requests().calls, one.requests().calls);
         let chains = |cx: &Context<'_>| format!("{:?}", cx.chains());
