@@ -192,7 +192,9 @@ impl Attributes {
     /// Where the list's shared block starts (null for an empty list): for a cache prefetch
     /// hint only, never to read through.
     pub fn block_ptr(&self) -> *const u8 {
-        self.raw.0.map_or(std::ptr::null(), |p| p.as_ptr().cast_const())
+        self.raw
+            .0
+            .map_or(std::ptr::null(), |p| p.as_ptr().cast_const())
     }
 }
 

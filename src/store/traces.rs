@@ -54,7 +54,6 @@ pub struct TraceTable {
     list: Option<TraceList>,
 }
 
-
 /// Where arrival number `seq` sits: (segment, slot), with `head` the oldest retained.
 fn slot_of(head: u64, seq: u64) -> (usize, usize) {
     (
@@ -255,6 +254,9 @@ impl TraceTable {
         let seq = self.head;
         self.prefetch_eviction(seq + AHEAD);
         self.prefetch_spans_of(seq + AHEAD / 2);
+        if let Some(t) = self.by_arrival(seq + 1) {
+            t.prefetch_attributes();
+        }
         let (k, i) = slot_of(seq, seq);
         let t = &self.segs[k].traces[i];
         on_evict(t);
@@ -323,6 +325,9 @@ impl TraceTable {
                 }
                 if let Some(t) = seg.traces.get(last.saturating_sub(near).max(keep)) {
                     t.prefetch_spans();
+                }
+                if let Some(t) = seg.traces.get(last.saturating_sub(1).max(keep)) {
+                    t.prefetch_attributes();
                 }
                 seg.traces.pop();
             }
