@@ -39,14 +39,12 @@ pub fn op_key(a: &impl Lookup, span_name: &str) -> u64 {
             buf[at..at + p.len()].copy_from_slice(p.as_bytes());
             at += p.len();
         }
-        // Concatenated whole `&str`s: valid UTF-8.
-        match std::str::from_utf8(&buf[..len]) {
-            Ok(s) => s.hash(&mut h),
-            Err(_) => parts.concat().hash(&mut h),
-        }
+        h.write(&buf[..len]);
     } else {
-        parts.concat().hash(&mut h);
+        h.write(parts.concat().as_bytes());
     }
+    // The terminator `str`'s `Hash` writes: the key is that of the joined string.
+    h.write_u8(0xff);
     request_path_of(a).hash(&mut h);
     h.finish()
 }
@@ -82,12 +80,7 @@ pub fn record(trace: &mut Trace, rec: CallRecord) -> (CallRecord, Vec<RetryChang
         .calls
         .iter()
         .enumerate()
-        .filter(|(_, c)| {
-            trace
-                .spans
-                .get(c.span as usize)
-                .is_some_and(|s| s.parent_span_id == parent)
-        })
+        .filter(|(_, c)| sibling(c))
         .map(|(i, _)| i)
         .collect();
     push(trace, rec);
@@ -139,4 +132,42 @@ pub fn record(trace: &mut Trace, rec: CallRecord) -> (CallRecord, Vec<RetryChang
         }
     }
     (trace.calls[new_at], changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::attrs::Indexed;
+    use crate::model::dependency::operation;
+    use crate::model::span::SpanKind;
+    use crate::testkit;
+
+    /// The key as the joined operation string and the request path hash it.
+    fn reference(a: &impl Lookup, name: &str) -> u64 {
+        let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
+        operation(a, name).hash(&mut h);
+        request_path_of(a).hash(&mut h);
+        h.finish()
+    }
+
+    #[test]
+    fn the_op_key_is_that_of_the_joined_operation_short_or_long() {
+        let long = format!("/{}", "segment/".repeat(60));
+        for (method, route) in [("GET", "/orders/{id}"), ("POST", long.as_str())] {
+            let s = testkit::span(1, 2, 1, "web", "call", SpanKind::Client, 0, 1)
+                .attr("http.request.method", method)
+                .attr("http.route", route)
+                .attr("url.full", "http://orders/orders/7")
+                .build();
+            let key = op_key(&Indexed::new(&s.attributes), &s.name);
+            assert_eq!(key, reference(&s.attributes, &s.name), "{method} {route}");
+        }
+        // Different operations, different keys.
+        let a = testkit::span(1, 2, 1, "web", "GET /a", SpanKind::Client, 0, 1).build();
+        let b = testkit::span(1, 3, 1, "web", "GET /b", SpanKind::Client, 0, 1).build();
+        assert_ne!(
+            op_key(&a.attributes, &a.name),
+            op_key(&b.attributes, &b.name)
+        );
+    }
 }
