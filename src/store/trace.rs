@@ -33,6 +33,9 @@ pub struct Trace {
     pub logs: ThinVec<LogRecord>,
 }
 
+/// Most spans of a trace whose attribute blocks [`Trace::prefetch_attributes`] asks for.
+const PREFETCH_SPANS: usize = 16;
+
 impl Trace {
     /// An empty trace.
     pub fn new(trace_id: TraceId) -> Self {
@@ -59,7 +62,9 @@ impl Trace {
     /// evicted waiting call its attributes). The blocks then load side by side, not one after
     /// the other as each span is reached.
     pub(crate) fn prefetch_attributes(&self) {
-        for s in self.spans.iter() {
+        // The first few: a long trace's blocks would not all stay cached until they are read,
+        // and walking all its spans here would read them twice.
+        for s in self.spans.iter().take(PREFETCH_SPANS) {
             super::prefetch::line(s.attributes.block_ptr());
         }
     }

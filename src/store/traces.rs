@@ -287,12 +287,10 @@ impl TraceTable {
             return;
         }
         let (k, i) = slot_of(self.head, seq);
-        if let Some(s) = self.segs.get(k)
-            && let (Some(&key), Some(t)) = (s.ids.get(i), s.traces.get(i))
-        {
+        if let Some(&key) = self.segs.get(k).and_then(|s| s.ids.get(i)) {
             self.index.prefetch(key);
-            prefetch::value(Arc::as_ptr(t));
         }
+        self.prefetch_arrival(seq);
     }
 
     /// Asks for the spans' data of the trace that arrived `seq`-th (see [`Trace::prefetch_spans`]).
