@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub use arcstr::ArcStr as Text;
 
 pub use blob::AttrsBuilder;
-pub use known::{Indexed, KNOWN, Lookup, Positions};
+pub use known::{Indexed, KNOWN, Lookup, PositionCache, Positions};
 
 /// Most attributes kept on one span, resource, event or link; the rest are counted as dropped.
 pub const MAX_ATTRIBUTES: usize = 128;
@@ -265,6 +265,11 @@ impl Attributes {
     #[inline]
     pub fn keys(&self) -> &[Text] {
         self.raw.keys()
+    }
+
+    /// The shared key set (`keys` as the `Arc` lists of the same keys share).
+    pub fn key_set(&self) -> KeySet {
+        self.raw.key_set()
     }
 
     /// The value of `key`, if present (first occurrence wins).

@@ -82,20 +82,27 @@ pub fn kind_of(a: &impl Lookup) -> DepKind {
 /// `service.peer.name`/`peer.service`, database, messaging, rpc, `server.address:port`,
 /// socket peer address, host of `url.full`. `None` when nothing names it.
 pub fn peer_name(a: &impl Lookup) -> Option<PeerName> {
+    let mut name = String::new();
+    let (kind, source) = peer_name_into(a, &mut name)?;
+    Some(PeerName { name, kind, source })
+}
+
+/// [`peer_name`] written into `name` (cleared first; left empty when nothing names the peer):
+/// the kind and which rule named it. The store names every call with it and reuses one buffer
+/// (a `String` allocated and freed per call otherwise).
+pub fn peer_name_into(a: &impl Lookup, name: &mut String) -> Option<(DepKind, &'static str)> {
+    name.clear();
     let kind = kind_of(a);
     if let Some(p) = a.first_str(&["service.peer.name", "peer.service"]) {
-        let name = match a.str("service.peer.namespace") {
-            Some(ns) => format!("{ns}/{p}"),
-            None => p.to_string(),
-        };
-        return Some(PeerName {
-            name,
-            kind,
-            source: "peer.service",
-        });
+        if let Some(ns) = a.str("service.peer.namespace") {
+            name.push_str(ns);
+            name.push('/');
+        }
+        name.push_str(p);
+        return Some((kind, "peer.service"));
     }
     if let Some(system) = a.first_str(DB_SYSTEM) {
-        let mut name = system.to_string();
+        name.push_str(system);
         let addr = a.first_str(ADDRESS);
         if let Some(addr) = addr {
             name.push(' ');
@@ -105,55 +112,38 @@ pub fn peer_name(a: &impl Lookup) -> Option<PeerName> {
             name.push(if addr.is_some() { '/' } else { ' ' });
             name.push_str(ns);
         }
-        return Some(PeerName {
-            name,
-            kind,
-            source: "db",
-        });
+        return Some((kind, "db"));
     }
     if let Some(system) = a.str("messaging.system") {
-        let name = match a.first_str(MSG_DEST) {
-            Some(dest) => format!("{system} {dest}"),
-            None => match host_port(a) {
-                Some(hp) => format!("{system} {hp}"),
-                None => system.to_string(),
-            },
-        };
-        return Some(PeerName {
-            name,
-            kind,
-            source: "messaging",
-        });
+        name.push_str(system);
+        if let Some(dest) = a.first_str(MSG_DEST) {
+            name.push(' ');
+            name.push_str(dest);
+        } else {
+            let at = name.len();
+            name.push(' ');
+            if !host_port_into(a, name) {
+                name.truncate(at);
+            }
+        }
+        return Some((kind, "messaging"));
     }
     if kind == DepKind::Rpc
         && let Some(service) = rpc_service(a)
     {
-        return Some(PeerName {
-            name: service.to_string(),
-            kind,
-            source: "rpc",
-        });
+        name.push_str(service);
+        return Some((kind, "rpc"));
     }
-    if let Some(hp) = host_port(a) {
-        return Some(PeerName {
-            name: hp,
-            kind,
-            source: "server.address",
-        });
+    if host_port_into(a, name) {
+        return Some((kind, "server.address"));
     }
     if let Some(host) = a.first_str(URL).and_then(url_authority) {
-        return Some(PeerName {
-            name: host.to_string(),
-            kind,
-            source: "url.full",
-        });
+        name.push_str(host);
+        return Some((kind, "url.full"));
     }
     if let Some(host) = a.str("http.host") {
-        return Some(PeerName {
-            name: host.to_string(),
-            kind,
-            source: "http.host",
-        });
+        name.push_str(host);
+        return Some((kind, "http.host"));
     }
     None
 }
@@ -171,17 +161,27 @@ fn rpc_service(a: &impl Lookup) -> Option<&str> {
     })
 }
 
-/// `server.address[:port]`, falling back to the socket peer address.
-fn host_port(a: &impl Lookup) -> Option<String> {
-    let join = |host: &str, port: Option<i64>| match port {
-        Some(p) if p > 0 && p != 80 && p != 443 => format!("{host}:{p}"),
-        _ => host.to_string(),
+/// `server.address[:port]`, falling back to the socket peer address, appended to `out`; false
+/// (nothing appended) when neither is there.
+fn host_port_into(a: &impl Lookup, out: &mut String) -> bool {
+    let (host, port) = match a.first_str(ADDRESS) {
+        Some(host) => (host, a.first_i64(PORT)),
+        None => match a.first_str(SOCK_ADDRESS) {
+            Some(host) => (host, a.first_i64(SOCK_PORT)),
+            None => return false,
+        },
     };
-    if let Some(host) = a.first_str(ADDRESS) {
-        return Some(join(host, a.first_i64(PORT)));
+    out.push_str(host);
+    if let Some(p) = port
+        && p > 0
+        && p != 80
+        && p != 443
+    {
+        use std::fmt::Write;
+        // Writing to a `String` cannot fail.
+        let _ = write!(out, ":{p}");
     }
-    a.first_str(SOCK_ADDRESS)
-        .map(|host| join(host, a.first_i64(SOCK_PORT)))
+    true
 }
 
 /// The authority (`host[:port]`, userinfo removed, default ports dropped) of a URL.
@@ -313,6 +313,38 @@ mod tests {
         assert_eq!(name(&old_rpc), ("shop.Cart".into(), DepKind::Rpc));
         let new_rpc = [("rpc.system.name", "grpc"), ("rpc.method", "shop.Cart/Add")];
         assert_eq!(name(&new_rpc), ("shop.Cart".into(), DepKind::Rpc));
+    }
+
+    #[test]
+    fn one_buffer_names_call_after_call_as_fresh_names_do() {
+        let cases: [&[(&str, &str)]; 6] = [
+            &[
+                ("messaging.system", "rabbitmq"),
+                ("server.address", "mq"),
+                ("server.port", "5672"),
+            ],
+            &[("messaging.system", "nats")],
+            &[("db.system", "redis")],
+            &[
+                ("http.method", "GET"),
+                ("net.peer.name", "inventory"),
+                ("net.peer.port", "8080"),
+            ],
+            &[("foo", "bar")],
+            &[("peer.service", "billing")],
+        ];
+        let mut buf = String::from("left over");
+        for pairs in cases {
+            let a = attrs(pairs);
+            let into = peer_name_into(&a, &mut buf);
+            match peer_name(&a) {
+                Some(p) => assert_eq!(into, Some((p.kind, p.source)), "{pairs:?}"),
+                None => assert_eq!(into, None, "{pairs:?}"),
+            }
+            assert_eq!(buf, peer_name(&a).map(|p| p.name).unwrap_or_default());
+        }
+        assert_eq!(name(cases[0]).0, "rabbitmq mq:5672");
+        assert_eq!(name(cases[1]).0, "nats");
     }
 
     #[test]

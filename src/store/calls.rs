@@ -11,13 +11,13 @@ use std::sync::Arc;
 
 use foldhash::{HashMap, HashSet};
 
-use crate::model::attrs::Indexed;
+use crate::model::attrs::PositionCache;
 use crate::model::cache::lookup_result_with;
 use crate::model::classify::{Outcome, classify_with};
 use crate::model::retry::ChainSource;
 
 use super::edges::EdgeId;
-use crate::model::dependency::{DepKind, kind_of, peer_name};
+use crate::model::dependency::{DepKind, kind_of, peer_name_into};
 use crate::model::span::{Span, SpanId, TraceId};
 
 /// What a resolution reads of a client span (taken from the span when the call resolves).
@@ -25,7 +25,8 @@ use crate::model::span::{Span, SpanId, TraceId};
 struct Call {
     caller: Arc<str>,
     span_name: crate::model::attrs::Text,
-    peer: Option<(String, DepKind)>,
+    /// The kind its attributes name, when they name the peer (the name is in `Calls::peer`).
+    peer: Option<DepKind>,
     kind: DepKind,
     start_ns: u64,
     end_ns: u64,
@@ -35,14 +36,16 @@ struct Call {
 }
 
 impl Call {
-    /// Everything the store reads of the span's attributes, from one index of them.
-    fn of(span: &Span) -> Self {
-        let a = Indexed::new(&span.attributes);
-        let peer = peer_name(&a).map(|p| (p.name, p.kind));
+    /// Everything the store reads of the span's attributes, from one index of them (its key
+    /// set's positions from `positions`).
+    /// The peer's name goes to `peer` (see `peer_name_into`).
+    fn of(span: &Span, positions: &mut PositionCache, peer: &mut String) -> Self {
+        let a = positions.index(&span.attributes);
+        let peer = peer_name_into(&a, peer).map(|(kind, _)| kind);
         Call {
             caller: span.resource.service_name.clone(),
             span_name: span.name.clone(),
-            kind: peer.as_ref().map_or_else(|| kind_of(&a), |p| p.1),
+            kind: peer.unwrap_or_else(|| kind_of(&a)),
             peer,
             start_ns: span.start_ns,
             end_ns: span.end_ns,
@@ -143,6 +146,10 @@ pub struct Calls {
     waiting: usize,
     aliases: HashMap<String, Alias>,
     names: HashSet<Arc<str>>,
+    /// Known keys' positions per key set, for `Call::of`.
+    positions: PositionCache,
+    /// The peer name `Call::of` read last (one buffer reused).
+    peer: String,
 }
 
 impl Calls {
@@ -156,10 +163,11 @@ impl Calls {
         waited: bool,
     ) -> Resolved {
         self.waiting -= usize::from(waited && self.waiting > 0);
-        let call = Call::of(span);
-        if let Some((peer, _)) = &call.peer {
+        let call = Call::of(span, &mut self.positions, &mut self.peer);
+        if call.peer.is_some() {
+            let peer = self.peer.as_str();
             // Looked up before inserting: the name is only copied the first time it is seen.
-            match self.aliases.get_mut(peer.as_str()) {
+            match self.aliases.get_mut(peer) {
                 Some(entry) => {
                     if matches!(entry, Alias::Service(s) if *s != service) {
                         *entry = Alias::Ambiguous;
@@ -167,7 +175,7 @@ impl Calls {
                 }
                 None => {
                     self.aliases
-                        .insert(peer.clone(), Alias::Service(service.clone()));
+                        .insert(peer.to_owned(), Alias::Service(service.clone()));
                 }
             }
         }
@@ -205,11 +213,16 @@ impl Calls {
     /// answered: its dependency is named from its attributes, through the aliases learnt.
     pub fn unanswered(&mut self, trace_id: TraceId, span: &Span) -> Resolved {
         self.waiting -= usize::from(self.waiting > 0);
-        let call = Call::of(span);
-        let dependency: Arc<str> = match &call.peer {
-            Some((peer, _)) => match self.aliases.get(peer) {
+        let call = Call::of(span, &mut self.positions, &mut self.peer);
+        let dependency: Arc<str> = match call.peer {
+            Some(_) => match self.aliases.get(self.peer.as_str()) {
                 Some(Alias::Service(s)) => s.clone(),
-                _ => self.name(peer),
+                _ => {
+                    let peer = std::mem::take(&mut self.peer);
+                    let name = self.name(&peer);
+                    self.peer = peer;
+                    name
+                }
             },
             None => Arc::from(format!("(unnamed) {}", call.span_name)),
         };

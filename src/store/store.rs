@@ -233,8 +233,10 @@ impl Store {
         self.first_ns = self.first_ns.min(span.start_ns);
         self.last_ns = self.last_ns.max(span.end_ns);
         self.counters.retained_spans += 1;
-        // Resolved calls with where their span sits: (arrival number, position).
-        let mut resolved: Vec<(Resolved, Option<(u64, u32)>)> = Vec::new();
+        // Resolved calls with where their span sits: (arrival number, position). At most two:
+        // the span's own call, and the call of its parent that it answers (on the stack: a
+        // vector allocated for every call).
+        let mut resolved: [Option<(Resolved, (u64, u32))>; 2] = [None, None];
         if span.kind.is_outbound() {
             let answered_by = trace
                 .children(&span.span_id)
@@ -244,7 +246,7 @@ impl Store {
             let at = (seq, trace.spans.len() as u32);
             match answered_by {
                 Some(service) => {
-                    resolved.push((self.calls.answer(tid, &span, service, false), Some(at)))
+                    resolved[0] = Some((self.calls.answer(tid, &span, service, false), at))
                 }
                 None => self
                     .calls
@@ -257,15 +259,15 @@ impl Store {
             && waits(trace, p)
         {
             let service = span.resource.service_name.clone();
-            resolved.push((
+            resolved[1] = Some((
                 self.calls.answer(tid, &trace.spans[p], service, true),
-                Some((seq, p as u32)),
+                (seq, p as u32),
             ));
         }
         trace.push(span);
         self.traces.add_spans(1);
-        for (r, at) in resolved {
-            self.record(r, at);
+        for (r, at) in resolved.into_iter().flatten() {
+            self.record(r, Some(at));
         }
     }
 

@@ -80,6 +80,20 @@ impl Raw {
         }
     }
 
+    /// Another owner of the key set (an empty set for an empty list).
+    pub(super) fn key_set(&self) -> KeySet {
+        match self.header() {
+            // SAFETY: the header holds the data pointer of an `Arc<[Text]>` of `n` keys that the
+            // block owns one reference to; a new reference is counted before it is made.
+            Some((keys, _, n)) => unsafe {
+                let raw = std::ptr::slice_from_raw_parts(keys, n);
+                Arc::increment_strong_count(raw);
+                Arc::from_raw(raw)
+            },
+            None => Arc::from([]),
+        }
+    }
+
     /// The dropped count.
     pub(super) fn dropped(&self) -> u32 {
         self.header().map_or(0, |h| h.1)
@@ -145,14 +159,16 @@ impl Drop for Raw {
             return;
         }
         fence(Ordering::Acquire);
-        let size = self.block_bytes();
         // SAFETY: the block owns one reference to each pointer it holds (module docs); the last
         // owner releases each once, then frees the block with the layout it was allocated with.
+        // One walk serves both: where it ends is the block's size (`block_bytes`, without a
+        // second pass over values that are cold when an evicted trace is freed).
         unsafe {
             let mut v = self.values();
             while let Some((tag, at)) = v.next_raw() {
                 release(tag, at);
             }
+            let size = v.p as usize - p.as_ptr() as usize;
             if let Some((keys, _, n)) = self.header() {
                 drop(Arc::from_raw(std::ptr::slice_from_raw_parts(keys, n)));
             }

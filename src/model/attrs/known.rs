@@ -5,7 +5,7 @@
 //! each was about a fifth of its work. Any other key falls back to a scan, so the answers are
 //! exactly [`Attributes`]'s.
 
-use super::{Attributes, Text, Value};
+use super::{Attributes, KeySet, Text, Value};
 
 /// Read access by key, as [`Attributes`] gives it; implemented by the list itself (a scan per
 /// lookup) and by [`Indexed`] (one scan for all of [`KNOWN`]).
@@ -192,6 +192,51 @@ impl Positions {
     }
 }
 
+/// Key sets held at most by a [`PositionCache`] before it forgets the ones only it holds.
+const CACHED_KEY_SETS: usize = 4096;
+
+/// The [`Positions`] of each key set seen, so indexing a list whose key set was seen before
+/// costs a lookup by address instead of matching every key against [`KNOWN`]. Key sets are
+/// shared by the decoders' interner, so a store sees a few dozen. The cache holds each key set
+/// it answers for, so an address it keys by cannot be freed and reused by another set.
+#[derive(Debug, Default)]
+pub struct PositionCache {
+    sets: foldhash::HashMap<(usize, usize), (KeySet, Positions)>,
+}
+
+impl PositionCache {
+    /// `attrs` indexed with its key set's positions (found now when the set is new).
+    pub fn index<'a>(&mut self, attrs: &'a Attributes) -> Indexed<'a> {
+        let keys = attrs.keys();
+        let at = (keys.as_ptr() as usize, keys.len());
+        if let Some((_, pos)) = self.sets.get(&at) {
+            return Indexed::with_positions(attrs, *pos);
+        }
+        let ix = Indexed::new(attrs);
+        if self.sets.len() >= CACHED_KEY_SETS {
+            // Sets only the cache holds are gone from every list: forget them (and, if most
+            // are still in use, all: they are found again on their next use).
+            self.sets
+                .retain(|_, (ks, _)| std::sync::Arc::strong_count(ks) > 1);
+            if self.sets.len() >= CACHED_KEY_SETS / 2 {
+                self.sets.clear();
+            }
+        }
+        self.sets.insert(at, (attrs.key_set(), ix.positions()));
+        ix
+    }
+
+    /// Key sets cached.
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// Whether no key set is cached.
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+}
+
 /// A list with the positions of every [`KNOWN`] key it has, found in one pass.
 pub struct Indexed<'a> {
     attrs: &'a Attributes,
@@ -275,6 +320,46 @@ mod tests {
                 .collect(),
             0,
         )
+    }
+
+    #[test]
+    fn the_cache_indexes_as_a_fresh_index_and_holds_the_key_sets_it_keys_by() {
+        use crate::model::attrs::AttrsBuilder;
+        let keys = |ks: &[&str]| -> KeySet { ks.iter().map(|k| Text::from(*k)).collect() };
+        let build = |ks: &KeySet, vals: &[&str]| {
+            let mut b = AttrsBuilder::default();
+            for v in vals {
+                b.push_str_inline(v);
+            }
+            b.finish(ks.clone(), 0)
+        };
+        let a_keys = keys(&["http.request.method", "server.address", "url.full"]);
+        let b_keys = keys(&["db.system", "server.address"]);
+        let lists = [
+            build(&a_keys, &["GET", "payments", "http://p/x"]),
+            build(&b_keys, &["postgresql", "db1"]),
+            build(&a_keys, &["POST", "orders", "http://o/y"]),
+            Attributes::default(),
+        ];
+        let mut cache = PositionCache::default();
+        for _ in 0..2 {
+            for l in &lists {
+                let (cached, fresh) = (cache.index(l), Indexed::new(l));
+                assert_eq!(cached.positions(), fresh.positions());
+                for k in KNOWN {
+                    assert_eq!(cached.value(k), l.get(k), "{k}");
+                }
+            }
+        }
+        assert_eq!(cache.len(), 3, "one entry per key set");
+        // The cache keeps each set alive: its address cannot be reused by another set.
+        let count = std::sync::Arc::strong_count(&a_keys);
+        drop(lists);
+        assert_eq!(std::sync::Arc::strong_count(&a_keys), count - 2);
+        assert!(
+            std::sync::Arc::strong_count(&a_keys) >= 2,
+            "held by the cache"
+        );
     }
 
     #[test]
