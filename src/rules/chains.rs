@@ -48,16 +48,31 @@ pub fn chains(cx: &Context<'_>) -> Vec<Chain> {
     let groups: Vec<&[Call]> = cx.sibling_groups().filter(|g| g.len() >= 2).collect();
     let parts = par::chunks(&groups, cx.threads(), |_, groups| {
         let mut out = Vec::new();
+        let mut keys = Vec::new();
         for group in groups {
-            group_chains(cx, group, &mut out);
+            group_chains(cx, group, &mut keys, &mut out);
         }
         out
     });
     par::concat(parts)
 }
 
-/// The chains of one sibling group, appended to `out`.
-fn group_chains(cx: &Context<'_>, group: &[Call], out: &mut Vec<Chain>) {
+/// The chains of one sibling group, appended to `out` (`keys`: a buffer to reuse).
+fn group_chains(
+    cx: &Context<'_>,
+    group: &[Call],
+    keys: &mut Vec<(u32, u64)>,
+    out: &mut Vec<Chain>,
+) {
+    // Attempts chain only within one key (`model::retry::chains`): a group whose calls all
+    // have different keys (most: one call per dependency and operation) has no chain, and its
+    // spans' attributes need not be read.
+    keys.clear();
+    keys.extend(group.iter().map(|c| (c.edge, c.op_key)));
+    keys.sort_unstable();
+    if !keys.windows(2).any(|w| w[0] == w[1]) {
+        return;
+    }
     let base = cx.offset_of(group) as u32;
     let mut attempts: Vec<Attempt<(u32, u64)>> = group
         .iter()
