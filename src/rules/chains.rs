@@ -7,6 +7,8 @@
 //! consecutive non-overlapping siblings after retryable failures about the same item (see
 //! `model::retry`).
 
+use foldhash::HashMap;
+
 use crate::model::retry::{self, Attempt};
 
 use super::context::{Call, Context};
@@ -48,16 +50,54 @@ pub fn chains(cx: &Context<'_>) -> Vec<Chain> {
     let groups: Vec<&[Call]> = cx.sibling_groups().filter(|g| g.len() >= 2).collect();
     let parts = par::chunks(&groups, cx.threads(), |_, groups| {
         let mut out = Vec::new();
+        let mut keys = Vec::new();
+        let mut grpc = HashMap::default();
         for group in groups {
-            group_chains(cx, group, &mut out);
+            if may_chain(cx, group, &mut grpc) {
+                group_chains(cx, group, &mut keys, &mut out);
+            }
         }
         out
     });
     par::concat(parts)
 }
 
-/// The chains of one sibling group, appended to `out`.
-fn group_chains(cx: &Context<'_>, group: &[Call], out: &mut Vec<Chain>) {
+/// The keys of a gRPC attempt span's ordinal (`model::retry::Attempt::of`).
+const GRPC_ORDINAL: [&str; 2] = ["previous-rpc-attempts", "grpc.previous_rpc_attempts"];
+
+/// Whether `model::retry::chains` can link any attempts of the group: only a gRPC attempt
+/// ordinal, an HTTP resend count or a retryable failure links two attempts, so a group with
+/// none (most: a few per cent of calls fail) has no chain and its spans' attributes need not
+/// be read. Whether a span's keys hold an ordinal is found once per key set (`grpc`, by the
+/// key set's address and length, alive as long as the snapshot).
+fn may_chain(cx: &Context<'_>, group: &[Call], grpc: &mut HashMap<(usize, usize), bool>) -> bool {
+    group
+        .iter()
+        .any(|c| c.outcome.retryable || c.outcome.resend.is_some_and(|r| r > 0))
+        || group.iter().any(|c| {
+            let keys = cx.span(c).attributes.keys();
+            *grpc
+                .entry((keys.as_ptr() as usize, keys.len()))
+                .or_insert_with(|| keys.iter().any(|k| GRPC_ORDINAL.contains(&k.as_str())))
+        })
+}
+
+/// The chains of one sibling group, appended to `out` (`keys`: a buffer to reuse).
+fn group_chains(
+    cx: &Context<'_>,
+    group: &[Call],
+    keys: &mut Vec<(u32, u64)>,
+    out: &mut Vec<Chain>,
+) {
+    // Attempts chain only within one key (`model::retry::chains`): a group whose calls all
+    // have different keys (most: one call per dependency and operation) has no chain, and its
+    // spans' attributes need not be read.
+    keys.clear();
+    keys.extend(group.iter().map(|c| (c.edge, c.op_key)));
+    keys.sort_unstable();
+    if !keys.windows(2).any(|w| w[0] == w[1]) {
+        return;
+    }
     let base = cx.offset_of(group) as u32;
     let mut attempts: Vec<Attempt<(u32, u64)>> = group
         .iter()

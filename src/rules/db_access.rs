@@ -195,18 +195,18 @@ pub fn statement(text: &str) -> Access {
     let Some(first) = words(s).next() else {
         return Access::Other;
     };
-    let upper = first.to_ascii_uppercase();
-    if upper == "WITH" {
+    // Compared ignoring ASCII case, without an upper-cased copy (this runs for every database
+    // call): `verb` ignores case too.
+    if first.eq_ignore_ascii_case("WITH") {
         let writes = words(s).any(|w| {
-            matches!(
-                w.to_ascii_uppercase().as_str(),
-                "INSERT" | "UPDATE" | "DELETE" | "MERGE"
-            )
+            ["INSERT", "UPDATE", "DELETE", "MERGE"]
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case(w))
         });
         return if writes { Access::Write } else { Access::Read };
     }
-    let a = verb(&upper);
-    if a == Access::Read && upper == "SELECT" && locks_rows(s) {
+    let a = verb(first);
+    if a == Access::Read && first.eq_ignore_ascii_case("SELECT") && locks_rows(s) {
         return Access::Write;
     }
     a

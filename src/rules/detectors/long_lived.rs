@@ -17,16 +17,121 @@
 
 use foldhash::HashMap;
 
-use crate::model::attrs::Lookup;
-use crate::model::span::SpanKind;
+use crate::model::attrs::{Attributes, Text, Value};
+use crate::model::span::{Span, SpanKind};
 
 use super::super::context::{Call, Context};
 
+/// Every attribute the test reads. Their positions are found once per key set (the decoders'
+/// interner shares key sets: a capture has a few dozen), so a lookup is an array read, and the
+/// keys a span lacks (most of these, on most spans) cost nothing; scanning a span's keys for
+/// each of them was most of the test's work.
+const KEYS: [&str; 17] = [
+    "messaging.operation.type",
+    "messaging.operation",
+    "http.request.method",
+    "http.method",
+    "http.response.header.content-type",
+    "http.response.header.content_type",
+    "http.request.header.content-type",
+    "http.request.header.content_type",
+    "rpc.grpc.streaming",
+    "rpc.method",
+    "url.full",
+    "http.url",
+    "url.template",
+    "http.route",
+    "url.path",
+    "http.target",
+    "url.query",
+];
+/// Slots of [`KEYS`], newest convention first where a value has two names.
+const MESSAGING_OPERATION: [usize; 2] = [0, 1];
+const METHOD: [usize; 2] = [2, 3];
+const RESPONSE_TYPE: [usize; 2] = [4, 5];
+const REQUEST_TYPE: [usize; 2] = [6, 7];
+const GRPC_STREAMING: usize = 8;
+const RPC_METHOD: usize = 9;
+const URL: [usize; 2] = [10, 11];
+const ROUTE: [usize; 4] = [12, 13, 14, 15];
+const TARGET: usize = 15;
+const QUERY: usize = 16;
+
+const ABSENT: u8 = u8::MAX;
+
+/// Where each of [`KEYS`] first sits in a list of keys (first occurrence wins, as
+/// `Attributes::get`); [`ABSENT`] when it is not there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slots([u8; KEYS.len()]);
+
+impl Slots {
+    fn of(keys: &[Text]) -> Slots {
+        let mut pos = [ABSENT; KEYS.len()];
+        // A list holds at most `MAX_ATTRIBUTES` (128) keys: every position fits below ABSENT.
+        for (i, k) in keys.iter().enumerate().take(ABSENT as usize) {
+            if let Some(s) = KEYS.iter().position(|w| *w == k.as_str())
+                && pos[s] == ABSENT
+            {
+                pos[s] = i as u8;
+            }
+        }
+        Slots(pos)
+    }
+}
+
+/// A span's attributes read by slot of [`KEYS`].
+#[derive(Clone, Copy)]
+struct Read<'a> {
+    attrs: &'a Attributes,
+    slots: Slots,
+}
+
+impl<'a> Read<'a> {
+    /// The value of key `KEYS[slot]`, as `Attributes::get` gives it.
+    fn get(&self, slot: usize) -> Option<Value<'a>> {
+        match self.slots.0[slot] {
+            ABSENT => None,
+            p => self.attrs.value_at(p as usize),
+        }
+    }
+
+    /// The first non-empty string among the slots, as `Attributes::first_str` gives it.
+    fn first_str(&self, slots: &[usize]) -> Option<&'a str> {
+        slots.iter().find_map(|&s| {
+            self.get(s)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+        })
+    }
+}
+
 /// What the words of each route path said, so that a path repeated by many calls is split and
-/// compared once (`Context::is_long_lived` keeps one per chunk of calls).
+/// compared once, and where the test's keys sit in each key set (`Context::is_long_lived` keeps
+/// one per chunk of calls).
 #[derive(Debug, Default)]
 pub struct RouteMemo {
     paths: HashMap<Box<str>, Option<&'static str>>,
+    /// By the key set's address and length (alive as long as the snapshot the calls borrow).
+    key_sets: HashMap<(usize, usize), Slots>,
+    /// The last key set looked up (consecutive calls mostly share one).
+    last: Option<((usize, usize), Slots)>,
+}
+
+impl RouteMemo {
+    /// The list read through its key set's slots (found now when the key set is new).
+    fn read<'a>(&mut self, attrs: &'a Attributes) -> Read<'a> {
+        let keys = attrs.keys();
+        let id = (keys.as_ptr() as usize, keys.len());
+        let slots = match self.last {
+            Some((last, slots)) if last == id => slots,
+            _ => {
+                let slots = *self.key_sets.entry(id).or_insert_with(|| Slots::of(keys));
+                self.last = Some((id, slots));
+                slots
+            }
+        };
+        Read { attrs, slots }
+    }
 }
 
 /// Why a call is long-lived, or `None`.
@@ -34,21 +139,29 @@ pub fn long_lived_reason(cx: &Context<'_>, c: &Call) -> Option<&'static str> {
     long_lived_reason_with(cx, c, &mut RouteMemo::default())
 }
 
-/// [`long_lived_reason`], remembering route paths in `memo`.
+/// [`long_lived_reason`], remembering route paths and key sets in `memo`.
 pub fn long_lived_reason_with(
     cx: &Context<'_>,
     c: &Call,
     memo: &mut RouteMemo,
 ) -> Option<&'static str> {
-    if c.http_status == Some(101) {
+    span_reason(cx.span(c), c.http_status, memo)
+}
+
+/// Why the call of `span` (its HTTP status `http_status`) is long-lived, or `None`.
+fn span_reason(
+    span: &Span,
+    http_status: Option<i64>,
+    memo: &mut RouteMemo,
+) -> Option<&'static str> {
+    if http_status == Some(101) {
         return Some("protocol switch (101)");
     }
-    let span = cx.span(c);
-    let a = &span.attributes;
     if span.kind == SpanKind::Consumer {
         return Some("message consumer");
     }
-    if let Some(op) = a.first_str(&["messaging.operation.type", "messaging.operation"])
+    let a = memo.read(&span.attributes);
+    if let Some(op) = a.first_str(&MESSAGING_OPERATION)
         && matches!(
             op.to_ascii_lowercase().as_str(),
             "receive" | "process" | "deliver" | "consume" | "poll" | "settle"
@@ -56,23 +169,23 @@ pub fn long_lived_reason_with(
     {
         return Some("message consumer");
     }
-    if a.first_str(&["http.request.method", "http.method"]) == Some("CONNECT") {
+    if a.first_str(&METHOD) == Some("CONNECT") {
         return Some("tunnel (CONNECT)");
     }
-    if let Some(r) = content_type(a) {
+    if let Some(r) = content_type(&a) {
         return Some(r);
     }
-    if a.get("rpc.grpc.streaming").is_some() || streaming_messages(span.events()) {
+    if a.get(GRPC_STREAMING).is_some() || streaming_messages(span.events()) {
         return Some("gRPC stream");
     }
-    if let Some(m) = a.str("rpc.method")
+    if let Some(m) = a.first_str(&[RPC_METHOD])
         && ["Stream", "Watch", "Subscribe", "Listen", "Tail", "Follow"]
             .iter()
             .any(|p| m.starts_with(p))
     {
         return Some("streaming RPC method");
     }
-    route_reason(a, memo)
+    route_reason(&a, &mut memo.paths)
 }
 
 /// Whether a call is long-lived by design (see the module docs).
@@ -80,24 +193,19 @@ pub fn long_lived(cx: &Context<'_>, c: &Call) -> bool {
     long_lived_reason(cx, c).is_some()
 }
 
-/// [`long_lived`], remembering route paths in `memo`.
+/// [`long_lived`], remembering route paths and key sets in `memo`.
 pub fn long_lived_with(cx: &Context<'_>, c: &Call, memo: &mut RouteMemo) -> bool {
     long_lived_reason_with(cx, c, memo).is_some()
 }
 
-fn header(a: &impl Lookup, keys: &[&str]) -> Option<String> {
-    keys.iter()
-        .find_map(|k| a.get(k).map(|v| v.to_display().to_ascii_lowercase()))
+fn header(a: &Read<'_>, slots: &[usize]) -> Option<String> {
+    slots
+        .iter()
+        .find_map(|&s| a.get(s).map(|v| v.to_display().to_ascii_lowercase()))
 }
 
-fn content_type(a: &impl Lookup) -> Option<&'static str> {
-    if let Some(t) = header(
-        a,
-        &[
-            "http.response.header.content-type",
-            "http.response.header.content_type",
-        ],
-    ) {
+fn content_type(a: &Read<'_>) -> Option<&'static str> {
+    if let Some(t) = header(a, &RESPONSE_TYPE) {
         const STREAMS: &[&str] = &[
             "text/event-stream",
             "application/x-ndjson",
@@ -119,13 +227,8 @@ fn content_type(a: &impl Lookup) -> Option<&'static str> {
             return Some("export or download");
         }
     }
-    if let Some(t) = header(
-        a,
-        &[
-            "http.request.header.content-type",
-            "http.request.header.content_type",
-        ],
-    ) && (t.contains("multipart/") || t.contains("application/octet-stream"))
+    if let Some(t) = header(a, &REQUEST_TYPE)
+        && (t.contains("multipart/") || t.contains("application/octet-stream"))
     {
         return Some("upload");
     }
@@ -185,27 +288,30 @@ fn is_word(words: &[&str], w: &str) -> bool {
     words.iter().any(|k| k.eq_ignore_ascii_case(w))
 }
 
-fn route_reason(a: &impl Lookup, memo: &mut RouteMemo) -> Option<&'static str> {
+fn route_reason(
+    a: &Read<'_>,
+    paths: &mut HashMap<Box<str>, Option<&'static str>>,
+) -> Option<&'static str> {
     // Borrowed throughout, compared ignoring ASCII case: this runs once for every call.
     let url: Option<&str> = a
-        .first_str(&["url.full", "http.url"])
+        .first_str(&URL)
         .map(|u| u.split_once("://").map_or(u, |(_, r)| r));
     let route: &str = a
-        .first_str(&["url.template", "http.route", "url.path", "http.target"])
+        .first_str(&ROUTE)
         .or_else(|| url.map(|r| r.find('/').map_or("/", |i| &r[i..])))?;
     let path = route.split(['?', '#']).next().unwrap_or("");
     // Looked up by the borrowed path: only a path not seen before is copied.
-    let by_path = match memo.paths.get(path) {
+    let by_path = match paths.get(path) {
         Some(&r) => r,
-        None => *memo.paths.entry(path.into()).or_insert(path_reason(path)),
+        None => *paths.entry(path.into()).or_insert(path_reason(path)),
     };
     if by_path.is_some() {
         return by_path;
     }
     let query: &str = a
-        .first_str(&["url.query"])
+        .first_str(&[QUERY])
         .or_else(|| {
-            url.or(a.first_str(&["http.target"]))
+            url.or(a.first_str(&[TARGET]))
                 .and_then(|u| u.split_once('?').map(|(_, q)| q))
         })
         .unwrap_or_default();
@@ -243,3 +349,7 @@ fn path_reason(path: &str) -> Option<&'static str> {
     }
     None
 }
+
+#[cfg(test)]
+#[path = "long_lived_tests.rs"]
+mod tests;

@@ -95,7 +95,7 @@ pub const N_PLUS_ONE: DetectorDef = DetectorDef {
 };
 
 /// Calls per request, keyed by (trace, SERVER span id).
-type CallsPerRequest = BTreeMap<(u32, [u8; 8]), usize>;
+type CallsPerRequest = HashMap<(u32, [u8; 8]), usize>;
 
 #[derive(Debug)]
 struct NPlusOne {

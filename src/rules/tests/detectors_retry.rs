@@ -455,3 +455,52 @@ fn nested_retries_across_layers() {
     );
     assert!(h[0].message.contains("up to 9×"), "{}", h[0].message);
 }
+
+#[test]
+fn grpc_attempts_chain_without_a_failure_in_the_context() {
+    // Two successful gRPC attempt spans of one call (a hedge-free re-send): nothing failed, so
+    // only their ordinals can link them (`chains::may_chain` must look at the key sets).
+    let build = |ordinals: bool| {
+        let mut spans = vec![
+            sp(1, 1)
+                .svc("a")
+                .server()
+                .name("GET /cart")
+                .at(0.0, 500.0)
+                .build(),
+        ];
+        for k in 0..2u64 {
+            let mut s = sp(1, 10 + k)
+                .parent(1)
+                .svc("a")
+                .client()
+                .name("Attempt.shop.Cart.Add")
+                .s("rpc.system", "grpc")
+                .s("rpc.service", "shop.Cart")
+                .s("rpc.method", "Add")
+                .i("rpc.grpc.status_code", 0)
+                .at(1.0 + k as f64 * 100.0, 4.0);
+            if ordinals {
+                s = s.i("previous-rpc-attempts", k as i64);
+            }
+            spans.push(s.build());
+        }
+        let mut store = crate::store::Store::new(crate::store::StoreConfig::replay(usize::MAX));
+        store.apply(spans, 1);
+        store.flush_pending();
+        store.snapshot(None)
+    };
+    let snap = build(true);
+    let cx = crate::rules::context::Context::build(&snap);
+    let sources: Vec<_> = cx.chains().iter().map(|c| c.source).collect();
+    assert_eq!(
+        sources,
+        vec![crate::rules::chains::ChainSource::GrpcAttempts]
+    );
+    let snap = build(false);
+    assert!(
+        crate::rules::context::Context::build(&snap)
+            .chains()
+            .is_empty()
+    );
+}
