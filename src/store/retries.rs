@@ -7,7 +7,9 @@ use std::hash::{BuildHasher, Hash, Hasher};
 
 use crate::model::attrs::Lookup;
 use crate::model::dependency::operation_parts;
-use crate::model::retry::{Attempt, attempt_numbers, chains, identify_items, request_path_of};
+use crate::model::retry::{
+    Attempt, ChainSource, attempt_numbers, chains, identify_items, request_path_of,
+};
 
 use super::calls::CallRecord;
 use super::edges::EdgeId;
@@ -65,12 +67,14 @@ pub fn record(trace: &mut Trace, rec: CallRecord) -> (CallRecord, Vec<RetryChang
             .is_some_and(|s| s.parent_span_id == parent)
     };
     // Attempts chain only within one key (`model::retry::chains`): a call whose key no sibling
-    // shares starts no chain and changes none, so the group need not be worked out again.
-    if !trace
-        .calls
-        .iter()
-        .any(|c| c.edge == rec.edge && c.op_key == rec.op_key && sibling(c))
-    {
+    // shares starts no chain, so the group need not be worked out again — unless the group
+    // has an inferred chain, whose links this call breaks if it started between two attempts
+    // (no other sibling may start between them).
+    if !trace.calls.iter().any(|c| {
+        sibling(c)
+            && ((c.edge == rec.edge && c.op_key == rec.op_key)
+                || c.chain == Some(ChainSource::Inferred))
+    }) {
         push(trace, rec);
         return (rec, Vec::new());
     }

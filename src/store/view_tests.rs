@@ -228,6 +228,50 @@ fn retries_inferred_from_failed_siblings_count_in_any_arrival_order() {
 }
 
 #[test]
+fn a_call_between_two_attempts_breaks_their_link_in_any_arrival_order() {
+    // Two attempts to payments (the first fails with 503), and between them a call to
+    // another dependency: by the inferred-chain rule no other sibling may start between two
+    // attempts, so there is no retry, whichever span arrives last.
+    let mut spans = retried_call(1, 2);
+    let t0 = T0 + SEC;
+    spans.push(
+        span(
+            1,
+            30,
+            1,
+            "checkout",
+            "GET",
+            SpanKind::Client,
+            t0 + 50 * MS,
+            10 * MS,
+        )
+        .attr("peer.service", "stock")
+        .attr("http.request.method", "GET")
+        .attr("url.full", "http://stock/items")
+        .int("http.response.status_code", 200)
+        .build(),
+    );
+    let mut backward = spans.clone();
+    backward.reverse();
+    for (order, spans) in [("forward", spans), ("backward", backward)] {
+        let mut store = Store::new(StoreConfig::replay(usize::MAX));
+        for s in spans {
+            store.apply(vec![s], T0);
+        }
+        store.flush_pending();
+        let snap = store.snapshot(None);
+        let d = snap.dep("checkout", "payments").expect("view");
+        assert_eq!(d.traffic.stats.retries, 0, "{order}");
+        let recorded: usize = snap
+            .traces
+            .iter()
+            .map(|t| t.calls.iter().filter(|c| c.is_retry()).count())
+            .sum();
+        assert_eq!(recorded, 0, "{order}: records and aggregates agree");
+    }
+}
+
+#[test]
 fn a_loop_over_items_is_not_a_retry() {
     let t0 = T0;
     let mut spans = vec![span(1, 1, 0, "batch", "run", SpanKind::Server, t0, SEC).build()];

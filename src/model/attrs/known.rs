@@ -359,7 +359,11 @@ mod tests {
     fn every_known_key_is_found_where_it_is() {
         for (i, k) in KNOWN.iter().enumerate() {
             assert_eq!(known(k), Some(i), "{k}");
-            assert_eq!(KNOWN.iter().position(|o| o == k), Some(i), "{k} listed twice");
+            assert_eq!(
+                KNOWN.iter().position(|o| o == k),
+                Some(i),
+                "{k} listed twice"
+            );
         }
         assert_eq!(known("http.request.method.x"), None);
         assert_eq!(known(""), None);
