@@ -13,7 +13,7 @@ For each corpus shape (`--shape traces`, `--shape spans` of tools/otlp-loadgen):
 Every send run carries fresh ids (the load generator's default) and its own replay numbers.
 Prints the tables docs/performance.md reports, with the load average; raw rows go to --out.
 
-    scripts/bench-ingest.py [--rounds 3] [--seconds 10] [--shapes traces,spans]
+    scripts/bench-ingest.py [--rounds 3] [--seconds 10] [--shapes traces,spans] [--faultline BIN]
 """
 import argparse
 import json
@@ -35,7 +35,11 @@ def main():
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--no-rotel", action="store_true")
     ap.add_argument("--out", default=os.path.join(ic.TARGET, "bench-ingest.ndjson"))
+    ap.add_argument("--faultline", help="measure this faultline binary (e.g. an earlier build kept for a "
+                    "before/after pair of runs) instead of target/release/faultline")
     a = ap.parse_args()
+    if a.faultline:
+        ic.FAULTLINE = os.path.abspath(a.faultline)
     if not a.no_build:
         ic.build(rotel=not a.no_rotel)
     work = tempfile.mkdtemp(prefix="bench-ingest-")
