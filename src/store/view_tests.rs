@@ -191,6 +191,30 @@ fn retried_call(t: u64, attempts: u64) -> Vec<crate::model::span::Span> {
     spans
 }
 
+/// Applies `spans` one per batch (as separate exports would deliver them), settles every call,
+/// and returns checkout → payments' (calls, errors, retries), after checking that the retries
+/// recorded in the traces agree with the aggregate.
+fn payments_retries(spans: Vec<crate::model::span::Span>) -> (u64, u64, u64) {
+    let mut store = Store::new(StoreConfig::replay(usize::MAX));
+    for s in spans {
+        store.apply(vec![s], T0);
+    }
+    store.flush_pending();
+    let snap = store.snapshot(None);
+    let d = snap.dep("checkout", "payments").expect("view");
+    let recorded: usize = snap
+        .traces
+        .iter()
+        .map(|t| t.calls.iter().filter(|c| c.is_retry()).count())
+        .sum();
+    assert_eq!(
+        recorded as u64, d.traffic.stats.retries,
+        "records and aggregates agree"
+    );
+    let st = &d.traffic.stats;
+    (st.calls, st.errors, st.retries)
+}
+
 #[test]
 fn retries_inferred_from_failed_siblings_count_in_any_arrival_order() {
     let mut forward = Vec::new();
@@ -199,32 +223,8 @@ fn retries_inferred_from_failed_siblings_count_in_any_arrival_order() {
     }
     let mut backward = forward.clone();
     backward.reverse();
-    let mut counts = Vec::new();
-    for spans in [forward, backward] {
-        let mut store = Store::new(StoreConfig::replay(usize::MAX));
-        // One span per batch, as separate exports would deliver them.
-        for s in spans {
-            store.apply(vec![s], T0);
-        }
-        store.flush_pending();
-        let snap = store.snapshot(None);
-        let d = snap.dep("checkout", "payments").expect("view");
-        counts.push((
-            d.traffic.stats.calls,
-            d.traffic.stats.errors,
-            d.traffic.stats.retries,
-        ));
-        let recorded: usize = snap
-            .traces
-            .iter()
-            .map(|t| t.calls.iter().filter(|c| c.is_retry()).count())
-            .sum();
-        assert_eq!(
-            recorded as u64, d.traffic.stats.retries,
-            "records and aggregates agree"
-        );
-    }
-    assert_eq!(counts, vec![(30, 20, 20), (30, 20, 20)]);
+    assert_eq!(payments_retries(forward), (30, 20, 20));
+    assert_eq!(payments_retries(backward), (30, 20, 20));
 }
 
 #[test]
@@ -253,22 +253,8 @@ fn a_call_between_two_attempts_breaks_their_link_in_any_arrival_order() {
     );
     let mut backward = spans.clone();
     backward.reverse();
-    for (order, spans) in [("forward", spans), ("backward", backward)] {
-        let mut store = Store::new(StoreConfig::replay(usize::MAX));
-        for s in spans {
-            store.apply(vec![s], T0);
-        }
-        store.flush_pending();
-        let snap = store.snapshot(None);
-        let d = snap.dep("checkout", "payments").expect("view");
-        assert_eq!(d.traffic.stats.retries, 0, "{order}");
-        let recorded: usize = snap
-            .traces
-            .iter()
-            .map(|t| t.calls.iter().filter(|c| c.is_retry()).count())
-            .sum();
-        assert_eq!(recorded, 0, "{order}: records and aggregates agree");
-    }
+    assert_eq!(payments_retries(spans), (2, 1, 0), "forward");
+    assert_eq!(payments_retries(backward), (2, 1, 0), "backward");
 }
 
 #[test]
