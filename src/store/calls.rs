@@ -37,8 +37,7 @@ struct Call {
 
 impl Call {
     /// Everything the store reads of the span's attributes, from one index of them (its key
-    /// set's positions from `positions`).
-    /// The peer's name goes to `peer` (see `peer_name_into`).
+    /// set's positions from `positions`); the peer's name goes to `peer` (`peer_name_into`).
     fn of(span: &Span, positions: &mut PositionCache, peer: &mut String) -> Self {
         let a = positions.index(&span.attributes);
         let peer = peer_name_into(&a, peer).map(|(kind, _)| kind);
